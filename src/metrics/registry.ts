@@ -1,0 +1,141 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The one metrics registry. Names are part of the product's API (docs/metrics.md):
+ * dashboards and alert rules depend on them, so they never change silently.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly framesReceived = new Counter({
+    name: 'syslog_ledger_frames_received_total',
+    help: 'Frames received from authenticated peers, by detected format.',
+    labelNames: ['format'] as const,
+    registers: [this.registry],
+  });
+  readonly bytesReceived = new Counter({
+    name: 'syslog_ledger_bytes_received_total',
+    help: 'Bytes received from authenticated peers (after TLS).',
+    registers: [this.registry],
+  });
+  readonly framesTruncated = new Counter({
+    name: 'syslog_ledger_frames_truncated_total',
+    help: 'Frames longer than the maximum frame size, stored cut at the maximum with the truncated flag.',
+    registers: [this.registry],
+  });
+  readonly parseFailures = new Counter({
+    name: 'syslog_ledger_parse_failures_total',
+    help: 'Frames that no parser accepted; stored raw with their parse error.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsCommitted = new Counter({
+    name: 'syslog_ledger_events_committed_total',
+    help: 'Events committed to the ledger (counted after the transaction commits).',
+    registers: [this.registry],
+  });
+  readonly batchesCommitted = new Counter({
+    name: 'syslog_ledger_batches_committed_total',
+    help: 'Ledger transactions committed.',
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: 'syslog_ledger_batch_size_events',
+    help: 'Events per committed batch.',
+    buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+    registers: [this.registry],
+  });
+  readonly commitLatency = new Histogram({
+    name: 'syslog_ledger_commit_latency_seconds',
+    help: 'Time from receiving a frame to its transaction committing.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly dbErrors = new Counter({
+    name: 'syslog_ledger_db_errors_total',
+    help: 'Database errors seen by the writer, by kind; every failed batch is retried, never dropped.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly dbRetries = new Counter({
+    name: 'syslog_ledger_db_retries_total',
+    help: 'Batch commit retries after a database error.',
+    registers: [this.registry],
+  });
+  readonly writerQueueEvents = new Gauge({
+    name: 'syslog_ledger_writer_queue_events',
+    help: 'Events received and waiting to be committed.',
+    registers: [this.registry],
+  });
+  readonly writerQueueBytes = new Gauge({
+    name: 'syslog_ledger_writer_queue_bytes',
+    help: 'Raw bytes of the events waiting to be committed.',
+    registers: [this.registry],
+  });
+  readonly backpressureActive = new Gauge({
+    name: 'syslog_ledger_backpressure_active',
+    help: '1 while the writer queue is full and the listener has paused reading from sockets.',
+    registers: [this.registry],
+  });
+  readonly tlsRefusals = new Counter({
+    name: 'syslog_ledger_tls_refusals_total',
+    help: 'Connections refused at or right after the TLS handshake, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly connectionsOpen = new Gauge({
+    name: 'syslog_ledger_connections_open',
+    help: 'Authenticated connections currently open.',
+    registers: [this.registry],
+  });
+  readonly connectionsAccepted = new Counter({
+    name: 'syslog_ledger_connections_accepted_total',
+    help: 'Connections accepted after certificate checks.',
+    registers: [this.registry],
+  });
+  readonly connectionsClosed = new Counter({
+    name: 'syslog_ledger_connections_closed_total',
+    help: 'Connections closed, by reason (peer_end, idle_timeout, error, shutdown, limit).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly sourceLastEvent = new Gauge({
+    name: 'syslog_ledger_source_last_event_timestamp_seconds',
+    help: 'Unix time of the last committed event per source (peer CN, or syslog HOSTNAME when it differs).',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly sourceEvents = new Counter({
+    name: 'syslog_ledger_source_events_committed_total',
+    help: 'Events committed per source.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly sourceSilent = new Gauge({
+    name: 'syslog_ledger_source_silent',
+    help: '1 when an expected source has sent nothing for longer than the silence threshold.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly sequenceGaps = new Counter({
+    name: 'syslog_ledger_sequence_gaps_total',
+    help: 'Gaps, duplicates and broken producer chains detected in sender sequence numbers, per source.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly chainHeadSeq = new Gauge({
+    name: 'syslog_ledger_chain_head_seq',
+    help: 'Sequence number of the last committed row per chain.',
+    labelNames: ['chain'] as const,
+    registers: [this.registry],
+  });
+  readonly checkpointLast = new Gauge({
+    name: 'syslog_ledger_checkpoint_last_timestamp_seconds',
+    help: 'Unix time of the last signed checkpoint.',
+    registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+}
