@@ -1,0 +1,78 @@
+/**
+ * Every error the product raises on purpose. Each carries what an operator needs to act
+ * (the option, the peer, the chain and seq) and says whether the stream can go on.
+ */
+
+/** Base class: `canContinue` tells the caller whether the stream or process can go on. */
+export abstract class LedgerError extends Error {
+  abstract readonly canContinue: boolean;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A bad configuration value: the program stops with a message naming the option. */
+export class ConfigError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly option: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${option}: ${message}`, options);
+  }
+}
+
+/** A usage error on the command line (unknown command, missing argument). */
+export class UsageError extends LedgerError {
+  readonly canContinue = false;
+}
+
+/** Another process already writes this chain; one writer per chain is enforced by the database. */
+export class ChainLockedError extends LedgerError {
+  readonly canContinue = false;
+  constructor(readonly chain: string) {
+    super(`chain "${chain}" is already being written by another syslog-ledger process (advisory lock held)`);
+  }
+}
+
+/** The chain head in the database is not what this writer committed last: someone else wrote the chain. */
+export class ChainDivergedError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly chain: string,
+    readonly expectedSeq: bigint,
+    readonly foundSeq: bigint,
+  ) {
+    super(`chain "${chain}" diverged: expected head seq ${expectedSeq}, database has ${foundSeq}`);
+  }
+}
+
+/** A database operation failed; the writer retries it. */
+export class DatabaseError extends LedgerError {
+  readonly canContinue = true;
+}
+
+/** Verification could not be carried out at all (exit 2), as opposed to finding tampering (exit 1). */
+export class VerifyError extends LedgerError {
+  readonly canContinue = false;
+}
+
+/** Reading a certificate, key, CA or CRL failed. */
+export class TlsConfigError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly file: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${message}`, options);
+  }
+}
+
+/** One-line description of any thrown value, for logs. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
