@@ -135,6 +135,36 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Gap detection, stalls and certificates (docs/metrics.md). Set by src/metrics/{sequence,stall,certificates}.ts.
+  readonly sequenceFindings = new Counter({
+    name: 'syslog_ledger_sequence_findings_total',
+    help: 'Sender sequence findings per source and kind (gap, duplicate, reset, chain_break); each is also a ledger event.',
+    labelNames: ['source', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly sequenceMissing = new Counter({
+    name: 'syslog_ledger_sequence_missing_messages_total',
+    help: 'Messages missing according to sender sequence numbers (the width of every gap), per source.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly oldestUncommittedAge = new Gauge({
+    name: 'syslog_ledger_oldest_uncommitted_age_seconds',
+    help: 'Age of the oldest event received but not yet committed; 0 when nothing waits.',
+    registers: [this.registry],
+  });
+  readonly pipelineStalled = new Gauge({
+    name: 'syslog_ledger_pipeline_stalled',
+    help: '1 while the oldest uncommitted event is older than the stall threshold.',
+    registers: [this.registry],
+  });
+  readonly certificateExpiry = new Gauge({
+    name: 'syslog_ledger_tls_certificate_expiry_timestamp_seconds',
+    help: 'Unix time at which the certificate expires (cert="server" or "ca"; the earliest of a bundle).',
+    labelNames: ['cert'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
