@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import type { OcsfEvent } from '../normalize/types.js';
+import type { SequenceFinding } from './sequence.js';
+import type { SourceFinding } from './sources.js';
+
+/**
+ * Pipeline findings as ledger events, so a hole in the audit trail is itself part of the trail.
+ *
+ * Class choice (docs/metrics.md, "Findings in the ledger"): OCSF 2004 Detection Finding,
+ * activity 1 Create. A gap is something syslog-ledger detected about a sender, not an action on a
+ * log (1008 Event Log Activity describes clear/disable/rotate by someone), and Base Event (0) would
+ * hide the rows from anyone querying the Findings category. `status_id` is the finding's triage
+ * status (1 New), not success/failure as in activity classes.
+ */
+export type Finding = SequenceFinding | SourceFinding;
+
+export const FINDING_CLASS_UID = 2004;
+const CATEGORY_UID = 2;
+const ACTIVITY_CREATE = 1;
+/** OCSF schema version the finding events follow. */
+export const FINDING_OCSF_VERSION = '1.3.0';
+
+const SEVERITY: Record<Finding['kind'], { id: number; name: string }> = {
+  reset: { id: 1, name: 'Informational' },
+  resumed: { id: 1, name: 'Informational' },
+  duplicate: { id: 2, name: 'Low' },
+  gap: { id: 3, name: 'Medium' },
+  silent: { id: 3, name: 'Medium' },
+  chain_break: { id: 4, name: 'High' },
+};
+
+const ALERTING: ReadonlySet<Finding['kind']> = new Set(['gap', 'chain_break', 'silent']);
+
+/** The ledger event for a finding (OCSF 2004 Detection Finding / Create). Deterministic: same finding, same event. */
+export function findingToEvent(finding: Finding): OcsfEvent {
+  const severity = SEVERITY[finding.kind];
+  const title = titleOf(finding);
+  const details = detailsOf(finding);
+  return {
+    class_uid: FINDING_CLASS_UID,
+    class_name: 'Detection Finding',
+    category_uid: CATEGORY_UID,
+    category_name: 'Findings',
+    activity_id: ACTIVITY_CREATE,
+    activity_name: 'Create',
+    type_uid: FINDING_CLASS_UID * 100 + ACTIVITY_CREATE,
+    type_name: 'Detection Finding: Create',
+    severity_id: severity.id,
+    severity: severity.name,
+    status_id: 1,
+    status: 'New',
+    time: finding.atMs,
+    is_alert: ALERTING.has(finding.kind),
+    message: messageOf(finding),
+    device: { hostname: 'stream' in finding && finding.stream !== null ? finding.stream : finding.source },
+    finding_info: {
+      uid: createHash('sha256').update(JSON.stringify(details)).digest('hex').slice(0, 32),
+      title,
+      types: [typeOf(finding)],
+      analytic: { name: `syslog-ledger ${'via' in finding ? 'sequence' : 'silence'} tracker`, type_id: 1, type: 'Rule' },
+    },
+    metadata: {
+      version: FINDING_OCSF_VERSION,
+      product: { name: 'syslog-ledger', vendor_name: 'syslog-ledger' },
+      log_provider: 'syslog-ledger',
+    },
+    unmapped: { syslog_ledger_finding: details },
+  };
+}
+
+/** A short machine label, also `finding_info.types[0]`: `sequence_gap`, `audit_chain_break`, `source_silent`, ... */
+function typeOf(f: Finding): string {
+  if (!('via' in f)) return `source_${f.kind}`;
+  return `${f.via === 'sequence_id' ? 'sequence' : 'audit_chain'}_${f.kind === 'chain_break' ? 'break' : f.kind}`;
+}
+
+function titleOf(f: Finding): string {
+  switch (f.kind) {
+    case 'gap':
+      return 'Sender sequence gap: messages missing';
+    case 'duplicate':
+      return 'Sender sequence repeated or out of order';
+    case 'reset':
+      return f.via === 'sequence_id' ? 'Sender sequence restarted at 1' : 'Producer audit chain restarted';
+    case 'chain_break':
+      return 'Producer audit chain broken';
+    case 'silent':
+      return 'Expected source went silent';
+    case 'resumed':
+      return 'Silent source resumed sending';
+  }
+}
+
+function messageOf(f: Finding): string {
+  const who = 'via' in f && f.stream !== null && f.stream !== f.source ? `${f.source} (${f.stream})` : f.source;
+  switch (f.kind) {
+    case 'gap':
+      return `${who}: sequenceId ${f.got} arrived where ${f.expected} was expected; ${f.missing ?? '?'} message(s) missing`;
+    case 'duplicate':
+      return f.via === 'sequence_id'
+        ? `${who}: sequenceId ${f.got} arrived again or late (expected ${f.expected})`
+        : `${who}: audit record ${f.got} arrived again`;
+    case 'reset':
+      return f.via === 'sequence_id'
+        ? `${who}: sequenceId restarted at 1 where ${f.expected} was expected; the sender restarted`
+        : `${who}: an audit chain started afresh (prev_hash null) while earlier chains were open`;
+    case 'chain_break':
+      return `${who}: audit record with prev_hash ${f.got} continues no known record (newest chain head ${f.expected ?? 'none'})`;
+    case 'silent':
+      return `${who}: nothing committed for more than ${f.thresholdSec} s (last seen ${f.lastSeenMs === null ? 'never since start' : new Date(f.lastSeenMs).toISOString()})`;
+    case 'resumed':
+      return `${who}: events committed again after a silence`;
+  }
+}
+
+function detailsOf(f: Finding): Record<string, unknown> {
+  if ('via' in f) {
+    return { kind: f.kind, via: f.via, source: f.source, stream: f.stream, expected: f.expected, got: f.got, ...(f.missing !== undefined ? { missing: f.missing } : {}), at_ms: f.atMs };
+  }
+  return { kind: f.kind, source: f.source, last_seen_ms: f.lastSeenMs, threshold_sec: f.thresholdSec, at_ms: f.atMs };
+}
