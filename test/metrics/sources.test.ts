@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { OTHER_SOURCE } from '../../src/metrics/labels.js';
+import { Metrics } from '../../src/metrics/registry.js';
+import { SourceTracker } from '../../src/metrics/sources.js';
+
+function fakeClock(startMs = 1_700_000_000_000) {
+  let t = startMs;
+  return { now: () => t, advance: (sec: number) => (t += sec * 1000) };
+}
+
+async function gauge(m: Metrics, name: string, source: string): Promise<number | undefined> {
+  const metric = m.registry.getSingleMetric(name);
+  const values = (await metric?.get())?.values ?? [];
+  return values.find((v) => v.labels['source'] === source)?.value;
+}
+
+describe('SourceTracker', () => {
+  it('silence: an expected source flips to 1 past the threshold and back to 0 when it sends again', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const clock = fakeClock();
+    const tracker = new SourceTracker(m, { expectSources: ['web-01'], silenceThresholdSec: 300, now: clock.now });
+    tracker.observeCommitted('web-01', 'web-01');
+    expect(tracker.tick()).toEqual([]);
+    expect(await gauge(m, 'syslog_ledger_source_silent', 'web-01')).toBe(0);
+
+    clock.advance(300);
+    expect(tracker.tick()).toEqual([]); // exactly at the threshold: not yet
+    clock.advance(1);
+    const [change] = tracker.tick();
+    expect(change).toMatchObject({ kind: 'silent', source: 'web-01', lastSeenMs: clock.now() - 301_000, thresholdSec: 300 });
+    expect(await gauge(m, 'syslog_ledger_source_silent', 'web-01')).toBe(1);
+    expect(tracker.tick()).toEqual([]); // reported once
+    expect(tracker.silentSources()).toEqual(['web-01']);
+
+    tracker.observeCommitted('web-01', null, 3);
+    expect(tracker.tick()).toMatchObject([{ kind: 'resumed', source: 'web-01' }]);
+    expect(await gauge(m, 'syslog_ledger_source_silent', 'web-01')).toBe(0);
+    expect(await gauge(m, 'syslog_ledger_source_events_committed_total', 'web-01')).toBe(4);
+    expect(await gauge(m, 'syslog_ledger_source_last_event_timestamp_seconds', 'web-01')).toBe(clock.now() / 1000);
+  });
+
+  it('silence: an expected source never seen is silent once the threshold has passed since start', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const clock = fakeClock();
+    const tracker = new SourceTracker(m, { expectSources: ['db-01'], silenceThresholdSec: 60, now: clock.now });
+    expect(await gauge(m, 'syslog_ledger_source_silent', 'db-01')).toBe(0);
+    clock.advance(60);
+    expect(tracker.tick()).toEqual([]);
+    clock.advance(1);
+    expect(tracker.tick()).toMatchObject([{ kind: 'silent', source: 'db-01', lastSeenMs: null }]);
+    expect(await gauge(m, 'syslog_ledger_source_silent', 'db-01')).toBe(1);
+  });
+
+  it('sources: the syslog HOSTNAME is its own source when it differs from the peer CN', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const tracker = new SourceTracker(m, { now: () => 5_000 });
+    tracker.observeBatch([
+      { peerCn: 'relay.example.com', hostname: 'app-1' },
+      { peerCn: 'relay.example.com', hostname: 'app-1' },
+      { peerCn: 'relay.example.com', hostname: 'relay.example.com' },
+      { peerCn: 'relay.example.com', hostname: null },
+    ]);
+    expect(await gauge(m, 'syslog_ledger_source_events_committed_total', 'relay.example.com')).toBe(4);
+    expect(await gauge(m, 'syslog_ledger_source_events_committed_total', 'app-1')).toBe(2);
+    expect(await gauge(m, 'syslog_ledger_source_last_event_timestamp_seconds', 'app-1')).toBe(5);
+  });
+
+  it('label cap: hostnames beyond maxSources fold into _other_; peers and expected sources keep their label', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const tracker = new SourceTracker(m, { expectSources: ['late-expected'], maxSources: 3, now: () => 1_000 });
+    tracker.observeCommitted('peer-a', 'h1'); // labels: late-expected, peer-a, h1 (cap reached)
+    tracker.observeCommitted('peer-a', 'h2');
+    tracker.observeCommitted('peer-a', 'h3');
+    tracker.observeCommitted('peer-b', 'late-expected');
+    tracker.observeCommitted('peer-a', 'h1');
+
+    const events = (await m.sourceEvents.get()).values;
+    const bySource = Object.fromEntries(events.map((v) => [v.labels['source'], v.value]));
+    expect(bySource).toEqual({ 'peer-a': 4, h1: 2, [OTHER_SOURCE]: 2, 'peer-b': 1, 'late-expected': 1 });
+    expect(bySource['h2']).toBeUndefined();
+  });
+
+  it('label cap: a flood of hostnames keeps the number of series bounded', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const tracker = new SourceTracker(m, { maxSources: 50, now: () => 1_000 });
+    for (let i = 0; i < 10_000; i++) tracker.observeCommitted('peer', `spoofed-${i}`);
+    const series = (await m.sourceLastEvent.get()).values.length;
+    expect(series).toBe(51); // 50 labels + _other_
+  });
+
+  it('learning: peers seen become expected, go silent, and are forgotten after the learn window', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const clock = fakeClock();
+    const tracker = new SourceTracker(m, { silenceThresholdSec: 300, learnWindowSec: 3600, now: clock.now });
+    tracker.observeCommitted('peer-a', 'some-host');
+    expect(tracker.expectedSources()).toEqual(['peer-a']); // hostnames are not learned: they are not authenticated
+    clock.advance(301);
+    expect(tracker.tick()).toMatchObject([{ kind: 'silent', source: 'peer-a' }]);
+    clock.advance(3600);
+    expect(tracker.tick()).toEqual([]);
+    expect(tracker.expectedSources()).toEqual([]);
+    expect(await gauge(m, 'syslog_ledger_source_silent', 'peer-a')).toBeUndefined();
+  });
+
+  it('restore: a last-seen time from the ledger counts for silence without counting events', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const clock = fakeClock();
+    const tracker = new SourceTracker(m, { expectSources: ['web-01'], silenceThresholdSec: 300, now: clock.now });
+    tracker.restore('web-01', clock.now() - 299_000);
+    clock.advance(2);
+    expect(tracker.tick()).toMatchObject([{ kind: 'silent', source: 'web-01' }]);
+    expect(await gauge(m, 'syslog_ledger_source_events_committed_total', 'web-01')).toBeUndefined();
+  });
+});
