@@ -1,0 +1,38 @@
+/** The `syslog-ledger` command line: one file per command; this one dispatches. */
+import { ConfigError, LedgerError, describeError } from '../errors.js';
+
+const COMMANDS: Record<string, { summary: string; run: () => Promise<(argv: string[]) => Promise<number>> }> = {
+  serve: { summary: 'run the server (listener, writer, metrics)', run: async () => (await import('./serve.js')).serveCommand },
+  migrate: { summary: 'apply migrations/ to the database, idempotently', run: async () => (await import('./migrate.js')).migrateCommand },
+  verify: { summary: 'recompute and check the ledger; exit 0 intact, 1 tampered, 2 could not check', run: async () => (await import('./verify.js')).verifyCommand },
+  parse: { summary: 'dry run: frames on stdin, normalized events as JSON lines on stdout', run: async () => (await import('./parse.js')).parseCommand },
+  certs: { summary: 'create a development PKI (CA, server, client, CRL) in a folder', run: async () => (await import('./certs.js')).certsCommand },
+};
+
+export function usageText(): string {
+  const lines = ['Usage: syslog-ledger <command> [options]', '', 'Commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${c.summary}`);
+  lines.push('', 'Every command has --help. Options also come from the environment: DATABASE_URL, SYSLOG_LEDGER_<OPTION>.');
+  return lines.join('\n');
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usageText());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`syslog-ledger: unknown command "${name}"\n\n${usageText()}`);
+    return 2;
+  }
+  try {
+    return await (await command.run())(rest);
+  } catch (err) {
+    if (err instanceof ConfigError) console.error(`syslog-ledger ${name}: invalid option ${err.message}`);
+    else if (err instanceof LedgerError) console.error(`syslog-ledger ${name}: ${err.message}`);
+    else console.error(`syslog-ledger ${name}: ${describeError(err)}`);
+    return 2;
+  }
+}

@@ -1,0 +1,173 @@
+/** `syslog-ledger serve`: run the listener, writer and metrics until SIGTERM/SIGINT. */
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
+import { ConfigError, describeError } from '../errors.js';
+import { migrate } from '../db/migrate.js';
+import { resolveDatabase } from '../db/resolve.js';
+import { loadTlsMaterial, type TlsPaths } from '../listener/tls-files.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
+import { startPipeline, type PipelineConfig } from '../main.js';
+import { Metrics } from '../metrics/registry.js';
+import { FORMAT_OPTIONS } from '../parsing/types.js';
+import { createDevPki } from '../pki/devpki.js';
+
+export const DEFAULT_CERTS = {
+  cert: './certs/server.pem',
+  key: './certs/server-key.pem',
+  ca: './certs/ca.pem',
+} as const;
+
+export const SERVE_OPTIONS = {
+  listen: { type: 'string', default: '0.0.0.0:6514', arg: 'HOST:PORT', help: 'syslog over TLS (RFC 5425) listener' },
+  metrics: { type: 'string', default: '127.0.0.1:9464', arg: 'HOST:PORT', help: '/metrics, /healthz, /readyz' },
+  'database-url': { type: 'string', arg: 'URL', help: 'PostgreSQL URL; unset: embedded PostgreSQL in DATA_DIR/postgres' },
+  'data-dir': { type: 'string', default: './data', arg: 'DIR', help: 'embedded database, its URL record, checkpoints' },
+  'tls-cert': { type: 'string', default: DEFAULT_CERTS.cert, arg: 'FILE', help: 'server certificate (PEM)' },
+  'tls-key': { type: 'string', default: DEFAULT_CERTS.key, arg: 'FILE', help: 'server private key (PEM)' },
+  'tls-ca': { type: 'string', default: DEFAULT_CERTS.ca, arg: 'FILE', help: 'CA that signs client certificates (PEM)' },
+  'tls-crl': { type: 'string', arg: 'FILE', help: 'certificate revocation list (PEM), checked on every handshake' },
+  'allow-peer': { type: 'string', multiple: true, arg: 'PATTERN', help: 'allowed client CN/SAN, * wildcards; unset: any CA-signed client' },
+  'signing-key': { type: 'string', default: './certs/ledger-signing.key', arg: 'FILE', help: 'Ed25519 key that signs checkpoints (created if absent)' },
+  'checkpoint-file': { type: 'string', default: './data/checkpoints.jsonl', arg: 'FILE', help: 'signed chain heads, appended and fsynced' },
+  format: { type: 'string', default: 'auto', arg: FORMAT_OPTIONS.join('|'), help: 'frame format; auto detects per frame' },
+  chain: { type: 'string', arg: 'NAME', help: 'the chain this process writes (default: the host name)' },
+  'time-zone': { type: 'string', default: 'UTC', arg: 'TZ', help: 'zone of RFC 3164 timestamps, which carry none' },
+  'expect-source': { type: 'string', multiple: true, arg: 'NAME', help: 'a source that must keep sending (silent-source alert)' },
+  'silence-threshold': { type: 'string', default: '300s', arg: 'DURATION', help: 'an expected source is silent after this long' },
+  'max-frame-size': { type: 'string', default: '64KiB', arg: 'BYTES', help: 'longer frames are cut, flagged and counted' },
+  'max-connections': { type: 'string', default: '2000', arg: 'N', help: 'connections at once, in total' },
+  'handshake-timeout': { type: 'string', default: '10s', arg: 'DURATION', help: 'TLS handshake must finish within' },
+  'idle-timeout': { type: 'string', default: '15m', arg: 'DURATION', help: 'close a connection silent this long' },
+  'batch-size': { type: 'string', default: '5000', arg: 'N', help: 'most events per ledger transaction' },
+  'queue-max-events': { type: 'string', default: '50000', arg: 'N', help: 'writer queue bound; over it, sockets pause' },
+  'queue-max-bytes': { type: 'string', default: '64MiB', arg: 'BYTES', help: 'writer queue bound in raw bytes' },
+  'shutdown-timeout': { type: 'string', default: '30s', arg: 'DURATION', help: 'graceful shutdown limit before a forced exit' },
+  'shutdown-grace': { type: 'string', default: '2s', arg: 'DURATION', help: 'how long to keep reading from peers after SIGTERM' },
+  'log-level': { type: 'string', default: 'info', arg: LOG_LEVELS.join('|'), help: 'operational log level' },
+  'no-dev-pki': { type: 'boolean', help: 'do not create a dev PKI in ./certs when the default certificate files are missing' },
+} as const satisfies OptionSpecs;
+
+export const SERVE_HELP = helpText('syslog-ledger serve [options]', 'Run the server: mTLS syslog listener, ledger writer and metrics.', SERVE_OPTIONS);
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values } = parseOptions(argv, SERVE_OPTIONS);
+  if (values.help) {
+    console.log(SERVE_HELP);
+    return 0;
+  }
+  const log = createLogger(oneOf(values, 'log-level', LOG_LEVELS) as LogLevel);
+  const tlsPaths: TlsPaths = {
+    cert: requireStr(values, 'tls-cert'),
+    key: requireStr(values, 'tls-key'),
+    ca: requireStr(values, 'tls-ca'),
+    crl: str(values, 'tls-crl'),
+  };
+  const cfgBase = {
+    listen: hostPort(values, 'listen'),
+    metricsListen: hostPort(values, 'metrics'),
+    chain: str(values, 'chain') ?? hostname(),
+    allowPeers: list(values, 'allow-peer'),
+    format: oneOf(values, 'format', FORMAT_OPTIONS),
+    timeZone: validTimeZone(requireStr(values, 'time-zone')),
+    maxFrameBytes: int(values, 'max-frame-size', 64, 64 << 20),
+    maxConnections: int(values, 'max-connections', 1, 1_000_000),
+    handshakeTimeoutMs: durationMs(values, 'handshake-timeout', 100),
+    idleTimeoutMs: durationMs(values, 'idle-timeout', 1000),
+    batchMaxEvents: int(values, 'batch-size', 1, 100_000),
+    queueMaxEvents: int(values, 'queue-max-events', 1, 10_000_000),
+    queueMaxBytes: int(values, 'queue-max-bytes', 1024),
+    shutdownGraceMs: durationMs(values, 'shutdown-grace'),
+  };
+  const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
+  const dataDir = resolve(requireStr(values, 'data-dir'));
+
+  // A fresh machine: make a dev PKI so that `npm start` works with no setup.
+  const usingDefaults = tlsPaths.cert === DEFAULT_CERTS.cert && tlsPaths.key === DEFAULT_CERTS.key && tlsPaths.ca === DEFAULT_CERTS.ca;
+  if (usingDefaults && !bool(values, 'no-dev-pki') && ![tlsPaths.cert, tlsPaths.key, tlsPaths.ca].some((f) => existsSync(f))) {
+    const pki = await createDevPki({ dir: './certs' });
+    log.warn({ dir: resolve('./certs') }, 'no certificates found: created a DEVELOPMENT PKI (CA, server, client). Use your own CA in production.');
+    console.error(
+      `\nDevelopment PKI created in ${resolve('./certs')}. A client connects with:\n` +
+        `  openssl s_client -connect localhost:${cfgBase.listen.port} -cert ${pki.client} -key ${pki.clientKey} -CAfile ${pki.ca}\n` +
+        `Issue a certificate for another host: syslog-ledger certs --out ./certs --issue HOSTNAME\n`,
+    );
+  }
+  const tlsMaterial = loadTlsMaterial(tlsPaths);
+
+  const db = await resolveDatabase({ databaseUrl: str(values, 'database-url'), dataDir, record: true });
+  let exitCode = 0;
+  try {
+    if (db.source !== 'url') {
+      log.info({ url: db.url, source: db.source }, `embedded PostgreSQL: psql '${db.url}'`);
+      console.error(`Ledger database (embedded PostgreSQL): psql '${db.url}'`);
+    }
+    const migrated = await migrate(db.url);
+    if (migrated.applied.length) log.info({ applied: migrated.applied }, 'migrations applied');
+
+    const metrics = new Metrics();
+    const cfg: PipelineConfig = { ...cfgBase, databaseUrl: db.url, tls: tlsMaterial };
+    const pipeline = await startPipeline(cfg, metrics, log);
+    log.info(
+      { listen: `${pipeline.listenAddress.address}:${pipeline.listenAddress.port}`, metrics: `${pipeline.metricsAddress.address}:${pipeline.metricsAddress.port}`, chain: cfg.chain, headSeq: pipeline.writer.head.seq },
+      'syslog-ledger serving',
+    );
+
+    exitCode = await new Promise<number>((resolveExit) => {
+      let stopping = false;
+      const onStop = (signal: string): void => {
+        if (stopping) {
+          void pipeline.abort().then((lost) => {
+            log.error({ signal, notCommitted: lost }, 'second signal: forced exit');
+            resolveExit(1);
+          });
+          return;
+        }
+        stopping = true;
+        log.info({ signal, pending: pipeline.writer.pendingEvents }, 'shutting down: committing everything received');
+        const timer = setTimeout(() => {
+          void pipeline.abort().then((lost) => {
+            log.error({ notCommitted: lost, timeoutMs: shutdownTimeoutMs }, 'shutdown timed out: forced exit');
+            resolveExit(1);
+          });
+        }, shutdownTimeoutMs);
+        pipeline.shutdown().then(
+          () => {
+            clearTimeout(timer);
+            log.info({ headSeq: pipeline.writer.head.seq }, 'shutdown complete; every received event is committed');
+            resolveExit(0);
+          },
+          (err: unknown) => {
+            clearTimeout(timer);
+            log.error({ err: describeError(err) }, 'shutdown failed');
+            resolveExit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => onStop('SIGTERM'));
+      process.on('SIGINT', () => onStop('SIGINT'));
+      process.on('SIGHUP', () => {
+        try {
+          pipeline.listener.reload(loadTlsMaterial(tlsPaths), cfgBase.allowPeers);
+          log.info('SIGHUP: reloaded certificate, key, CA and CRL');
+        } catch (err) {
+          log.error({ err: describeError(err) }, 'SIGHUP: reload refused; the old TLS configuration stays');
+        }
+      });
+      pipeline.writer.on('error', () => onStop('writer-failure'));
+    });
+  } finally {
+    await db.release();
+  }
+  return exitCode;
+}
+
+function validTimeZone(tz: string): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return tz;
+  } catch {
+    throw new ConfigError('--time-zone', `unknown time zone "${tz}"`);
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Encodes chained records as PostgreSQL COPY text format rows (one line per row,
+ * tab-separated, `\N` for NULL), in the column order of COPY_COLUMNS.
+ * https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2
+ */
+import type { ChainedRecord } from './types.js';
+
+export const COPY_COLUMNS = [
+  'chain', 'seq', 'received_at', 'peer_cn', 'peer_sans', 'peer_addr', 'format', 'raw', 'truncated',
+  'parse_error', 'syslog', 'event', 'event_time', 'hostname', 'app_name', 'class_uid', 'activity_id',
+  'status_id', 'severity_id', 'user_name', 'actor_user', 'src_ip', 'prev_hash', 'hash',
+] as const;
+
+export const COPY_SQL = `COPY ledger (${COPY_COLUMNS.join(', ')}) FROM STDIN`;
+
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+const ESCAPES = /[\\\n\r\t]/g;
+const ESCAPED: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** Escapes a value for a COPY text field (the common case, nothing to escape, costs one regex test). */
+export function copyText(s: string | null): string {
+  if (s === null) return '\\N';
+  return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPES, (c) => ESCAPED[c]!) : s;
+}
+
+/** bytea in hex form; the backslash is doubled for COPY. */
+export function copyBytea(b: Buffer): string {
+  return `\\\\x${b.toString('hex')}`;
+}
+
+/** A text[] array literal, each element quoted, then escaped for COPY. */
+export function copyTextArray(values: readonly string[]): string {
+  if (values.length === 0) return '{}';
+  const inner = values.map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(',');
+  return copyText(`{${inner}}`);
+}
+
+/** Microseconds since the epoch as an RFC 3339 UTC timestamp with 6 fractional digits. */
+export function isoMicros(us: number): string {
+  const ms = Math.floor(us / 1000);
+  const iso = new Date(ms).toISOString(); // 2024-01-01T00:00:00.123Z
+  const micro = String(us - ms * 1000).padStart(3, '0');
+  return `${iso.slice(0, 23)}${micro}Z`;
+}
+
+/** One COPY line for a record, given its canonical JSON texts (computed once for the hash too). */
+export function copyLine(r: ChainedRecord, syslogJson: string, eventJson: string): string {
+  const c = r.columns;
+  return (
+    `${copyText(r.chain)}\t${r.seq}\t${isoMicros(r.receivedAtUs)}\t${copyText(r.peer.cn)}\t${copyTextArray(r.peer.sans)}\t` +
+    `${copyText(r.peer.address)}\t${r.format}\t${copyBytea(r.raw)}\t${r.truncated ? 't' : 'f'}\t${copyText(r.parseError)}\t` +
+    `${copyText(syslogJson)}\t${copyText(eventJson)}\t${copyText(c.event_time)}\t${copyText(c.hostname)}\t${copyText(c.app_name)}\t` +
+    `${c.class_uid}\t${c.activity_id}\t${c.status_id}\t${c.severity_id}\t${copyText(c.user_name)}\t${copyText(c.actor_user)}\t` +
+    `${copyText(c.src_ip)}\t${copyBytea(r.prevHash)}\t${copyBytea(r.hash)}\n`
+  );
+}

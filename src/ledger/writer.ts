@@ -1,0 +1,382 @@
+/**
+ * The batch writer: owns one chain, takes records in receive order, gives each its seq and hash,
+ * and commits them in batches with COPY, one transaction per batch. A record counts as stored only
+ * after its transaction commits. A failed batch is retried (never dropped) with backoff; after a
+ * lost connection the writer finds out whether the batch committed before retrying, so no row is
+ * written twice. One writer per chain, enforced by the database (advisory lock + chain-row lock).
+ */
+import { EventEmitter } from 'node:events';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import type { Logger } from 'pino';
+import { ChainDivergedError, ChainLockedError, describeError } from '../errors.js';
+import type { Metrics } from '../metrics/registry.js';
+import { canonicalJson, chainHash } from './canonical.js';
+import { COPY_SQL, copyLine } from './copy.js';
+import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from './types.js';
+
+export interface WriterOptions {
+  readonly databaseUrl: string;
+  readonly chain: string;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** Most records per transaction. */
+  readonly batchMaxEvents: number;
+  /** Queue bounds: over either, `full` is true and the listener pauses its sockets. */
+  readonly queueMaxEvents: number;
+  readonly queueMaxBytes: number;
+  /** Called after each commit with the committed rows, in seq order (checkpoints, source metrics). */
+  readonly onCommitted?: (rows: readonly ChainedRecord[]) => void | Promise<void>;
+  /** Role to SET after connecting, for least privilege (skipped when it does not exist). */
+  readonly role?: string;
+}
+
+/** The committed head of a chain. */
+export interface ChainHead {
+  seq: number;
+  hash: Buffer;
+}
+
+const lockKey = (chain: string): string => `syslog-ledger:chain:${chain}`;
+
+export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Error]; ready: []; unready: [] }> {
+  readonly #o: WriterOptions;
+  /** Waiting records, oldest first; `#queueHead` avoids O(n) shifts. */
+  #queue: LedgerRecord[] = [];
+  #queueHead = 0;
+  #queueBytes = 0;
+  #inflightEvents = 0;
+  #inflightBytes = 0;
+  #client: pg.Client | undefined;
+  #head: ChainHead = { seq: 0, hash: ZERO_HASH };
+  #running = false;
+  #closing = false;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  #full = false;
+  #ready = false;
+  #fatal: Error | undefined;
+
+  constructor(options: WriterOptions) {
+    super();
+    this.#o = options;
+  }
+
+  get head(): ChainHead {
+    return this.#head;
+  }
+
+  /** Records received and not yet committed (queued plus in flight). */
+  get pendingEvents(): number {
+    return this.#queue.length - this.#queueHead + this.#inflightEvents;
+  }
+
+  get pendingBytes(): number {
+    return this.#queueBytes + this.#inflightBytes;
+  }
+
+  /** True while the queue is over its bounds: stop reading from sockets until `drain`. */
+  get full(): boolean {
+    return this.#full;
+  }
+
+  /** True while the database connection works (for /readyz). */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Receive time (µs) of the oldest record not yet committed, or null. */
+  get oldestPendingUs(): number | null {
+    return this.#queue[this.#queueHead]?.receivedAtUs ?? null;
+  }
+
+  /** Connects, takes the chain's lock and reads its head. Throws ChainLockedError if another process owns it. */
+  async start(): Promise<void> {
+    this.#client = await this.#connect();
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  /** Queues a record. Never refuses one: bounds are enforced by pausing the sockets (`full`). */
+  enqueue(record: LedgerRecord): void {
+    if (this.#closing && !this.#running) throw new Error('writer is closed');
+    this.#queue.push(record);
+    this.#queueBytes += record.raw.length;
+    this.#updateGauges();
+    if (!this.#full && (this.pendingEvents >= this.#o.queueMaxEvents || this.pendingBytes >= this.#o.queueMaxBytes)) {
+      this.#full = true;
+      this.emit('full');
+    }
+    this.#wake?.();
+  }
+
+  /** Commits everything queued, then releases the chain and disconnects. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#wake?.();
+    await this.#loop;
+    await this.#client?.end().catch(() => {});
+    this.#client = undefined;
+  }
+
+  /** Stops without committing what is left (forced shutdown); returns how many records were lost. */
+  async abort(): Promise<number> {
+    const lost = this.pendingEvents;
+    this.#running = false;
+    this.#wake?.();
+    this.#client?.end().catch(() => {});
+    return lost;
+  }
+
+  async #connect(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: this.#o.databaseUrl, application_name: `syslog-ledger writer ${this.#o.chain}` });
+    client.on('error', (err) => this.#o.log.warn({ err: describeError(err) }, 'writer connection error'));
+    await client.connect();
+    try {
+      const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [lockKey(this.#o.chain)]);
+      if (!locked.rows[0]?.ok) throw new ChainLockedError(this.#o.chain);
+      if (this.#o.role) {
+        const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1 AND pg_has_role(current_user, oid, $2)', [this.#o.role, 'MEMBER']);
+        if (exists.rowCount) await client.query(`SET ROLE ${client.escapeIdentifier(this.#o.role)}`);
+      }
+      await client.query('INSERT INTO chains (chain) VALUES ($1) ON CONFLICT (chain) DO NOTHING', [this.#o.chain]);
+      const head = await client.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1', [this.#o.chain]);
+      const row = head.rows[0]!;
+      const found: ChainHead = { seq: Number(row.head_seq), hash: row.head_hash };
+      if (!this.#started) {
+        this.#head = found;
+        this.#committedHead = found;
+        this.#started = true;
+      } else if (!sameHead(found, this.#committedHead) && !(this.#inflight && sameHead(found, this.#inflight.last))) {
+        // Neither what we committed last nor the batch we were committing: another writer moved the chain.
+        throw new ChainDivergedError(this.#o.chain, BigInt(this.#committedHead.seq), BigInt(found.seq));
+      }
+      this.#headFromDb = found;
+      this.#o.metrics.chainHeadSeq.set({ chain: this.#o.chain }, found.seq);
+      this.#setReady(true);
+      return client;
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Head read at the last (re)connect: tells whether an in-flight batch committed before a failure. */
+  #headFromDb: ChainHead | undefined;
+  /** Last head known committed; `#head` runs ahead of it while a batch is in flight. */
+  #committedHead: ChainHead = { seq: 0, hash: ZERO_HASH };
+  #started = false;
+  #inflight: { last: ChainHead } | undefined;
+
+  async #run(): Promise<void> {
+    let backoffMs = 100;
+    while (this.#running) {
+      if (this.#queue.length - this.#queueHead === 0) {
+        if (this.#closing) break;
+        await new Promise<void>((res) => (this.#wake = res));
+        this.#wake = undefined;
+        continue;
+      }
+      const batch = this.#takeBatch();
+      const prepared = this.#chain(batch);
+      for (;;) {
+        if (!this.#running) return;
+        try {
+          if (!this.#client) this.#client = await this.#connect();
+          if (this.#inflight && this.#headFromDb && sameHead(this.#headFromDb, this.#inflight.last)) {
+            // The batch committed before the connection was lost: do not write it again.
+            this.#o.log.warn({ chain: this.#o.chain, seq: this.#inflight.last.seq }, 'batch had committed before the failure; not rewriting it');
+          } else {
+            await this.#commit(this.#client, prepared);
+          }
+          this.#headFromDb = undefined;
+          backoffMs = 100;
+          break;
+        } catch (err) {
+          if (err instanceof ChainLockedError || err instanceof ChainDivergedError) {
+            this.#fail(err);
+            return;
+          }
+          const kind = pgErrorKind(err);
+          this.#o.metrics.dbErrors.inc({ kind });
+          if (kind === 'sqlstate_22' && !prepared.safe) {
+            // A value PostgreSQL will not take in a lifted filter column (a timestamp outside its range,
+            // say). Those columns are not part of the hash: write the batch again without them.
+            this.#o.log.error({ err: describeError(err), chain: this.#o.chain }, 'batch refused by a data check; retrying with lifted event_time/src_ip cleared');
+            prepared.copy = prepared.rows.map((r, i) => copyLine({ ...r, columns: { ...r.columns, event_time: null, src_ip: null } }, prepared.json[i]![0], prepared.json[i]![1]));
+            prepared.safe = true;
+          }
+          this.#o.metrics.dbRetries.inc();
+          this.#o.log.error({ err: describeError(err), chain: this.#o.chain, events: prepared.rows.length, retryInMs: backoffMs }, 'batch commit failed; retrying (nothing is dropped)');
+          this.#setReady(false);
+          await this.#client?.end().catch(() => {});
+          this.#client = undefined;
+          await sleep(backoffMs);
+          backoffMs = Math.min(backoffMs * 2, 5000);
+        }
+      }
+      this.#committed(prepared);
+    }
+  }
+
+  #takeBatch(): LedgerRecord[] {
+    const end = Math.min(this.#queue.length, this.#queueHead + this.#o.batchMaxEvents);
+    const batch = this.#queue.slice(this.#queueHead, end);
+    this.#queueHead = end;
+    if (this.#queueHead > 4096 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+    let bytes = 0;
+    for (const r of batch) bytes += r.raw.length;
+    this.#queueBytes -= bytes;
+    this.#inflightEvents = batch.length;
+    this.#inflightBytes = bytes;
+    return batch;
+  }
+
+  /** Gives each record its seq and hash (the canonical form, docs/ledger-format.md) and its COPY line. */
+  #chain(batch: LedgerRecord[]): PreparedBatch {
+    const prev = this.#head;
+    let seq = prev.seq;
+    let prevHash = prev.hash;
+    const rows: ChainedRecord[] = new Array(batch.length);
+    const copy: string[] = new Array(batch.length);
+    const json: Array<[string, string]> = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!;
+      seq++;
+      const syslogJson = canonicalJson(r.syslog);
+      const eventJson = canonicalJson(r.event);
+      const hash = chainHash(prevHash, {
+        chain: this.#o.chain,
+        seq,
+        receivedAtUs: r.receivedAtUs,
+        peerCn: r.peer.cn,
+        peerSans: r.peer.sans,
+        peerAddr: r.peer.address,
+        format: r.format,
+        truncated: r.truncated,
+        parseError: r.parseError,
+        raw: r.raw,
+        syslogJson,
+        eventJson,
+      });
+      const row: ChainedRecord = { ...r, chain: this.#o.chain, seq, prevHash, hash };
+      rows[i] = row;
+      copy[i] = copyLine(row, syslogJson, eventJson);
+      json[i] = [syslogJson, eventJson];
+      prevHash = hash;
+    }
+    const last = { seq, hash: prevHash };
+    this.#head = last;
+    this.#inflight = { last };
+    return { rows, copy, json, prev, last, safe: false };
+  }
+
+  async #commit(client: pg.Client, p: PreparedBatch): Promise<void> {
+    await client.query('BEGIN');
+    try {
+      const head = await client.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1 FOR UPDATE', [this.#o.chain]);
+      const h = head.rows[0];
+      if (!h || Number(h.head_seq) !== p.prev.seq || !h.head_hash.equals(p.prev.hash)) {
+        throw new ChainDivergedError(this.#o.chain, BigInt(p.prev.seq), BigInt(h?.head_seq ?? -1));
+      }
+      await pipeline(Readable.from(chunks(p.copy)), client.query(copyStreams.from(COPY_SQL)));
+      await client.query('UPDATE chains SET head_seq = $2, head_hash = $3, updated_at = now() WHERE chain = $1', [this.#o.chain, p.last.seq, p.last.hash]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  }
+
+  #committed(p: PreparedBatch): void {
+    this.#inflight = undefined;
+    this.#committedHead = p.last;
+    this.#inflightEvents = 0;
+    this.#inflightBytes = 0;
+    const m = this.#o.metrics;
+    const nowUs = Date.now() * 1000;
+    m.eventsCommitted.inc(p.rows.length);
+    m.batchesCommitted.inc();
+    m.batchSize.observe(p.rows.length);
+    for (const r of p.rows) m.commitLatency.observe((nowUs - r.receivedAtUs) / 1e6);
+    m.chainHeadSeq.set({ chain: this.#o.chain }, p.last.seq);
+    this.#setReady(true);
+    this.#updateGauges();
+    if (this.#full && this.pendingEvents < this.#o.queueMaxEvents / 2 && this.pendingBytes < this.#o.queueMaxBytes / 2) {
+      this.#full = false;
+      this.emit('drain');
+    }
+    if (this.#o.onCommitted) {
+      Promise.resolve(this.#o.onCommitted(p.rows)).catch((err: unknown) =>
+        this.#o.log.error({ err: describeError(err) }, 'post-commit hook failed'),
+      );
+    }
+  }
+
+  #updateGauges(): void {
+    this.#o.metrics.writerQueueEvents.set(this.pendingEvents);
+    this.#o.metrics.writerQueueBytes.set(this.pendingBytes);
+  }
+
+  #setReady(ready: boolean): void {
+    if (this.#ready === ready) return;
+    this.#ready = ready;
+    this.emit(ready ? 'ready' : 'unready');
+  }
+
+  #fail(err: Error): void {
+    this.#fatal = err;
+    this.#running = false;
+    this.#setReady(false);
+    this.#o.log.fatal({ err: err.message, chain: this.#o.chain }, 'writer stopped');
+    this.emit('error', err);
+  }
+
+  get fatalError(): Error | undefined {
+    return this.#fatal;
+  }
+}
+
+interface PreparedBatch {
+  rows: ChainedRecord[];
+  copy: string[];
+  /** Canonical syslog and event JSON per row, kept to re-encode the batch without recomputing hashes. */
+  json: Array<[string, string]>;
+  prev: ChainHead;
+  last: ChainHead;
+  /** Re-encoded with lifted columns cleared after a data error. */
+  safe: boolean;
+}
+
+function sameHead(a: ChainHead, b: ChainHead): boolean {
+  return a.seq === b.seq && a.hash.equals(b.hash);
+}
+
+/** Groups COPY lines into ~64 KiB writes. */
+function* chunks(lines: string[]): Generator<string> {
+  let buf = '';
+  for (const line of lines) {
+    buf += line;
+    if (buf.length >= 65536) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf) yield buf;
+}
+
+function pgErrorKind(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return `sqlstate_${code.slice(0, 2)}`;
+  if (typeof code === 'string') return code.toLowerCase();
+  return 'other';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((res) => setTimeout(res, ms));
+}

@@ -1,0 +1,229 @@
+/**
+ * The RFC 5425 listener: TLS (1.2 minimum) with a required client certificate, checked against the
+ * CA (and CRL) on every handshake. `rejectUnauthorized` is off so that a refused peer's reason
+ * (no certificate, unknown CA, expired, revoked, not allowed) is known, logged and counted,
+ * instead of vanishing inside OpenSSL.
+ *
+ * Bytes in, frames out: each connection has its own Framer; frames go to `onFrames` with the
+ * peer's proven identity. Backpressure: `pause()` stops reading from every socket (TCP then pushes
+ * back on the senders), `resume()` starts again.
+ */
+import { constants as cryptoConstants } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import { Framer, type Frame } from '../framing/framer.js';
+import type { Metrics } from '../metrics/registry.js';
+import { identityOf, peerNames, type PeerIdentity } from './identity.js';
+import { RateLimitedLog } from './ratelimit-log.js';
+import type { TlsMaterial } from './tls-files.js';
+
+export interface ListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsMaterial;
+  /** CN/SAN patterns with `*` wildcards; empty: any certificate the CA signed. */
+  readonly allowPeers: readonly string[];
+  readonly maxFrameBytes: number;
+  readonly maxConnections: number;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** Frames completed by one read, from one peer, received at `receivedAtUs`. */
+  readonly onFrames: (frames: readonly Frame[], peer: PeerIdentity, receivedAtUs: number) => void;
+}
+
+/** Refusal reasons (metric label values). */
+export const REFUSAL_REASONS = [
+  'no_certificate', 'unknown_ca', 'expired', 'not_yet_valid', 'revoked', 'peer_not_allowed',
+  'handshake_timeout', 'handshake_error', 'bad_certificate', 'connection_limit',
+] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
+export function refusalReason(code: string | Error | null | undefined): RefusalReason {
+  const c = typeof code === 'string' ? code : (code as { code?: string } | null | undefined)?.code ?? String(code ?? '');
+  switch (c) {
+    case 'CERT_HAS_EXPIRED':
+      return 'expired';
+    case 'CERT_NOT_YET_VALID':
+      return 'not_yet_valid';
+    case 'CERT_REVOKED':
+      return 'revoked';
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'CERT_SIGNATURE_FAILURE':
+      return 'unknown_ca';
+    case 'ERR_TLS_HANDSHAKE_TIMEOUT':
+      return 'handshake_timeout';
+    default:
+      return c.startsWith('ERR_SSL') || c.startsWith('ECONN') || c === 'EPIPE' ? 'handshake_error' : 'bad_certificate';
+  }
+}
+
+/** `*` matches any run of characters within the name (as rsyslog's PermittedPeer wildcards). */
+export function compilePeerPatterns(patterns: readonly string[]): RegExp[] {
+  return patterns.map((p) => new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i'));
+}
+
+/** Current time in microseconds since the epoch, from a monotonic clock anchored once. */
+const originUs = Math.round(performance.timeOrigin * 1000);
+export function nowMicros(): number {
+  return originUs + Math.round(performance.now() * 1000);
+}
+
+export class Listener {
+  readonly #o: ListenerOptions;
+  readonly #server: tls.Server;
+  readonly #sockets = new Set<tls.TLSSocket>();
+  readonly #refusalLog: RateLimitedLog;
+  #allow: RegExp[];
+  #paused = false;
+  #closing = false;
+
+  constructor(options: ListenerOptions) {
+    this.#o = options;
+    this.#allow = compilePeerPatterns(options.allowPeers);
+    this.#refusalLog = new RateLimitedLog(options.log);
+    this.#server = tls.createServer({
+      ...this.#secureOptions(options.tls),
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: options.handshakeTimeoutMs,
+      // No session resumption: every connection proves its certificate against the current CA/CRL.
+      secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
+    });
+    this.#server.maxConnections = options.maxConnections;
+    this.#server.on('secureConnection', (socket) => this.#onConnection(socket));
+    this.#server.on('tlsClientError', (err, socket) => {
+      this.#refuse(refusalReason(err), { address: socket.remoteAddress, err: err.message });
+    });
+    this.#server.on('drop', (data) => this.#refuse('connection_limit', { address: data?.remoteAddress }));
+    this.#server.on('error', (err) => options.log.error({ err: err.message }, 'listener error'));
+  }
+
+  #secureOptions(m: TlsMaterial): tls.SecureContextOptions {
+    return { cert: m.cert, key: m.key, ca: m.ca, ...(m.crl ? { crl: m.crl } : {}) };
+  }
+
+  /** Resolves with the bound address once listening. */
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((res, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#o.port, this.#o.host, () => {
+        this.#server.off('error', reject);
+        res();
+      });
+    });
+    return this.#server.address() as AddressInfo;
+  }
+
+  /** New TLS material and allowlist for new connections; open connections are kept. */
+  reload(material: TlsMaterial, allowPeers: readonly string[]): void {
+    this.#server.setSecureContext({ ...this.#secureOptions(material) });
+    this.#allow = compilePeerPatterns(allowPeers);
+  }
+
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
+  /** Backpressure: stop reading from every socket. */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    for (const s of this.#sockets) s.pause();
+    this.#o.metrics.backpressureActive.set(1);
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    for (const s of this.#sockets) s.resume();
+    this.#o.metrics.backpressureActive.set(0);
+  }
+
+  /**
+   * Stops accepting, tells every peer we are done (FIN), keeps reading what they already sent for
+   * up to `graceMs`, then closes what is left. Frames read meanwhile still reach `onFrames`.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.#closing = true;
+    const closed = new Promise<void>((res) => this.#server.close(() => res()));
+    for (const s of this.#sockets) s.end();
+    const deadline = Date.now() + graceMs;
+    while (this.#sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const s of this.#sockets) {
+      this.#o.metrics.connectionsClosed.inc({ reason: 'shutdown' });
+      s.destroy();
+    }
+    await closed;
+  }
+
+  #refuse(reason: RefusalReason, fields: Record<string, unknown>): void {
+    this.#o.metrics.tlsRefusals.inc({ reason });
+    this.#refusalLog.warn(reason, fields, 'connection refused');
+  }
+
+  #onConnection(socket: tls.TLSSocket): void {
+    const address = socket.remoteAddress;
+    const cert = socket.getPeerCertificate();
+    if (!cert || Object.keys(cert).length === 0) {
+      this.#refuse('no_certificate', { address });
+      socket.destroy();
+      return;
+    }
+    if (!socket.authorized) {
+      this.#refuse(refusalReason(socket.authorizationError), { address, subject: cert.subject?.CN, err: String(socket.authorizationError) });
+      socket.destroy();
+      return;
+    }
+    const peer = identityOf(cert, address, socket.remotePort);
+    if (this.#allow.length > 0 && !peerNames(peer).some((n) => this.#allow.some((re) => re.test(n)))) {
+      this.#refuse('peer_not_allowed', { address, cn: peer.cn, sans: peer.sans });
+      socket.destroy();
+      return;
+    }
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+
+    const m = this.#o.metrics;
+    m.connectionsAccepted.inc();
+    m.connectionsOpen.inc();
+    this.#sockets.add(socket);
+    this.#o.log.info({ peer: peer.cn, address: peer.address }, 'peer connected');
+    const framer = new Framer({ maxFrameBytes: this.#o.maxFrameBytes });
+    let closeReason = 'peer_end';
+
+    socket.setTimeout(this.#o.idleTimeoutMs);
+    socket.on('timeout', () => {
+      closeReason = 'idle_timeout';
+      socket.destroy();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      m.bytesReceived.inc(chunk.length);
+      const frames = framer.push(chunk);
+      if (frames.length > 0) this.#o.onFrames(frames, peer, nowMicros());
+    });
+    socket.on('error', (err) => {
+      closeReason = 'error';
+      this.#o.log.debug({ peer: peer.cn, err: err.message }, 'connection error');
+    });
+    socket.on('close', () => {
+      // A last frame without its LF (or a cut octet-counted one) is still a frame.
+      const rest = framer.end();
+      if (rest.length > 0) this.#o.onFrames(rest, peer, nowMicros());
+      this.#sockets.delete(socket);
+      m.connectionsOpen.dec();
+      m.connectionsClosed.inc({ reason: closeReason });
+      this.#o.log.info({ peer: peer.cn, address: peer.address, reason: closeReason }, 'peer disconnected');
+    });
+    if (this.#paused) socket.pause();
+  }
+}

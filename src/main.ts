@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+/**
+ * syslog-ledger: wires the pipeline stages. Data flows one way; backpressure flows back.
+ *
+ *   peers ══TLS══► listener/ ──bytes──► framing/ ──frames──► parsing/ ──ParsedMessage──► normalize/
+ *   (mTLS,          (identity,          (octet-count        (RFC 5424, RFC 3164,         (OCSF event,
+ *    client cert)    limits)             or LF, per frame)   JSON; never throws)          lifted columns)
+ *                      ▲                                                                     │
+ *                      │ pause / resume                                          LedgerRecord│
+ *                      │                                                                     ▼
+ *                      └──────────── full / drain ◄───────────── ledger/writer (seq, SHA-256 chain,
+ *                                                                 COPY, one transaction per batch)
+ *                                                                        │ committed rows
+ *                                                                        ▼
+ *                                                  checkpoints (signed heads), metrics per source
+ */
+import { realpathSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import type { Frame } from './framing/framer.js';
+import { LedgerWriter } from './ledger/writer.js';
+import type { LedgerRecord, ChainedRecord } from './ledger/types.js';
+import type { PeerIdentity } from './listener/identity.js';
+import { Listener } from './listener/server.js';
+import type { TlsMaterial } from './listener/tls-files.js';
+import { startMetricsServer } from './metrics/http.js';
+import type { Metrics } from './metrics/registry.js';
+import { liftColumns } from './normalize/columns.js';
+import { normalize } from './normalize/index.js';
+import { parseFrame } from './parsing/index.js';
+import type { FormatOption } from './parsing/types.js';
+
+/** Everything the pipeline needs, already validated (src/cli/serve.ts builds it from options). */
+export interface PipelineConfig {
+  readonly listen: { host: string; port: number };
+  readonly metricsListen: { host: string; port: number };
+  readonly databaseUrl: string;
+  readonly chain: string;
+  readonly tls: TlsMaterial;
+  readonly allowPeers: readonly string[];
+  readonly format: FormatOption;
+  readonly timeZone: string;
+  readonly maxFrameBytes: number;
+  readonly maxConnections: number;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly batchMaxEvents: number;
+  readonly queueMaxEvents: number;
+  readonly queueMaxBytes: number;
+  readonly shutdownGraceMs: number;
+}
+
+export interface Pipeline {
+  readonly listenAddress: AddressInfo;
+  readonly metricsAddress: AddressInfo;
+  readonly writer: LedgerWriter;
+  readonly listener: Listener;
+  /** Stops accepting, reads what peers already sent, commits everything, and closes. */
+  shutdown(): Promise<void>;
+  /** Forced stop: returns how many received events were not committed. */
+  abort(): Promise<number>;
+}
+
+export interface PipelineHooks {
+  /** After each commit, in seq order (checkpoints, per-source metrics). */
+  readonly onCommitted?: (rows: readonly ChainedRecord[]) => void | Promise<void>;
+  /** Per received frame after normalization, before it is queued (sequence tracking, detections). */
+  readonly onRecord?: (record: LedgerRecord) => void;
+  readonly ready?: () => { ok: boolean; detail: Record<string, unknown> };
+}
+
+/** Frame → LedgerRecord: parse, count, normalize, lift. Never throws on input. */
+export function toRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number, cfg: { format: FormatOption; timeZone: string }, metrics: Metrics): LedgerRecord {
+  const receivedAtMs = Math.floor(receivedAtUs / 1000);
+  const parsed = parseFrame(frame.body, { receivedAtMs, timeZone: cfg.timeZone, format: cfg.format });
+  metrics.framesReceived.inc({ format: parsed.format });
+  if (parsed.format === 'unparsed') metrics.parseFailures.inc({ reason: parsed.parse_error_reason ?? 'unknown' });
+  if (frame.truncated) metrics.framesTruncated.inc();
+  const event = normalize(parsed, { peer, receivedAtMs, rawText: frame.body.toString('utf8') });
+  return {
+    receivedAtUs,
+    peer,
+    raw: frame.raw,
+    truncated: frame.truncated,
+    format: parsed.format,
+    parseError: parsed.parse_error,
+    syslog: parsed.syslog,
+    event,
+    columns: liftColumns(event, parsed),
+  };
+}
+
+export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: Logger, hooks: PipelineHooks = {}): Promise<Pipeline> {
+  const writer = new LedgerWriter({
+    databaseUrl: cfg.databaseUrl,
+    chain: cfg.chain,
+    metrics,
+    log: log.child({ stage: 'writer' }),
+    batchMaxEvents: cfg.batchMaxEvents,
+    queueMaxEvents: cfg.queueMaxEvents,
+    queueMaxBytes: cfg.queueMaxBytes,
+    role: 'syslog_ledger_writer',
+    ...(hooks.onCommitted ? { onCommitted: hooks.onCommitted } : {}),
+  });
+  await writer.start();
+
+  const listener = new Listener({
+    host: cfg.listen.host,
+    port: cfg.listen.port,
+    tls: cfg.tls,
+    allowPeers: cfg.allowPeers,
+    maxFrameBytes: cfg.maxFrameBytes,
+    maxConnections: cfg.maxConnections,
+    handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+    idleTimeoutMs: cfg.idleTimeoutMs,
+    metrics,
+    log: log.child({ stage: 'listener' }),
+    onFrames: (frames, peer, receivedAtUs) => {
+      for (const frame of frames) {
+        const record = toRecord(frame, peer, receivedAtUs, cfg, metrics);
+        hooks.onRecord?.(record);
+        writer.enqueue(record);
+      }
+      if (writer.full) listener.pause();
+    },
+  });
+  writer.on('full', () => listener.pause());
+  writer.on('drain', () => listener.resume());
+  writer.on('error', (err) => log.fatal({ err: err.message }, 'writer failed; stopping intake'));
+
+  const listenAddress = await listener.listen();
+  let shuttingDown = false;
+  const metricsServer = await startMetricsServer({
+    host: cfg.metricsListen.host,
+    port: cfg.metricsListen.port,
+    metrics,
+    ready:
+      hooks.ready ??
+      (() => ({
+        ok: writer.ready && !writer.fatalError && !shuttingDown,
+        detail: { database: writer.ready, queue: writer.pendingEvents, backpressure: writer.full },
+      })),
+  });
+
+  return {
+    listenAddress,
+    metricsAddress: metricsServer.address,
+    writer,
+    listener,
+    async shutdown() {
+      shuttingDown = true;
+      // Keep committing while the peers' last bytes come in: resume if backpressure had paused them.
+      listener.resume();
+      await listener.close(cfg.shutdownGraceMs);
+      await writer.close();
+      await metricsServer.close();
+    },
+    async abort() {
+      shuttingDown = true;
+      const lost = await writer.abort();
+      await metricsServer.close();
+      return lost;
+    },
+  };
+}
+
+/** True when this file is the process entry (also through npm's bin symlink). */
+function isEntry(): boolean {
+  const argv1 = process.argv[1];
+  if (!argv1) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(argv1)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) {
+  const { runCli } = await import('./cli/index.js');
+  process.exitCode = await runCli(process.argv.slice(2));
+}
