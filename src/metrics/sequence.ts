@@ -227,9 +227,9 @@ export function sequenceIdOf(sd: StructuredData | null | undefined): number | un
 /**
  * What `SequenceTracker.observe` needs from a parsed message; null when the message carries no
  * sender numbering (then skip the call). The stream is the syslog HOSTNAME, so a relay's hosts
- * are followed separately.
+ * are followed separately. `receivedAtUs` is the frame's receive time in µs (the listener's clock).
  */
-export function observationOf(parsed: ParsedMessage, receivedAtMs?: number): SequenceObservation | null {
+export function observationOf(parsed: ParsedMessage, receivedAtUs?: number): SequenceObservation | null {
   const sequenceId = sequenceIdOf(parsed.syslog.structured_data);
   const audit = parsed.audit;
   const chained = audit !== undefined && audit.prev_hash !== undefined && typeof audit.hash === 'string';
@@ -238,6 +238,6 @@ export function observationOf(parsed: ParsedMessage, receivedAtMs?: number): Seq
     sequenceId: sequenceId ?? null,
     ...(chained ? { auditPrevHash: audit.prev_hash ?? null, auditHash: audit.hash ?? null } : {}),
     stream: parsed.syslog.hostname,
-    ...(receivedAtMs !== undefined ? { receivedAtMs } : {}),
+    ...(receivedAtUs !== undefined ? { receivedAtMs: Math.floor(receivedAtUs / 1000) } : {}),
   };
 }

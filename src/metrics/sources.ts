@@ -41,10 +41,10 @@ export interface SourceFinding {
   readonly atMs: number;
 }
 
-/** The two identity fields `observeBatch` reads from each committed event. */
-export interface SourceOfEvent {
-  readonly peerCn: string | null;
-  readonly hostname: string | null;
+/** What `observeBatch` reads from each committed record (the ledger's `LedgerRecord` has this shape). */
+export interface SourceOfRecord {
+  readonly peer: { readonly cn: string | null };
+  readonly syslog: { readonly hostname: string | null };
 }
 
 type Expectation = 'configured' | 'learned';
@@ -89,14 +89,17 @@ export class SourceTracker {
     }
   }
 
-  /** `observeCommitted` for a whole committed batch, one metric update per distinct source pair. */
-  observeBatch(events: Iterable<SourceOfEvent>): void {
+  /**
+   * `observeCommitted` for a whole committed batch (the writer's `onCommitted` rows), one metric
+   * update per distinct (peer, hostname) pair.
+   */
+  observeBatch(records: Iterable<SourceOfRecord>): void {
     const counts = new Map<string, { peerCn: string | null; hostname: string | null; n: number }>();
-    for (const e of events) {
-      const key = JSON.stringify([e.peerCn, e.hostname]);
+    for (const r of records) {
+      const key = JSON.stringify([r.peer.cn, r.syslog.hostname]);
       const entry = counts.get(key);
       if (entry) entry.n++;
-      else counts.set(key, { peerCn: e.peerCn, hostname: e.hostname, n: 1 });
+      else counts.set(key, { peerCn: r.peer.cn, hostname: r.syslog.hostname, n: 1 });
     }
     for (const { peerCn, hostname, n } of counts.values()) this.observeCommitted(peerCn, hostname, n);
   }

@@ -6,10 +6,11 @@ import type { Metrics } from './registry.js';
  * keeps the queue bounded; this notices that the queue does not move.
  */
 export interface StallDetectorOptions {
-  /** Receive time (ms since the epoch) of the oldest event not yet committed; null when none waits. Provided by the writer. */
-  readonly oldestUncommittedMs: () => number | null;
+  /** Receive time (µs since the epoch) of the oldest event not yet committed; null when none waits. The writer's `oldestPendingUs`. */
+  readonly oldestUncommittedUs: () => number | null;
   /** Seconds the oldest event may wait before the pipeline counts as stalled. Default 60. */
   readonly thresholdSec?: number;
+  /** Clock in ms since the epoch. */
   readonly now?: () => number;
 }
 
@@ -30,7 +31,7 @@ export class StallDetector {
 
   constructor(metrics: Metrics, opts: StallDetectorOptions) {
     this.#metrics = metrics;
-    this.#oldest = opts.oldestUncommittedMs;
+    this.#oldest = opts.oldestUncommittedUs;
     this.#thresholdSec = opts.thresholdSec ?? 60;
     this.#now = opts.now ?? Date.now;
     metrics.oldestUncommittedAge.set(0);
@@ -40,7 +41,7 @@ export class StallDetector {
   /** Updates `syslog_ledger_oldest_uncommitted_age_seconds` and `syslog_ledger_pipeline_stalled`. Call once a second. */
   tick(): StallState {
     const oldest = this.#oldest();
-    const ageSec = oldest === null ? 0 : Math.max(0, (this.#now() - oldest) / 1000);
+    const ageSec = oldest === null ? 0 : Math.max(0, (this.#now() * 1000 - oldest) / 1e6);
     const stalled = ageSec > this.#thresholdSec;
     const changed = stalled !== this.#stalled;
     this.#stalled = stalled;

@@ -27,7 +27,7 @@ describe('StallDetector', () => {
     const m = new Metrics({ defaultMetrics: false });
     let now = 100_000;
     let oldest: number | null = null;
-    const stall = new StallDetector(m, { oldestUncommittedMs: () => oldest, thresholdSec: 60, now: () => now });
+    const stall = new StallDetector(m, { oldestUncommittedUs: () => (oldest === null ? null : oldest * 1000), thresholdSec: 60, now: () => now });
     expect(stall.tick()).toEqual({ ageSec: 0, stalled: false, changed: false });
     oldest = now;
     now += 60_000;

@@ -62,7 +62,7 @@ async function renderAfterTraffic(): Promise<string> {
   sources.tick();
   const seq = new SequenceTracker(m);
   for (const sequenceId of [1, 2, 5, 5, 1]) seq.observe('web-01', { sequenceId });
-  new StallDetector(m, { oldestUncommittedMs: () => Date.now() - 1500 }).tick();
+  new StallDetector(m, { oldestUncommittedUs: () => (Date.now() - 1500) * 1000 }).tick();
   m.certificateExpiry.set({ cert: 'server' }, Date.now() / 1000 + 86_400);
   m.certificateExpiry.set({ cert: 'ca' }, Date.now() / 1000 + 86_400 * 3650);
   return m.registry.metrics();

@@ -185,7 +185,7 @@ describe('observationOf / sequenceIdOf', () => {
   });
 
   it('observationOf: takes the sequenceId, the audit chain fields and the HOSTNAME as stream', () => {
-    expect(observationOf(parsed({ meta: { sequenceId: '9' } }), 1234)).toEqual({ sequenceId: 9, stream: 'web-01', receivedAtMs: 1234 });
+    expect(observationOf(parsed({ meta: { sequenceId: '9' } }), 1_234_567)).toEqual({ sequenceId: 9, stream: 'web-01', receivedAtMs: 1234 });
     expect(observationOf(parsed(null, { prev_hash: null, hash: 'ab' }))).toEqual({ sequenceId: null, auditPrevHash: null, auditHash: 'ab', stream: 'web-01' });
   });
 });

@@ -54,12 +54,8 @@ describe('SourceTracker', () => {
   it('sources: the syslog HOSTNAME is its own source when it differs from the peer CN', async () => {
     const m = new Metrics({ defaultMetrics: false });
     const tracker = new SourceTracker(m, { now: () => 5_000 });
-    tracker.observeBatch([
-      { peerCn: 'relay.example.com', hostname: 'app-1' },
-      { peerCn: 'relay.example.com', hostname: 'app-1' },
-      { peerCn: 'relay.example.com', hostname: 'relay.example.com' },
-      { peerCn: 'relay.example.com', hostname: null },
-    ]);
+    const row = (hostname: string | null) => ({ peer: { cn: 'relay.example.com' }, syslog: { hostname } });
+    tracker.observeBatch([row('app-1'), row('app-1'), row('relay.example.com'), row(null)]);
     expect(await gauge(m, 'syslog_ledger_source_events_committed_total', 'relay.example.com')).toBe(4);
     expect(await gauge(m, 'syslog_ledger_source_events_committed_total', 'app-1')).toBe(2);
     expect(await gauge(m, 'syslog_ledger_source_last_event_timestamp_seconds', 'app-1')).toBe(5);
