@@ -11,6 +11,8 @@ export type StructuredData = Record<string, Record<string, string>>;
 
 /** The syslog header and body fields, common to every format. Null means absent or NILVALUE. */
 export interface SyslogFields {
+  /** RFC 5424 VERSION (1-999); absent for other formats. */
+  version?: number;
   facility: number | null;
   severity: number | null;
   /**
