@@ -1,0 +1,109 @@
+/**
+ * Test support for the integrity tests: a uniquely named database per test file on the machine's
+ * PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres), with the ledger
+ * (001) and checkpoint (004) migrations, and rows with a real hash chain. The row hash here is
+ * SHA-256(prev_hash || raw) - a stand-in for the canonical form, which these tests do not need:
+ * checkpoints and Merkle proofs only see the `hash` column.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+const ROOT = new URL('../../', import.meta.url);
+
+export const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface TestDb {
+  readonly url: string;
+  readonly pool: pg.Pool;
+  readonly ledgerId: string;
+  drop(): Promise<void>;
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export async function createDb(prefix = 'sl_integrity'): Promise<TestDb> {
+  const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = withDatabase(ADMIN_URL, name);
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  for (const m of ['001_ledger.sql', '004_checkpoints.sql']) {
+    await pool.query(await readFile(new URL(`migrations/${m}`, ROOT), 'utf8'));
+  }
+  const ledgerId = (await pool.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta')).rows[0]!.id;
+  return {
+    url,
+    pool,
+    ledgerId,
+    drop: async () => {
+      await pool.end();
+      const c = new pg.Client({ connectionString: ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export function rowHash(prev: Buffer, raw: Buffer): Buffer {
+  return createHash('sha256').update(prev).update(raw).digest();
+}
+
+/** Appends n rows to a chain (as the writer would: rows, then the chain head); returns them. */
+export async function appendRows(db: pg.Pool, chain: string, n: number): Promise<Array<{ seq: number; hash: Buffer }>> {
+  await db.query('INSERT INTO chains (chain) VALUES ($1) ON CONFLICT DO NOTHING', [chain]);
+  const head = (await db.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1', [chain])).rows[0]!;
+  let seq = Number(head.head_seq);
+  let prev = head.head_hash;
+  const seqs: number[] = [];
+  const raws: Buffer[] = [];
+  const prevs: Buffer[] = [];
+  const hashes: Buffer[] = [];
+  const out: Array<{ seq: number; hash: Buffer }> = [];
+  for (let i = 0; i < n; i++) {
+    seq += 1;
+    const raw = Buffer.from(`<13>1 - host app - - - event ${chain} ${seq}`);
+    const hash = rowHash(prev, raw);
+    seqs.push(seq);
+    raws.push(raw);
+    prevs.push(prev);
+    hashes.push(hash);
+    out.push({ seq, hash });
+    prev = hash;
+  }
+  for (let i = 0; i < n; i += 5000) {
+    await db.query(
+      `INSERT INTO ledger (chain, seq, received_at, format, raw, syslog, event, prev_hash, hash)
+       SELECT $1, s, now(), 'rfc5424', r, '{}', '{}', p, h FROM unnest($2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[]) AS t(s, r, p, h)`,
+      [chain, seqs.slice(i, i + 5000), raws.slice(i, i + 5000), prevs.slice(i, i + 5000), hashes.slice(i, i + 5000)],
+    );
+  }
+  await db.query('UPDATE chains SET head_seq = $2, head_hash = $3 WHERE chain = $1', [chain, seq, prev]);
+  return out;
+}
+
+/** Runs SQL as the superuser with the append-only guards of `table` disabled (the attacker's move). */
+export async function tamper(db: pg.Pool, table: string, sql: string, values: unknown[] = []): Promise<void> {
+  const c = await db.connect();
+  try {
+    await c.query(`ALTER TABLE ${table} DISABLE TRIGGER USER`);
+    await c.query(sql, values);
+    await c.query(`ALTER TABLE ${table} ENABLE TRIGGER USER`);
+  } finally {
+    c.release();
+  }
+}
+
+export async function tempDir(): Promise<{ dir: string; path: (f: string) => string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'sl-integrity-'));
+  return { dir, path: (f) => join(dir, f), remove: () => rm(dir, { recursive: true, force: true }) };
+}
