@@ -19,13 +19,14 @@
  *   `postfix/smtpd[1]:`, or a bare word (as rsyslog). Without a timestamp, a word counts as a
  *   TAG only when it ends in ':' followed by SP; otherwise the whole text is the message.
  * - MSG: the rest, leading spaces removed. STRUCTURED-DATA in front of it (rsyslog's own
- *   `[origin software="rsyslogd" ...]`) is lifted into `structured_data` when it is valid.
+ *   `[origin software="rsyslogd" ...]`) is lifted into `structured_data` when it is valid
+ *   and every element has parameters (so `[12345.678]` from the kernel stays in the message).
  */
 import { emptyFields, parsed, unparsed } from './result.js';
 import { newSdScan, scanStructuredData } from './structured-data.js';
 import { beginFrame, frameText, text } from './text.js';
 import { Zone, daysInMonth, newTimestampScan, pad2, pad4, scanRfc3339, formatOffset } from './timestamp.js';
-import type { ParseContext, ParsedMessage, SyslogFields } from './types.js';
+import type { ParseContext, ParsedMessage, StructuredData, SyslogFields } from './types.js';
 
 const SP = 0x20;
 const COLON = 0x3a;
@@ -147,7 +148,7 @@ function scanBsd(buf: Buffer, i: number, end: number, ctx: ParseContext): FoundT
   // a year after the time (`Apr 15 21:28:13 2007 host`), as syslog-ng reads it
   if (year < 0 && buf[i] === SP && i + 5 <= end && isDigit(buf[i + 1]) && isDigit(buf[i + 2]) && isDigit(buf[i + 3]) && isDigit(buf[i + 4])) {
     const after = buf[i + 5];
-    if (after === undefined || after === SP || after === COLON) {
+    if (after === undefined || after === SP) {
       year = num2(buf, i + 1) * 100 + num2(buf, i + 3);
       i += 5;
       textEnd = i;
@@ -224,6 +225,19 @@ const FORWARDED = Buffer.from('Message forwarded from ');
 function startsWith(buf: Buffer, i: number, end: number, prefix: Buffer): boolean {
   if (i + prefix.length > end) return false;
   for (let k = 0; k < prefix.length; k++) if (buf[i + k] !== prefix[k]) return false;
+  return true;
+}
+
+function everyElementHasParams(sd: StructuredData | null): boolean {
+  if (sd === null) return false;
+  for (const params of Object.values(sd)) {
+    let any = false;
+    for (const _ in params) {
+      any = true;
+      break;
+    }
+    if (!any) return false;
+  }
   return true;
 }
 
@@ -339,7 +353,8 @@ export function parseRfc3164(buf: Buffer, ctx: ParseContext): ParsedMessage {
   // STRUCTURED-DATA in front of the message (rsyslog's own messages carry some)
   if (i < end && buf[i] === OPEN) {
     const sdEnd = scanStructuredData(buf, i, end, sdScan);
-    if (sdEnd >= 0 && (sdEnd === end || buf[sdEnd] === SP)) {
+    // Only elements with parameters: `[12345.678] ...` (kernel) or `[audit] ...` is message text.
+    if (sdEnd >= 0 && (sdEnd === end || buf[sdEnd] === SP) && everyElementHasParams(sdScan.data)) {
       fields.structured_data = sdScan.data;
       i = sdEnd;
       while (i < end && buf[i] === SP) i++;
