@@ -164,6 +164,11 @@ export class Metrics {
     labelNames: ['cert'] as const,
     registers: [this.registry],
   });
+  readonly lastCommit = new Gauge({
+    name: 'syslog_ledger_last_commit_timestamp_seconds',
+    help: 'Unix time of the last committed batch (with the checkpoint time: rows not yet covered by a checkpoint).',
+    registers: [this.registry],
+  });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

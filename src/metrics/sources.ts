@@ -43,8 +43,15 @@ export interface SourceFinding {
 
 /** What `observeBatch` reads from each committed record (the ledger's `LedgerRecord` has this shape). */
 export interface SourceOfRecord {
-  readonly peer: { readonly cn: string | null };
+  readonly peer: { readonly cn: string | null; readonly sans?: readonly string[] };
   readonly syslog: { readonly hostname: string | null };
+}
+
+/** The peer's name as a source: its CN, or for a certificate without one its first SAN (`DNS:a` -> `a`). */
+export function peerSourceName(peer: SourceOfRecord['peer']): string | null {
+  if (peer.cn) return peer.cn;
+  const san = peer.sans?.[0];
+  return san === undefined ? null : san.slice(san.indexOf(':') + 1) || null;
 }
 
 type Expectation = 'configured' | 'learned';
@@ -74,12 +81,14 @@ export class SourceTracker {
   }
 
   /**
-   * Counts `count` committed events from one connection. Call after the transaction commits, with
-   * the peer's certificate CN and the syslog HOSTNAME of the events (null when absent).
+   * Counts `count` committed events from one peer and HOSTNAME. Call after the transaction commits,
+   * with the peer's certificate CN and the syslog HOSTNAME of the events (null when absent).
+   * Also sets `syslog_ledger_last_commit_timestamp_seconds`.
    */
   observeCommitted(peerCn: string | null, hostname: string | null, count = 1): void {
     if (count <= 0) return;
     const at = this.#now();
+    this.#metrics.lastCommit.set(at / 1000);
     if (peerCn !== null) {
       if (this.#learnWindowMs > 0 && !this.#expected.has(peerCn)) this.#expect(peerCn, 'learned');
       this.#record(this.#labels.label(peerCn, true), at, count);
@@ -96,10 +105,11 @@ export class SourceTracker {
   observeBatch(records: Iterable<SourceOfRecord>): void {
     const counts = new Map<string, { peerCn: string | null; hostname: string | null; n: number }>();
     for (const r of records) {
-      const key = JSON.stringify([r.peer.cn, r.syslog.hostname]);
+      const peerCn = peerSourceName(r.peer);
+      const key = JSON.stringify([peerCn, r.syslog.hostname]);
       const entry = counts.get(key);
       if (entry) entry.n++;
-      else counts.set(key, { peerCn: r.peer.cn, hostname: r.syslog.hostname, n: 1 });
+      else counts.set(key, { peerCn, hostname: r.syslog.hostname, n: 1 });
     }
     for (const { peerCn, hostname, n } of counts.values()) this.observeCommitted(peerCn, hostname, n);
   }

@@ -157,6 +157,15 @@ describe('alert rules and dashboard stay in step with the registry', () => {
     }
   });
 
+  it('docs: docs/metrics.md documents every metric and has a section for every alert', async () => {
+    const docs = readFileSync(new URL('../../docs/metrics.md', import.meta.url), 'utf8');
+    const names = [...exposedNames(await renderAfterTraffic()), ...exposedNames(await new VerifyMetrics().registry.metrics())]
+      .filter((n) => n.startsWith('syslog_ledger_') && !/_(bucket|sum|count)$/.test(n));
+    expect(names.filter((n) => !docs.includes(`\`${n}\``))).toEqual([]);
+    const rules = [...alerts.matchAll(/^\s+- alert: (\S+)$/gm)].map((m) => m[1]!);
+    expect(rules.filter((r) => !docs.includes(`### ${r}\n`))).toEqual([]);
+  });
+
   it('certificates: the expiry gauge takes the cert label the alerts expect', async () => {
     const m = new Metrics({ defaultMetrics: false });
     expect(() => observeCertificateExpiry(m, 'server', '')).toThrow();

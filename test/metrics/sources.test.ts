@@ -59,6 +59,14 @@ describe('SourceTracker', () => {
     expect(await gauge(m, 'syslog_ledger_source_events_committed_total', 'relay.example.com')).toBe(4);
     expect(await gauge(m, 'syslog_ledger_source_events_committed_total', 'app-1')).toBe(2);
     expect(await gauge(m, 'syslog_ledger_source_last_event_timestamp_seconds', 'app-1')).toBe(5);
+    expect((await m.lastCommit.get()).values[0]?.value).toBe(5);
+  });
+
+  it('sources: a peer certificate without a CN is named by its first SAN', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const tracker = new SourceTracker(m, { now: () => 5_000 });
+    tracker.observeBatch([{ peer: { cn: null, sans: ['DNS:san-only.example.com', 'IP:10.0.0.1'] }, syslog: { hostname: null } }]);
+    expect(await gauge(m, 'syslog_ledger_source_events_committed_total', 'san-only.example.com')).toBe(1);
   });
 
   it('label cap: hostnames beyond maxSources fold into _other_; peers and expected sources keep their label', async () => {
