@@ -75,6 +75,9 @@ export class SourceTracker {
     this.#now = opts.now ?? Date.now;
     this.#thresholdMs = thresholdSec * 1000;
     this.#learnWindowMs = (opts.learnWindowSec ?? 0) * 1000;
+    if (this.#learnWindowMs > 0 && this.#learnWindowMs <= this.#thresholdMs) {
+      throw new RangeError(`learning window (${opts.learnWindowSec} s) must be longer than the silence threshold (${thresholdSec} s)`);
+    }
     this.#labels = new BoundedLabels(opts.maxSources ?? 1000);
     this.#startedAt = this.#now();
     for (const source of opts.expectSources ?? []) this.#expect(source, 'configured');
