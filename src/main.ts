@@ -21,7 +21,8 @@ import type { Logger } from 'pino';
 import type { Frame } from './framing/framer.js';
 import { LedgerWriter } from './ledger/writer.js';
 import type { LedgerRecord, ChainedRecord } from './ledger/types.js';
-import type { PeerIdentity } from './listener/identity.js';
+import { peerNames, type PeerIdentity } from './listener/identity.js';
+import { hostnameAllowed, type HostBinding } from './listener/limits.js';
 import { Listener } from './listener/server.js';
 import type { TlsMaterial } from './listener/tls-files.js';
 import { startMetricsServer } from './metrics/http.js';
@@ -43,6 +44,11 @@ export interface PipelineConfig {
   readonly timeZone: string;
   readonly maxFrameBytes: number;
   readonly maxConnections: number;
+  readonly maxConnectionsPerPeer: number;
+  readonly ratePerPeer: number;
+  readonly burstPerPeer: number;
+  /** Which syslog HOSTNAMEs each certificate may claim (empty: any). */
+  readonly hostBindings: readonly HostBinding[];
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly batchMaxEvents: number;
@@ -70,14 +76,26 @@ export interface PipelineHooks {
   readonly ready?: () => { ok: boolean; detail: Record<string, unknown> };
 }
 
-/** Frame → LedgerRecord: parse, count, normalize, lift. Never throws on input. */
-export function toRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number, cfg: { format: FormatOption; timeZone: string }, metrics: Metrics): LedgerRecord {
+/** Frame → LedgerRecord: parse, count, normalize, check the host binding, lift. Never throws on input. */
+export function toRecord(
+  frame: Frame,
+  peer: PeerIdentity,
+  receivedAtUs: number,
+  cfg: { format: FormatOption; timeZone: string; hostBindings?: readonly HostBinding[] },
+  metrics: Metrics,
+): LedgerRecord {
   const receivedAtMs = Math.floor(receivedAtUs / 1000);
   const parsed = parseFrame(frame.body, { receivedAtMs, timeZone: cfg.timeZone, format: cfg.format });
   metrics.framesReceived.inc({ format: parsed.format });
   if (parsed.format === 'unparsed') metrics.parseFailures.inc({ reason: parsed.parse_error_reason ?? 'unknown' });
   if (frame.truncated) metrics.framesTruncated.inc();
   const event = normalize(parsed, { peer, receivedAtMs, rawText: frame.body.toString('utf8') });
+  if (cfg.hostBindings?.length && !hostnameAllowed(cfg.hostBindings, peerNames(peer), parsed.syslog.hostname)) {
+    // Stored, never silently trusted: the flag is part of the hashed event, and the view
+    // hostname_mismatches lists these events.
+    event.hostname_mismatch = true;
+    metrics.hostnameMismatches.inc();
+  }
   return {
     receivedAtUs,
     peer,
@@ -112,6 +130,9 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     allowPeers: cfg.allowPeers,
     maxFrameBytes: cfg.maxFrameBytes,
     maxConnections: cfg.maxConnections,
+    maxConnectionsPerPeer: cfg.maxConnectionsPerPeer,
+    ratePerPeer: cfg.ratePerPeer,
+    burstPerPeer: cfg.burstPerPeer,
     handshakeTimeoutMs: cfg.handshakeTimeoutMs,
     idleTimeoutMs: cfg.idleTimeoutMs,
     metrics,

@@ -6,6 +6,7 @@ import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, r
 import { ConfigError, describeError } from '../errors.js';
 import { migrate } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
+import { parseHostBindings } from '../listener/limits.js';
 import { loadTlsMaterial, type TlsPaths } from '../listener/tls-files.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { startPipeline, type PipelineConfig } from '../main.js';
@@ -38,6 +39,10 @@ export const SERVE_OPTIONS = {
   'silence-threshold': { type: 'string', default: '300s', arg: 'DURATION', help: 'an expected source is silent after this long' },
   'max-frame-size': { type: 'string', default: '64KiB', arg: 'BYTES', help: 'longer frames are cut, flagged and counted' },
   'max-connections': { type: 'string', default: '2000', arg: 'N', help: 'connections at once, in total' },
+  'max-connections-per-peer': { type: 'string', default: '50', arg: 'N', help: 'connections at once from one certificate identity' },
+  'rate-limit': { type: 'string', default: '0', arg: 'EVENTS/S', help: 'per-peer rate; over it the peer is slowed, never dropped (0: unlimited)' },
+  'rate-burst': { type: 'string', arg: 'EVENTS', help: 'events a peer may send above --rate-limit at once (default: 2 s worth)' },
+  'host-binding': { type: 'string', multiple: true, arg: 'PEER=HOST[,HOST]', help: 'HOSTNAMEs a certificate CN/SAN may claim, * wildcards; others are flagged hostname_mismatch' },
   'handshake-timeout': { type: 'string', default: '10s', arg: 'DURATION', help: 'TLS handshake must finish within' },
   'idle-timeout': { type: 'string', default: '15m', arg: 'DURATION', help: 'close a connection silent this long' },
   'batch-size': { type: 'string', default: '5000', arg: 'N', help: 'most events per ledger transaction' },
@@ -73,6 +78,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
     timeZone: validTimeZone(requireStr(values, 'time-zone')),
     maxFrameBytes: int(values, 'max-frame-size', 64, 64 << 20),
     maxConnections: int(values, 'max-connections', 1, 1_000_000),
+    maxConnectionsPerPeer: int(values, 'max-connections-per-peer', 1, 1_000_000),
+    ratePerPeer: int(values, 'rate-limit', 0),
+    burstPerPeer: str(values, 'rate-burst') ? int(values, 'rate-burst', 1) : Math.max(1, int(values, 'rate-limit', 0) * 2),
+    hostBindings: parseHostBindings(list(values, 'host-binding'), (entry) => {
+      throw new ConfigError('--host-binding', `expects PEER=HOST[,HOST...], got "${entry}"`);
+    }),
     handshakeTimeoutMs: durationMs(values, 'handshake-timeout', 100),
     idleTimeoutMs: durationMs(values, 'idle-timeout', 1000),
     batchMaxEvents: int(values, 'batch-size', 1, 100_000),

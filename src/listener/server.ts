@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { Framer, type Frame } from '../framing/framer.js';
 import type { Metrics } from '../metrics/registry.js';
 import { identityOf, peerNames, type PeerIdentity } from './identity.js';
+import { TokenBucket } from './limits.js';
 import { RateLimitedLog } from './ratelimit-log.js';
 import type { TlsMaterial } from './tls-files.js';
 
@@ -26,6 +27,11 @@ export interface ListenerOptions {
   readonly allowPeers: readonly string[];
   readonly maxFrameBytes: number;
   readonly maxConnections: number;
+  /** Connections at once from one certificate identity. */
+  readonly maxConnectionsPerPeer: number;
+  /** Events per second per peer (0: unlimited), and the burst it may send above that. */
+  readonly ratePerPeer: number;
+  readonly burstPerPeer: number;
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly metrics: Metrics;
@@ -79,6 +85,10 @@ export class Listener {
   readonly #o: ListenerOptions;
   readonly #server: tls.Server;
   readonly #sockets = new Set<tls.TLSSocket>();
+  /** Sockets paused by their peer's rate limit, resumed by their own timer. */
+  readonly #throttled = new Set<tls.TLSSocket>();
+  readonly #perPeer = new Map<string, number>();
+  readonly #buckets = new Map<string, TokenBucket>();
   readonly #refusalLog: RateLimitedLog;
   #allow: RegExp[];
   #paused = false;
@@ -143,7 +153,7 @@ export class Listener {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    for (const s of this.#sockets) s.resume();
+    for (const s of this.#sockets) if (!this.#throttled.has(s)) s.resume();
     this.#o.metrics.backpressureActive.set(0);
   }
 
@@ -192,6 +202,23 @@ export class Listener {
       socket.destroy();
       return;
     }
+    const key = peer.cn ?? peer.fingerprint;
+    const open = this.#perPeer.get(key) ?? 0;
+    if (open >= this.#o.maxConnectionsPerPeer) {
+      this.#refuse('connection_limit', { address, cn: peer.cn, open });
+      socket.destroy();
+      return;
+    }
+    this.#perPeer.set(key, open + 1);
+    let bucket: TokenBucket | undefined;
+    if (this.#o.ratePerPeer > 0) {
+      bucket = this.#buckets.get(key);
+      if (!bucket) {
+        if (this.#buckets.size > 100_000) this.#buckets.clear();
+        bucket = new TokenBucket(this.#o.ratePerPeer, this.#o.burstPerPeer);
+        this.#buckets.set(key, bucket);
+      }
+    }
 
     const m = this.#o.metrics;
     m.connectionsAccepted.inc();
@@ -209,7 +236,19 @@ export class Listener {
     socket.on('data', (chunk: Buffer) => {
       m.bytesReceived.inc(chunk.length);
       const frames = framer.push(chunk);
-      if (frames.length > 0) this.#o.onFrames(frames, peer, nowMicros());
+      if (frames.length === 0) return;
+      this.#o.onFrames(frames, peer, nowMicros());
+      const waitMs = bucket?.take(frames.length) ?? 0;
+      if (waitMs > 0 && !this.#throttled.has(socket)) {
+        // Over its rate: stop reading this peer until it has earned the events it sent.
+        this.#o.metrics.peerThrottled.inc();
+        this.#throttled.add(socket);
+        socket.pause();
+        setTimeout(() => {
+          this.#throttled.delete(socket);
+          if (!this.#paused && !socket.destroyed) socket.resume();
+        }, waitMs).unref();
+      }
     });
     socket.on('error', (err) => {
       closeReason = 'error';
@@ -220,6 +259,10 @@ export class Listener {
       const rest = framer.end();
       if (rest.length > 0) this.#o.onFrames(rest, peer, nowMicros());
       this.#sockets.delete(socket);
+      this.#throttled.delete(socket);
+      const left = (this.#perPeer.get(key) ?? 1) - 1;
+      if (left > 0) this.#perPeer.set(key, left);
+      else this.#perPeer.delete(key);
       m.connectionsOpen.dec();
       m.connectionsClosed.inc({ reason: closeReason });
       this.#o.log.info({ peer: peer.cn, address: peer.address, reason: closeReason }, 'peer disconnected');

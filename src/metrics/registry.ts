@@ -169,6 +169,16 @@ export class Metrics {
     help: 'Unix time of the last committed batch (with the checkpoint time: rows not yet covered by a checkpoint).',
     registers: [this.registry],
   });
+  readonly peerThrottled = new Counter({
+    name: 'syslog_ledger_peer_throttled_total',
+    help: 'Times a peer over its --rate-limit was slowed (its socket paused), never dropped.',
+    registers: [this.registry],
+  });
+  readonly hostnameMismatches = new Counter({
+    name: 'syslog_ledger_hostname_mismatch_total',
+    help: 'Events whose syslog HOSTNAME is not one their certificate may claim (--host-binding); stored flagged.',
+    registers: [this.registry],
+  });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/server.js';
+
+describe('command line', () => {
+  it('a bad option value stops serve with a message naming the option', async () => {
+    const r = await runCli(['serve', '--listen', '6514', '--database-url', 'postgres://127.0.0.1:1/none']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--listen');
+    expect(r.stderr).toContain('HOST:PORT');
+  });
+
+  it('an unknown option is named', async () => {
+    const r = await runCli(['verify', '--no-such-flag']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--no-such-flag');
+  });
+
+  it('environment equivalents are read, and flags win over them', async () => {
+    const r = await runCli(['serve', '--database-url', 'postgres://127.0.0.1:1/none'], { env: { SYSLOG_LEDGER_MAX_FRAME_SIZE: 'lots' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--max-frame-size');
+    const r2 = await runCli(['serve', '--listen', 'nope', '--database-url', 'postgres://127.0.0.1:1/none'], { env: { SYSLOG_LEDGER_LISTEN: '127.0.0.1:0' } });
+    expect(r2.stderr).toContain('"nope"');
+  });
+
+  it('every command has --help', async () => {
+    for (const cmd of ['serve', 'migrate', 'verify', 'parse', 'certs']) {
+      const r = await runCli([cmd, '--help']);
+      expect(r.code, cmd).toBe(0);
+      expect(r.stdout, cmd).toMatch(/Usage: syslog-ledger/);
+    }
+  });
+
+  it('an unknown command prints usage and exits 2', async () => {
+    const r = await runCli(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown command');
+  });
+});
