@@ -107,3 +107,55 @@ export async function tempDir(): Promise<{ dir: string; path: (f: string) => str
   const dir = await mkdtemp(join(tmpdir(), 'sl-integrity-'));
   return { dir, path: (f) => join(dir, f), remove: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * Appends n rows hashed with the real canonical form (src/ledger/canonical.ts), so that the proof's
+ * event can be re-hashed by verify-proof.
+ */
+export async function appendCanonicalRows(db: pg.Pool, chain: string, n: number): Promise<Array<{ seq: number; hash: Buffer }>> {
+  const { canonicalJson, chainHash } = await import('../../src/ledger/canonical.js');
+  await db.query('INSERT INTO chains (chain) VALUES ($1) ON CONFLICT DO NOTHING', [chain]);
+  const head = (await db.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1', [chain])).rows[0]!;
+  let seq = Number(head.head_seq);
+  let prev = head.head_hash;
+  const out: Array<{ seq: number; hash: Buffer }> = [];
+  const cols: unknown[][] = [[], [], [], [], [], [], []];
+  for (let i = 0; i < n; i++) {
+    seq += 1;
+    const us = 1_700_000_000_000_000 + seq * 1000;
+    const raw = Buffer.from(`<86>1 2023-11-14T22:13:20Z web1 sshd 42 - - Accepted publickey for user${seq}`);
+    const syslog = { app_name: 'sshd', hostname: 'web1', msg: `Accepted publickey for user${seq}` };
+    const event = { class_uid: 3002, activity_id: 1, message: `login ${seq}`, user: { name: `user${seq}` } };
+    const hash = chainHash(prev, {
+      chain,
+      seq,
+      receivedAtUs: us,
+      peerCn: 'web1.example',
+      peerSans: ['web1.example'],
+      peerAddr: '192.0.2.1',
+      format: 'rfc5424',
+      truncated: false,
+      parseError: null,
+      raw,
+      syslogJson: canonicalJson(syslog),
+      eventJson: canonicalJson(event),
+    });
+    cols[0]!.push(seq);
+    cols[1]!.push(new Date(us / 1000).toISOString());
+    cols[2]!.push(raw);
+    cols[3]!.push(JSON.stringify(syslog));
+    cols[4]!.push(JSON.stringify(event));
+    cols[5]!.push(prev);
+    cols[6]!.push(hash);
+    out.push({ seq, hash });
+    prev = hash;
+  }
+  await db.query(
+    `INSERT INTO ledger (chain, seq, received_at, peer_cn, peer_sans, peer_addr, format, raw, syslog, event, prev_hash, hash)
+     SELECT $1, s, t, 'web1.example', '{web1.example}', '192.0.2.1', 'rfc5424', r, sy::jsonb, ev::jsonb, p, h
+       FROM unnest($2::bigint[], $3::timestamptz[], $4::bytea[], $5::text[], $6::text[], $7::bytea[], $8::bytea[]) AS x(s, t, r, sy, ev, p, h)`,
+    [chain, ...cols],
+  );
+  await db.query('UPDATE chains SET head_seq = $2, head_hash = $3 WHERE chain = $1', [chain, seq, prev]);
+  return out;
+}

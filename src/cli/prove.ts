@@ -1,0 +1,256 @@
+/**
+ * `syslog-ledger prove`: Merkle proofs against signed checkpoints (docs/integrity.md, "Proofs").
+ *
+ *   prove --chain C --seq N [--tree-size T]     inclusion proof of event N (default: against the latest checkpoint)
+ *   prove --chain C --consistency A B           consistency proof between the checkpoints at tree sizes A and B ("latest" allowed)
+ *
+ * The proof is printed as JSON (or written to --out) and checked before it is printed: exit 0 when it
+ * verifies against the checkpoint's root, 1 when it does not (the ledger or the stored Merkle nodes
+ * were changed after the checkpoint was signed: run `syslog-ledger verify`), 2 when no proof could be made.
+ */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import pg from 'pg';
+import { bool, helpText, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
+import { resolveDatabase } from '../db/resolve.js';
+import { parseCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
+import { DbNodeSource } from '../ledger/merkle-store.js';
+import { consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyInclusion } from '../ledger/merkle.js';
+import { readChain } from '../ledger/verify.js';
+import { DB_OPTIONS } from './migrate.js';
+
+export const PROVE_OPTIONS = {
+  ...DB_OPTIONS,
+  chain: { type: 'string', arg: 'NAME', help: 'the chain (required)' },
+  seq: { type: 'string', arg: 'N', help: 'inclusion proof for the event with this seq' },
+  'tree-size': { type: 'string', arg: 'T', help: 'prove against the checkpoint at this tree size (default: the latest)' },
+  consistency: { type: 'boolean', help: 'consistency proof between the checkpoints at tree sizes A and B (positional; B may be "latest")' },
+  out: { type: 'string', arg: 'FILE', help: 'write the proof here instead of stdout' },
+} as const satisfies OptionSpecs;
+
+/** An inclusion proof, as printed (docs/integrity.md). */
+export interface InclusionProofDoc {
+  type: 'syslog-ledger/inclusion-proof';
+  v: 1;
+  ledger_id: string;
+  chain: string;
+  seq: number;
+  leaf_index: number;
+  tree_size: number;
+  /** The row's `hash` (the Merkle leaf input) and its `prev_hash`, hex. */
+  row_hash: string;
+  prev_hash: string;
+  /** SHA-256(0x00 || row_hash), hex. */
+  leaf_hash: string;
+  /** Audit path, leaf to root, hex (RFC 9162 §2.1.3.1). */
+  proof: string[];
+  checkpoint: Checkpoint;
+  /** The event's canonical fields (docs/ledger-format.md): with prev_hash they hash to row_hash. */
+  event: ProofEvent;
+}
+
+export interface ProofEvent {
+  chain: string;
+  seq: number;
+  received_at_us: number;
+  peer_cn: string | null;
+  peer_sans: string[];
+  peer_addr: string;
+  format: string;
+  truncated: boolean;
+  parse_error: string | null;
+  /** The exact frame bytes, standard base64. */
+  raw_base64: string;
+  syslog: unknown;
+  event: unknown;
+}
+
+/** A consistency proof between two checkpoints of one chain. */
+export interface ConsistencyProofDoc {
+  type: 'syslog-ledger/consistency-proof';
+  v: 1;
+  ledger_id: string;
+  chain: string;
+  first: Checkpoint;
+  second: Checkpoint;
+  /** RFC 9162 §2.1.4.1 PROOF(first.tree_size, D[second.tree_size]), hex. */
+  proof: string[];
+}
+
+export interface ProveDeps {
+  /** Resolved by the dispatcher; otherwise --database-url / DATABASE_URL / the embedded database. */
+  readonly databaseUrl?: string;
+  readonly stdout?: (text: string) => void;
+  readonly stderr?: (text: string) => void;
+}
+
+class ProveFailure extends Error {}
+
+export async function proveCommand(argv: string[], deps: ProveDeps = {}): Promise<number> {
+  const out = deps.stdout ?? ((t: string) => void process.stdout.write(t));
+  const err = deps.stderr ?? ((t: string) => void process.stderr.write(t));
+  const { values, positionals } = parseOptions(argv, PROVE_OPTIONS, { positionals: true });
+  if (values.help) {
+    out(`${helpText('syslog-ledger prove --chain C (--seq N [--tree-size T] | --consistency A B) [options]', 'Print a Merkle inclusion or consistency proof against signed checkpoints; check it offline with `syslog-ledger verify-proof`.', PROVE_OPTIONS)}\n`);
+    return 0;
+  }
+  const chain = requireStr(values, 'chain');
+  const consistency = bool(values, 'consistency');
+  const seqRaw = str(values, 'seq');
+  if (consistency === (seqRaw !== undefined)) {
+    err('syslog-ledger prove: give either --seq N or --consistency A B\n');
+    return 2;
+  }
+  if (consistency && positionals.length !== 2) {
+    err('syslog-ledger prove: --consistency takes two tree sizes, A and B\n');
+    return 2;
+  }
+  if (!consistency && positionals.length > 0) {
+    err(`syslog-ledger prove: unexpected argument "${positionals[0]}"\n`);
+    return 2;
+  }
+  const db =
+    deps.databaseUrl !== undefined
+      ? { url: deps.databaseUrl, release: async () => {} }
+      : await resolveDatabase({ databaseUrl: str(values, 'database-url'), dataDir: resolve(requireStr(values, 'data-dir')) });
+  const client = new pg.Client({ connectionString: db.url, application_name: 'syslog-ledger prove' });
+  try {
+    await client.connect();
+    const treeSizeRaw = str(values, 'tree-size');
+    const result = consistency
+      ? await makeConsistency(client, chain, positionals[0] as string, positionals[1] as string)
+      : await makeInclusion(client, chain, positiveInt(seqRaw as string, '--seq'), treeSizeRaw === undefined ? 'latest' : treeSizeRaw);
+    const text = `${JSON.stringify(result.doc, null, 2)}\n`;
+    const file = str(values, 'out');
+    if (file !== undefined) await writeFile(file, text);
+    else out(text);
+    if (!result.ok) {
+      err(`syslog-ledger prove: the proof does NOT verify against the signed checkpoint at tree size ${result.treeSize}: ` +
+        'the ledger or its stored Merkle nodes changed after it was signed. Run `syslog-ledger verify`.\n');
+      return 1;
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof ProveFailure) {
+      err(`syslog-ledger prove: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  } finally {
+    await client.end().catch(() => {});
+    await db.release();
+  }
+}
+
+function positiveInt(raw: string, name: string): number {
+  if (!/^[1-9][0-9]*$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new ProveFailure(`${name} expects a positive whole number, got "${raw}"`);
+  return Number(raw);
+}
+
+async function ledgerId(client: pg.Client): Promise<string> {
+  const r = await client.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta');
+  const id = r.rows[0]?.id;
+  if (id === undefined) throw new ProveFailure('ledger_meta is empty: is this a syslog-ledger database?');
+  return id;
+}
+
+/** The checkpoint at `size` (a tree size, or "latest") from the checkpoints table. */
+async function checkpointAt(client: pg.Client, chain: string, size: string): Promise<Checkpoint> {
+  const r =
+    size === 'latest'
+      ? await client.query<{ record: unknown }>('SELECT record FROM checkpoints WHERE chain = $1 ORDER BY seq DESC LIMIT 1', [chain])
+      : await client.query<{ record: unknown }>('SELECT record FROM checkpoints WHERE chain = $1 AND seq = $2', [chain, positiveInt(size, 'tree size')]);
+  const row = r.rows[0];
+  if (row === undefined) {
+    throw new ProveFailure(size === 'latest' ? `chain "${chain}" has no checkpoint yet` : `chain "${chain}" has no checkpoint at tree size ${size}`);
+  }
+  return parseCheckpoint(row.record);
+}
+
+async function makeInclusion(
+  client: pg.Client,
+  chain: string,
+  seq: number,
+  size: string,
+): Promise<{ doc: InclusionProofDoc; ok: boolean; treeSize: number }> {
+  const id = await ledgerId(client);
+  const cp = await checkpointAt(client, chain, size);
+  if (cp.tree_size < seq) {
+    throw new ProveFailure(`event ${seq} of chain "${chain}" is not covered by a checkpoint yet (the ${size === 'latest' ? 'latest' : 'chosen'} one is at seq ${cp.seq}); checkpoints follow within a second`);
+  }
+  let event: ProofEvent | undefined;
+  let rowHash: Buffer | undefined;
+  let prevHash: Buffer | undefined;
+  for await (const batch of readChain(client, chain, seq, 1)) {
+    const r = batch[0];
+    if (r !== undefined && r.seq === seq) {
+      rowHash = r.hash;
+      prevHash = r.prevHash;
+      event = {
+        chain: r.chain,
+        seq: r.seq,
+        received_at_us: r.receivedAtUs,
+        peer_cn: r.peerCn,
+        peer_sans: r.peerSans,
+        peer_addr: r.peerAddr,
+        format: r.format,
+        truncated: r.truncated,
+        parse_error: r.parseError,
+        raw_base64: r.raw.toString('base64'),
+        syslog: JSON.parse(r.syslogText) as unknown,
+        event: JSON.parse(r.eventText) as unknown,
+      };
+    }
+    break;
+  }
+  if (event === undefined || rowHash === undefined || prevHash === undefined) throw new ProveFailure(`chain "${chain}" has no row with seq ${seq}`);
+  const proof = await inclusionProof(new DbNodeSource(client, chain, cp.tree_size), seq - 1, cp.tree_size);
+  const leaf = leafHash(rowHash);
+  const doc: InclusionProofDoc = {
+    type: 'syslog-ledger/inclusion-proof',
+    v: 1,
+    ledger_id: id,
+    chain,
+    seq,
+    leaf_index: seq - 1,
+    tree_size: cp.tree_size,
+    row_hash: rowHash.toString('hex'),
+    prev_hash: prevHash.toString('hex'),
+    leaf_hash: leaf.toString('hex'),
+    proof: proof.map((p) => p.toString('hex')),
+    checkpoint: cp,
+    event,
+  };
+  const ok = verifyInclusion(seq - 1, cp.tree_size, leaf, proof, Buffer.from(cp.merkle_root, 'hex'));
+  return { doc, ok, treeSize: cp.tree_size };
+}
+
+async function makeConsistency(
+  client: pg.Client,
+  chain: string,
+  a: string,
+  b: string,
+): Promise<{ doc: ConsistencyProofDoc; ok: boolean; treeSize: number }> {
+  const id = await ledgerId(client);
+  const first = await checkpointAt(client, chain, a);
+  const second = await checkpointAt(client, chain, b);
+  if (first.tree_size > second.tree_size) throw new ProveFailure(`tree size A (${first.tree_size}) must not exceed B (${second.tree_size})`);
+  const proof = await consistencyProof(new DbNodeSource(client, chain, second.tree_size), first.tree_size, second.tree_size);
+  const doc: ConsistencyProofDoc = {
+    type: 'syslog-ledger/consistency-proof',
+    v: 1,
+    ledger_id: id,
+    chain,
+    first,
+    second,
+    proof: proof.map((p) => p.toString('hex')),
+  };
+  const ok = verifyConsistency(
+    first.tree_size,
+    second.tree_size,
+    Buffer.from(first.merkle_root, 'hex'),
+    Buffer.from(second.merkle_root, 'hex'),
+    proof,
+  );
+  return { doc, ok, treeSize: second.tree_size };
+}

@@ -1,0 +1,140 @@
+import { writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { proveCommand, type ConsistencyProofDoc, type InclusionProofDoc } from '../../src/cli/prove.js';
+import { verifyProofCommand } from '../../src/cli/verify-proof.js';
+import { canonicalJson, chainHash } from '../../src/ledger/canonical.js';
+import { Checkpointer } from '../../src/ledger/checkpointer.js';
+import { loadOrCreateSigningKey, type SigningKey } from '../../src/ledger/signing.js';
+import { appendCanonicalRows, createDb, tamper, tempDir, type TestDb } from './helpers.js';
+
+let db: TestDb;
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let key: SigningKey;
+let pub: string;
+const CHAIN = 'web1';
+
+async function prove(args: string[]): Promise<{ code: number; doc: unknown; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await proveCommand(args, { databaseUrl: db.url, stdout: (t) => (out += t), stderr: (t) => (err += t) });
+  return { code, doc: out ? (JSON.parse(out) as unknown) : undefined, err };
+}
+
+async function verifyProof(doc: unknown, keyFile = pub): Promise<{ code: number; out: string }> {
+  const path = tmp.path(`proof-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(path, JSON.stringify(doc));
+  let out = '';
+  const code = await verifyProofCommand(['--public-key', keyFile, path], { stdout: (t) => (out += t), stderr: (t) => (out += t) });
+  return { code, out };
+}
+
+beforeAll(async () => {
+  db = await createDb('sl_prove');
+  tmp = await tempDir();
+  key = await loadOrCreateSigningKey(tmp.path('ledger-signing.key'));
+  pub = tmp.path('ledger-signing.key.pub');
+  const cpr = new Checkpointer({ key, file: tmp.path('checkpoints.jsonl') });
+  await cpr.init(db.pool, { chains: [CHAIN] });
+  const rows = await appendCanonicalRows(db.pool, CHAIN, 1300);
+  for (let i = 0; i < rows.length; i += 100) await cpr.onCommitted(CHAIN, rows.slice(i, i + 100));
+  await cpr.close();
+});
+afterAll(async () => {
+  await db.drop();
+  await tmp.remove();
+});
+
+describe('prove / verify-proof', () => {
+  it('prove: an inclusion proof for event N verifies offline with the public key', async () => {
+    const r = await prove(['--chain', CHAIN, '--seq', '777']);
+    expect(r.code).toBe(0);
+    const doc = r.doc as InclusionProofDoc;
+    expect(doc).toMatchObject({ type: 'syslog-ledger/inclusion-proof', chain: CHAIN, seq: 777, leaf_index: 776, tree_size: 1300, ledger_id: db.ledgerId });
+    expect(doc.proof.length).toBeLessThanOrEqual(Math.ceil(Math.log2(1300)));
+    expect(Buffer.from(doc.event.raw_base64, 'base64').toString()).toContain('user777');
+    const v = await verifyProof(doc);
+    expect(v.out).toMatch(/^valid: event seq 777/);
+    expect(v.code).toBe(0);
+  });
+
+  it('verify-proof: a changed event, leaf or path is invalid', async () => {
+    const doc = (await prove(['--chain', CHAIN, '--seq', '5'])).doc as InclusionProofDoc;
+    const changedRaw = { ...doc, event: { ...doc.event, raw_base64: Buffer.from('<86>1 - web1 sshd - - - nothing happened').toString('base64') } };
+    expect((await verifyProof(changedRaw)).out).toMatch(/does not hash to row_hash/);
+    const changedEvent = { ...doc, event: { ...doc.event, event: { ...(doc.event.event as object), user: { name: 'root' } } } };
+    expect((await verifyProof(changedEvent)).code).toBe(1);
+    // A different (self-consistent) event: its hashes are recomputed, but the signed root does not move.
+    const ev = { ...doc.event, raw_base64: Buffer.from('forged').toString('base64') };
+    const forgedHash = chainHash(Buffer.from(doc.prev_hash, 'hex'), {
+      chain: CHAIN, seq: 5, receivedAtUs: ev.received_at_us, peerCn: ev.peer_cn, peerSans: ev.peer_sans, peerAddr: ev.peer_addr,
+      format: ev.format, truncated: ev.truncated, parseError: ev.parse_error, raw: Buffer.from('forged'),
+      syslogJson: canonicalJson(ev.syslog), eventJson: canonicalJson(ev.event),
+    });
+    const { leafHash } = await import('../../src/ledger/merkle.js');
+    const forged = { ...doc, event: ev, row_hash: forgedHash.toString('hex'), leaf_hash: leafHash(forgedHash).toString('hex') };
+    const v = await verifyProof(forged);
+    expect(v.code).toBe(1);
+    expect(v.out).toMatch(/does not lead to the signed Merkle root/);
+    const path = [...doc.proof];
+    path[0] = '00'.repeat(32);
+    expect((await verifyProof({ ...doc, proof: path })).code).toBe(1);
+    expect((await verifyProof({ ...doc, seq: 6, leaf_index: 5 })).code).toBe(1);
+  });
+
+  it('verify-proof: a checkpoint re-signed by another key is refused', async () => {
+    const doc = (await prove(['--chain', CHAIN, '--seq', '5'])).doc as InclusionProofDoc;
+    await loadOrCreateSigningKey(tmp.path('other.key'));
+    const v = await verifyProof(doc, tmp.path('other.key.pub'));
+    expect(v.code).toBe(1);
+    expect(v.out).toMatch(/not among the public keys/);
+    const badSig = { ...doc, checkpoint: { ...doc.checkpoint, merkle_root: 'ab'.repeat(32) } };
+    expect((await verifyProof(badSig)).out).toMatch(/signature does not verify/);
+  });
+
+  it('prove: against an older checkpoint with --tree-size, and consistency between checkpoints', async () => {
+    const old = await prove(['--chain', CHAIN, '--seq', '999', '--tree-size', '1000']);
+    expect(old.code).toBe(0);
+    expect((old.doc as InclusionProofDoc).tree_size).toBe(1000);
+    expect((await verifyProof(old.doc)).code).toBe(0);
+    const c = await prove(['--chain', CHAIN, '--consistency', '1000', 'latest']);
+    expect(c.code).toBe(0);
+    const doc = c.doc as ConsistencyProofDoc;
+    expect(doc.first.tree_size).toBe(1000);
+    expect(doc.second.tree_size).toBe(1300);
+    const v = await verifyProof(doc);
+    expect(v.out).toMatch(/^valid: chain "web1"/);
+    const wrong = { ...doc, proof: doc.proof.slice(1) };
+    expect((await verifyProof(wrong)).code).toBe(1);
+    const swapped = { ...doc, first: doc.second, second: doc.first };
+    expect((await verifyProof(swapped)).code).toBe(1);
+  });
+
+  it('prove: refuses events no checkpoint covers yet, and unknown seqs', async () => {
+    await appendCanonicalRows(db.pool, CHAIN, 3);
+    const r = await prove(['--chain', CHAIN, '--seq', '1302']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/not covered by a checkpoint yet/);
+    expect((await prove(['--chain', CHAIN, '--seq', '12', '--tree-size', '999'])).code).toBe(2);
+    expect((await prove(['--chain', CHAIN])).code).toBe(2);
+  });
+
+  it('prove: an event changed in the database after signing yields a proof that fails', async () => {
+    // The attacker rewrites event 600 and its hash with the real canonical form (prev_hash unchanged).
+    const row = (await db.pool.query<{ prev_hash: Buffer }>('SELECT prev_hash FROM ledger WHERE chain = $1 AND seq = 600', [CHAIN])).rows[0]!;
+    const doc = (await prove(['--chain', CHAIN, '--seq', '600'])).doc as InclusionProofDoc;
+    const raw = Buffer.from('<86>1 - web1 sshd - - - session closed');
+    const h = chainHash(row.prev_hash, {
+      chain: CHAIN, seq: 600, receivedAtUs: doc.event.received_at_us, peerCn: doc.event.peer_cn, peerSans: doc.event.peer_sans,
+      peerAddr: doc.event.peer_addr, format: doc.event.format, truncated: false, parseError: null, raw,
+      syslogJson: canonicalJson(doc.event.syslog), eventJson: canonicalJson(doc.event.event),
+    });
+    await tamper(db.pool, 'ledger', 'UPDATE ledger SET raw = $2, hash = $3 WHERE chain = $1 AND seq = 600', [CHAIN, raw, h]);
+    const r = await prove(['--chain', CHAIN, '--seq', '600']);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/does NOT verify/);
+    const v = await verifyProof(r.doc);
+    expect(v.code).toBe(1);
+    // The untouched proof printed before the change still verifies: it is evidence of the original event.
+    expect((await verifyProof(doc)).code).toBe(0);
+  });
+});
