@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS ledger (
   peer_cn      text,
   peer_sans    text[]      NOT NULL DEFAULT '{}',
   peer_addr    text        NOT NULL DEFAULT '',
-  format       text        NOT NULL CHECK (format IN ('rfc5424', 'rfc3164', 'json', 'unparsed')),
+  format       text        NOT NULL CHECK (format IN ('rfc5424', 'rfc3164', 'json', 'unparsed', 'internal')),
   raw          bytea       NOT NULL,
   truncated    boolean     NOT NULL DEFAULT false,
   parse_error  text,

@@ -30,6 +30,7 @@ import type { Metrics } from './metrics/registry.js';
 import { liftColumns } from './normalize/columns.js';
 import { normalize } from './normalize/index.js';
 import { parseFrame } from './parsing/index.js';
+import { Monitor } from './monitor.js';
 import type { FormatOption } from './parsing/types.js';
 
 /** Everything the pipeline needs, already validated (src/cli/serve.ts builds it from options). */
@@ -55,6 +56,9 @@ export interface PipelineConfig {
   readonly queueMaxEvents: number;
   readonly queueMaxBytes: number;
   readonly shutdownGraceMs: number;
+  readonly expectSources: readonly string[];
+  readonly silenceThresholdSec: number;
+  readonly stallThresholdSec: number;
 }
 
 export interface Pipeline {
@@ -62,6 +66,7 @@ export interface Pipeline {
   readonly metricsAddress: AddressInfo;
   readonly writer: LedgerWriter;
   readonly listener: Listener;
+  readonly monitor: Monitor;
   /** Stops accepting, reads what peers already sent, commits everything, and closes. */
   shutdown(): Promise<void>;
   /** Forced stop: returns how many received events were not committed. */
@@ -71,8 +76,6 @@ export interface Pipeline {
 export interface PipelineHooks {
   /** After each commit, in seq order (checkpoints, per-source metrics). */
   readonly onCommitted?: (rows: readonly ChainedRecord[]) => void | Promise<void>;
-  /** Per received frame after normalization, before it is queued (sequence tracking, detections). */
-  readonly onRecord?: (record: LedgerRecord) => void;
   readonly ready?: () => { ok: boolean; detail: Record<string, unknown> };
 }
 
@@ -83,9 +86,11 @@ export function toRecord(
   receivedAtUs: number,
   cfg: { format: FormatOption; timeZone: string; hostBindings?: readonly HostBinding[] },
   metrics: Metrics,
+  monitor?: Monitor,
 ): LedgerRecord {
   const receivedAtMs = Math.floor(receivedAtUs / 1000);
   const parsed = parseFrame(frame.body, { receivedAtMs, timeZone: cfg.timeZone, format: cfg.format });
+  monitor?.onParsed(parsed, peer, receivedAtUs);
   metrics.framesReceived.inc({ format: parsed.format });
   if (parsed.format === 'unparsed') metrics.parseFailures.inc({ reason: parsed.parse_error_reason ?? 'unknown' });
   if (frame.truncated) metrics.framesTruncated.inc();
@@ -119,8 +124,19 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     queueMaxEvents: cfg.queueMaxEvents,
     queueMaxBytes: cfg.queueMaxBytes,
     role: 'syslog_ledger_writer',
-    ...(hooks.onCommitted ? { onCommitted: hooks.onCommitted } : {}),
+    onCommitted: async (rows) => {
+      monitor.onCommitted(rows);
+      await hooks.onCommitted?.(rows);
+    },
   });
+  const monitor = new Monitor(metrics, log.child({ stage: 'monitor' }), {
+    expectSources: cfg.expectSources,
+    silenceThresholdSec: cfg.silenceThresholdSec,
+    stallThresholdSec: cfg.stallThresholdSec,
+    oldestPendingUs: () => writer.oldestPendingUs,
+    enqueue: (record) => writer.enqueue(record),
+  });
+  monitor.observeCertificates(cfg.tls.cert, cfg.tls.ca);
   await writer.start();
 
   const listener = new Listener({
@@ -139,9 +155,7 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     log: log.child({ stage: 'listener' }),
     onFrames: (frames, peer, receivedAtUs) => {
       for (const frame of frames) {
-        const record = toRecord(frame, peer, receivedAtUs, cfg, metrics);
-        hooks.onRecord?.(record);
-        writer.enqueue(record);
+        writer.enqueue(toRecord(frame, peer, receivedAtUs, cfg, metrics, monitor));
       }
       if (writer.full) listener.pause();
     },
@@ -169,8 +183,10 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     metricsAddress: metricsServer.address,
     writer,
     listener,
+    monitor,
     async shutdown() {
       shuttingDown = true;
+      monitor.close();
       // Keep committing while the peers' last bytes come in: resume if backpressure had paused them.
       listener.resume();
       await listener.close(cfg.shutdownGraceMs);
@@ -179,6 +195,7 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     },
     async abort() {
       shuttingDown = true;
+      monitor.close();
       const lost = await writer.abort();
       await metricsServer.close();
       return lost;

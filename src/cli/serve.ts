@@ -37,6 +37,7 @@ export const SERVE_OPTIONS = {
   'time-zone': { type: 'string', default: 'UTC', arg: 'TZ', help: 'zone of RFC 3164 timestamps, which carry none' },
   'expect-source': { type: 'string', multiple: true, arg: 'NAME', help: 'a source that must keep sending (silent-source alert)' },
   'silence-threshold': { type: 'string', default: '300s', arg: 'DURATION', help: 'an expected source is silent after this long' },
+  'stall-threshold': { type: 'string', default: '60s', arg: 'DURATION', help: 'events received but not committed this long: pipeline stalled' },
   'max-frame-size': { type: 'string', default: '64KiB', arg: 'BYTES', help: 'longer frames are cut, flagged and counted' },
   'max-connections': { type: 'string', default: '2000', arg: 'N', help: 'connections at once, in total' },
   'max-connections-per-peer': { type: 'string', default: '50', arg: 'N', help: 'connections at once from one certificate identity' },
@@ -90,6 +91,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     queueMaxEvents: int(values, 'queue-max-events', 1, 10_000_000),
     queueMaxBytes: int(values, 'queue-max-bytes', 1024),
     shutdownGraceMs: durationMs(values, 'shutdown-grace'),
+    expectSources: list(values, 'expect-source'),
+    silenceThresholdSec: durationMs(values, 'silence-threshold', 1000) / 1000,
+    stallThresholdSec: durationMs(values, 'stall-threshold', 1000) / 1000,
   };
   const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
   const dataDir = resolve(requireStr(values, 'data-dir'));
@@ -160,7 +164,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
       process.on('SIGINT', () => onStop('SIGINT'));
       process.on('SIGHUP', () => {
         try {
-          pipeline.listener.reload(loadTlsMaterial(tlsPaths), cfgBase.allowPeers);
+          const material = loadTlsMaterial(tlsPaths);
+          pipeline.listener.reload(material, cfgBase.allowPeers);
+          pipeline.monitor.observeCertificates(material.cert, material.ca);
           log.info('SIGHUP: reloaded certificate, key, CA and CRL');
         } catch (err) {
           log.error({ err: describeError(err) }, 'SIGHUP: reload refused; the old TLS configuration stays');

@@ -3,13 +3,16 @@ import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
 import type { Format, SyslogFields } from '../parsing/types.js';
 
 /** One accepted frame, parsed and normalized, waiting for its place in a chain. */
+/** Formats a ledger row can have: a parsed frame's, or `internal` for records the server writes itself (findings). */
+export type LedgerFormat = Format | 'internal';
+
 export interface LedgerRecord {
   /** Receive time, microseconds since the epoch (integer). */
   readonly receivedAtUs: number;
   readonly peer: PeerIdentity;
   readonly raw: Buffer;
   readonly truncated: boolean;
-  readonly format: Format;
+  readonly format: LedgerFormat;
   readonly parseError: string | null;
   readonly syslog: SyslogFields;
   readonly event: OcsfEvent;

@@ -1,0 +1,106 @@
+/**
+ * Watches the pipeline from the side: silent sources, sender sequence gaps, stalls, certificate
+ * expiry. What it finds is logged once, counted, and written to the ledger itself as an `internal`
+ * record (OCSF Detection Finding), so a hole in the audit trail is part of the audit trail.
+ */
+import type { Logger } from 'pino';
+import type { ChainedRecord, LedgerRecord } from './ledger/types.js';
+import type { PeerIdentity } from './listener/identity.js';
+import { nowMicros } from './listener/server.js';
+import { observeCertificateExpiry } from './metrics/certificates.js';
+import { findingToEvent, type Finding } from './metrics/findings.js';
+import type { Metrics } from './metrics/registry.js';
+import { observationOf, SequenceTracker } from './metrics/sequence.js';
+import { peerSourceName, SourceTracker } from './metrics/sources.js';
+import { StallDetector } from './metrics/stall.js';
+import { liftColumns } from './normalize/columns.js';
+import type { Format, ParsedMessage } from './parsing/types.js';
+
+/** The server's own identity on the records it writes. */
+export const SERVER_PEER: PeerIdentity = { cn: 'syslog-ledger', sans: [], subject: 'CN=syslog-ledger', fingerprint: '', address: 'internal' };
+
+export interface MonitorOptions {
+  readonly expectSources: readonly string[];
+  readonly silenceThresholdSec: number;
+  readonly stallThresholdSec: number;
+  readonly oldestPendingUs: () => number | null;
+  /** Where findings go: the writer's queue. */
+  readonly enqueue: (record: LedgerRecord) => void;
+}
+
+export class Monitor {
+  readonly sources: SourceTracker;
+  readonly sequences: SequenceTracker;
+  readonly #stall: StallDetector;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(
+    readonly metrics: Metrics,
+    readonly log: Logger,
+    readonly o: MonitorOptions,
+  ) {
+    this.sources = new SourceTracker(metrics, { expectSources: [...o.expectSources], silenceThresholdSec: o.silenceThresholdSec });
+    this.sequences = new SequenceTracker(metrics);
+    this.#stall = new StallDetector(metrics, { oldestUncommittedUs: o.oldestPendingUs, thresholdSec: o.stallThresholdSec });
+    this.#timer = setInterval(() => this.tick(), 1000);
+    this.#timer.unref();
+  }
+
+  /** Per received frame, in receive order. */
+  onParsed(parsed: ParsedMessage, peer: PeerIdentity, receivedAtUs: number): void {
+    const obs = observationOf(parsed, receivedAtUs);
+    if (!obs) return;
+    const findings = this.sequences.observe(peerSourceName(peer) ?? peer.address, obs);
+    for (const f of findings) this.#record(f);
+  }
+
+  /** Per committed batch. */
+  onCommitted(rows: readonly ChainedRecord[]): void {
+    this.sources.observeBatch(rows.filter((r) => r.format !== 'internal'));
+  }
+
+  observeCertificates(serverPem: Buffer, caPem: Buffer): void {
+    observeCertificateExpiry(this.metrics, 'server', serverPem);
+    observeCertificateExpiry(this.metrics, 'ca', caPem);
+  }
+
+  tick(): void {
+    for (const f of this.sources.tick()) this.#record(f);
+    const stall = this.#stall.tick();
+    if (stall.changed) {
+      if (stall.stalled) this.log.error({ oldestUncommittedAgeSec: stall.ageSec }, 'pipeline stalled: events received but not committed');
+      else this.log.info('pipeline no longer stalled');
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+
+  #record(f: Finding): void {
+    const event = findingToEvent(f);
+    this.log.warn({ finding: f.kind, source: f.source }, String(event.message ?? f.kind));
+    const syslog = {
+      facility: null,
+      severity: null,
+      timestamp: null,
+      hostname: 'stream' in f && f.stream ? f.stream : f.source,
+      app_name: 'syslog-ledger',
+      procid: null,
+      msgid: `finding.${f.kind}`,
+      structured_data: null,
+      message: typeof event.message === 'string' ? event.message : f.kind,
+    };
+    this.o.enqueue({
+      receivedAtUs: nowMicros(),
+      peer: SERVER_PEER,
+      raw: Buffer.from(JSON.stringify(event)),
+      truncated: false,
+      format: 'internal',
+      parseError: null,
+      syslog,
+      event,
+      columns: liftColumns(event, { format: 'internal' as Format, syslog, parse_error: null, parse_error_reason: null }),
+    });
+  }
+}
