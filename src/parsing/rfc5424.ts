@@ -101,8 +101,8 @@ export function parseRfc5424(buf: Buffer, options?: Rfc5424Options): ParsedMessa
   i++;
 
   // TIMESTAMP
-  if (i < end && buf[i] === DASH && (i + 1 >= end || buf[i + 1] === SP)) {
-    i++;
+  if (i < end && buf[i] === DASH) {
+    i++; // NILVALUE; the SP check below reports `--`
   } else {
     const tsStart = i;
     const tsEnd = scanRfc3339(buf, i, end, true, tsScan);

@@ -142,6 +142,7 @@ function describeByte(buf: Buffer, i: number, end: number): string {
   if (i >= end) return 'end of frame';
   const c = buf[i]!;
   if (c >= 0x21 && c <= 0x7e) return `'${String.fromCharCode(c)}'`;
+  if (c === 0x20) return 'SP';
   return `byte 0x${c.toString(16).padStart(2, '0')}`;
 }
 
