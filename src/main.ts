@@ -214,7 +214,11 @@ function isEntry(): boolean {
   }
 }
 
+// No top-level await: cli/serve.ts imports this module, which must finish evaluating first.
 if (isEntry()) {
-  const { runCli } = await import('./cli/index.js');
-  process.exitCode = await runCli(process.argv.slice(2));
+  void import('./cli/index.js')
+    .then(({ runCli }) => runCli(process.argv.slice(2)))
+    .then((code) => {
+      process.exitCode = code;
+    });
 }

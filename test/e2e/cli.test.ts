@@ -27,7 +27,7 @@ describe('command line', () => {
     for (const cmd of ['serve', 'migrate', 'verify', 'parse', 'certs']) {
       const r = await runCli([cmd, '--help']);
       expect(r.code, cmd).toBe(0);
-      expect(r.stdout, cmd).toMatch(/Usage: syslog-ledger/);
+      expect(r.stdout, cmd).toMatch(/Usage:\s+syslog-ledger/);
     }
   });
 

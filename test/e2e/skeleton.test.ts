@@ -100,7 +100,7 @@ describe('walking skeleton: mTLS in, hash-chained ledger out, verify', () => {
 
   it('SIGTERM commits everything received and exits 0', async () => {
     const socket = await connect(server.port, { cert: server.pki.client, key: server.pki.clientKey, ca: server.pki.ca });
-    await new Promise<void>((res) => socket.write('<13>1 - - app - - last words\n', () => res()));
+    await new Promise<void>((res) => socket.write('<13>1 - - app - - - last words\n', () => res()));
     await new Promise((r) => setTimeout(r, 200));
     const code = await server.stop('SIGTERM');
     expect(code).toBe(0);
