@@ -209,7 +209,7 @@ describe('merkle: RFC 6962 test vectors', () => {
     expect(verifyInclusion(leaf - 1, size, lh, proof.slice(0, -1), root)).toBe(false);
     for (let i = 0; i < proof.length; i++) {
       const bad = proof.map((p) => Buffer.from(p));
-      (bad[i] as Buffer)[0] ^= 8;
+      (bad[i] as Buffer)[0]! ^= 8;
       expect(verifyInclusion(leaf - 1, size, lh, bad, root)).toBe(false);
     }
   });
@@ -229,7 +229,7 @@ describe('merkle: RFC 6962 test vectors', () => {
     expect(verifyConsistency(s1, s2, r1, r2, proof.slice(0, -1))).toBe(false);
     for (let i = 0; i < proof.length; i++) {
       const bad = proof.map((p) => Buffer.from(p));
-      (bad[i] as Buffer)[0] ^= 16;
+      (bad[i] as Buffer)[0]! ^= 16;
       expect(verifyConsistency(s1, s2, r1, r2, bad)).toBe(false);
     }
     // Time travel and size-equal cases.
@@ -242,8 +242,8 @@ describe('merkle: RFC 6962 test vectors', () => {
 });
 
 describe('merkle: randomized checks against the naive RFC recursion', () => {
-  it('merkle: roots, inclusion and consistency proofs match the reference for sizes up to 70', async () => {
-    const data = Array.from({ length: 70 }, () => randomBytes(32));
+  it('merkle: roots, inclusion and consistency proofs match the reference for sizes up to 48', async () => {
+    const data = Array.from({ length: 48 }, () => randomBytes(32));
     const src = memorySource(data);
     const acc = new MerkleAccumulator();
     for (let n = 1; n <= data.length; n++) {

@@ -24,8 +24,8 @@ async function build(chain: string, n: number, every = 100): Promise<void> {
 }
 
 /** What verify's streamer does: rows of one chain in seq order into feed(). */
-async function check(chain: string, opts: { files?: string[]; from?: number; frontier?: boolean } = {}) {
-  const v = await CheckpointVerifier.load({ ledgerId: db.ledgerId, keys: [key], files: opts.files ?? [file], chain });
+async function check(chain: string, opts: { files?: string[]; from?: number; frontier?: boolean; roots?: boolean } = {}) {
+  const v = await CheckpointVerifier.load({ ledgerId: db.ledgerId, keys: [key], files: opts.files ?? [file], chain, merkleRoots: opts.roots ?? true });
   const from = opts.from ?? 1;
   if (from > 1) v.startChain(chain, from, opts.frontier ? await loadFrontier(db.pool, chain, from - 1) : undefined);
   const rows = await db.pool.query<{ seq: string; hash: Buffer }>('SELECT seq, hash FROM ledger WHERE chain = $1 AND seq >= $2 ORDER BY seq', [chain, from]);
@@ -89,6 +89,11 @@ describe('verify-checkpoints', () => {
       ['checkpoint_root_mismatch', 300],
       ['checkpoint_head_mismatch', 400],
       ['checkpoint_root_mismatch', 400],
+    ]);
+    // Head hashes alone catch it too.
+    expect((await check('rechain', { roots: false })).findings).toEqual([
+      ['checkpoint_head_mismatch', 300],
+      ['checkpoint_head_mismatch', 400],
     ]);
   });
 
