@@ -1,0 +1,91 @@
+/**
+ * rsyslog (omfwd + gtls) against the real server, with the published deploy/clients configs.
+ * N lines (INTEROP_N, default 10,000) go through imfile; each must arrive once, in order, with
+ * the right host, app, severity, message, peer identity and detected format. Then the server is
+ * restarted mid-run and what was lost or duplicated is measured (docs/interop.md).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../helpers/server.js';
+import { findRsyslog } from './harness/binaries.js';
+import { startRsyslog, type ClientProcess } from './harness/clients.js';
+import type { ClientConfigName } from './harness/configs.js';
+import { otherRowsFrom } from './harness/ledger.js';
+import { auditLoggerLines, plainLines } from './harness/lines.js';
+import { prepareClient, runLines, type RunResult } from './harness/scenario.js';
+import { expectDelivered, INTEROP_N, RESTART_LIMITS } from './harness/expect.js';
+
+const rsyslog = findRsyslog();
+/** rsyslog's local host name: the short name, as gethostname() gives it. */
+const HOST = hostname().split('.')[0]!;
+
+interface Case {
+  readonly config: ClientConfigName;
+  readonly format: 'json' | 'rfc5424' | 'rfc3164';
+  readonly lines: (run: string, n: number) => string[];
+}
+
+const CASES: readonly Case[] = [
+  { config: 'rsyslog-json-audit', format: 'json', lines: auditLoggerLines },
+  { config: 'rsyslog-rfc5424', format: 'rfc5424', lines: plainLines },
+  { config: 'rsyslog-traditional', format: 'rfc3164', lines: plainLines },
+];
+
+describe.skipIf(!rsyslog)(`rsyslog interop (${rsyslog?.version ?? 'rsyslogd with rsyslog-gnutls not installed'})`, () => {
+  let server: RunningServer;
+  let root: string;
+  const running: ClientProcess[] = [];
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'interop-rsyslog-'));
+    server = await startServer();
+  });
+  afterAll(async () => {
+    await Promise.all(running.map((p) => p.stop()));
+    await server?.cleanup();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  async function run(c: Case, tag: string, opts: Parameters<typeof runLines>[5] = {}): Promise<{ result: RunResult; cn: string; proc: ClientProcess }> {
+    const cn = `${c.config}-${tag}.interop.test`;
+    const client = await prepareClient(server, c.config, join(root, `${c.config}-${tag}`), cn);
+    const proc = await startRsyslog(rsyslog!, { dir: client.dir, dropIn: client.dropIn, name: `rsyslog ${c.config}${tag === 'restart' ? ' (server restarted)' : ''}` });
+    running.push(proc);
+    const runId = randomBytes(6).toString('hex');
+    try {
+      const result = await runLines(server, client, proc, runId, c.lines(runId, INTEROP_N), opts);
+      console.log(result.summary);
+      return { result, cn, proc };
+    } finally {
+      await proc.stop();
+    }
+  }
+
+  for (const c of CASES) {
+    it(`${c.config}: ${INTEROP_N} lines arrive once, in order, as ${c.format}, with host, app, severity, message and peer identity`, async () => {
+      const { result, cn, proc } = await run(c, 'plain');
+      expectDelivered(result, proc, { format: c.format, cn, hostname: HOST, appName: 'app-audit', severity: 6, facility: 16 });
+      // Anything else from this peer can only be rsyslog's own status messages (the action forwards everything).
+      const others = await otherRowsFrom(server.databaseUrl, cn, result.runId);
+      expect(others.filter((o) => o.appName !== 'rsyslogd')).toEqual([]);
+    }, 240_000);
+  }
+
+  for (const c of CASES) {
+    it(`${c.config}: a server restart mid-run loses at most ${RESTART_LIMITS.rsyslog.lost} and duplicates at most ${RESTART_LIMITS.rsyslog.duplicated} lines`, async () => {
+      const { result } = await run(c, 'restart', { batch: 250, pauseMs: 25, restartAfter: Math.floor(INTEROP_N / 2), idleMs: 75_000, timeoutMs: 200_000 });
+      expect(result.restart?.resumedAfterMs, result.summary).not.toBeNull();
+      expect(result.tally.unknown, result.summary).toEqual([]);
+      expect(result.tally.missing.length, result.summary).toBeLessThanOrEqual(RESTART_LIMITS.rsyslog.lost);
+      expect(result.tally.duplicates, result.summary).toBeLessThanOrEqual(RESTART_LIMITS.rsyslog.duplicated);
+    }, 300_000);
+  }
+
+  it('the ledger written by all of the above verifies intact', async () => {
+    const r = await server.cli(['verify']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  }, 120_000);
+});
