@@ -1,0 +1,183 @@
+/**
+ * ParsedMessage -> OCSF-like event (docs/ocsf.md). One call per frame on the ingest hot path:
+ * dispatch on the program name first (programs.ts), then a few anchored regexes in that family's
+ * module; programs no family claims cost one Map lookup and a couple of startsWith checks before
+ * they become a Base Event (class 0). Nothing is ever dropped, and the result depends only on the
+ * frame and its context (no state between calls), so the ledger can re-derive it at verify time.
+ */
+import type { ParsedMessage } from '../parsing/types.js';
+import type { PeerIdentity } from '../listener/identity.js';
+import type { NormalizeContext, OcsfEvent } from './types.js';
+import type { FamilyInput, Mapping } from './mapping.js';
+import { ACTIVITIES, CATEGORIES, CLASSES, MAPPING_VERSION, OCSF_VERSION, SEVERITY_NAMES, STATUS_NAMES } from './ocsf.js';
+import { severityOf } from './severity.js';
+import { rfc3339ToMs } from './time.js';
+import { clean, cleanJson } from './text.js';
+import { familyFor, fallback } from './programs.js';
+import { appAudit } from './families/app-audit.js';
+
+export { liftColumns } from './columns.js';
+export type { NormalizeContext, OcsfEvent, LiftedColumns, Normalizer } from './types.js';
+
+/** syslog facility keywords (RFC 5424 table 1, with the names rsyslog uses), for `metadata.log_name`. */
+const FACILITIES = [
+  'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp',
+  'ntp', 'security', 'console', 'solaris-cron', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5',
+  'local6', 'local7',
+] as const;
+
+const REPEATED_RE = /^message repeated (\d+) times?: \[ ?(.*)\]$/s;
+
+/** Normalizes one parsed frame. Never throws for any ParsedMessage the parsers can produce. */
+export function normalize(parsed: ParsedMessage, ctx: NormalizeContext): OcsfEvent {
+  const input = prepare(parsed);
+  let mapping: Mapping | null = null;
+  let count: number | undefined;
+  if (parsed.audit !== undefined && parsed.audit !== null) {
+    mapping = appAudit(input ?? bareInput(parsed), parsed.audit);
+  } else if (input !== null) {
+    let inp = input;
+    if (inp.msg.startsWith('message repeated ')) {
+      // rsyslog's "$RepeatedMsgReduction": the inner line happened N more times.
+      const m = REPEATED_RE.exec(inp.msg);
+      if (m) {
+        count = +m[1]!;
+        inp = { ...inp, msg: m[2]! };
+      }
+    }
+    const family = familyFor(inp.program);
+    if (family !== undefined) mapping = family(inp);
+    if (mapping === null) mapping = fallback(inp, ctx.rawText);
+  } else {
+    mapping = fallback(bareInput(parsed), ctx.rawText);
+  }
+  const ev = envelope(parsed, ctx, mapping);
+  if (count !== undefined && ev.count === undefined) ev.count = count;
+  return ev;
+}
+
+/** The program/message view the families work on; null when the frame has no message at all. */
+function prepare(parsed: ParsedMessage): FamilyInput | null {
+  const s = parsed.syslog;
+  let msg = s.message;
+  if (msg === null || msg === undefined) return null;
+  if (msg.charCodeAt(0) === 32 || msg.charCodeAt(0) === 9) msg = msg.trimStart();
+  if (msg.startsWith('[ID ')) {
+    // Solaris: "[ID 800047 auth.notice] Failed none for root ..."
+    const end = msg.indexOf('] ');
+    if (end > 0) msg = msg.slice(end + 2);
+  }
+  let program = '';
+  let sub: string | null = null;
+  let pid = s.procid;
+  const app = s.app_name;
+  if (app) {
+    let end = app.length;
+    if (app.charCodeAt(end - 1) === 58 /* : */) end--;
+    const bracket = app.indexOf('[');
+    if (bracket > 0 && bracket < end) {
+      if (pid === null) {
+        const close = app.indexOf(']', bracket);
+        if (close > bracket + 1) pid = app.slice(bracket + 1, close);
+      }
+      end = bracket;
+    }
+    const paren = app.indexOf('(');
+    if (paren > 0 && paren < end && app.charCodeAt(end - 1) === 41 /* ) */) {
+      sub = app.slice(paren + 1, end - 1);
+      end = paren;
+    }
+    program = end === app.length ? app : app.slice(0, end);
+    if (program.indexOf('/') !== -1) program = program.slice(program.lastIndexOf('/') + 1);
+  }
+  return { msg, program, sub, pid, host: s.hostname, parsed };
+}
+
+function bareInput(parsed: ParsedMessage): FamilyInput {
+  return { msg: parsed.syslog.message ?? '', program: '', sub: null, pid: null, host: parsed.syslog.hostname, parsed };
+}
+
+const peerCache = new WeakMap<PeerIdentity, Record<string, unknown>>();
+
+/** `metadata.peer`: the x509 identity the frame arrived with. Built once per connection's identity object. */
+function peerOf(peer: PeerIdentity): Record<string, unknown> {
+  let p = peerCache.get(peer);
+  if (p === undefined) {
+    p = {};
+    if (peer.cn) p.cn = clean(peer.cn);
+    p.sans = peer.sans.map(clean);
+    if (peer.subject) p.subject = clean(peer.subject);
+    if (peer.fingerprint) p.fingerprint = clean(peer.fingerprint);
+    if (peer.address) p.address = clean(peer.address);
+    peerCache.set(peer, p);
+  }
+  return p;
+}
+
+function envelope(parsed: ParsedMessage, ctx: NormalizeContext, m: Mapping): OcsfEvent {
+  const s = parsed.syslog;
+  const classUid = m.class_uid;
+  const cls = CLASSES[classUid];
+  const ts = s.timestamp;
+  const tsMs = ts ? rfc3339ToMs(ts) : null;
+  const time = tsMs ?? m.time ?? ctx.receivedAtMs;
+
+  const metadata: Record<string, unknown> = {
+    version: OCSF_VERSION,
+    product: { name: m.product },
+    mapping: { version: MAPPING_VERSION, rule: m.rule },
+  };
+  const fac = s.facility;
+  if (fac !== null && fac >= 0 && fac < FACILITIES.length) metadata.log_name = FACILITIES[fac];
+  if (s.app_name) metadata.log_provider = clean(s.app_name);
+  const original = s.timestamp_original ?? ts;
+  if (original) metadata.original_time = clean(original);
+  metadata.logged_time = ctx.receivedAtMs;
+  const corr = m.correlation_uid ?? (s.procid ? `${s.hostname ?? ''}:${s.app_name ?? ''}[${s.procid}]` : undefined);
+  if (corr !== undefined) metadata.correlation_uid = clean(corr);
+  metadata.peer = peerOf(ctx.peer);
+
+  const activityName = m.activity_name ?? ACTIVITIES[classUid]?.[m.activity_id] ?? (m.activity_id === 0 ? 'Unknown' : 'Other');
+  const severityId = severityOf(s.severity, m.status_id);
+  const ev: OcsfEvent = {
+    class_uid: classUid,
+    class_name: cls.name,
+    category_uid: cls.category,
+    category_name: CATEGORIES[cls.category],
+    activity_id: m.activity_id,
+    activity_name: activityName,
+    type_uid: classUid * 100 + m.activity_id,
+    severity_id: severityId,
+    severity: SEVERITY_NAMES[severityId],
+    status_id: m.status_id,
+    status: STATUS_NAMES[m.status_id],
+    time,
+    metadata,
+  };
+  if (m.status_detail) ev.status_detail = m.status_detail;
+  if (m.count !== undefined) ev.count = m.count;
+  if (tsMs !== null) ev.time_dt = ts;
+  ev.message = s.message !== null ? clean(s.message) : parsed.format === 'unparsed' ? clean(ctx.rawText) : '';
+  const host = s.hostname ? clean(s.hostname) : m.hostname;
+  if (host) ev.device = { hostname: host };
+  const attrs = m.attrs;
+  for (const k in attrs) ev[k] = attrs[k];
+  ev.raw_data = clean(ctx.rawText);
+
+  const unmapped: Record<string, unknown> = m.unmapped ?? {};
+  if (m.repeat_of !== undefined) unmapped.repeat_of = m.repeat_of;
+  if (classUid === 0) {
+    const sys: Record<string, unknown> = {};
+    if (s.facility !== null) sys.facility = s.facility;
+    if (s.severity !== null) sys.severity = s.severity;
+    if (s.app_name) sys.app_name = clean(s.app_name);
+    if (s.procid) sys.procid = clean(s.procid);
+    if (s.msgid) sys.msgid = clean(s.msgid);
+    if (s.structured_data) sys.structured_data = cleanJson(s.structured_data);
+    unmapped.syslog = sys;
+  }
+  if (parsed.parse_error) unmapped.parse_error = clean(parsed.parse_error);
+  if (parsed.extra !== undefined && parsed.extra !== null) unmapped.extra = cleanJson(parsed.extra);
+  ev.unmapped = unmapped;
+  return ev;
+}
