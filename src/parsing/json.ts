@@ -136,7 +136,8 @@ function auditInMessage(message: string): AppAuditRecord | undefined {
   return isAuditRecord(safe) ? safe : undefined;
 }
 
-function failure(reason: 'json_syntax' | 'json_not_object' | 'json_depth', error: string): ParsedMessage {
+function failure(buf: Buffer, reason: 'json_syntax' | 'json_not_object' | 'json_depth', error: string): ParsedMessage {
+  beginFrame(buf);
   const fields = emptyFields();
   fields.message = frameText();
   return unparsed(reason, error, fields);
@@ -144,7 +145,6 @@ function failure(reason: 'json_syntax' | 'json_not_object' | 'json_depth', error
 
 /** Parses one frame as a JSON object. Never throws. */
 export function parseJson(buf: Buffer, ctx: ParseContext): ParsedMessage {
-  beginFrame(buf);
   if (buf.length === 0) return unparsed('empty', 'JSON: empty frame', emptyFields());
   let root: unknown;
   try {
@@ -152,15 +152,15 @@ export function parseJson(buf: Buffer, ctx: ParseContext): ParsedMessage {
   } catch {
     const e = findJsonSyntaxError(buf);
     const where = e === null ? 'JSON: syntax error' : `JSON: syntax error at byte ${e.pos}: ${e.detail}`;
-    return failure('json_syntax', where);
+    return failure(buf, 'json_syntax', where);
   }
   if (!isObject(root)) {
     const kind = root === null ? 'null' : Array.isArray(root) ? 'an array' : `a ${typeof root}`;
-    return failure('json_not_object', `JSON: expected an object at the top level, found ${kind}`);
+    return failure(buf, 'json_not_object', `JSON: expected an object at the top level, found ${kind}`);
   }
   const safe = sanitizeJson(root, MAX_JSON_DEPTH);
   if (safe instanceof JsonTooDeep) {
-    return failure('json_depth', `JSON: nesting deeper than ${MAX_JSON_DEPTH} levels`);
+    return failure(buf, 'json_depth', `JSON: nesting deeper than ${MAX_JSON_DEPTH} levels`);
   }
   return mapObject(root, ctx);
 }

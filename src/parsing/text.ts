@@ -11,7 +11,7 @@
  *
  * Module state is safe because parsing is synchronous and never re-enters itself.
  */
-import { isAscii, isUtf8 } from 'node:buffer';
+import { isAscii } from 'node:buffer';
 
 const REPLACEMENT = '\uFFFD';
 
@@ -64,21 +64,6 @@ export function text(start: number, end: number): string {
   }
   if (frameHasNul && s.indexOf('\u0000') !== -1) s = s.replaceAll('\u0000', REPLACEMENT);
   return s;
-}
-
-/**
- * True when bytes [start, end) of the current frame do not come back unchanged from `text()`:
- * invalid UTF-8 or a NUL byte. Used to flag `lossy` results; cheap for ASCII frames.
- */
-export function isLossy(start: number, end: number): boolean {
-  if (start >= end) return false;
-  if (frameAscii) {
-    if (!frameHasNul) return false;
-    const k = frameWhole.indexOf('\u0000', start);
-    return k !== -1 && k < end;
-  }
-  const view = frameBuf.subarray(start, end);
-  return !isUtf8(view) || (frameHasNul && view.indexOf(0) !== -1);
 }
 
 /** The whole current frame as a storable string. */
