@@ -1,0 +1,93 @@
+/**
+ * The database ceiling, measured in the same run and on the same database as the end-to-end test:
+ * COPY FROM STDIN of rows exactly like the server's (the same frame mix, already parsed, normalized,
+ * hashed and COPY-encoded before the clock starts) into a scratch table shaped like `ledger`
+ * (`LIKE ledger INCLUDING ALL`: same columns, primary key, indexes and checks; no triggers),
+ * one transaction per batch, on one connection, sent in ~64 KiB writes as the writer does.
+ * This is what PostgreSQL can take with no pipeline in front of it; our throughput / this = the headline ratio.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { COPY_COLUMNS } from '../src/ledger/copy.js';
+import { ZERO_HASH } from '../src/ledger/types.js';
+import { chainRecords, mixRecords } from './stages.js';
+import { diff, snapshot, type CpuDiff } from './lib/proc.js';
+
+export interface CeilingResult {
+  readonly rows: number;
+  readonly batch: number;
+  readonly seconds: number;
+  readonly rowsPerSec: number;
+  readonly avgLineBytes: number;
+  /** CPU seconds per 100,000 rows: PostgreSQL backends of this database, PostgreSQL's shared processes, this process. */
+  readonly cpuPer100k: { pg_backends: number; pg_shared: number; loadgen: number; foreign: number };
+  readonly tableMb: number;
+}
+
+/** Builds the COPY payload: per batch, the lines joined into ~64 KiB buffers. */
+export function buildCeilingBatches(rows: number, batch: number, chain = 'ceiling'): { batches: Buffer[][]; bytes: number } {
+  const batches: Buffer[][] = [];
+  let head = { seq: 0, hash: ZERO_HASH };
+  let bytes = 0;
+  for (let start = 0; start < rows; start += batch) {
+    const n = Math.min(batch, rows - start);
+    const records = mixRecords(n, 100 + start, start);
+    const { rows: chained, lines } = chainRecords(chain, records, head);
+    const last = chained[chained.length - 1]!;
+    head = { seq: last.seq, hash: last.hash };
+    const bufs: Buffer[] = [];
+    let cur = '';
+    for (const l of lines) {
+      cur += l;
+      if (cur.length >= 65536) {
+        bufs.push(Buffer.from(cur, 'utf8'));
+        cur = '';
+      }
+    }
+    if (cur) bufs.push(Buffer.from(cur, 'utf8'));
+    for (const b of bufs) bytes += b.length;
+    batches.push(bufs);
+  }
+  return { batches, bytes };
+}
+
+export async function copyCeiling(url: string, database: string, rows: number, batch: number): Promise<CeilingResult> {
+  const { batches, bytes } = buildCeilingBatches(rows, batch);
+  const table = `ceil_ledger_${batch}`;
+  const c = new pg.Client({ connectionString: url, application_name: 'syslog-ledger bench ceiling' });
+  await c.connect();
+  try {
+    await c.query(`SET client_min_messages = warning`);
+    await c.query(`DROP TABLE IF EXISTS ${table}`);
+    await c.query(`CREATE TABLE ${table} (LIKE ledger INCLUDING ALL)`);
+    await c.query('CHECKPOINT').catch(() => undefined);
+    const sql = `COPY ${table} (${COPY_COLUMNS.join(', ')}) FROM STDIN`;
+    const s0 = snapshot(undefined, database);
+    const t0 = performance.now();
+    for (const bufs of batches) {
+      await c.query('BEGIN');
+      await pipeline(Readable.from(bufs), c.query(copyStreams.from(sql)));
+      await c.query('COMMIT');
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu: CpuDiff = diff(s0, snapshot(undefined, database));
+    const n = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
+    if (n !== rows) throw new Error(`ceiling: expected ${rows} rows, table has ${n}`);
+    const mb = Number((await c.query<{ s: string }>(`SELECT pg_total_relation_size('${table}') AS s`)).rows[0]!.s) / 1e6;
+    await c.query(`DROP TABLE ${table}`);
+    const per = (x: number): number => (x * 100_000) / rows;
+    return {
+      rows,
+      batch,
+      seconds,
+      rowsPerSec: rows / seconds,
+      avgLineBytes: Math.round(bytes / rows),
+      cpuPer100k: { pg_backends: per(cpu.pg_backends), pg_shared: per(cpu.pg_shared), loadgen: per(cpu.loadgen), foreign: per(cpu.foreign) },
+      tableMb: Math.round(mb),
+    };
+  } finally {
+    await c.end();
+  }
+}

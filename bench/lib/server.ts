@@ -1,0 +1,144 @@
+/**
+ * Starts the real `syslog-ledger serve` (dist/src/main.js) as a child process on ephemeral ports,
+ * as test/helpers/server.ts does for the tests, for one benchmark scenario.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { DevPkiFiles } from '../../src/pki/devpki.js';
+
+export const MAIN = resolve(import.meta.dirname, '../../src/main.js');
+
+export interface BenchServerOptions {
+  readonly databaseUrl: string;
+  readonly pki: DevPkiFiles;
+  readonly chain: string;
+  /** Extra `serve` flags (e.g. `--batch-size 2000`). */
+  readonly args?: readonly string[];
+  /** Extra node flags (e.g. `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
+}
+
+export interface BenchServer {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly workDir: string;
+  /** The last log lines (parsed JSON). */
+  readonly logs: Array<Record<string, unknown>>;
+  metrics(): Promise<string>;
+  /** SIGTERM (commit everything, exit 0) and wait; SIGKILL after `timeoutMs`. */
+  stop(timeoutMs?: number): Promise<number | null>;
+}
+
+export async function startBenchServer(o: BenchServerOptions): Promise<BenchServer> {
+  const workDir = mkdtempSync(join(tmpdir(), 'syslog-ledger-bench-'));
+  const args = [
+    ...(o.nodeArgs ?? []),
+    MAIN, 'serve',
+    '--listen', '127.0.0.1:0',
+    '--metrics', '127.0.0.1:0',
+    '--database-url', o.databaseUrl,
+    '--tls-cert', o.pki.server, '--tls-key', o.pki.serverKey, '--tls-ca', o.pki.ca,
+    '--chain', o.chain,
+    '--log-level', 'info',
+    '--data-dir', join(workDir, 'data'),
+    '--signing-key', join(workDir, 'ledger-signing.key'),
+    '--checkpoint-file', join(workDir, 'data', 'checkpoints.jsonl'),
+    ...(o.args ?? []),
+  ];
+  const child = spawn(process.execPath, args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-10000);
+  });
+  const ready = await new Promise<{ port: number; metricsPort: number }>((res, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start in 60 s; stderr: ${stderr}`)), 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code} before serving; stderr: ${stderr}; logs: ${JSON.stringify(logs.slice(-5))}`));
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      logs.push(rec);
+      if (logs.length > 200) logs.splice(0, 100);
+      if (rec.msg === 'syslog-ledger serving') {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        res({ port: Number(String(rec.listen).split(':').pop()), metricsPort: Number(String(rec.metrics).split(':').pop()) });
+      }
+    });
+  });
+  return {
+    child,
+    pid: child.pid!,
+    port: ready.port,
+    metricsPort: ready.metricsPort,
+    workDir,
+    logs,
+    metrics: async () => (await fetch(`http://127.0.0.1:${ready.metricsPort}/metrics`)).text(),
+    async stop(timeoutMs = 60_000) {
+      try {
+        if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+        const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+        const code = await exited;
+        clearTimeout(timer);
+        return code;
+      } finally {
+        rmSync(workDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Value of one sample in a Prometheus exposition (labels must match exactly those given). */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got: Record<string, string> = {};
+    for (const lm of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) got[lm[1]!] = lm[2]!;
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
+
+/** Sum of every sample of a metric (over all label sets). */
+export function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (m && m[1] === name) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+/**
+ * Quantile from a Prometheus histogram's cumulative buckets: the upper bound of the first bucket
+ * that holds the quantile (so "p99 <= X"), as a worst case within the bucket's resolution.
+ */
+export function histogramQuantileUpper(text: string, name: string, q: number): number | undefined {
+  const buckets: Array<[number, number]> = [];
+  for (const line of text.split('\n')) {
+    const m = new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\}\\s+(\\S+)`).exec(line);
+    if (m) buckets.push([m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])]);
+  }
+  if (buckets.length === 0) return undefined;
+  buckets.sort((a, b) => a[0] - b[0]);
+  const total = buckets[buckets.length - 1]![1];
+  if (total === 0) return undefined;
+  for (const [le, c] of buckets) if (c >= q * total) return le;
+  return Number.POSITIVE_INFINITY;
+}
