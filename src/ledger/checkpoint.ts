@@ -60,8 +60,6 @@ export const INTEGRITY_FINDING_KINDS = [
   'checkpoint_root_mismatch',
   /** Rows the checkpoints vouch for are not in the ledger (deleted tail or chain). */
   'truncated',
-  /** A checkpoint that could not be compared (rows missing before it); the row checks name the cause. */
-  'checkpoint_unverified',
 ] as const;
 export type IntegrityFindingKind = (typeof INTEGRITY_FINDING_KINDS)[number];
 

@@ -15,7 +15,7 @@
  */
 import type { FrontierSnapshot } from './merkle.js';
 import { MerkleAccumulator } from './merkle.js';
-import { readCheckpointFile, type Checkpoint, type IntegrityFinding } from './checkpoint.js';
+import { readCheckpointFile, type Checkpoint, type IntegrityFinding, type IntegrityFindingKind } from './checkpoint.js';
 import type { VerifyingKey } from './signing.js';
 
 /** Defaults shared with serve: `verify --checkpoints` and `--public-key`. */
@@ -38,6 +38,27 @@ export interface CheckpointVerifierOptions {
    * per row.
    */
   readonly merkleRoots?: boolean;
+  /**
+   * `verify --from SEQ`: every chain's rows start at this seq. Roots are then compared only for
+   * chains given a frontier with startChain(); the others get head-hash comparisons.
+   */
+  readonly fromSeq?: number;
+}
+
+/** The coarser finding kinds of src/ledger/verify.ts (FINDING_KINDS), for callers that keep those. */
+export function toVerifyKind(kind: IntegrityFindingKind): 'checkpoint_mismatch' | 'checkpoint_signature' | 'checkpoint_truncation' | 'checkpoint_file' {
+  switch (kind) {
+    case 'checkpoint_head_mismatch':
+    case 'checkpoint_root_mismatch':
+      return 'checkpoint_mismatch';
+    case 'checkpoint_bad_signature':
+    case 'checkpoint_unknown_key':
+      return 'checkpoint_signature';
+    case 'truncated':
+      return 'checkpoint_truncation';
+    default:
+      return 'checkpoint_file';
+  }
 }
 
 /** A chain's signed checkpoints, sorted by seq, compactly: seq, then head hash || Merkle root. */
@@ -175,6 +196,7 @@ export class CheckpointVerifier {
     if (frontier !== undefined) {
       if (frontier.size !== fromSeq - 1) throw new RangeError(`frontier of size ${frontier.size} does not end before seq ${fromSeq}`);
       run.acc.restore(frontier);
+      run.noRoots = this.#opts.merkleRoots === false;
     } else if (fromSeq > 1) {
       run.noRoots = true;
     }
@@ -199,6 +221,12 @@ export class CheckpointVerifier {
         checked: 0,
       };
       this.#runs.set(chain, run);
+      const from = this.#opts.fromSeq ?? 1;
+      if (from > 1) {
+        run.noRoots = true;
+        run.lastSeq = from - 1;
+        this.#skipTo(run, from);
+      }
     }
     return run;
   }

@@ -119,6 +119,12 @@ describe('verify-checkpoints', () => {
     expect(r.summary.checkpointsCompared).toBe(3);
     const noFrontier = await check('from', { from: 333 });
     expect(noFrontier.findings).toEqual([]);
+    // The same through the fromSeq option (what verify --from without --chain uses), with a changed row.
+    await tamper(db.pool, 'ledger', "UPDATE ledger SET hash = sha256(hash) WHERE chain = 'from' AND seq = 400");
+    const v = await CheckpointVerifier.load({ ledgerId: db.ledgerId, keys: [key], files: [file], fromSeq: 333 });
+    const rows = await db.pool.query<{ seq: string; hash: Buffer }>("SELECT seq, hash FROM ledger WHERE chain = 'from' AND seq >= 333 ORDER BY seq");
+    for (const r of rows.rows) v.feed('from', Number(r.seq), r.hash);
+    expect(v.finish().filter((f) => f.chain === 'from').map((f) => [f.kind, f.seq])).toEqual([['checkpoint_head_mismatch', 400]]);
   });
 
   it('verify-checkpoints: a checkpoint file going backwards or with bad signatures is reported', async () => {
