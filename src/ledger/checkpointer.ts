@@ -186,10 +186,11 @@ export class Checkpointer {
     if (root.toString('hex') !== cp.merkle_root) fail('the Merkle root differs');
   }
 
+  /** A fresh chain state; its accumulator reports completed stored-level nodes into `st.nodes`. */
   #newState(chain: string): ChainState {
     const st: ChainState = {
       chain,
-      acc: undefined as unknown as MerkleAccumulator,
+      acc: new MerkleAccumulator({ onNode: (l, i, h) => st.nodes.push([l, i, h]), onNodeMinLevel: STORED_MIN_LEVEL }),
       headHash: undefined,
       nodes: [],
       signedSize: 0,
@@ -216,8 +217,6 @@ export class Checkpointer {
         throw new Error(`chain "${chain}" was not restored by Checkpointer.init(); its rows start at seq ${String(rows[0]?.seq)}`);
       }
       st = this.#newState(chain);
-      const s = st;
-      st.acc = new MerkleAccumulator({ onNode: (l, i, h) => s.nodes.push([l, i, h]), onNodeMinLevel: STORED_MIN_LEVEL });
     }
     if (st.failed) throw st.failed;
     const acc = st.acc;
