@@ -291,8 +291,10 @@ export class Zone {
     if (upper === 'UTC' || upper === 'Z' || upper === 'ETC/UTC' || upper === 'GMT' || name === '') return new Zone(name, 0, null);
     const fixed = /^([+-])(\d\d):?(\d\d)$/.exec(name);
     if (fixed !== null) {
-      const mins = Number(fixed[2]) * 60 + Number(fixed[3]);
-      return new Zone(name, fixed[1] === '-' ? -mins : mins, null);
+      const h = Number(fixed[2]);
+      const m = Number(fixed[3]);
+      if (h > 23 || m > 59) return new Zone(name, 0, null);
+      return new Zone(name, (fixed[1] === '-' ? -1 : 1) * (h * 60 + m), null);
     }
     try {
       const fmt = new Intl.DateTimeFormat('en-US', {
@@ -355,7 +357,8 @@ export class Zone {
     }
     const local = daysFromCivil(y, mo, d) * MS_PER_DAY + h * 3_600_000 + mi * MS_PER_MINUTE + s * 1000;
     const off = Math.round((local - utcMs) / MS_PER_MINUTE);
-    return Number.isFinite(off) ? off : 0;
+    // Intl renders years before 1 CE with an era we do not ask for; no real zone is a day off UTC
+    return Number.isFinite(off) && Math.abs(off) < 1440 ? off : 0;
   }
 
   /**
@@ -433,7 +436,9 @@ const zones = new Map<string, Zone>();
 
 /** Whether `name` is a zone the parsers understand (UTC, `±hh:mm`, or an IANA name known to Intl). */
 export function isValidTimeZone(name: string): boolean {
-  if (/^(UTC|Z|GMT|Etc\/UTC)$/i.test(name) || /^[+-]\d\d:?\d\d$/.test(name)) return true;
+  if (/^(UTC|Z|GMT|Etc\/UTC)$/i.test(name)) return true;
+  const fixed = /^[+-](\d\d):?(\d\d)$/.exec(name);
+  if (fixed !== null) return Number(fixed[1]) <= 23 && Number(fixed[2]) <= 59;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: name });
     return true;

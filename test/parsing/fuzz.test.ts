@@ -15,7 +15,10 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
 /** Generous: a frame of a few hundred bytes parses in microseconds. */
 const MAX_MS_PER_FRAME = 250;
 
-const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', '+05:45', 'Not/AZone'];
+const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', '+05:45', '-99:99', 'Not/AZone'];
+
+/** What `syslog.timestamp` must look like whenever it is not null. */
+const RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
 
 const ctxArb: fc.Arbitrary<ParseContext> = fc.record({
   receivedAtMs: fc.integer({ min: 0, max: 4_102_444_800_000 }), // 1970 .. 2100
@@ -49,6 +52,7 @@ function checkResult(r: ParsedMessage, ms: number): void {
   if (r.parse_error_reason !== null) expect(PARSE_ERROR_REASONS).toContain(r.parse_error_reason);
   expect(r.parse_error_reason).not.toBe('internal');
   expect(unstorable(r)).toBeNull();
+  if (r.syslog.timestamp !== null) expect(r.syslog.timestamp).toMatch(RFC3339);
   expect(() => JSON.stringify(r)).not.toThrow();
   expect(ms).toBeLessThan(MAX_MS_PER_FRAME);
 }
@@ -67,6 +71,8 @@ const SEEDS = [
   '<190>Apr 15 21:28:13 2007 linksys app: [origin software="rsyslogd" x="1"] msg',
   '<7>2006-10-29 02:00:00.156+01:00 host prog[1]: m',
   'Feb 29 16:01:59 serverX -- MARK --',
+  '<13>0000-01-01T00:00:00.1234567 h t: year zero without a zone',
+  '<13>Dec 31 2399 23:59:59.999 h t: m',
   '{"@timestamp":"2024-06-15T11:59:58.123456+00:00","host":"app1","severity":"info","facility":"local0","tag":"sshd[77]:","message":" {\\"event_type\\":\\"authentication\\",\\"user\\":\\"a\\",\\"result\\":\\"ok\\"}"}',
 ].map((s) => Buffer.from(s, 'utf8'));
 

@@ -167,3 +167,10 @@ describe('RFC 3164 parser', () => {
     expect(parseRfc3164(b(''), UTC_2024)).toMatchObject({ format: 'unparsed', parse_error: 'RFC 3164: empty frame', parse_error_reason: 'empty' });
   });
 });
+
+describe('RFC 3164 timestamps at the edges', () => {
+  it('rfc3164: year 0000 and invalid fixed offsets still give RFC 3339 text', () => {
+    expect(fields('<13>0000-01-01T00:00:00 h t: m', at('2024-01-01T00:00:00Z', 'America/New_York')).timestamp).toMatch(/^0000-01-01T00:00:00[+-]\d\d:\d\d$/);
+    expect(fields('<13>Jan 15 12:00:00 h t: m', at('2024-01-20T00:00:00Z', '+99:99')).timestamp).toBe('2024-01-15T12:00:00+00:00');
+  });
+});
