@@ -51,7 +51,7 @@ export function normalize(parsed: ParsedMessage, ctx: NormalizeContext): OcsfEve
   } else {
     mapping = fallback(bareInput(parsed), ctx.rawText);
   }
-  const ev = envelope(parsed, ctx, mapping);
+  const ev = envelope(parsed, ctx, mapping, input);
   if (count !== undefined && ev.count === undefined) ev.count = count;
   return ev;
 }
@@ -114,7 +114,7 @@ function peerOf(peer: PeerIdentity): Record<string, unknown> {
   return p;
 }
 
-function envelope(parsed: ParsedMessage, ctx: NormalizeContext, m: Mapping): OcsfEvent {
+function envelope(parsed: ParsedMessage, ctx: NormalizeContext, m: Mapping, input: FamilyInput | null): OcsfEvent {
   const s = parsed.syslog;
   const classUid = m.class_uid;
   const cls = CLASSES[classUid];
@@ -133,7 +133,9 @@ function envelope(parsed: ParsedMessage, ctx: NormalizeContext, m: Mapping): Ocs
   const original = s.timestamp_original ?? ts;
   if (original) metadata.original_time = clean(original);
   metadata.logged_time = ctx.receivedAtMs;
-  const corr = m.correlation_uid ?? (s.procid ? `${s.hostname ?? ''}:${s.app_name ?? ''}[${s.procid}]` : undefined);
+  // host:program[pid] groups the lines of one process (one SSH connection, one su): `sshd[7]` and
+  // `sshd(pam_unix)[7]` share it. Views use it to count an attempt once (docs/ocsf.md).
+  const corr = m.correlation_uid ?? (input !== null && input.pid ? `${s.hostname ?? ''}:${input.program}[${input.pid}]` : undefined);
   if (corr !== undefined) metadata.correlation_uid = clean(corr);
   metadata.peer = peerOf(ctx.peer);
 

@@ -87,6 +87,7 @@ export function fallback(input: FamilyInput, rawText: string): Mapping {
       if (m !== null) {
         const u = m.unmapped ?? (m.unmapped = {});
         u.embedded = { hostname: e[1], program: e[2], ...(e[3] ? { pid: e[3] } : {}) };
+        if (e[3] !== undefined && m.correlation_uid === undefined) m.correlation_uid = `${e[1]}:${e[2]}[${e[3]}]`;
         return m;
       }
     }

@@ -11,7 +11,7 @@
  *   PATH -> File System Activity 1001; SOCKADDR -> Network Activity 4001; DAEMON_*, CONFIG_CHANGE ->
  *   Event Log Activity 1008; SERVICE_*, SYSTEM_* -> Application Lifecycle 6002; AVC, SECCOMP, ANOM_*,
  *   TTY -> Process Activity 1007; NETFILTER_CFG, USYS_CONFIG -> Entity Management 3004.
- *   EOE (an empty end-of-event marker) and unknown types stay Base Events.
+ *   EOE (the end marker of a syscall event) -> Kernel Activity 1003 / 99; unknown types stay Base Events.
  *
  * Repeat marking: an sshd/login logon is counted on USER_LOGIN (success) and each failed attempt on
  * USER_AUTH; the other records of the same logon (USER_ACCT, CRED_*, USER_START/END, USER_ERR, LOGIN,
@@ -131,10 +131,14 @@ function authRecord(activityFor: (exe: string | undefined, sw: boolean) => numbe
     const op = val(f.op);
     if (acct.invalid) out.detail = 'Invalid user';
     else if (op !== undefined && status === 2) out.detail = op;
-    if (activity === 99) out.activityName = r.type === 'CRED_REFR' ? 'Refresh Credentials' : 'Other';
+    if (activity === 99) out.activityName = AUTH_OTHER_NAMES[r.type] ?? 'Other';
     return out;
   };
 }
+
+const AUTH_OTHER_NAMES: Readonly<Record<string, string>> = {
+  CRED_REFR: 'Refresh Credentials', CRYPTO_SESSION: 'Crypto Session', CRYPTO_KEY_USER: 'Crypto Key', GRP_AUTH: 'Group Authentication',
+};
 
 const isLoginExe = (exe: string | undefined): boolean => exe !== undefined && LOGIN_EXES.has(exe);
 
@@ -372,6 +376,10 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   CRED_DISP: authRecord(() => 2, () => true),
   USER_ERR: authRecord(switchOr(1), () => true),
   GRP_AUTH: authRecord(() => 99, () => false),
+  CRYPTO_SESSION: authRecord(() => 99, () => true),
+  CRYPTO_KEY_USER: authRecord(() => 99, () => true),
+  CRYPTO_LOGIN: authRecord(() => 1, (_exe, status) => status !== 2),
+  CRYPTO_LOGOUT: authRecord(() => 2, () => true),
   LOGIN: (r) => {
     const f = r.f;
     const attrs: Record<string, unknown> = {};
@@ -446,7 +454,9 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   USER_TTY: processEvent(99, 'TTY Input', () => 0),
   NETFILTER_CFG: entity(3, 'Netfilter Table', (f) => val(f.table)),
   USYS_CONFIG: entity(3, 'System Configuration', (f) => val(f.op)),
-  TIME_INJOFFSET: (r) => ({ cls: 1003, activity: 99, activityName: 'Clock Adjustment', status: 1, attrs: { kernel: { name: 'clock', type_id: 2, type: 'System Call' } }, repeat: true }),
+  // EOE closes a multi-record kernel (syscall) event; the SYSCALL record of the same id names the call.
+  EOE: () => ({ cls: 1003, activity: 99, activityName: 'End of Event', status: 0, attrs: { kernel: { name: 'syscall', type_id: 2, type: 'System Call' } }, repeat: true }),
+  TIME_INJOFFSET: () => ({ cls: 1003, activity: 99, activityName: 'Clock Adjustment', status: 1, attrs: { kernel: { name: 'clock', type_id: 2, type: 'System Call' } }, repeat: true }),
   TIME_ADJNTPVAL: (r) => ({ cls: 1003, activity: 99, activityName: 'Clock Adjustment', status: 1, attrs: { kernel: { name: val(r.f.op) ?? 'adjtimex', type_id: 2, type: 'System Call' } }, repeat: true }),
 };
 
@@ -463,7 +473,7 @@ export function auditRecord(text: string, input: FamilyInput): Mapping | null {
   unmapped.audit = fields;
   let m: Mapping;
   if (h === undefined) {
-    m = { rule: r.type === 'EOE' ? 'auditd.eoe' : 'auditd.unknown', class_uid: 0, activity_id: 0, status_id: 0, product: PRODUCT, attrs: {}, unmapped };
+    m = { rule: 'auditd.unknown', class_uid: 0, activity_id: 0, status_id: 0, product: PRODUCT, attrs: {}, unmapped };
   } else {
     const res = h(r);
     m = { rule: `auditd.${r.type.toLowerCase()}`, class_uid: res.cls, activity_id: res.activity, status_id: res.status, product: PRODUCT, attrs: res.attrs, unmapped };

@@ -84,7 +84,7 @@ const SESSION_CLOSED = /^session closed for user (.+?)(?:\(uid=\d+\))?\s*$/;
 const PASSWORD_CHANGED = /^password changed for (\S+)\s*$/;
 const NOT_MET = /requirement "(.*)" not met by user "(.*)"/;
 const LOCKED = /^Consecutive login failures for user (\S+) account temporarily locked/;
-const USER_HINT = /\buser[= ]["'(]?([^\s"'(),]+)/;
+const USER_HINT = /\b(?:about|for|by|of) user ["'(]?([^\s"'(),]+)|\buser=["']?([^\s"'(),]+)/;
 
 function classify(service: string, type: string | null, text: string): Outcome {
   const sw = SWITCH.has(service);
@@ -115,7 +115,7 @@ function classify(service: string, type: string | null, text: string): Outcome {
   }
   if (type === 'chauthtok' || type === 'password') {
     const u = USER_HINT.exec(text);
-    return { rule: 'pam.chauthtok', cls: 3001, activity: 3, status: /chang|updat|success/i.test(text) && !/not|fail|error/i.test(text) ? 1 : 2, target: u?.[1], detail: text };
+    return { rule: 'pam.chauthtok', cls: 3001, activity: 3, status: /chang|updat|success/i.test(text) && !/not|fail|error/i.test(text) ? 1 : 2, target: u?.[1] ?? u?.[2], detail: text };
   }
   if (text.startsWith('auth could not identify password for [')) {
     const name = text.slice(38, text.lastIndexOf(']'));
@@ -130,7 +130,7 @@ function classify(service: string, type: string | null, text: string): Outcome {
   // Anything else a module says: Authentication / Other, failure when it reads like one.
   const u = USER_HINT.exec(text);
   const failed = /fail|error|denied|unable|cannot|expired|invalid|not /i.test(text);
-  return { rule: 'pam.other', cls: 3002, activity: 99, status: failed ? 2 : 0, target: u?.[1], detail: text };
+  return { rule: 'pam.other', cls: 3002, activity: 99, status: failed ? 2 : 0, target: u?.[1] ?? u?.[2], detail: text };
 }
 
 function pamText(input: FamilyInput, module: string, service: string, type: string | null, text: string): Mapping {
@@ -176,6 +176,6 @@ export function unixChkpwd(input: FamilyInput): Mapping | null {
     return { rule: 'pam.unix_chkpwd_failed', class_uid: 3002, activity_id: 1, status_id: 2, product: PRODUCT, attrs, status_detail: 'password check failed', repeat_of: 'pam' };
   }
   const u = USER_HINT.exec(input.msg);
-  if (u) attrs.user = user(u[1]);
+  if (u) attrs.user = user(u[1] ?? u[2]);
   return { rule: 'pam.unix_chkpwd_other', class_uid: 3002, activity_id: 99, activity_name: 'Other', status_id: /fail|error/i.test(input.msg) ? 2 : 0, product: PRODUCT, attrs };
 }

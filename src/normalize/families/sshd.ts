@@ -265,6 +265,12 @@ const RULES: readonly Rule[] = [
     map: (m, i) => sshAuth('sshd.write_failed', i, 99, 2, { activityName: DISCONNECT, detail: m[1] }),
   },
   {
+    id: 'sshd.protocol_error',
+    re: /^(Corrupted MAC on input|Bad packet length \d+|Disconnecting: (?!Too many)[^:]*|(?:fatal: )?Unable to negotiate a key exchange method|(?:fatal: )?ssh_dispatch_run_fatal: .*?|(?:fatal: )?Connection reset by peer)\.?( \[preauth\])?$/,
+    prefix: '',
+    map: (m, i) => sshAuth('sshd.protocol_error', i, 99, 2, { activityName: DISCONNECT, detail: m[1] }),
+  },
+  {
     id: 'sshd.session_start',
     prefix: 'Starting session: ',
     re: /^Starting session: (.*?) for (.*) from (\S+) port (\d+)(?: id (\d+))?$/,
@@ -358,7 +364,7 @@ export function pamKv(s: string): Record<string, string> {
   return out;
 }
 
-const USER_HINT = /\b(?:for|by) (?:invalid |illegal |authenticating )?user "?([^\s"]+)"?|\buser[= ]"?([^\s"(]+)/;
+const USER_HINT = /\b(?:for|by|invalid|illegal|authenticating) user "?([^\s"]+)"?|\buser="?([^\s"]+)/;
 
 /** sshd family entry point. */
 export function sshd(input: FamilyInput): Mapping {
