@@ -15,7 +15,8 @@
  */
 import type { FrontierSnapshot } from './merkle.js';
 import { MerkleAccumulator } from './merkle.js';
-import { readCheckpointFile, type Checkpoint, type IntegrityFinding, type IntegrityFindingKind } from './checkpoint.js';
+import type { Checkpoint, IntegrityFinding, IntegrityFindingKind } from './checkpoint.js';
+import { readCheckpointFile } from './checkpoint-file.js';
 import type { VerifyingKey } from './signing.js';
 
 /** Defaults shared with serve: `verify --checkpoints` and `--public-key`. */

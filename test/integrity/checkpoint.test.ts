@@ -1,13 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CheckpointFile, readCheckpointFile } from '../../src/ledger/checkpoint-file.js';
 import {
-  CheckpointFile,
   ForeignCheckpointFileError,
   checkpointSignedBytes,
   keyMap,
   parseCheckpoint,
-  readCheckpointFile,
   serializeCheckpoint,
   signCheckpoint,
   verifyCheckpointSignature,
