@@ -76,7 +76,7 @@ describe.skipIf(!rsyslog)(`rsyslog interop (${rsyslog?.version ?? 'rsyslogd with
 
   for (const c of CASES) {
     it(`${c.config}: a server restart mid-run loses at most ${RESTART_LIMITS.rsyslog.lost} and duplicates at most ${RESTART_LIMITS.rsyslog.duplicated} lines`, async () => {
-      const { result } = await run(c, 'restart', { batch: 250, pauseMs: 25, restartAfter: Math.floor(INTEROP_N / 2), idleMs: 75_000, timeoutMs: 200_000 });
+      const { result } = await run(c, 'restart', { batch: 50, pauseMs: 50, restartAfter: Math.floor(INTEROP_N / 2), idleMs: 75_000, timeoutMs: 200_000 });
       expect(result.restart?.resumedAfterMs, result.summary).not.toBeNull();
       expect(result.tally.unknown, result.summary).toEqual([]);
       expect(result.tally.missing.length, result.summary).toBeLessThanOrEqual(RESTART_LIMITS.rsyslog.lost);

@@ -2,10 +2,10 @@
  * Finds the real syslog clients the interop tests drive, and how to run them.
  *
  * rsyslog and syslog-ng-core are mutually exclusive Debian packages (both provide
- * system-log-daemon), so one machine cannot `apt-get install` both. The tests take rsyslog from
- * the installed package and syslog-ng from PATH, from $SYSLOG_NG_BIN, or from a package unpacked
- * with `apt-get download syslog-ng-core && dpkg-deb -x syslog-ng-core_*.deb /opt/syslog-ng`
- * (see docs/interop.md). Nothing here is started as a system service.
+ * system-log-daemon), so one machine cannot `apt-get install` both. Each program is taken from
+ * $RSYSLOGD_BIN / $SYSLOG_NG_BIN, else from PATH, else from a package unpacked under /opt
+ * (`dpkg-deb -x pkg.deb /opt/rsyslog` or `/opt/syslog-ng`), which test/interop/install-clients.sh
+ * does for whichever of the two is not installed. Nothing here is started as a system service.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -20,10 +20,12 @@ export interface ClientBinary {
   readonly baseArgs: readonly string[];
   /** First line of `--version` / `-v`. */
   readonly version: string;
+  /** rsyslog: the folder of its loadable modules (lmnsd_gtls.so, lmnsd_ossl.so). */
+  readonly moduleDir?: string;
 }
 
 const SBIN = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/usr/bin', '/usr/local/bin'];
-const LIBDIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+const LIBDIRS = ['/usr/lib', '/usr/lib64', '/usr/local/lib'];
 
 function onPath(name: string): string | null {
   const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SBIN];
@@ -43,20 +45,35 @@ function firstLine(path: string, args: string[], env: Record<string, string> = {
   }
 }
 
-/** rsyslogd with its GnuTLS network stream driver (package rsyslog-gnutls), or null. */
+/** rsyslogd with its GnuTLS network stream driver (package rsyslog-gnutls), installed or unpacked, or null. */
 export function findRsyslog(): ClientBinary | null {
-  const path = process.env.RSYSLOGD_BIN ?? onPath('rsyslogd');
-  if (!path) return null;
-  if (!rsyslogModule('lmnsd_gtls.so')) return null;
-  const version = firstLine(path, ['-v']);
-  return version ? { path, env: {}, baseArgs: [], version: version.replace(/\s+/g, ' ').replace(/ compiled with:$/, '') } : null;
+  const candidates = [process.env.RSYSLOGD_BIN, onPath('rsyslogd'), '/opt/rsyslog/usr/sbin/rsyslogd'].filter((p): p is string => !!p && existsSync(p));
+  for (const path of candidates) {
+    const prefix = dirname(dirname(dirname(path)));
+    const unpacked = !path.startsWith('/usr/') && !path.startsWith('/sbin/');
+    // An unpacked package keeps its modules under <prefix>/usr/lib/<triplet>/rsyslog: point -M there.
+    const moduleDir = unpacked ? rsyslogModuleDir([join(prefix, 'usr', 'lib')]) : rsyslogModuleDir(LIBDIRS);
+    if (!moduleDir) continue;
+    const version = firstLine(path, ['-v']);
+    if (!version) continue;
+    return {
+      path,
+      env: {},
+      baseArgs: unpacked ? ['-M', moduleDir] : [],
+      version: version.replace(/\s+/g, ' ').replace(/ compiled with:$/, ''),
+      moduleDir,
+    };
+  }
+  return null;
 }
 
-/** Path of an rsyslog loadable module (e.g. `lmnsd_ossl.so`), or null when not installed. */
-export function rsyslogModule(file: string): string | null {
-  for (const d of LIBDIRS) {
-    const p = join(d, 'rsyslog', file);
-    if (existsSync(p)) return p;
+/** The folder holding rsyslog's modules with lmnsd_gtls.so, under one of `libRoots`. */
+function rsyslogModuleDir(libRoots: readonly string[]): string | null {
+  for (const root of libRoots) {
+    for (const sub of ['', 'x86_64-linux-gnu', 'aarch64-linux-gnu']) {
+      const d = join(root, sub, 'rsyslog');
+      if (existsSync(join(d, 'lmnsd_gtls.so'))) return d;
+    }
   }
   return null;
 }
