@@ -6,6 +6,8 @@ const COMMANDS: Record<string, { summary: string; run: () => Promise<(argv: stri
   migrate: { summary: 'apply migrations/ to the database, idempotently', run: async () => (await import('./migrate.js')).migrateCommand },
   verify: { summary: 'recompute and check the ledger; exit 0 intact, 1 tampered, 2 could not check', run: async () => (await import('./verify.js')).verifyCommand },
   parse: { summary: 'dry run: frames on stdin, normalized events as JSON lines on stdout', run: async () => (await import('./parse.js')).parseCommand },
+  prove: { summary: 'inclusion proof for one event, or consistency proof between two checkpoints', run: async () => (await import('./prove.js')).proveCommand },
+  'verify-proof': { summary: 'check a proof offline with the public key', run: async () => (await import('./verify-proof.js')).verifyProofCommand },
   certs: { summary: 'create a development PKI (CA, server, client, CRL) in a folder', run: async () => (await import('./certs.js')).certsCommand },
 };
 

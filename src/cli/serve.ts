@@ -13,6 +13,9 @@ import { startPipeline, type PipelineConfig } from '../main.js';
 import { Metrics } from '../metrics/registry.js';
 import { FORMAT_OPTIONS } from '../parsing/types.js';
 import { createDevPki } from '../pki/devpki.js';
+import pg from 'pg';
+import { Checkpointer } from '../ledger/checkpointer.js';
+import { loadOrCreateSigningKey } from '../ledger/signing.js';
 
 export const DEFAULT_CERTS = {
   cert: './certs/server.pem',
@@ -123,7 +126,20 @@ export async function serveCommand(argv: string[]): Promise<number> {
 
     const metrics = new Metrics();
     const cfg: PipelineConfig = { ...cfgBase, databaseUrl: db.url, tls: tlsMaterial };
-    const pipeline = await startPipeline(cfg, metrics, log);
+
+    // Signed checkpoints: the signing key lives outside the database; heads go to the DB and a file.
+    const signingKeyPath = resolve(requireStr(values, 'signing-key'));
+    const key = await loadOrCreateSigningKey(signingKeyPath);
+    if (key.created) {
+      log.warn({ file: signingKeyPath, keyId: key.keyId }, 'created a new Ed25519 checkpoint signing key; production keys belong in a KMS/HSM (docs/integrity.md). Verifiers need only the .pub');
+    }
+    const cpPool = new pg.Pool({ connectionString: db.url, max: 2, application_name: 'syslog-ledger checkpointer' });
+    cpPool.on('error', (err) => log.warn({ err: describeError(err) }, 'checkpointer connection error'));
+    const checkpointer = new Checkpointer({ key, file: resolve(requireStr(values, 'checkpoint-file')), metrics, log: log.child({ stage: 'checkpointer' }) });
+    await checkpointer.init(cpPool, { chains: [cfg.chain] });
+    checkpointer.start();
+    // Called synchronously per commit (no await before it), so Merkle appends keep commit order.
+    const pipeline = await startPipeline(cfg, metrics, log, { onCommitted: (rows) => checkpointer.onCommitted(cfg.chain, rows) });
     log.info(
       { listen: `${pipeline.listenAddress.address}:${pipeline.listenAddress.port}`, metrics: `${pipeline.metricsAddress.address}:${pipeline.metricsAddress.port}`, chain: cfg.chain, headSeq: pipeline.writer.head.seq },
       'syslog-ledger serving',
@@ -147,18 +163,22 @@ export async function serveCommand(argv: string[]): Promise<number> {
             resolveExit(1);
           });
         }, shutdownTimeoutMs);
-        pipeline.shutdown().then(
-          () => {
-            clearTimeout(timer);
-            log.info({ headSeq: pipeline.writer.head.seq }, 'shutdown complete; every received event is committed');
-            resolveExit(0);
-          },
-          (err: unknown) => {
-            clearTimeout(timer);
-            log.error({ err: describeError(err) }, 'shutdown failed');
-            resolveExit(1);
-          },
-        );
+        pipeline
+          .shutdown()
+          .then(() => checkpointer.close())
+          .then(() => cpPool.end())
+          .then(
+            () => {
+              clearTimeout(timer);
+              log.info({ headSeq: pipeline.writer.head.seq }, 'shutdown complete; every received event is committed');
+              resolveExit(0);
+            },
+            (err: unknown) => {
+              clearTimeout(timer);
+              log.error({ err: describeError(err) }, 'shutdown failed');
+              resolveExit(1);
+            },
+          );
       };
       process.on('SIGTERM', () => onStop('SIGTERM'));
       process.on('SIGINT', () => onStop('SIGINT'));

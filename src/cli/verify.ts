@@ -5,12 +5,22 @@ import { resolveDatabase } from '../db/resolve.js';
 import { describeError } from '../errors.js';
 import { verifyLedger, type VerifyReport } from '../ledger/verify.js';
 import { DB_OPTIONS } from './migrate.js';
+import pg from 'pg';
+import { existsSync } from 'node:fs';
+import { VerifyError } from '../errors.js';
+import { loadFrontier } from '../ledger/merkle-store.js';
+import { loadPublicKey } from '../ledger/signing.js';
+import { CheckpointVerifier, DEFAULT_CHECKPOINT_FILE, DEFAULT_PUBLIC_KEY_FILE, toVerifyKind } from '../ledger/verify-checkpoints.js';
+import { list } from '../config.js';
 
 export const VERIFY_OPTIONS = {
   ...DB_OPTIONS,
   chain: { type: 'string', arg: 'NAME', help: 'verify this chain only (default: every chain)' },
   from: { type: 'string', arg: 'SEQ', help: 'start at this seq (trusting its prev_hash)' },
   json: { type: 'boolean', help: 'print a one-line JSON summary' },
+  checkpoints: { type: 'string', multiple: true, default: DEFAULT_CHECKPOINT_FILE, arg: 'FILE', help: 'signed checkpoint file(s) (serve --checkpoint-file); detects truncation and re-chaining' },
+  'public-key': { type: 'string', multiple: true, default: DEFAULT_PUBLIC_KEY_FILE, arg: 'FILE', help: 'checkpoint signing public key(s)' },
+  'no-checkpoints': { type: 'boolean', help: 'check the hash chains only (cannot detect a removed tail or a re-chained ledger)' },
   'max-findings': { type: 'string', default: '1000', arg: 'N', help: 'list at most N findings (all are counted)' },
 } as const satisfies OptionSpecs;
 
@@ -23,14 +33,18 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const json = bool(values, 'json');
   const fromRaw = str(values, 'from');
   let report: VerifyReport;
+  let checkpointSummary: unknown;
   const db = await resolveDatabase({ databaseUrl: str(values, 'database-url'), dataDir: resolve(requireStr(values, 'data-dir')) });
   try {
     const tty = process.stderr.isTTY && !json;
     const started = Date.now();
     const chain = str(values, 'chain');
+    const from = fromRaw ? int(values, 'from', 1) : undefined;
+    const cv = bool(values, 'no-checkpoints') ? undefined : await loadCheckpoints(db.url, values, chain, from);
     report = await verifyLedger(db.url, {
+      ...(cv ? { onRow: (c: string, s: number, h: Buffer) => cv.feed(c, s, h) } : {}),
       ...(chain ? { chain } : {}),
-      ...(fromRaw ? { fromSeq: int(values, 'from', 1) } : {}),
+      ...(from ? { fromSeq: from } : {}),
       maxFindings: int(values, 'max-findings', 1),
       ...(tty
         ? {
@@ -42,6 +56,13 @@ export async function verifyCommand(argv: string[]): Promise<number> {
         : {}),
     });
     if (tty) process.stderr.write('\n');
+    if (cv) {
+      for (const f of cv.finish()) {
+        report.findingCount++;
+        report.findings.push({ chain: f.chain, seq: f.seq ?? 0, kind: toVerifyKind(f.kind), detail: `${f.kind}: ${f.detail}` });
+      }
+      checkpointSummary = cv.summary();
+    }
   } catch (err) {
     const msg = `verify could not check the ledger: ${describeError(err)}`;
     if (json) console.log(JSON.stringify({ status: 'error', error: msg }));
@@ -52,11 +73,33 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   }
   const status = report.findingCount === 0 ? 'intact' : 'tampered';
   if (json) {
-    console.log(JSON.stringify({ status, chains: report.chains, rows: report.rows, findings: report.findingCount, first: report.findings.slice(0, 20), heads: report.heads, elapsed_ms: report.elapsedMs }));
+    console.log(JSON.stringify({ status, chains: report.chains, rows: report.rows, findings: report.findingCount, first: report.findings.slice(0, 20), heads: report.heads, checkpoints: checkpointSummary ?? null, elapsed_ms: report.elapsedMs }));
   } else {
     for (const f of report.findings) console.log(`TAMPERED chain=${f.chain} seq=${f.seq} ${f.kind}: ${f.detail}`);
     const rate = Math.round(report.rows / Math.max(report.elapsedMs / 1000, 0.001));
     console.log(`${status}: ${report.rows} rows in ${report.chains} chain(s) checked in ${(report.elapsedMs / 1000).toFixed(2)} s (${rate} rows/s), ${report.findingCount} finding(s)`);
   }
   return report.findingCount === 0 ? 0 : 1;
+}
+
+/** Loads and validates the checkpoint files; a missing file or key means verify cannot check (exit 2). */
+async function loadCheckpoints(url: string, values: Parameters<typeof list>[0], chain: string | undefined, from: number | undefined): Promise<CheckpointVerifier> {
+  const files = list(values, 'checkpoints');
+  const keyFiles = list(values, 'public-key');
+  for (const f of [...files, ...keyFiles]) {
+    if (!existsSync(f)) throw new VerifyError(`${f} not found: pass --checkpoints/--public-key (serve writes them), or --no-checkpoints to check the hash chains only`);
+  }
+  const keys = await Promise.all(keyFiles.map((f) => loadPublicKey(f)));
+  const client = new pg.Client({ connectionString: url, application_name: 'syslog-ledger verify' });
+  await client.connect();
+  try {
+    const meta = await client.query<{ ledger_id: string }>('SELECT ledger_id::text AS ledger_id FROM ledger_meta');
+    const ledgerId = meta.rows[0]?.ledger_id;
+    if (!ledgerId) throw new VerifyError('ledger_meta has no ledger id: is this a syslog-ledger database?');
+    const cv = await CheckpointVerifier.load({ ledgerId, keys, files, ...(chain ? { chain } : {}), ...(from ? { fromSeq: from } : {}) });
+    if (chain && from && from > 1) cv.startChain(chain, from, await loadFrontier(client, chain, from - 1));
+    return cv;
+  } finally {
+    await client.end();
+  }
 }
