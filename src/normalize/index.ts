@@ -61,6 +61,9 @@ function prepare(parsed: ParsedMessage): FamilyInput | null {
   const s = parsed.syslog;
   let msg = s.message;
   if (msg === null || msg === undefined) return null;
+  // The parsers already promise storable text; cleaning again here (one native scan) keeps every
+  // string a family cuts out of MSG safe even if that promise is ever broken.
+  msg = clean(msg);
   if (msg.charCodeAt(0) === 32 || msg.charCodeAt(0) === 9) msg = msg.trimStart();
   if (msg.startsWith('[ID ')) {
     // Solaris: "[ID 800047 auth.notice] Failed none for root ..."
@@ -87,14 +90,16 @@ function prepare(parsed: ParsedMessage): FamilyInput | null {
       sub = app.slice(paren + 1, end - 1);
       end = paren;
     }
-    program = end === app.length ? app : app.slice(0, end);
+    program = clean(end === app.length ? app : app.slice(0, end));
     if (program.indexOf('/') !== -1) program = program.slice(program.lastIndexOf('/') + 1);
+    if (sub !== null) sub = clean(sub);
   }
-  return { msg, program, sub, pid, host: s.hostname, parsed };
+  return { msg, program, sub, pid: pid === null ? null : clean(pid), host: s.hostname === null ? null : clean(s.hostname), parsed };
 }
 
 function bareInput(parsed: ParsedMessage): FamilyInput {
-  return { msg: parsed.syslog.message ?? '', program: '', sub: null, pid: null, host: parsed.syslog.hostname, parsed };
+  const host = parsed.syslog.hostname;
+  return { msg: clean(parsed.syslog.message ?? ''), program: '', sub: null, pid: null, host: host === null ? null : clean(host), parsed };
 }
 
 const peerCache = new WeakMap<PeerIdentity, Record<string, unknown>>();

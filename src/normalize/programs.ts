@@ -2,7 +2,10 @@
  * Dispatch: program name -> family module. To support a new program, write a module in families/
  * (a Rule[] and an entry function) and add its names here; docs/ocsf.md lists the rules.
  */
+import type { AppAuditRecord } from '../parsing/types.js';
 import type { Family, FamilyInput, Mapping } from './mapping.js';
+import { clean } from './text.js';
+import { appAudit } from './families/app-audit.js';
 import { auditd, auditRecord, kernel } from './families/auditd.js';
 import { dropbear, login } from './families/login.js';
 import { logind, systemd } from './families/logind.js';
@@ -78,6 +81,11 @@ export function fallback(input: FamilyInput, rawText: string): Mapping {
     if (m !== null) return m;
   }
   const c = msg.charCodeAt(0);
+  if (c === 123 /* { */ && msg.indexOf('"event_type"') !== -1) {
+    // An AuditLogger record carried as plain MSG (rsyslog imfile, Tag="app-audit", non-JSON template).
+    const rec = jsonRecord(msg);
+    if (rec !== null) return appAudit(input, rec);
+  }
   if ((c >= 65 && c <= 90) || (c >= 48 && c <= 57)) {
     const e = EMBEDDED.exec(msg);
     if (e !== null) {
@@ -96,11 +104,20 @@ export function fallback(input: FamilyInput, rawText: string): Mapping {
   if (rawText.indexOf('msg=audit(') !== -1) {
     const a = AUDIT_START.exec(rawText);
     if (a !== null) {
-      const m = auditRecord(rawText.slice(a.index + a[1]!.length).replace(/[\r\n]+$/, ''), input);
+      const m = auditRecord(clean(rawText.slice(a.index + a[1]!.length).replace(/[\r\n]+$/, '')), input);
       if (m !== null) return m;
     }
   }
   return base(input);
+}
+
+function jsonRecord(msg: string): AppAuditRecord | null {
+  try {
+    const v: unknown = JSON.parse(msg);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as Record<string, unknown>).event_type === 'string' ? (v as AppAuditRecord) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Base Event (class 0): the syslog fields are added by the envelope under `unmapped.syslog`. */

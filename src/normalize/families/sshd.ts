@@ -126,7 +126,7 @@ const RULES: readonly Rule[] = [
   {
     id: 'sshd.connection_closed',
     prefix: 'Connection ',
-    re: /^Connection (closed|reset) by (?:(invalid|authenticating) user (.*) )?(\S+?)(?: port (\d+))?( \[preauth\])?\s*$/,
+    re: /^Connection (closed|reset) by (?:(invalid|authenticating) user (.*?) )?([^\s[]\S*?)(?: port (\d+))?( \[preauth\])?\s*$/,
     map: (m, i) =>
       sshAuth('sshd.connection_closed', i, 99, m[1] === 'reset' ? 2 : 0, {
         name: m[3], addr: m[4], port: m[5], activityName: DISCONNECT, detail: `Connection ${m[1]}${m[6] ? ' [preauth]' : ''}`,
