@@ -147,7 +147,7 @@ export async function certsCommand(argv: string[], io: CertsIo = STDIO): Promise
 /** How a client uses its files: one test frame with openssl, and the rsyslog forwarding action. */
 export function clientUsage(files: { ca: string; cert: string; key: string }, target = 'localhost'): string {
   return `Send a test message:
-  printf '<134>1 - myhost myapp - - - hello\\n' | openssl s_client -quiet -connect ${target}:6514 \\
+  printf '<134>1 - myhost myapp - - - hello\\n' | openssl s_client -quiet -no_ign_eof -connect ${target}:6514 \\
     -cert ${files.cert} -key ${files.key} -CAfile ${files.ca}
 
 rsyslog (package rsyslog-gnutls), e.g. /etc/rsyslog.d/60-syslog-ledger.conf

@@ -15,7 +15,7 @@ import { startRsyslog, type ClientProcess } from './harness/clients.js';
 import type { ClientConfigName } from './harness/configs.js';
 import { otherRowsFrom } from './harness/ledger.js';
 import { auditLoggerLines, plainLines } from './harness/lines.js';
-import { prepareClient, runLines, type RunResult } from './harness/scenario.js';
+import { prepareClient, runLines, type RunOptions, type RunResult } from './harness/scenario.js';
 import { expectDelivered, INTEROP_N, RESTART_LIMITS } from './harness/expect.js';
 
 const rsyslog = findRsyslog();
@@ -49,7 +49,7 @@ describe.skipIf(!rsyslog)(`rsyslog interop (${rsyslog?.version ?? 'rsyslogd with
     if (root) await rm(root, { recursive: true, force: true });
   });
 
-  async function run(c: Case, tag: string, opts: Parameters<typeof runLines>[5] = {}): Promise<{ result: RunResult; cn: string; proc: ClientProcess }> {
+  async function run(c: Case, tag: string, opts: RunOptions = {}): Promise<{ result: RunResult; cn: string; proc: ClientProcess }> {
     const cn = `${c.config}-${tag}.interop.test`;
     const client = await prepareClient(server, c.config, join(root, `${c.config}-${tag}`), cn);
     const proc = await startRsyslog(rsyslog!, { dir: client.dir, dropIn: client.dropIn, name: `rsyslog ${c.config}${tag === 'restart' ? ' (server restarted)' : ''}` });

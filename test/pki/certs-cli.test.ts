@@ -41,7 +41,7 @@ describe('syslog-ledger certs', () => {
     const r = await run(['--out', dir, '--client', 'web1.example.com', '--client', 'db1.example.com', '--server-name', 'logs.example.com', '--days', '30']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(r.out).toContain(`openssl s_client -quiet -connect localhost:6514`);
+    expect(r.out).toContain(`openssl s_client -quiet -no_ign_eof -connect localhost:6514`);
     expect(r.out).toContain(`-cert ${join(dir, 'client.pem')} -key ${join(dir, 'client-key.pem')} -CAfile ${join(dir, 'ca.pem')}`);
     expect(r.out).toContain('StreamDriver="gtls"');
     const client = new X509Certificate(await readFile(join(dir, 'client.pem')));

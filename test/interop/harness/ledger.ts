@@ -79,25 +79,33 @@ export async function otherRowsFrom(url: string, peerCn: string, run: string): P
 }
 
 export async function countOfRun(url: string, peerCn: string, run: string): Promise<number> {
-  const rows = await query<{ n: string }>(
+  return (await progressOfRun(url, peerCn, run)).count;
+}
+
+/** How many rows of the run are in the ledger, and when the last one was received. */
+export async function progressOfRun(url: string, peerCn: string, run: string): Promise<{ count: number; lastReceived: Date | null }> {
+  const rows = await query<{ n: string; last: Date | null }>(
     url,
-    `SELECT count(*) AS n FROM ledger WHERE peer_cn = $1 AND position(convert_to($2, 'UTF8') in raw) > 0`,
+    `SELECT count(*) AS n, max(received_at) AS last FROM ledger WHERE peer_cn = $1 AND position(convert_to($2, 'UTF8') in raw) > 0`,
     [peerCn, run],
   );
-  return Number(rows[0]!.n);
+  return { count: Number(rows[0]!.n), lastReceived: rows[0]!.last };
 }
 
 /**
  * Polls until at least `n` rows of the run are in the ledger and the count has not moved for
  * `settleMs` (so late duplicates are seen too), or until nothing new arrived for `idleMs`, or
- * `timeoutMs` passed. Returns the last count and when it first reached `n` (ms since the call).
+ * `timeoutMs` passed. With `resumedAfter` (the moment a restarted server was up again), a count
+ * below `n` is final once a row received after that moment exists and the count has not moved
+ * for `settleMs`: the client has reconnected and flushed its queue, so whatever is still missing
+ * was lost. Returns the last count and when it first reached `n` (ms since the call).
  */
 export async function waitForRun(
   url: string,
   peerCn: string,
   run: string,
   n: number,
-  opts: { settleMs?: number; idleMs?: number; timeoutMs?: number; stepMs?: number } = {},
+  opts: { settleMs?: number; idleMs?: number; timeoutMs?: number; stepMs?: number; resumedAfter?: Date } = {},
 ): Promise<{ count: number; reachedAfterMs: number | null; waitedMs: number }> {
   const settleMs = opts.settleMs ?? 1500;
   const idleMs = opts.idleMs ?? 20_000;
@@ -108,7 +116,7 @@ export async function waitForRun(
   let lastChange = t0;
   let reachedAfterMs: number | null = null;
   for (;;) {
-    const count = await countOfRun(url, peerCn, run);
+    const { count, lastReceived } = await progressOfRun(url, peerCn, run);
     const now = Date.now();
     if (count !== last) {
       last = count;
@@ -116,6 +124,8 @@ export async function waitForRun(
     }
     if (count >= n && reachedAfterMs === null) reachedAfterMs = now - t0;
     if (count >= n && now - lastChange >= settleMs) break;
+    const resumed = opts.resumedAfter !== undefined && lastReceived !== null && lastReceived.getTime() >= opts.resumedAfter.getTime();
+    if (resumed && now - lastChange >= Math.max(settleMs, 5000)) break;
     if (now - lastChange >= idleMs || now - t0 >= timeoutMs) break;
     await new Promise((r) => setTimeout(r, stepMs));
   }

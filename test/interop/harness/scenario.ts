@@ -86,6 +86,7 @@ export async function runLines(server: RunningServer, client: ClientSetup, proc:
   const waited = await waitForRun(server.databaseUrl, client.cn, run, lines.length, {
     idleMs: opts.idleMs ?? 20_000,
     timeoutMs: opts.timeoutMs ?? 150_000,
+    ...(restarted ? { resumedAfter: new Date(restarted.upAt) } : {}),
   });
   const rows = await rowsOfRun(server.databaseUrl, client.cn, run);
   const t = tally(lines, rows.map((r) => r.message));
