@@ -5,6 +5,7 @@
  * restarted mid-run and what was lost or duplicated is measured (docs/interop.md).
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,8 @@ interface Case {
   readonly config: ClientConfigName;
   readonly format: 'json' | 'rfc5424' | 'rfc3164';
   readonly lines: (run: string, n: number) => string[];
+  /** A change to the published file, for variants that are documented but not published. */
+  readonly variant?: { readonly name: string; readonly edit: (dropIn: string) => string };
 }
 
 const CASES: readonly Case[] = [
@@ -50,9 +53,11 @@ describe.skipIf(!rsyslog)(`rsyslog interop (${rsyslog?.version ?? 'rsyslogd with
   });
 
   async function run(c: Case, tag: string, opts: RunOptions = {}): Promise<{ result: RunResult; cn: string; proc: ClientProcess }> {
-    const cn = `${c.config}-${tag}.interop.test`;
-    const client = await prepareClient(server, c.config, join(root, `${c.config}-${tag}`), cn);
-    const proc = await startRsyslog(rsyslog!, { dir: client.dir, dropIn: client.dropIn, name: `rsyslog ${c.config}${tag === 'restart' ? ' (server restarted)' : ''}` });
+    const label = c.variant ? `${c.config}-${c.variant.name}` : c.config;
+    const cn = `${label}-${tag}.interop.test`;
+    const client = await prepareClient(server, c.config, join(root, `${label}-${tag}`), cn);
+    const dropIn = c.variant ? c.variant.edit(client.dropIn) : client.dropIn;
+    const proc = await startRsyslog(rsyslog!, { dir: client.dir, dropIn, name: `rsyslog ${label}${tag === 'restart' ? ' (server restarted)' : ''}` });
     running.push(proc);
     const runId = randomBytes(6).toString('hex');
     try {
@@ -83,6 +88,30 @@ describe.skipIf(!rsyslog)(`rsyslog interop (${rsyslog?.version ?? 'rsyslogd with
       expect(result.tally.duplicates, result.summary).toBeLessThanOrEqual(RESTART_LIMITS.rsyslog.duplicated);
     }, 300_000);
   }
+
+  // The OpenSSL driver (package rsyslog-openssl) instead of GnuTLS. rsyslog 8.2302's ossl driver
+  // does not match the target name against the certificate's DNS SANs when no permitted peer is
+  // configured ("peer name not authorized ... /CN=localhost"), so it needs StreamDriverPermittedPeers.
+  const ossl: Case = {
+    config: 'rsyslog-rfc5424',
+    format: 'rfc5424',
+    lines: plainLines,
+    variant: {
+      name: 'ossl',
+      edit: (dropIn) =>
+        dropIn
+          .replace('StreamDriver="gtls"', 'StreamDriver="ossl"')
+          .replace('StreamDriverAuthMode="x509/name"', 'StreamDriverAuthMode="x509/name"\n  StreamDriverPermittedPeers="localhost"'),
+    },
+  };
+  it.skipIf(!rsyslog?.moduleDir || !existsSync(join(rsyslog.moduleDir, 'lmnsd_ossl.so')))(
+    `rsyslog-rfc5424 with StreamDriver="ossl" and StreamDriverPermittedPeers: ${INTEROP_N} lines arrive once, in order`,
+    async () => {
+      const { result, cn, proc } = await run(ossl, 'plain');
+      expectDelivered(result, proc, { format: 'rfc5424', cn, hostname: HOST, appName: 'app-audit', severity: 6, facility: 16 });
+    },
+    240_000,
+  );
 
   it('the ledger written by all of the above verifies intact', async () => {
     const r = await server.cli(['verify']);
