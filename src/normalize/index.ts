@@ -30,11 +30,19 @@ const REPEATED_RE = /^message repeated (\d+) times?: \[ ?(.*)\]$/s;
 
 /** Normalizes one parsed frame. Never throws for any ParsedMessage the parsers can produce. */
 export function normalize(parsed: ParsedMessage, ctx: NormalizeContext): OcsfEvent {
-  const input = prepare(parsed);
+  // Each text is cleaned once here (the parsers already promise storable text; this keeps the
+  // event safe even for a ParsedMessage built by hand) and shared by prepare() and envelope().
+  const s = parsed.syslog;
+  const text: CleanText = {
+    message: s.message === null || s.message === undefined ? null : clean(s.message),
+    host: s.hostname === null || s.hostname === undefined ? null : clean(s.hostname),
+    raw: clean(ctx.rawText),
+  };
+  const input = prepare(parsed, text);
   let mapping: Mapping | null = null;
   let count: number | undefined;
   if (parsed.audit !== undefined && parsed.audit !== null) {
-    mapping = appAudit(input ?? bareInput(parsed), parsed.audit);
+    mapping = appAudit(input ?? bareInput(parsed, text), parsed.audit);
   } else if (input !== null) {
     let inp = input;
     if (inp.msg.startsWith('message repeated ')) {
@@ -47,23 +55,26 @@ export function normalize(parsed: ParsedMessage, ctx: NormalizeContext): OcsfEve
     }
     const family = familyFor(inp.program);
     if (family !== undefined) mapping = family(inp);
-    if (mapping === null) mapping = fallback(inp, ctx.rawText);
+    if (mapping === null) mapping = fallback(inp, text.raw);
   } else {
-    mapping = fallback(bareInput(parsed), ctx.rawText);
+    mapping = fallback(bareInput(parsed, text), text.raw);
   }
-  const ev = envelope(parsed, ctx, mapping, input);
+  const ev = envelope(parsed, ctx, mapping, input, text);
   if (count !== undefined && ev.count === undefined) ev.count = count;
   return ev;
 }
 
+interface CleanText {
+  readonly message: string | null;
+  readonly host: string | null;
+  readonly raw: string;
+}
+
 /** The program/message view the families work on; null when the frame has no message at all. */
-function prepare(parsed: ParsedMessage): FamilyInput | null {
+function prepare(parsed: ParsedMessage, text: CleanText): FamilyInput | null {
   const s = parsed.syslog;
-  let msg = s.message;
-  if (msg === null || msg === undefined) return null;
-  // The parsers already promise storable text; cleaning again here (one native scan) keeps every
-  // string a family cuts out of MSG safe even if that promise is ever broken.
-  msg = clean(msg);
+  let msg = text.message;
+  if (msg === null) return null;
   if (msg.charCodeAt(0) === 32 || msg.charCodeAt(0) === 9) msg = msg.trimStart();
   if (msg.startsWith('[ID ')) {
     // Solaris: "[ID 800047 auth.notice] Failed none for root ..."
@@ -94,12 +105,11 @@ function prepare(parsed: ParsedMessage): FamilyInput | null {
     if (program.indexOf('/') !== -1) program = program.slice(program.lastIndexOf('/') + 1);
     if (sub !== null) sub = clean(sub);
   }
-  return { msg, program, sub, pid: pid === null ? null : clean(pid), host: s.hostname === null ? null : clean(s.hostname), parsed };
+  return { msg, program, sub, pid: pid === null ? null : clean(pid), host: text.host, parsed };
 }
 
-function bareInput(parsed: ParsedMessage): FamilyInput {
-  const host = parsed.syslog.hostname;
-  return { msg: clean(parsed.syslog.message ?? ''), program: '', sub: null, pid: null, host: host === null ? null : clean(host), parsed };
+function bareInput(parsed: ParsedMessage, text: CleanText): FamilyInput {
+  return { msg: text.message ?? '', program: '', sub: null, pid: null, host: text.host, parsed };
 }
 
 const peerCache = new WeakMap<PeerIdentity, Record<string, unknown>>();
@@ -119,7 +129,7 @@ function peerOf(peer: PeerIdentity): Record<string, unknown> {
   return p;
 }
 
-function envelope(parsed: ParsedMessage, ctx: NormalizeContext, m: Mapping, input: FamilyInput | null): OcsfEvent {
+function envelope(parsed: ParsedMessage, ctx: NormalizeContext, m: Mapping, input: FamilyInput | null, text: CleanText): OcsfEvent {
   const s = parsed.syslog;
   const classUid = m.class_uid;
   const cls = CLASSES[classUid];
@@ -140,8 +150,8 @@ function envelope(parsed: ParsedMessage, ctx: NormalizeContext, m: Mapping, inpu
   metadata.logged_time = ctx.receivedAtMs;
   // host:program[pid] groups the lines of one process (one SSH connection, one su): `sshd[7]` and
   // `sshd(pam_unix)[7]` share it. Views use it to count an attempt once (docs/ocsf.md).
-  const corr = m.correlation_uid ?? (input !== null && input.pid ? `${s.hostname ?? ''}:${input.program}[${input.pid}]` : undefined);
-  if (corr !== undefined) metadata.correlation_uid = clean(corr);
+  const corr = m.correlation_uid ?? (input !== null && input.pid ? `${text.host ?? ''}:${input.program}[${input.pid}]` : undefined);
+  if (corr !== undefined) metadata.correlation_uid = corr;
   metadata.peer = peerOf(ctx.peer);
 
   const activityName = m.activity_name ?? ACTIVITIES[classUid]?.[m.activity_id] ?? (m.activity_id === 0 ? 'Unknown' : 'Other');
@@ -164,12 +174,12 @@ function envelope(parsed: ParsedMessage, ctx: NormalizeContext, m: Mapping, inpu
   if (m.status_detail) ev.status_detail = m.status_detail;
   if (m.count !== undefined) ev.count = m.count;
   if (tsMs !== null) ev.time_dt = ts;
-  ev.message = s.message !== null ? clean(s.message) : parsed.format === 'unparsed' ? clean(ctx.rawText) : '';
-  const host = s.hostname ? clean(s.hostname) : m.hostname;
+  ev.message = text.message ?? (parsed.format === 'unparsed' ? text.raw : '');
+  const host = text.host || m.hostname;
   if (host) ev.device = { hostname: host };
   const attrs = m.attrs;
   for (const k in attrs) ev[k] = attrs[k];
-  ev.raw_data = clean(ctx.rawText);
+  ev.raw_data = text.raw;
 
   const unmapped: Record<string, unknown> = m.unmapped ?? {};
   if (m.repeat_of !== undefined) unmapped.repeat_of = m.repeat_of;

@@ -17,6 +17,12 @@ export function clean(s: string): string {
 
 const MAX_JSON_DEPTH = 16;
 
+/** `obj[key] = value` that also works for the key `__proto__` (an own property, never the prototype). */
+export function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
 /**
  * A JSON-safe deep copy: strings cleaned, non-finite numbers become null, undefined/functions/symbols
  * are dropped, Dates become ISO strings, bigints strings, and nesting deeper than 16 levels is cut
@@ -47,7 +53,7 @@ export function cleanJson(v: unknown, depth = 0): unknown {
       for (const k of Object.keys(v)) {
         const x = (v as Record<string, unknown>)[k];
         if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
-        out[clean(k)] = cleanJson(x, depth + 1);
+        setOwn(out, clean(k), cleanJson(x, depth + 1));
       }
       return out;
     }

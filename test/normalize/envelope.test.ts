@@ -91,6 +91,17 @@ describe('envelope: every event', () => {
     expect(n.event.message).toContain('\uFFFD');
   });
 
+  it('envelope: a __proto__ key in a record is kept as data and never becomes a prototype', () => {
+    const rec = JSON.parse('{"event_type":"authentication","user":"a","action":"login","result":"success","metadata":{"__proto__":{"polluted":true}}}') as Record<string, unknown>;
+    const n = fromMessage('app', JSON.stringify(rec), { audit: rec as never });
+    const meta = get(n.event, 'unmapped.app_audit.metadata') as Record<string, unknown>;
+    expect(Object.getPrototypeOf(meta)).toBe(Object.prototype);
+    expect(JSON.stringify(meta)).toBe('{"__proto__":{"polluted":true}}');
+    const a = fromMessage('auditd', "type=USER_AUTH msg=audit(1.000:1): pid=1 __proto__=x msg='op=PAM:authentication acct=\"u\" exe=\"/usr/sbin/sshd\" res=failed'");
+    expect(JSON.stringify(get(a.event, 'unmapped.audit'))).toContain('"__proto__":"x"');
+    expectPlainJson(a.event);
+  });
+
   it('envelope: JSON frames keep their extra fields in unmapped.extra', () => {
     const n = fromMessage('myapp', 'hello', { format: 'json', extra: { cluster: 'eu-1', bad: 'x\u0000' } });
     expect(get(n.event, 'unmapped.extra')).toEqual({ cluster: 'eu-1', bad: 'x\uFFFD' });

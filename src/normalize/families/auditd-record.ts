@@ -8,7 +8,7 @@
  * Fields are decoded here, so families only see text. Enriched fields (`AUID="alice"`, after a 0x1D
  * separator, sometimes lost in transport) are kept under their upper-case names.
  */
-import { decodeHex, looksHex } from '../text.js';
+import { decodeHex, looksHex, setOwn } from '../text.js';
 
 export interface AuditRecord {
   readonly type: string;
@@ -97,7 +97,7 @@ function parseFields(s: string, execve: boolean, out: Record<string, string>): v
     c = j < n ? s.charCodeAt(j) : 32;
     if (c === 34 /* " */) {
       const e = s.indexOf('"', j + 1);
-      out[key] = s.slice(j + 1, e < 0 ? n : e);
+      setOwn(out, key, s.slice(j + 1, e < 0 ? n : e));
       i = e < 0 ? n : e + 1;
     } else if (c === 39 /* ' */) {
       // the user-space payload msg='...': merge its fields
@@ -128,7 +128,7 @@ function parseFields(s: string, execve: boolean, out: Record<string, string>): v
         const d = decodeHex(v);
         if (d !== null) v = key === 'key' ? d.replaceAll('\x01', ',') : d;
       }
-      out[key] = v;
+      setOwn(out, key, v);
     }
   }
 }

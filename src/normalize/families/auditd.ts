@@ -467,10 +467,9 @@ export function auditRecord(text: string, input: FamilyInput): Mapping | null {
   const h = HANDLERS[r.type];
   const f = r.f;
   const unmapped: Record<string, unknown> = { audit_type: r.type };
-  // Every field of the record, decoded: the OCSF attributes above are a projection of these.
-  const fields: Record<string, string> = {};
-  for (const k in f) fields[k] = clean(f[k]!);
-  unmapped.audit = fields;
+  // Every field of the record, decoded (values are cut from cleaned text or cleaned by decodeHex):
+  // the OCSF attributes above are a projection of these.
+  unmapped.audit = f;
   let m: Mapping;
   if (h === undefined) {
     m = { rule: 'auditd.unknown', class_uid: 0, activity_id: 0, status_id: 0, product: PRODUCT, attrs: {}, unmapped };

@@ -354,12 +354,14 @@ function receivedDisconnect(m: RegExpExecArray, i: FamilyInput): Mapping {
 /** `key=value` pairs of a PAM message tail (`logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4  user=root`). */
 export function pamKv(s: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const tok of s.split(' ')) {
-    const eq = tok.indexOf('=');
-    if (eq > 0) {
-      const v = tok.slice(eq + 1);
-      if (v !== '') out[tok.slice(0, eq)] = v;
-    }
+  const n = s.length;
+  let i = 0;
+  while (i < n) {
+    let end = s.indexOf(' ', i);
+    if (end === -1) end = n;
+    const eq = s.indexOf('=', i);
+    if (eq > i && eq < end - 1) out[s.slice(i, eq)] = s.slice(eq + 1, end);
+    i = end + 1;
   }
   return out;
 }
