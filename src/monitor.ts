@@ -4,6 +4,7 @@
  * record (OCSF Detection Finding), so a hole in the audit trail is part of the audit trail.
  */
 import type { Logger } from 'pino';
+import { internalRecord } from './ledger/internal-record.js';
 import type { ChainedRecord, LedgerRecord } from './ledger/types.js';
 import type { PeerIdentity } from './listener/identity.js';
 import { nowMicros } from './listener/server.js';
@@ -13,11 +14,10 @@ import type { Metrics } from './metrics/registry.js';
 import { observationOf, SequenceTracker } from './metrics/sequence.js';
 import { peerSourceName, SourceTracker } from './metrics/sources.js';
 import { StallDetector } from './metrics/stall.js';
-import { liftColumns } from './normalize/columns.js';
-import type { Format, ParsedMessage } from './parsing/types.js';
+import type { ParsedMessage } from './parsing/types.js';
 
-/** The server's own identity on the records it writes. */
-export const SERVER_PEER: PeerIdentity = { cn: 'syslog-ledger', sans: [], subject: 'CN=syslog-ledger', fingerprint: '', address: 'internal' };
+/** The server's own identity on the records it writes (defined with the record builder, src/ledger/internal-record.ts). */
+export { SERVER_PEER } from './ledger/internal-record.js';
 
 export interface MonitorOptions {
   readonly expectSources: readonly string[];
@@ -80,27 +80,7 @@ export class Monitor {
   #record(f: Finding): void {
     const event = findingToEvent(f);
     this.log.warn({ finding: f.kind, source: f.source }, String(event.message ?? f.kind));
-    const syslog = {
-      facility: null,
-      severity: null,
-      timestamp: null,
-      hostname: 'stream' in f && f.stream ? f.stream : f.source,
-      app_name: 'syslog-ledger',
-      procid: null,
-      msgid: `finding.${f.kind}`,
-      structured_data: null,
-      message: typeof event.message === 'string' ? event.message : f.kind,
-    };
-    this.o.enqueue({
-      receivedAtUs: nowMicros(),
-      peer: SERVER_PEER,
-      raw: Buffer.from(JSON.stringify(event)),
-      truncated: false,
-      format: 'internal',
-      parseError: null,
-      syslog,
-      event,
-      columns: liftColumns(event, { format: 'internal' as Format, syslog, parse_error: null, parse_error_reason: null }),
-    });
+    const hostname = 'stream' in f && f.stream ? f.stream : f.source;
+    this.o.enqueue(internalRecord(event, { receivedAtUs: nowMicros(), hostname, msgid: `finding.${f.kind}` }));
   }
 }
