@@ -64,7 +64,8 @@ const RULES: readonly Rule[] = [
 export function su(input: FamilyInput): Mapping {
   const hit = runRules(RULES, input);
   if (hit !== null) return hit;
-  const m = sw('su.other', input, /fail|error|denied|bad/i.test(input.msg) ? 2 : 0, undefined, undefined);
+  const u = /\buser [`']([^`']+)'|\buser=(\S+)/.exec(input.msg);
+  const m = sw('su.other', input, /fail|error|denied|bad/i.test(input.msg) ? 2 : 0, u ? (u[1] ?? u[2]) : undefined, undefined);
   m.activity_id = 99;
   m.activity_name = 'Other';
   delete m.attrs.account_switch_type_id;
