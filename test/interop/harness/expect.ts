@@ -9,13 +9,22 @@ import type { RunResult } from './scenario.js';
 export const INTEROP_N = Number(process.env.INTEROP_N ?? 10_000);
 
 /**
- * What a graceful server restart (SIGTERM, then start again) may cost, per client, as measured
- * and explained in docs/interop.md. Plain TCP syslog has no application-level acknowledgement:
- * the client counts a message as sent once the kernel took it.
+ * What a graceful server restart (SIGTERM, then start again) may cost, per client: the bound
+ * explained in docs/interop.md, not the (smaller) figures measured there. Plain TCP syslog has no
+ * application-level acknowledgement: a client counts a message as sent once the kernel took it,
+ * so what it writes after the server stopped reading (after the 2 s shutdown grace) is lost.
+ *
+ * rsyslog: at most one batch that omfwd wrote into the closed connection; a batch is at most the
+ *   action queue's queue.dequeueBatchSize (128 by default). Measured: 0, 0, 0 (json-audit),
+ *   50, 50, 1 (rfc5424), 50, 50 (traditional) lines lost; no duplicates.
+ * syslog-ng: at most what one flush wrote (flush-lines, 100 by default). Measured: 1 line lost in
+ *   each of 6 runs; no duplicates.
+ * A client that re-sends the batch it was writing when the error surfaced could duplicate up to
+ *   the same amount; none did.
  */
 export const RESTART_LIMITS = {
-  rsyslog: { lost: Number.POSITIVE_INFINITY, duplicated: Number.POSITIVE_INFINITY },
-  syslogNg: { lost: Number.POSITIVE_INFINITY, duplicated: Number.POSITIVE_INFINITY },
+  rsyslog: { lost: 128, duplicated: 128 },
+  syslogNg: { lost: 100, duplicated: 100 },
 } as const;
 
 export interface Expected {
