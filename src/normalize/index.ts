@@ -173,7 +173,7 @@ function envelope(parsed: ParsedMessage, ctx: NormalizeContext, m: Mapping, inpu
   };
   if (m.status_detail) ev.status_detail = m.status_detail;
   if (m.count !== undefined) ev.count = m.count;
-  if (tsMs !== null) ev.time_dt = ts;
+  if (tsMs !== null && ts) ev.time_dt = ts;
   ev.message = text.message ?? (parsed.format === 'unparsed' ? text.raw : '');
   const host = text.host || m.hostname;
   if (host) ev.device = { hostname: host };

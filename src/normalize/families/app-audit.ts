@@ -113,8 +113,7 @@ export function appAudit(input: FamilyInput, rec: AppAuditRecord): Mapping {
       }
       setClass(3004);
       attrs.entity = { name: resource ?? (action || 'unknown') };
-      const act = crudActivity(action);
-      return withActivity(m, act === 99 ? 99 : act, action || 'Other');
+      return withActivity(m, crudActivity(action), action || 'Other');
     }
     default:
       // `system` and unknown types: Base Event, with the actor kept for queries on who.

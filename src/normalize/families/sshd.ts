@@ -201,15 +201,11 @@ const RULES: readonly Rule[] = [
     id: 'sshd.postponed',
     re: /^(Postponed|Partial) (\S+) for (invalid user )?(.*) from (\S+) port (\d+)(?: (ssh2?))?(?: \[preauth\])?$/,
     prefix: 'P',
-    map: (m, i) => {
-      const ev = sshAuth('sshd.postponed', i, 1, 99, { name: m[4], addr: m[5], port: m[6], method: m[2], detail: m[1], repeat: true });
-      return ev;
-    },
+    map: (m, i) => sshAuth('sshd.postponed', i, 1, 99, { name: m[4], addr: m[5], port: m[6], method: m[2], detail: m[1], repeat: true }),
   },
   {
     id: 'sshd.pam_error',
     re: /^(?:error: )?PAM: (.*?) for (?:(?:illegal|invalid) user )?(.*) from (\S+)$/,
-    prefix: '',
     map: (m, i) => sshAuth('sshd.pam_error', i, 1, 2, { name: m[2], addr: m[3], detail: m[1], repeat: true }),
   },
   {
@@ -221,7 +217,6 @@ const RULES: readonly Rule[] = [
   {
     id: 'sshd.unable_to_negotiate',
     re: /^(?:fatal: )?Unable to negotiate with (\S+?)(?: port (\d+))?: (.*?)(?: \[preauth\])?$/,
-    prefix: '',
     map: (m, i) => sshAuth('sshd.unable_to_negotiate', i, 99, 2, { addr: m[1], port: m[2], activityName: CONNECT, detail: m[3] }),
   },
   {
@@ -261,13 +256,11 @@ const RULES: readonly Rule[] = [
   {
     id: 'sshd.write_failed',
     re: /^(?:fatal: )?(?:Write|Read from socket) failed: (.*?)(?: \[preauth\])?$/,
-    prefix: '',
     map: (m, i) => sshAuth('sshd.write_failed', i, 99, 2, { activityName: DISCONNECT, detail: m[1] }),
   },
   {
     id: 'sshd.protocol_error',
     re: /^(Corrupted MAC on input|Bad packet length \d+|Disconnecting: (?!Too many)[^:]*|(?:fatal: )?Unable to negotiate a key exchange method|(?:fatal: )?ssh_dispatch_run_fatal: .*?|(?:fatal: )?Connection reset by peer)\.?( \[preauth\])?$/,
-    prefix: '',
     map: (m, i) => sshAuth('sshd.protocol_error', i, 99, 2, { activityName: DISCONNECT, detail: m[1] }),
   },
   {
@@ -313,19 +306,16 @@ const RULES: readonly Rule[] = [
   {
     id: 'sshd.bind_failed',
     re: /^(?:error: )?Bind to port (\d+) on (\S+) failed: (.*)$/,
-    prefix: '',
     map: (m) => lifecycle('sshd.bind_failed', 3, 2, m[3], { listen_address: m[2], listen_port: +m[1]! }),
   },
   {
     id: 'sshd.cannot_bind',
     re: /^(?:fatal: )?Cannot bind any address\.?$/,
-    prefix: '',
     map: () => lifecycle('sshd.cannot_bind', 3, 2, 'Cannot bind any address'),
   },
   {
     id: 'sshd.host_key',
     re: /^(?:error: )?Could not load host key: (.*)$/,
-    prefix: '',
     map: (m) => lifecycle('sshd.host_key', 3, 2, 'Could not load host key', { host_key: m[1] }),
   },
   {
