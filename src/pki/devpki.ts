@@ -16,32 +16,32 @@
  * fixed name rather than the machine's host name, so the peer identity the ledger records,
  * and `--allow-peer` patterns in docs and tests, are the same on every machine.
  */
-import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { access, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import './reflect-metadata.js';
 import * as x509 from '@peculiar/x509';
-import { TlsConfigError as PkiError } from '../errors.js';
+import { writeCrl } from './crl.js';
+import {
+  BACKDATE_MS,
+  DAY_MS,
+  EC_SIGN,
+  exists,
+  fileSafe,
+  generateKeys,
+  keyUsageFor,
+  loadCa,
+  newSerial,
+  PkiError,
+  PKI_FILES,
+  unique,
+  writeKey,
+  writePublic,
+} from './keys.js';
 
-type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
-type Algorithm = webcrypto.Algorithm;
-type EcdsaParams = webcrypto.EcdsaParams;
-
-x509.cryptoProvider.set(webcrypto);
-
-/** File names inside a PKI folder. */
-export const PKI_FILES = {
-  ca: 'ca.pem',
-  caKey: 'ca-key.pem',
-  server: 'server.pem',
-  serverKey: 'server-key.pem',
-  client: 'client.pem',
-  clientKey: 'client-key.pem',
-  crl: 'crl.pem',
-} as const;
+export { normalizeSerial, revoke } from './crl.js';
+export { PKI_FILES } from './keys.js';
 
 /** Client CN used when `createDevPki` is given no clients. */
 export const DEFAULT_CLIENT_CN = 'client1.example.com';
@@ -108,18 +108,6 @@ export interface Issued {
   readonly serial: string;
 }
 
-
-const EC_KEY: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
-const EC_SIGN: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
-const DAY_MS = 86_400_000;
-/** Certificates start a little in the past so that a client whose clock is behind still accepts them. */
-const BACKDATE_MS = 5 * 60_000;
-
-interface Ca {
-  readonly cert: x509.X509Certificate;
-  readonly key: CryptoKey;
-  readonly signingAlgorithm: Algorithm | EcdsaParams;
-}
 
 /**
  * Creates a complete dev PKI in `dir`: CA, server certificate, client certificate(s) and an
@@ -227,183 +215,4 @@ export async function issueCert(opts: IssueOptions): Promise<Issued> {
   await writeKey(keyPath, keys.privateKey);
   await writePublic(certPath, cert.toString('pem') + '\n');
   return { cert: certPath, key: keyPath, serial };
-}
-
-/**
- * Writes `crl.pem` in `dir`, signed by its CA, listing `serials` (hex, any case, colons
- * allowed) together with the serials the existing `crl.pem` already revokes.
- * Returns the CRL's path.
- */
-export async function revoke(opts: { dir: string; serials: readonly string[]; days?: number }): Promise<string> {
-  const previous = await readCrlSerials(join(opts.dir, PKI_FILES.crl));
-  const serials = unique([...previous, ...opts.serials.map(normalizeSerial)]);
-  return writeCrl(opts.dir, serials, new Date(Date.now() + (opts.days ?? DEFAULT_DAYS) * DAY_MS));
-}
-
-/** Normalizes a serial number: lowercase hex, no colons, no leading zero bytes beyond one. */
-export function normalizeSerial(serial: string): string {
-  const hex = serial.replaceAll(':', '').trim().toLowerCase();
-  if (!/^[0-9a-f]+$/.test(hex)) throw new PkiError('serial', `not a hexadecimal serial number: ${serial}`);
-  return hex.replace(/^(00)+(?=[0-9a-f]{2})/, '');
-}
-
-async function writeCrl(dir: string, serials: readonly string[], nextUpdate: Date): Promise<string> {
-  const ca = await loadCa(dir);
-  const crlPath = join(dir, PKI_FILES.crl);
-  const number = (await readCrlNumber(crlPath)) + 1;
-  const caSki = ca.cert.getExtension(x509.SubjectKeyIdentifierExtension);
-  const now = new Date();
-  const crl = await x509.X509CrlGenerator.create({
-    issuer: ca.cert.subject,
-    thisUpdate: new Date(now.getTime() - BACKDATE_MS),
-    nextUpdate,
-    signingKey: ca.key,
-    signingAlgorithm: ca.signingAlgorithm,
-    entries: serials.map((serialNumber) => ({ serialNumber, revocationDate: now, reason: x509.X509CrlReason.unspecified })),
-    extensions: [
-      ...(caSki ? [new x509.AuthorityKeyIdentifierExtension(caSki.keyId, false)] : []),
-      new x509.Extension(OID_CRL_NUMBER, false, derInteger(number)),
-    ],
-  });
-  // RFC 7468 section 5 label; @peculiar/x509 writes "CRL", which OpenSSL (Node's `crl` option) rejects.
-  await writePublic(crlPath, x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n');
-  return crlPath;
-}
-
-const OID_CRL_NUMBER = '2.5.29.20';
-
-async function readCrl(path: string): Promise<x509.X509Crl | null> {
-  let pem: string;
-  try {
-    pem = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new PkiError(path, 'cannot read the CRL', { cause: err });
-  }
-  try {
-    return new x509.X509Crl(pem);
-  } catch (err) {
-    throw new PkiError(path, 'not a PEM CRL', { cause: err });
-  }
-}
-
-async function readCrlSerials(path: string): Promise<string[]> {
-  const crl = await readCrl(path);
-  return crl ? crl.entries.map((e) => normalizeSerial(e.serialNumber)) : [];
-}
-
-async function readCrlNumber(path: string): Promise<number> {
-  const crl = await readCrl(path);
-  const ext = crl?.extensions.find((e) => e.type === OID_CRL_NUMBER);
-  if (!ext) return 0;
-  const der = new Uint8Array(ext.value);
-  // INTEGER: tag 0x02, short length, big-endian value; dev CRL numbers stay far below 2^48.
-  if (der[0] !== 0x02 || der.length < 3) return 0;
-  let n = 0;
-  for (const b of der.subarray(2, 2 + der[1]!)) n = n * 256 + b;
-  return n;
-}
-
-/** DER INTEGER of a non-negative safe integer. */
-function derInteger(n: number): Uint8Array {
-  const bytes: number[] = [];
-  let v = n;
-  do {
-    bytes.unshift(v % 256);
-    v = Math.floor(v / 256);
-  } while (v > 0);
-  if (bytes[0]! & 0x80) bytes.unshift(0);
-  return Uint8Array.from([0x02, bytes.length, ...bytes]);
-}
-
-async function loadCa(dir: string): Promise<Ca> {
-  const certPath = join(dir, PKI_FILES.ca);
-  const keyPath = join(dir, PKI_FILES.caKey);
-  let certPem: string;
-  let keyPem: string;
-  try {
-    certPem = await readFile(certPath, 'utf8');
-    keyPem = await readFile(keyPath, 'utf8');
-  } catch (err) {
-    throw new PkiError(dir, `no CA here (need ${PKI_FILES.ca} and ${PKI_FILES.caKey}); create one with "syslog-ledger certs --out ${dir}"`, { cause: err });
-  }
-  const cert = new x509.X509Certificate(certPem);
-  return { cert, ...(await importPrivateKey(keyPem, keyPath)) };
-}
-
-/** Imports a PKCS#8 / SEC1 / PKCS#1 PEM key (EC P-256/P-384 or RSA) for signing. */
-async function importPrivateKey(pem: string, path: string): Promise<{ key: CryptoKey; signingAlgorithm: Algorithm | EcdsaParams }> {
-  let keyObject;
-  try {
-    keyObject = createPrivateKey(pem);
-  } catch (err) {
-    throw new PkiError(path, 'not a readable private key', { cause: err });
-  }
-  const pkcs8 = keyObject.export({ format: 'der', type: 'pkcs8' });
-  const subtle = webcrypto.subtle;
-  if (keyObject.asymmetricKeyType === 'ec') {
-    const curve = keyObject.asymmetricKeyDetails?.namedCurve;
-    const namedCurve = curve === 'prime256v1' ? 'P-256' : curve === 'secp384r1' ? 'P-384' : null;
-    if (!namedCurve) throw new PkiError(path, `unsupported EC curve ${curve}`);
-    const key = await subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve }, false, ['sign']);
-    return { key: key as CryptoKey, signingAlgorithm: { name: 'ECDSA', hash: namedCurve === 'P-256' ? 'SHA-256' : 'SHA-384' } as EcdsaParams };
-  }
-  if (keyObject.asymmetricKeyType === 'rsa') {
-    const key = await subtle.importKey('pkcs8', pkcs8, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']);
-    return { key: key as CryptoKey, signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5' } };
-  }
-  throw new PkiError(path, `unsupported key type ${keyObject.asymmetricKeyType}`);
-}
-
-async function generateKeys(): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as CryptoKeyPair;
-}
-
-function keyUsageFor(publicKey: CryptoKey): x509.KeyUsageFlags {
-  // RSA key exchange (TLS 1.2 static RSA) needs keyEncipherment; ECDSA keys only sign.
-  return publicKey.algorithm.name === 'ECDSA'
-    ? x509.KeyUsageFlags.digitalSignature
-    : x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment;
-}
-
-/** A positive 128-bit serial whose first byte is non-zero and below 0x80 (no DER sign padding). */
-function newSerial(): string {
-  const b = randomBytes(16);
-  b[0] = (b[0]! & 0x7f) | 0x01;
-  return b.toString('hex');
-}
-
-async function writeKey(path: string, key: CryptoKey): Promise<void> {
-  const der = await webcrypto.subtle.exportKey('pkcs8', key);
-  const pem = x509.PemConverter.encode(der, 'PRIVATE KEY') + '\n';
-  await atomicWrite(path, pem, 0o600);
-}
-
-async function writePublic(path: string, text: string): Promise<void> {
-  await atomicWrite(path, text, 0o644);
-}
-
-/** Writes via a temporary file and rename, so a reader never sees half a file; sets the mode even on replacement. */
-async function atomicWrite(path: string, text: string, mode: number): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, text, { mode, flag: 'wx' });
-  await chmod(tmp, mode);
-  await rename(tmp, path);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function unique(values: readonly string[]): string[] {
-  return [...new Set(values.filter((v) => v.length > 0))];
-}
-
-function fileSafe(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]/g, '_');
 }
