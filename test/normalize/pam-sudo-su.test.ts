@@ -43,7 +43,7 @@ describe('pam_unix', () => {
     expectShape(cron, { cls: 3002, activity: 1, status: 1, user: 'root', repeat: null });
     expect(cron.event.logon_type_id).toBe(4);
     const newer = fromMessage('sudo', 'pam_unix(sudo:session): session opened for user root(uid=0) by alice(uid=1000)');
-    expectShape(newer, { cls: 3002, activity: 7, status: 1, user: 'root', actor: 'alice', repeat: null });
+    expectShape(newer, { cls: 3002, activity: 7, status: 1, user: 'root', actor: 'alice', repeat: 'sudo' });
     expect(newer.event.account_switch_type_id).toBe(1);
     expectShape(fromMessage('sshd', 'pam_unix(sshd:session): session opened for user alice by (uid=0)'), { cls: 3002, activity: 1, status: 1, user: 'alice', repeat: 'sshd' });
     expectShape(fromMessage('sshd', 'pam_unix(sshd:session): session closed for user alice'), { cls: 3002, activity: 2, status: 1, user: 'alice', repeat: 'sshd' });

@@ -365,7 +365,8 @@ const roleChange = (cls: 3003 | 3005, activity: number): Handler => (r) => {
 const switchOr = (other: number) => (_exe: string | undefined, sw: boolean): number => (sw ? 7 : other);
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
-  USER_AUTH: authRecord(switchOr(1), (exe, status) => status === 1 && isLoginExe(exe)),
+  // A successful sshd/login authentication is counted on USER_LOGIN, a successful sudo on USER_CMD.
+  USER_AUTH: authRecord(switchOr(1), (exe, status) => status === 1 && (isLoginExe(exe) || exe === 'sudo')),
   USER_ACCT: authRecord(switchOr(1), (_exe, status) => status !== 2),
   USER_LOGIN: authRecord(() => 1, (_exe, status) => status === 2),
   USER_LOGOUT: authRecord(() => 2, () => false),

@@ -101,7 +101,9 @@ function classify(service: string, type: string | null, text: string): Outcome {
   if ((m = SESSION_OPENED.exec(text)) !== null) {
     let by = m[3];
     if (by === 'LOGIN') by = undefined; // login(1)'s utmp placeholder, not a user
-    return { rule: 'pam.session_opened', cls: 3002, activity: sw ? 7 : 1, status: 1, target: m[1], actor: by, actorUid: m[4], repeat: service === 'sshd' || service === 'sshd-session' ? 'sshd' : sw && serviceRepeat === 'su' ? 'su' : undefined };
+    // sshd's `Accepted`, su's own line and sudo's COMMAND line already record this session's start.
+    const repeat = service === 'sshd' || service === 'sshd-session' ? 'sshd' : sw && (serviceRepeat === 'su' || serviceRepeat === 'sudo') ? serviceRepeat : undefined;
+    return { rule: 'pam.session_opened', cls: 3002, activity: sw ? 7 : 1, status: 1, target: m[1], actor: by, actorUid: m[4], repeat };
   }
   if ((m = SESSION_CLOSED.exec(text)) !== null) {
     return { rule: 'pam.session_closed', cls: 3002, activity: 2, status: 1, target: m[1], repeat: service === 'sshd' || service === 'sshd-session' ? 'sshd' : undefined };
