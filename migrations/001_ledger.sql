@@ -1,5 +1,5 @@
 -- 001: the ledger, its chains, and the guards that make it append-only.
--- Canonical form and hash chain: docs/ledger-format.md.
+-- Canonical form and hash chain: docs/ledger-format.md. Partitions and retention: docs/retention.md.
 
 CREATE TABLE IF NOT EXISTS ledger_meta (
   ledger_id   uuid PRIMARY KEY,
@@ -48,8 +48,17 @@ CREATE TABLE IF NOT EXISTS ledger (
   src_ip       inet,
   prev_hash    bytea       NOT NULL CHECK (length(prev_hash) = 32),
   hash         bytea       NOT NULL CHECK (length(hash) = 32),
-  PRIMARY KEY (chain, seq)
-);
+  -- A partitioned table's keys must include the partition key, so (chain, seq) alone is not
+  -- enforced unique across partitions: the writer serializes each chain (advisory lock, chain-row
+  -- lock, head check in every batch) and verify reports any duplicate or gap (docs/ledger-format.md).
+  PRIMARY KEY (chain, seq, received_at)
+) PARTITION BY RANGE (received_at);
+
+-- Partitions by receive time (daily or monthly) are created ahead of time by `serve`
+-- (src/retention/partitions.ts, through ledger_create_partition below), so that old data can leave
+-- in whole partitions (`syslog-ledger archive`): the ledger never deletes rows. The DEFAULT
+-- partition takes any row no dated partition covers: an insert never fails for lack of a partition.
+CREATE TABLE IF NOT EXISTS ledger_default PARTITION OF ledger DEFAULT;
 
 CREATE INDEX IF NOT EXISTS ledger_received_at_idx ON ledger (received_at);
 CREATE INDEX IF NOT EXISTS ledger_hostname_idx ON ledger (hostname, received_at);
@@ -61,12 +70,34 @@ BEGIN
     USING ERRCODE = 'insufficient_privilege';
 END $$;
 
+-- Row triggers on a partitioned table are cloned to every partition, present and future.
 DROP TRIGGER IF EXISTS ledger_no_update_delete ON ledger;
 CREATE TRIGGER ledger_no_update_delete BEFORE UPDATE OR DELETE ON ledger
   FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 DROP TRIGGER IF EXISTS ledger_no_truncate ON ledger;
 CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger
   FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+
+-- Statement triggers are not cloned: `TRUNCATE ledger_p20250101` names the partition directly and
+-- would not fire the parent's trigger. Every partition gets its own (same name, same function).
+CREATE OR REPLACE FUNCTION ledger_guard_partition(part regclass) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'ledger_no_truncate') THEN
+    EXECUTE format('CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()', part);
+  END IF;
+END $$;
+SELECT ledger_guard_partition('ledger_default'::regclass);
+
+-- Creates the partition [lo, hi) named ledger_pYYYYMMDD (UTC date of lo) with its TRUNCATE guard;
+-- returns its name, or NULL when it exists already. The caller picks non-overlapping bounds.
+CREATE OR REPLACE FUNCTION ledger_create_partition(lo timestamptz, hi timestamptz) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE name text := 'ledger_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD');
+BEGIN
+  IF to_regclass(quote_ident(name)) IS NOT NULL THEN RETURN NULL; END IF;
+  EXECUTE format('CREATE TABLE %I PARTITION OF ledger FOR VALUES FROM (%L) TO (%L)', name, lo, hi);
+  PERFORM ledger_guard_partition(name::regclass);
+  RETURN name;
+END $$;
 
 -- ledger_meta is as immutable as the ledger.
 DROP TRIGGER IF EXISTS ledger_meta_no_change ON ledger_meta;
