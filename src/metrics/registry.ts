@@ -180,6 +180,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Detections and redaction at ingest (docs/detections.md, docs/redaction.md). Set by src/detect/ and src/redact/.
+  readonly detections = new Counter({
+    name: 'syslog_ledger_detections_total',
+    help: 'Detection findings written to the ledger (OCSF 2004 Detection Finding rows), by detection rule.',
+    labelNames: ['rule'] as const,
+    registers: [this.registry],
+  });
+  readonly redactions = new Counter({
+    name: 'syslog_ledger_redactions_total',
+    help: 'Secrets masked before storage, by redaction rule (one per masked occurrence in the frame).',
+    labelNames: ['rule'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
