@@ -114,16 +114,20 @@ function bareInput(parsed: ParsedMessage, text: CleanText): FamilyInput {
 
 const peerCache = new WeakMap<PeerIdentity, Record<string, unknown>>();
 
-/** `metadata.peer`: the x509 identity the frame arrived with. Built once per connection's identity object. */
+/**
+ * `metadata.peer`: the x509 identity the frame arrived with. Built once per identity object and
+ * shared by that connection's events, so it is frozen.
+ */
 function peerOf(peer: PeerIdentity): Record<string, unknown> {
   let p = peerCache.get(peer);
   if (p === undefined) {
-    p = {};
-    if (peer.cn) p.cn = clean(peer.cn);
-    p.sans = peer.sans.map(clean);
-    if (peer.subject) p.subject = clean(peer.subject);
-    if (peer.fingerprint) p.fingerprint = clean(peer.fingerprint);
-    if (peer.address) p.address = clean(peer.address);
+    const q: Record<string, unknown> = {};
+    if (peer.cn) q.cn = clean(peer.cn);
+    q.sans = Object.freeze(peer.sans.map(clean));
+    if (peer.subject) q.subject = clean(peer.subject);
+    if (peer.fingerprint) q.fingerprint = clean(peer.fingerprint);
+    if (peer.address) q.address = clean(peer.address);
+    p = Object.freeze(q);
     peerCache.set(peer, p);
   }
   return p;
