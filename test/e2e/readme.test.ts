@@ -1,0 +1,28 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '../..');
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+describe('README', () => {
+  it('shows every tested client config verbatim (README and deploy/clients cannot drift)', () => {
+    const dir = join(root, 'deploy/clients');
+    const configs = readdirSync(dir).filter((f) => f.endsWith('.conf'));
+    expect(configs.length).toBeGreaterThanOrEqual(5);
+    for (const f of configs) {
+      let body = readFileSync(join(dir, f), 'utf8');
+      if (!body.endsWith('\n')) body += '\n';
+      expect(readme, f).toContain(`\`deploy/clients/${f}\`:\n\n\`\`\`\n${body}\`\`\``);
+    }
+  });
+
+  it('starts with npm install, npm start and npm test', () => {
+    const i = readme.indexOf('npm install');
+    const s = readme.indexOf('npm start');
+    const t = readme.indexOf('npm test');
+    expect(i).toBeGreaterThan(0);
+    expect(s).toBeGreaterThan(i);
+    expect(t).toBeGreaterThan(s);
+  });
+});
