@@ -9,7 +9,7 @@
  * back on the senders), `resume()` starts again.
  */
 import { constants as cryptoConstants } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { Framer, type Frame } from '../framing/framer.js';
@@ -81,10 +81,30 @@ export function nowMicros(): number {
   return originUs + Math.round(performance.now() * 1000);
 }
 
+/**
+ * Node's `handshakeTimeout` is an idle timer that every byte resets: a client that dribbles its
+ * ClientHello a byte a second never trips it (slowloris). The listener adds an absolute deadline on
+ * the raw TCP socket, from accept to the end of the handshake. The TLS socket reaches its raw
+ * socket through `_parent` (Node internal, present since v0.11); without it only Node's timer applies.
+ */
+const kHandshakeTimer = Symbol('handshakeTimer');
+const kHandshakeExpired = Symbol('handshakeExpired');
+const kEvicted = Symbol('evicted');
+interface RawSocket extends Socket {
+  [kHandshakeTimer]?: NodeJS.Timeout;
+  [kHandshakeExpired]?: boolean;
+  [kEvicted]?: boolean;
+}
+function rawOf(socket: tls.TLSSocket): RawSocket | undefined {
+  return (socket as unknown as { _parent?: RawSocket })._parent;
+}
+
 export class Listener {
   readonly #o: ListenerOptions;
   readonly #server: tls.Server;
   readonly #sockets = new Set<tls.TLSSocket>();
+  /** Accepted TCP connections still in their TLS handshake, oldest first. */
+  readonly #handshaking = new Set<RawSocket>();
   /** Sockets paused by their peer's rate limit, resumed by their own timer. */
   readonly #throttled = new Set<tls.TLSSocket>();
   readonly #perPeer = new Map<string, number>();
@@ -107,12 +127,51 @@ export class Listener {
       // No session resumption: every connection proves its certificate against the current CA/CRL.
       secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
     });
-    this.#server.maxConnections = options.maxConnections;
-    this.#server.on('secureConnection', (socket) => this.#onConnection(socket));
-    this.#server.on('tlsClientError', (err, socket) => {
-      this.#refuse(refusalReason(err), { address: socket.remoteAddress, err: err.message });
+    // --max-connections is enforced here, not with net.Server#maxConnections (which refuses the
+    // newcomer): while the limit is reached, a new connection evicts the oldest one still in its
+    // handshake. A flood of connections that never handshake then cannot lock out a real client,
+    // whose handshake takes milliseconds; only authenticated connections can fill the server.
+    this.#server.on('connection', (raw: RawSocket) => {
+      if (this.#handshaking.size + this.#sockets.size >= options.maxConnections) {
+        const oldest = this.#handshaking.values().next().value;
+        if (oldest === undefined) {
+          this.#refuse('connection_limit', { address: raw.remoteAddress, open: this.#sockets.size });
+          raw.destroy();
+          return;
+        }
+        this.#handshaking.delete(oldest);
+        clearTimeout(oldest[kHandshakeTimer]);
+        oldest[kEvicted] = true;
+        oldest.destroy();
+      }
+      this.#handshaking.add(raw);
+      const timer = setTimeout(() => {
+        this.#handshaking.delete(raw);
+        raw[kHandshakeExpired] = true;
+        raw.destroy();
+      }, options.handshakeTimeoutMs);
+      timer.unref();
+      raw[kHandshakeTimer] = timer;
     });
-    this.#server.on('drop', (data) => this.#refuse('connection_limit', { address: data?.remoteAddress }));
+    this.#server.on('secureConnection', (socket) => {
+      const raw = rawOf(socket);
+      if (raw) {
+        clearTimeout(raw[kHandshakeTimer]);
+        this.#handshaking.delete(raw);
+      }
+      this.#onConnection(socket);
+    });
+    this.#server.on('tlsClientError', (err, socket) => {
+      const raw = rawOf(socket);
+      if (raw) {
+        clearTimeout(raw[kHandshakeTimer]);
+        this.#handshaking.delete(raw);
+      }
+      // Destroying the raw socket ends the handshake but not the TLS socket holding the fd.
+      socket.destroy();
+      const reason = raw?.[kEvicted] ? 'connection_limit' : raw?.[kHandshakeExpired] ? 'handshake_timeout' : refusalReason(err);
+      this.#refuse(reason, { address: socket.remoteAddress, err: reason === 'connection_limit' ? 'evicted during its handshake' : err.message });
+    });
     this.#server.on('error', (err) => options.log.error({ err: err.message }, 'listener error'));
   }
 
