@@ -1,0 +1,323 @@
+/**
+ * The built-in redaction patterns (docs/redaction.md). Each pattern has a cheap `sieve` (a regex or
+ * literal test that is true whenever the pattern could match, and usually false on clean text) and a
+ * `mask` that replaces every match in a string with `<redacted:RULE>`, keeping the surrounding syntax
+ * (key, quotes, URL scheme and user) so the stored line still reads as what it was.
+ *
+ * Patterns run on JavaScript strings: the event's fields, and the raw frame decoded as latin1 (one
+ * char per byte, so the bytes around a match come back unchanged). They match ASCII only and never
+ * use `\s` (which would take byte 0xA0 of a UTF-8 sequence for a space). Every regex is linear:
+ * no nested quantifiers, and values are scanned by hand.
+ */
+
+/** Built-in rule ids: the `rule` label of `syslog_ledger_redactions_total` and the entries of `event.redactions`. */
+export const REDACTION_RULES = ['password', 'url_password', 'bearer', 'api_key', 'aws_access_key', 'private_key', 'jwt', 'pan'] as const;
+export type BuiltinRuleId = (typeof REDACTION_RULES)[number];
+
+/** What replaces a secret. No `"`, `\` or `]`: it may land inside a JSON string or an RFC 5424 PARAM-VALUE. */
+export function maskOf(rule: string): string {
+  return `<redacted:${rule}>`;
+}
+
+export interface Pattern {
+  readonly id: string;
+  /** True whenever `mask` could change `text` (false positives allowed, false negatives not). */
+  sieve(text: string): boolean;
+  /** `s` with every match masked (the same string when nothing matched); `onHit` is called once per mask. */
+  mask(s: string, onHit: () => void): string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Values after a key: `key=value`, `key: "value"`, `"key":"value"`, `key=\"value\"` (inside JSON text).
+
+/** Characters that end an unquoted value. Not `)`/`]`/`}`: a password may contain them, and masking one too many is safer than leaking. */
+function endsValue(c: number): boolean {
+  // space, tab, LF, CR, " ' , ; & `
+  return c === 32 || c === 9 || c === 10 || c === 13 || c === 34 || c === 39 || c === 44 || c === 59 || c === 38 || c === 96;
+}
+
+/** [start, end) of the value beginning at `i` (quotes excluded), or null when there is none. */
+function valueAt(s: string, i: number): [number, number] | null {
+  const c = s.charCodeAt(i);
+  if (c === 92 /* \ */ && s.charCodeAt(i + 1) === 34) {
+    // \"value\" : a quoted value inside JSON-escaped text (the raw bytes of a JSON frame).
+    const end = s.indexOf('\\"', i + 2);
+    const stop = end === -1 ? s.length : end;
+    return stop > i + 2 ? [i + 2, stop] : null;
+  }
+  if (c === 34 || c === 39) {
+    let j = i + 1;
+    while (j < s.length) {
+      const d = s.charCodeAt(j);
+      if (d === 92) {
+        // A backslash ends the value when it starts the closing \" of JSON-escaped text.
+        if (c === 34 && s.charCodeAt(j + 1) === 34) break;
+        j += 2;
+        continue;
+      }
+      if (d === c) break;
+      j++;
+    }
+    return j > i + 1 ? [i + 1, Math.min(j, s.length)] : null;
+  }
+  let j = i;
+  while (j < s.length) {
+    const d = s.charCodeAt(j);
+    if (endsValue(d)) break;
+    if (d === 92 && s.charCodeAt(j + 1) === 34) break; // \" closes the enclosing JSON string
+    j++;
+  }
+  return j > i ? [i, j] : null;
+}
+
+/** Values that hide nothing: already masked, a run of `*`, or a JSON literal. */
+function emptyValue(v: string): boolean {
+  if (v.startsWith('<redacted:')) return true;
+  if (v === 'null' || v === 'true' || v === 'false' || v === '{' || v === '[') return true;
+  for (let k = 0; k < v.length; k++) if (v.charCodeAt(k) !== 42) return false;
+  return true;
+}
+
+/**
+ * A key/value pattern: `re` (global) matches the key and the separator; the value after it is
+ * found by `valueAt`. `accept` can refuse a match (returns false) to keep a known non-secret.
+ */
+function keyValuePattern(id: string, re: RegExp, sieve: RegExp, accept?: (m: RegExpExecArray, s: string) => boolean): Pattern {
+  const mark = maskOf(id);
+  return {
+    id,
+    sieve: (text) => sieve.test(text),
+    mask(s, onHit) {
+      re.lastIndex = 0;
+      let out = '';
+      let last = 0;
+      let m: RegExpExecArray | null;
+      while ((m = re.exec(s)) !== null) {
+        const at = m.index + m[0].length;
+        if (accept !== undefined && !accept(m, s)) continue;
+        const v = valueAt(s, at);
+        if (v === null || emptyValue(s.slice(v[0], v[1]))) continue;
+        out += s.slice(last, v[0]) + mark;
+        last = v[1];
+        re.lastIndex = Math.max(re.lastIndex, v[1]);
+        onHit();
+      }
+      return last === 0 ? s : out + s.slice(last);
+    },
+  };
+}
+
+/** A pattern whose whole match (or one group of it) is the secret. */
+function wholePattern(id: string, re: RegExp, sieve: (text: string) => boolean, check?: (match: string) => boolean, group = 0): Pattern {
+  const mark = maskOf(id);
+  return {
+    id,
+    sieve,
+    mask(s, onHit) {
+      re.lastIndex = 0;
+      let out = '';
+      let last = 0;
+      let m: RegExpExecArray | null;
+      while ((m = re.exec(s)) !== null) {
+        if (m[0].length === 0) {
+          re.lastIndex++;
+          continue;
+        }
+        if (check !== undefined && !check(m[0])) continue;
+        let start = m.index;
+        let end = m.index + m[0].length;
+        if (group > 0) {
+          const g = m[group];
+          if (g === undefined || g === '') continue;
+          // The group is the last part before a fixed suffix: find it from the end.
+          const suffix = m[0].length - m[0].lastIndexOf(g) - g.length;
+          end -= suffix;
+          start = end - g.length;
+        }
+        out += s.slice(last, start) + mark;
+        last = end;
+        onHit();
+      }
+      return last === 0 ? s : out + s.slice(last);
+    },
+  };
+}
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+
+// ---------------------------------------------------------------------------------------------------
+// password: `password=...`, `"passwd": "..."`, `db_password: ...`, `--password ...`, `IDENTIFIED BY '...'`.
+
+const PASSWORD_KEYS = ['password', 'passwd', 'passphrase', 'pass', 'pwd', 'secret', 'secret_key', 'secret_access_key', 'secretkey', 'credential', 'credentials'];
+/** Keys that, bare and unquoted, are also program names or a working directory: only `=` counts for them. */
+const AMBIGUOUS_KEYS = new Set(['passwd', 'pass', 'pwd']);
+
+function passwordPattern(extraKeys: readonly string[]): Pattern {
+  const keys = [...PASSWORD_KEYS, ...extraKeys].map((k) => escapeRe(k.toLowerCase())).sort((a, b) => b.length - a.length);
+  // (1) quote before the key, (2) the key, (3) quote after it, (4) the separator. The key must not
+  // continue a word (`bypass=`), but may end a compound one (`db_password=`, `mysql.root.password=`).
+  const re = new RegExp(`(?<![A-Za-z0-9])(\\\\?["']?)(${keys.join('|')})(\\\\?["']?)[ \\t]*([=:])[ \\t]*`, 'gi');
+  const cli = new RegExp(`(?<![A-Za-z0-9-])--(?:${keys.join('|')})[ \\t]+(?=[^ \\t-])|\\bidentified[ \\t]+(?:with[ \\t]+[A-Za-z0-9_]+[ \\t]+)?by[ \\t]+(?=['"])|(?<![A-Za-z0-9_])password[ \\t]+(?=')`, 'gi');
+  const sieve = new RegExp(`(?:${keys.join('|')})\\\\?["']?[ \\t]*[=:]|--pass|identified|password[ \\t]+'`, 'i');
+  const kv = keyValuePattern('password', re, sieve, (m, s) => {
+    const key = m[2]!;
+    const quoted = m[1] !== '' || m[3] !== '';
+    const start = m.index + m[1]!.length;
+    const before = start > 0 ? s.charCodeAt(start - 1) : -1;
+    const compound = before === 95 || before === 46 || before === 45; // _ . -
+    // sudo and env dumps: `PWD=/home/alice` is the working directory, not a password.
+    if (key === 'PWD' && !compound) return false;
+    if (m[4] === ':') {
+      // `pam_unix(passwd:chauthtok)`, `passwd: password updated`: a program name, not a key.
+      if (before === 40 /* ( */) return false;
+      if (!quoted && !compound && AMBIGUOUS_KEYS.has(key.toLowerCase())) return false;
+    }
+    return true;
+  });
+  const flags = keyValuePattern('password', cli, /--pass|identified|password[ \t]+'/i);
+  return {
+    id: 'password',
+    sieve: (text) => sieve.test(text),
+    mask: (s, onHit) => flags.mask(kv.mask(s, onHit), onHit),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// url_password: `scheme://user:PASSWORD@host` (also with JSON's escaped `:\/\/`).
+
+const URL_RE = /\b[A-Za-z][A-Za-z0-9+.-]{0,20}:(?:\/\/|\\\/\\\/)[^\s:/@"'\\]*:([^\s/@"'\\]+)@/g;
+const urlPassword = wholePattern(
+  'url_password',
+  URL_RE,
+  (t) => (t.indexOf('://') !== -1 || t.indexOf(':\\/\\/') !== -1) && t.indexOf('@') !== -1,
+  undefined,
+  1,
+);
+
+// ---------------------------------------------------------------------------------------------------
+// bearer: `Authorization: Basic|Bearer|Token ...` (any scheme) and `Bearer <token>` anywhere.
+
+const AUTH_RE = /(?<![A-Za-z0-9])(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?:(?:Basic|Bearer|Token|Digest|Negotiate|NTLM|ApiKey|AWS4-HMAC-SHA256)[ \t]+)?/gi;
+const authHeader = keyValuePattern('bearer', AUTH_RE, /authorization/i);
+/** 16+ token characters: shorter words after "bearer" are prose ("bearer token expired"). */
+const BEARER_RE = /\bbearer[ \t]+([A-Za-z0-9\-._~+/]{16,}=*)/gi;
+const bareBearer = wholePattern('bearer', BEARER_RE, (t) => /bearer/i.test(t), undefined, 1);
+const bearer: Pattern = {
+  id: 'bearer',
+  sieve: (t) => /bearer|authorization/i.test(t),
+  mask: (s, onHit) => bareBearer.mask(authHeader.mask(s, onHit), onHit),
+};
+
+// ---------------------------------------------------------------------------------------------------
+// api_key: `api_key=...`, `X-Api-Key: ...`, `access_token=...`, and tokens recognisable by their prefix.
+
+const API_KEY_RE =
+  /(?<![A-Za-z0-9])(\\?["']?)((?:x-)?api[_-]?key|apikey|api[_-]?token|(?:access|refresh|auth|id|session|private|client|bearer|csrf)[_-]?token|token)(\\?["']?)[ \t]*([=:])[ \t]*/gi;
+const apiKeyKv = keyValuePattern('api_key', API_KEY_RE, /api.?key|token/i, (m, s) => {
+  // `token: expired` in prose: a bare, unquoted `token` counts only with `=`.
+  if (m[4] === ':' && m[2]!.toLowerCase() === 'token' && m[1] === '' && m[3] === '') {
+    const before = m.index > 0 ? s.charCodeAt(m.index - 1) : -1;
+    return before === 95 || before === 45 || before === 46;
+  }
+  return true;
+});
+/** Well-known token formats: GitHub, GitLab, Slack, Stripe, Google API keys, npm, OpenAI-style `sk-`. */
+const KNOWN_TOKEN_RE =
+  /\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}|[rs]k_(?:live|test)_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36}|sk-(?:proj-)?[A-Za-z0-9_-]{32,})\b/g;
+const KNOWN_TOKEN_SIEVE = /gh[pousr]_|github_pat_|glpat-|xox[abposr]-|[rs]k_(?:live|test)_|AIza|npm_|sk-/;
+const knownTokens = wholePattern('api_key', KNOWN_TOKEN_RE, (t) => KNOWN_TOKEN_SIEVE.test(t));
+const apiKey: Pattern = {
+  id: 'api_key',
+  sieve: (t) => /api.?key|token/i.test(t) || KNOWN_TOKEN_SIEVE.test(t),
+  mask: (s, onHit) => knownTokens.mask(apiKeyKv.mask(s, onHit), onHit),
+};
+
+// ---------------------------------------------------------------------------------------------------
+// aws_access_key: long-term (AKIA) and temporary (ASIA) access key ids.
+
+const awsAccessKey = wholePattern('aws_access_key', /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, (t) => t.indexOf('AKIA') !== -1 || t.indexOf('ASIA') !== -1);
+
+// ---------------------------------------------------------------------------------------------------
+// private_key: a PEM/OpenSSH/PGP private key block, to its END line (or the end of the text when cut).
+
+const PRIVATE_KEY_RE = /-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----[^]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)/g;
+const privateKey = wholePattern('private_key', PRIVATE_KEY_RE, (t) => t.indexOf('PRIVATE KEY') !== -1);
+
+// ---------------------------------------------------------------------------------------------------
+// jwt: header.payload.signature, base64url; the header is JSON, so it starts with `eyJ` (`{"`).
+
+const jwt = wholePattern('jwt', /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, (t) => t.indexOf('eyJ') !== -1);
+
+// ---------------------------------------------------------------------------------------------------
+// pan: payment card numbers, 13-19 digits (single spaces or dashes between them allowed), with a card
+// network's leading digits, and a valid Luhn check digit. Not inside a longer number, a decimal, an
+// IP address or a word; not after `+` (a phone number).
+
+/** Luhn (ISO/IEC 7812-1) over the digits of `s`, ignoring separators. */
+export function luhnValid(s: string): boolean {
+  let sum = 0;
+  let double = false;
+  let n = 0;
+  for (let i = s.length - 1; i >= 0; i--) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) continue;
+    n++;
+    let d = c;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return n > 0 && sum % 10 === 0;
+}
+
+/** Leading digits of the card networks: 2221-2720 (Mastercard), 30, 34-39 (Diners, Amex, JCB), 4 (Visa), 5 (Mastercard, Maestro), 6 (Discover, UnionPay, Maestro). */
+export function panPrefixValid(digits: string): boolean {
+  const d = digits.charCodeAt(0) - 48;
+  if (d === 4 || d === 5 || d === 6) return true;
+  if (d === 3) {
+    const two = +digits.slice(0, 2);
+    return two === 30 || (two >= 34 && two <= 39);
+  }
+  if (d === 2) {
+    const four = +digits.slice(0, 4);
+    return four >= 2221 && four <= 2720;
+  }
+  return false;
+}
+
+function panCheck(match: string): boolean {
+  const digits = match.replace(/[ -]/g, '');
+  return digits.length >= 13 && digits.length <= 19 && panPrefixValid(digits) && luhnValid(digits);
+}
+
+const PAN_RE = /(?<![0-9A-Za-z_.+])[2-6](?:[ -]?[0-9]){12,18}(?![0-9A-Za-z_]|\.[0-9])/g;
+const PAN_SIEVE = /[2-6](?:[ -]?[0-9]){12}/;
+const pan = wholePattern('pan', PAN_RE, (t) => PAN_SIEVE.test(t), panCheck);
+
+// ---------------------------------------------------------------------------------------------------
+
+/** The built-in patterns; `extraPasswordKeys` adds key names to `password`. */
+export function builtinPatterns(extraPasswordKeys: readonly string[] = []): Record<BuiltinRuleId, Pattern> {
+  return {
+    password: passwordPattern(extraPasswordKeys),
+    url_password: urlPassword,
+    bearer,
+    api_key: apiKey,
+    aws_access_key: awsAccessKey,
+    private_key: privateKey,
+    jwt,
+    pan,
+  };
+}
+
+/** An operator's own pattern (`custom` in the rules file): every match of `regex` is masked. */
+export function customPattern(id: string, source: string, flags: string, triggers: readonly string[]): Pattern {
+  const f = flags.replace(/[gy]/g, '');
+  const re = new RegExp(source, `${f}g`);
+  const test = new RegExp(source, f);
+  const sieve = triggers.length > 0 ? (t: string) => triggers.some((x) => t.indexOf(x) !== -1) : (t: string) => test.test(t);
+  return wholePattern(id, re, sieve);
+}
