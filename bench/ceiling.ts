@@ -2,9 +2,15 @@
  * The database ceiling, measured in the same run and on the same database as the end-to-end test:
  * COPY FROM STDIN of rows exactly like the server's (the same frame mix, already parsed, normalized,
  * hashed and COPY-encoded before the clock starts) into a scratch table shaped like `ledger`
- * (`LIKE ledger INCLUDING ALL`: same columns, primary key, indexes and checks; no triggers),
- * one transaction per batch, on one connection, sent in ~64 KiB writes as the writer does.
+ * (`LIKE ledger INCLUDING ALL`, range-partitioned on received_at with a default partition as the
+ * ledger is: same columns, primary key, indexes and checks; no triggers), one transaction per batch,
+ * on one connection, sent in ~64 KiB writes as the writer does.
  * This is what PostgreSQL can take with no pipeline in front of it; our throughput / this = the headline ratio.
+ *
+ * Variants, to price what PostgreSQL does per row (BENCH_CEILING_VARIANTS):
+ *   ledger    the above
+ *   slim      same table; the event jsonb without raw_data, unmapped.syslog and metadata.peer (bench/experiments.ts)
+ *   pk-only   the full rows into a table with the primary key only (no secondary indexes)
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,10 +18,18 @@ import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { COPY_COLUMNS } from '../src/ledger/copy.js';
 import { ZERO_HASH } from '../src/ledger/types.js';
+import type { LedgerRecord } from '../src/ledger/types.js';
+import type { OcsfEvent } from '../src/normalize/types.js';
+import { slimEvent } from './experiments.js';
 import { chainRecords, mixRecords } from './stages.js';
 import { diff, snapshot, type CpuDiff } from './lib/proc.js';
 
+export const CEILING_VARIANTS = ['ledger', 'slim', 'pk-only'] as const;
+export type CeilingVariant = (typeof CEILING_VARIANTS)[number];
+
 export interface CeilingResult {
+  readonly variant: CeilingVariant;
+  readonly indexes: number;
   readonly rows: number;
   readonly batch: number;
   readonly seconds: number;
@@ -27,13 +41,14 @@ export interface CeilingResult {
 }
 
 /** Builds the COPY payload: per batch, the lines joined into ~64 KiB buffers. */
-export function buildCeilingBatches(rows: number, batch: number, chain = 'ceiling'): { batches: Buffer[][]; bytes: number } {
+export function buildCeilingBatches(rows: number, batch: number, slim = false, chain = 'ceiling'): { batches: Buffer[][]; bytes: number } {
   const batches: Buffer[][] = [];
   let head = { seq: 0, hash: ZERO_HASH };
   let bytes = 0;
   for (let start = 0; start < rows; start += batch) {
     const n = Math.min(batch, rows - start);
-    const records = mixRecords(n, 100 + start, start);
+    let records: LedgerRecord[] = mixRecords(n, 100 + start, start);
+    if (slim) records = records.map((r) => ({ ...r, event: slimEvent(r.event) as OcsfEvent }));
     const { rows: chained, lines } = chainRecords(chain, records, head);
     const last = chained[chained.length - 1]!;
     head = { seq: last.seq, hash: last.hash };
@@ -53,15 +68,21 @@ export function buildCeilingBatches(rows: number, batch: number, chain = 'ceilin
   return { batches, bytes };
 }
 
-export async function copyCeiling(url: string, database: string, rows: number, batch: number): Promise<CeilingResult> {
-  const { batches, bytes } = buildCeilingBatches(rows, batch);
-  const table = `ceil_ledger_${batch}`;
+export async function copyCeiling(url: string, database: string, rows: number, batch: number, variant: CeilingVariant = 'ledger'): Promise<CeilingResult> {
+  const { batches, bytes } = buildCeilingBatches(rows, batch, variant === 'slim');
+  const table = `ceil_ledger_${batch}_${variant.replace('-', '_')}`;
   const c = new pg.Client({ connectionString: url, application_name: 'syslog-ledger bench ceiling' });
   await c.connect();
   try {
     await c.query(`SET client_min_messages = warning`);
     await c.query(`DROP TABLE IF EXISTS ${table}`);
-    await c.query(`CREATE TABLE ${table} (LIKE ledger INCLUDING ALL)`);
+    if (variant === 'pk-only') {
+      await c.query(`CREATE TABLE ${table} (LIKE ledger INCLUDING DEFAULTS INCLUDING CONSTRAINTS, PRIMARY KEY (chain, seq, received_at)) PARTITION BY RANGE (received_at)`);
+    } else {
+      await c.query(`CREATE TABLE ${table} (LIKE ledger INCLUDING ALL) PARTITION BY RANGE (received_at)`);
+    }
+    await c.query(`CREATE TABLE ${table}_default PARTITION OF ${table} DEFAULT`);
+    const indexes = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_indexes WHERE tablename = $1`, [`${table}_default`])).rows[0]!.n);
     await c.query('CHECKPOINT').catch(() => undefined);
     const sql = `COPY ${table} (${COPY_COLUMNS.join(', ')}) FROM STDIN`;
     const s0 = snapshot(undefined, database);
@@ -75,10 +96,12 @@ export async function copyCeiling(url: string, database: string, rows: number, b
     const cpu: CpuDiff = diff(s0, snapshot(undefined, database));
     const n = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
     if (n !== rows) throw new Error(`ceiling: expected ${rows} rows, table has ${n}`);
-    const mb = Number((await c.query<{ s: string }>(`SELECT pg_total_relation_size('${table}') AS s`)).rows[0]!.s) / 1e6;
+    const mb = Number((await c.query<{ s: string }>(`SELECT pg_total_relation_size('${table}_default') AS s`)).rows[0]!.s) / 1e6;
     await c.query(`DROP TABLE ${table}`);
     const per = (x: number): number => (x * 100_000) / rows;
     return {
+      variant,
+      indexes,
       rows,
       batch,
       seconds,

@@ -11,8 +11,9 @@
  *
  * Environment: BENCH_N (200000 frames per throughput run), BENCH_RUNS (1; the median is reported),
  * BENCH_FRAMING (mixed | octet | lf), BENCH_LAT_SECONDS (15), BENCH_LAT_RATE (default: half the best rate),
- * BENCH_CONNS (1000), BENCH_STORM (500), BENCH_CEILING_BATCHES (5000; comma list), BENCH_SERVER_ARGS
- * (extra serve flags), BENCH_PROFILE (1: also run 8 connections under node --cpu-prof and summarize),
+ * BENCH_CONNS (1000), BENCH_STORM (500), BENCH_CEILING_BATCHES (5000; comma list), BENCH_CEILING_VARIANTS
+ * (ledger; comma list of ledger, slim, pk-only: see bench/ceiling.ts), BENCH_SERVER_ARGS
+ * (extra serve flags), BENCH_SERVER_NODE_ARGS (extra node flags for the server), BENCH_PROFILE (1: also run 8 connections under node --cpu-prof and summarize),
  * BENCH_ONLY (comma list of: stages,throughput,ceiling,latency,conns), DATABASE_URL (admin URL).
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createDevPki, type DevPkiFiles } from '../src/pki/devpki.js';
-import { copyCeiling, type CeilingResult } from './ceiling.js';
+import { CEILING_VARIANTS as VARIANTS, copyCeiling, type CeilingResult, type CeilingVariant } from './ceiling.js';
 import { holdConnections, reconnectStorm, type HoldResult, type StormResult } from './conns.js';
 import { checkpoint, createBenchDatabase, HeadPoller, serverVersion, withClient, adminUrl, type BenchDatabase } from './lib/db.js';
 import { FRAMINGS, type Framing } from './lib/frames.js';
@@ -40,7 +41,10 @@ const LAT_SECONDS = Number(env('BENCH_LAT_SECONDS', '15'));
 const CONNS = Number(env('BENCH_CONNS', '1000'));
 const STORM = Number(env('BENCH_STORM', '500'));
 const CEILING_BATCHES = env('BENCH_CEILING_BATCHES', '5000').split(',').map(Number);
+const CEILING_VARIANTS = env('BENCH_CEILING_VARIANTS', 'ledger').split(',') as CeilingVariant[];
 const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean);
+/** Extra node flags for the server process (e.g. --max-semi-space-size=64). */
+const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const ONLY = new Set(env('BENCH_ONLY', 'stages,throughput,ceiling,latency,conns').split(','));
 const PROFILE = process.env.BENCH_PROFILE === '1';
 /** Before each timed run, wait up to QUIET_MAX s for the machine to be under QUIET_PCT % busy. */
@@ -67,6 +71,10 @@ interface ThroughputResult {
   readonly meanBatch: number;
   readonly rssPeakMb: number;
   readonly vmHwmMb: number;
+  /** Peaks seen on /metrics every 500 ms: V8 heap used, external (Buffers), writer queue depth. */
+  readonly heapPeakMb: number;
+  readonly externalPeakMb: number;
+  readonly queuePeakEvents: number;
   readonly cpuPer100k: { server: number; pg_backends: number; pg_shared: number; loadgen: number };
   readonly coresUsed: { server: number; pg: number; loadgen: number; foreign: number };
   /** Machine busy % just before the run (after waiting for quiet), and how many contended attempts were discarded. */
@@ -124,7 +132,7 @@ function versions(url: string): Promise<Record<string, string>> {
 }
 
 async function withServer<T>(db: BenchDatabase, pki: DevPkiFiles, chain: string, fn: (s: BenchServer) => Promise<T>, nodeArgs: string[] = []): Promise<T> {
-  const server = await startBenchServer({ databaseUrl: db.url, pki, chain, args: SERVER_ARGS, nodeArgs });
+  const server = await startBenchServer({ databaseUrl: db.url, pki, chain, args: SERVER_ARGS, nodeArgs: [...SERVER_NODE_ARGS, ...nodeArgs] });
   try {
     return await fn(server);
   } finally {
@@ -150,11 +158,13 @@ async function throughput(db: BenchDatabase, pki: DevPkiFiles, connections: numb
       const poller = new HeadPoller(db.url, chain, 20);
       await poller.start();
       const rss = new RssSampler(server.pid);
+      const peaks = new MetricsPeaks(server);
       try {
         const s0 = snapshot(server.pid, db.name);
         const load = await runLoad({ ...prepared, options: { ...prepared.options, ...target(server, pki) } });
         const done = await poller.reach(N, 300_000);
         const s1 = snapshot(server.pid, db.name);
+        await peaks.stop();
         const seconds = (done.atUs / 1000 - load.t0Ms) / 1000;
         const cpu = diff(s0, s1);
         const text = await server.metrics();
@@ -174,6 +184,9 @@ async function throughput(db: BenchDatabase, pki: DevPkiFiles, connections: numb
           meanBatch: round(N / Math.max(1, batches)),
           rssPeakMb: round(rss.stop() / 2 ** 20, 1),
           vmHwmMb: round(memory(server.pid).hwm / 2 ** 20, 1),
+          heapPeakMb: round(peaks.heap / 2 ** 20, 1),
+          externalPeakMb: round(peaks.external / 2 ** 20, 1),
+          queuePeakEvents: peaks.queue,
           cpuPer100k: { server: per(cpu.server), pg_backends: per(cpu.pg_backends), pg_shared: per(cpu.pg_shared), loadgen: per(cpu.loadgen) },
           coresUsed: { server: wall(cpu.server), pg: wall(cpu.pg_backends + cpu.pg_shared), loadgen: wall(cpu.loadgen), foreign: wall(cpu.foreign) },
           busyBeforePct,
@@ -181,6 +194,7 @@ async function throughput(db: BenchDatabase, pki: DevPkiFiles, connections: numb
         };
       } finally {
         rss.stop();
+        await peaks.stop();
         await poller.stop();
       }
     },
@@ -261,6 +275,34 @@ async function latency(db: BenchDatabase, pki: DevPkiFiles, rate: number, chain:
   });
 }
 
+/** Polls the server's /metrics for memory and queue peaks (a scrape costs the server ~1 ms). */
+class MetricsPeaks {
+  heap = 0;
+  external = 0;
+  queue = 0;
+  #running = true;
+  readonly #loop: Promise<void>;
+  constructor(server: BenchServer, intervalMs = 500) {
+    this.#loop = (async () => {
+      while (this.#running) {
+        try {
+          const t = await server.metrics();
+          this.heap = Math.max(this.heap, metricValue(t, 'nodejs_heap_size_used_bytes') ?? 0);
+          this.external = Math.max(this.external, metricValue(t, 'nodejs_external_memory_bytes') ?? 0);
+          this.queue = Math.max(this.queue, metricValue(t, 'syslog_ledger_writer_queue_events') ?? 0);
+        } catch {
+          // server stopping
+        }
+        await new Promise((r) => setTimeout(r, intervalMs));
+      }
+    })();
+  }
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+  }
+}
+
 /** Runs `attempt` again (up to RETRIES times) while other tenants used more than FOREIGN_MAX cores; keeps the least contended. */
 async function uncontended(attempt: () => Promise<ThroughputResult>): Promise<ThroughputResult> {
   const tries: ThroughputResult[] = [];
@@ -322,6 +364,12 @@ interface Results {
   loadavg_at_end: number[];
 }
 
+/** The ceiling the headline ratio uses: the ledger-shaped table, batch 5,000 if measured. */
+function headlineCeiling(cs: readonly CeilingResult[]): CeilingResult | undefined {
+  const ledger = cs.filter((c) => c.variant === 'ledger');
+  return ledger.find((c) => c.batch === 5000) ?? ledger[0];
+}
+
 /** The anchors' numbers for the same machine (../shared/anchors/RESULTS.md), for the comparison column. */
 const ANCHORS = { rsyslog_ompgsql_octet_1conn: 18396, rsyslog_ompgsql_tuned: 20046, copy_1000_per_txn: 65808, copy_1_txn: 93132, sha256_chain: 276340, node_tls_sink: 1298701 };
 
@@ -333,7 +381,7 @@ export function table(r: Results): string {
   L.push('');
   const t1 = r.throughput.conn1;
   const t8 = r.throughput.conn8;
-  const ceil = r.ceiling.find((c) => c.batch === 5000) ?? r.ceiling[0];
+  const ceil = headlineCeiling(r.ceiling);
   L.push('| end to end (first byte sent -> last row committed) | 1 conn | 8 conns |');
   L.push('|---|---:|---:|');
   if (t1 || t8) {
@@ -342,6 +390,7 @@ export function table(r: Results): string {
     L.push(`| x rsyslog+ompgsql (anchor A1 ${fmt(ANCHORS.rsyslog_ompgsql_octet_1conn)}/s) | ${fmt((t1?.eventsPerSec ?? NaN) / ANCHORS.rsyslog_ompgsql_octet_1conn, 2)} | ${fmt((t8?.eventsPerSec ?? NaN) / ANCHORS.rsyslog_ompgsql_octet_1conn, 2)} |`);
     L.push(`| seconds to commit all / sender done writing after | ${fmt(t1?.seconds, 2)} / ${fmt(t1?.sendSeconds, 2)} | ${fmt(t8?.seconds, 2)} / ${fmt(t8?.sendSeconds, 2)} |`);
     L.push(`| server RSS peak, MB | ${fmt(t1?.rssPeakMb, 1)} | ${fmt(t8?.rssPeakMb, 1)} |`);
+    L.push(`| server V8 heap used / external peak, MB; writer queue peak, events | ${fmt(t1?.heapPeakMb)} / ${fmt(t1?.externalPeakMb)}; ${fmt(t1?.queuePeakEvents)} | ${fmt(t8?.heapPeakMb)} / ${fmt(t8?.externalPeakMb)}; ${fmt(t8?.queuePeakEvents)} |`);
     L.push(`| CPU s / 100k events: server | ${fmt(t1?.cpuPer100k.server, 2)} | ${fmt(t8?.cpuPer100k.server, 2)} |`);
     L.push(`| CPU s / 100k events: PostgreSQL backends (+ shared) | ${fmt(t1?.cpuPer100k.pg_backends, 2)} (+${fmt(t1?.cpuPer100k.pg_shared, 2)}) | ${fmt(t8?.cpuPer100k.pg_backends, 2)} (+${fmt(t8?.cpuPer100k.pg_shared, 2)}) |`);
     L.push(`| CPU s / 100k events: load generator | ${fmt(t1?.cpuPer100k.loadgen, 2)} | ${fmt(t8?.cpuPer100k.loadgen, 2)} |`);
@@ -351,9 +400,9 @@ export function table(r: Results): string {
   }
   L.push('');
   if (r.ceiling.length) {
-    L.push('| ceiling: COPY of identical pre-hashed rows into LIKE ledger, 1 connection | rows/s | s | CPU s/100k PG | table MB |');
+    L.push('| ceiling: COPY of identical pre-hashed rows, 1 connection | rows/s | s | CPU s/100k PG (+shared) | table MB |');
     L.push('|---|---:|---:|---:|---:|');
-    for (const c of r.ceiling) L.push(`| batch ${c.batch} rows per transaction, ${fmt(c.avgLineBytes)} B per row | ${fmt(c.rowsPerSec)} | ${fmt(c.seconds, 2)} | ${fmt(c.cpuPer100k.pg_backends, 2)} (+${fmt(c.cpuPer100k.pg_shared, 2)}) | ${fmt(c.tableMb)} |`);
+    for (const c of r.ceiling) L.push(`| ${c.variant} (${c.indexes} indexes), ${c.batch} rows per transaction, ${fmt(c.avgLineBytes)} B per COPY line | ${fmt(c.rowsPerSec)} | ${fmt(c.seconds, 2)} | ${fmt(c.cpuPer100k.pg_backends, 2)} (+${fmt(c.cpuPer100k.pg_shared, 2)}) | ${fmt(c.tableMb)} |`);
     L.push('');
   }
   if (r.latency) {
@@ -377,7 +426,7 @@ export function table(r: Results): string {
     }
     if (s) {
       L.push(`| reconnect storm, ${fmt(s.clients)} clients at once: handshakes/s (server-side, all accepted in ${fmt(s.seconds, 2)} s) | ${fmt(s.handshakesPerSec)} |`);
-      L.push(`| server CPU per handshake, ms (failed: ${s.failed}) | ${fmt(s.serverCpuMsPerHandshake, 2)} |`);
+      L.push(`| CPU per handshake, ms: server (client side: ${fmt(s.clientCpuMsPerHandshake, 2)}; failed: ${s.failed}) | ${fmt(s.serverCpuMsPerHandshake, 2)} |`);
     }
     L.push('');
   }
@@ -403,7 +452,7 @@ async function main(): Promise<number> {
   const results: Results = {
     date,
     command: `npm run bench (node dist/bench/run.js)`,
-    settings: { N, RUNS, FRAMING, LAT_SECONDS, CONNS, STORM, CEILING_BATCHES, SERVER_ARGS, ONLY: [...ONLY], PROFILE, QUIET_MAX, QUIET_PCT, FOREIGN_MAX, RETRIES, database: adminUrl().replace(/\/\/[^@]*@/, '//…@') },
+    settings: { N, RUNS, FRAMING, LAT_SECONDS, CONNS, STORM, CEILING_BATCHES, CEILING_VARIANTS, SERVER_ARGS, SERVER_NODE_ARGS, ONLY: [...ONLY], PROFILE, QUIET_MAX, QUIET_PCT, FOREIGN_MAX, RETRIES, database: adminUrl().replace(/\/\/[^@]*@/, '//…@') },
     machine: machine(),
     versions: await versions(adminUrl()),
     throughput: { runs: [] },
@@ -420,7 +469,13 @@ async function main(): Promise<number> {
     return db;
   };
   try {
-    const pki = await createDevPki({ dir: pkiDir });
+    // One client identity per simulated host for the connection tests (the server caps connections per identity).
+    const hosts = ONLY.has('conns') ? Math.max(CONNS, STORM) : 1;
+    if (hosts > 1) log(`dev PKI with ${hosts} client certificates`);
+    const pki = await createDevPki({
+      dir: pkiDir,
+      clients: [{ cn: 'client1.example.com' }, ...Array.from({ length: hosts - 1 }, (_, i) => ({ cn: `host-${String(i + 1).padStart(4, '0')}.bench.example.com` }))],
+    });
 
     if (ONLY.has('stages')) {
       log('stage micro-benchmarks');
@@ -457,12 +512,17 @@ async function main(): Promise<number> {
     if (ONLY.has('ceiling')) {
       const db = kept.db8 ?? (await newDb());
       if (!kept.db8) await withServer(db, pki, 'bench-migrate', async () => undefined); // the server migrates: creates `ledger`
-      for (const batch of CEILING_BATCHES) {
-        log(`ceiling: COPY ${N} pre-hashed ledger rows, ${batch} per transaction (building rows first)`);
-        results.ceiling.push(await copyCeiling(db.url, db.name, N, batch));
-        log(`  ${fmt(results.ceiling[results.ceiling.length - 1]!.rowsPerSec)} rows/s`);
+      for (const variant of CEILING_VARIANTS) {
+        if (!VARIANTS.includes(variant)) throw new Error(`BENCH_CEILING_VARIANTS: unknown ${variant} (${VARIANTS.join(', ')})`);
+        for (const batch of CEILING_BATCHES) {
+          await waitQuiet(QUIET_MAX, QUIET_PCT);
+          log(`ceiling (${variant}): COPY ${N} pre-hashed ledger rows, ${batch} per transaction (building rows first)`);
+          results.ceiling.push(await copyCeiling(db.url, db.name, N, batch, variant));
+          const c = results.ceiling[results.ceiling.length - 1]!;
+          log(`  ${fmt(c.rowsPerSec)} rows/s (other tenants ${fmt(c.cpuPer100k.foreign * c.rowsPerSec / 100_000, 2)} cores)`);
+        }
       }
-      const ceil = results.ceiling.find((c) => c.batch === 5000) ?? results.ceiling[0];
+      const ceil = headlineCeiling(results.ceiling);
       if (ceil) {
         results.ratioToCeiling = {
           ...(results.throughput.conn1 ? { conn1: round(results.throughput.conn1.eventsPerSec / ceil.rowsPerSec, 3) } : {}),
@@ -485,11 +545,12 @@ async function main(): Promise<number> {
       results.connections = {};
       await withServer(db, pki, 'bench-conns', async (server) => {
         const t = target(server, pki);
-        log(`holding ${CONNS} connections`);
-        results.connections!.hold = await holdConnections(server, t, CONNS);
+        const ids = pki.clients.map((c) => ({ cert: readFileSync(c.cert), key: readFileSync(c.key) }));
+        log(`holding ${CONNS} connections (${ids.length} client certificates)`);
+        results.connections!.hold = await holdConnections(server, t, ids, CONNS);
         log(`  RSS ${fmt(results.connections!.hold.rssWithMb, 1)} MB`);
         log(`reconnect storm: ${STORM} clients`);
-        results.connections!.storm = await reconnectStorm(server, t, STORM);
+        results.connections!.storm = await reconnectStorm(server, t, ids, STORM);
         log(`  ${fmt(results.connections!.storm.handshakesPerSec)} handshakes/s`);
       });
     }

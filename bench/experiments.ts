@@ -1,0 +1,215 @@
+/**
+ * What-if micro-benchmarks for docs/performance.md: faster versions of the hottest per-event functions
+ * the CPU profile shows, each checked to give byte-identical output to the server's current one on the
+ * whole frame mix before it is timed. Nothing here is used by the server; these are proposals with numbers.
+ *
+ *   node dist/bench/experiments.js        (BENCH_STAGE_N frames, default 20,000)
+ *
+ *   canonicalJson   current: recursive, Object.keys().sort(), JSON.stringify per key, string concatenation
+ *                   proposal B: same algorithm, `"key":` prefixes cached, sort skipped when keys are in order
+ *                   proposal A: copy with sorted keys, then one native JSON.stringify (falls back to the
+ *                   current function for integer-like keys, which JS objects cannot keep in sorted order)
+ *   copyLine        current: copyText() regex test + replace callback on every text field
+ *                   proposal: canonical JSON never contains raw LF/CR/TAB (JSON.stringify escapes them),
+ *                   so its COPY escaping is only `\` -> `\\` (String#replaceAll)
+ *   slim event      the event jsonb without what other columns already hold: raw_data (= raw),
+ *                   unmapped.syslog (= syslog), metadata.peer (= peer_cn/peer_sans/peer_addr + certificate)
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { canonicalJson } from '../src/ledger/canonical.js';
+import { copyLine, copyBytea, copyText, copyTextArray, isoMicros } from '../src/ledger/copy.js';
+import type { ChainedRecord } from '../src/ledger/types.js';
+import { chainRecords, mixRecords } from './stages.js';
+import { compare, keep, type OpsResult } from './lib/measure.js';
+
+const INDEX_KEY = /^(?:0|[1-9]\d*)$/;
+
+/** Deep copy with keys inserted in sorted order; null if an object has an integer-like key. */
+function sortedCopy(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const out = new Array<unknown>(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = sortedCopy(v[i]);
+      if (x === FAIL) return FAIL;
+      out[i] = x;
+    }
+    return out;
+  }
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).sort();
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    if (INDEX_KEY.test(k)) return FAIL;
+    const x = sortedCopy(o[k]);
+    if (x === FAIL) return FAIL;
+    out[k] = x;
+  }
+  return out;
+}
+const FAIL = Symbol('fail');
+
+/** Proposal A: same bytes as canonicalJson for every value it accepts. */
+export function canonicalJsonSortedCopy(value: unknown): string {
+  const s = sortedCopy(value);
+  return s === FAIL ? canonicalJson(value) : JSON.stringify(s);
+}
+
+/** `"key":` per key, cached (an event has a few dozen distinct keys; bounded for hostile SD-PARAM names). */
+const KEY_PREFIX = new Map<string, string>();
+function keyPrefix(k: string): string {
+  let p = KEY_PREFIX.get(k);
+  if (p === undefined) {
+    p = `${JSON.stringify(k)}:`;
+    if (KEY_PREFIX.size < 4096) KEY_PREFIX.set(k, p);
+  }
+  return p;
+}
+
+/**
+ * Proposal B: the current algorithm with the per-key JSON.stringify cached, no sort when the keys are
+ * already in order (the normalizer can build them so), and no closure per level.
+ */
+export function canonicalJsonFast(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (Array.isArray(value)) {
+        let s = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) s += ',';
+          const v: unknown = value[i];
+          s += v === undefined ? 'null' : canonicalJsonFast(v);
+        }
+        return `${s}]`;
+      }
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj);
+      for (let i = 1; i < keys.length; i++) {
+        if (keys[i - 1]! > keys[i]!) {
+          keys.sort();
+          break;
+        }
+      }
+      let s = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
+        const v = obj[k];
+        if (v === undefined || typeof v === 'function') continue;
+        s += s.length === 1 ? keyPrefix(k) : `,${keyPrefix(k)}`;
+        s += canonicalJsonFast(v);
+      }
+      return `${s}}`;
+    }
+    default:
+      return 'null';
+  }
+}
+
+/** COPY text escaping of a canonical JSON text: it holds no raw LF, CR or TAB, only backslashes to double. */
+function copyJson(s: string): string {
+  return s.includes('\\') ? s.replaceAll('\\', '\\\\') : s;
+}
+
+/** Proposal: copyLine with JSON-aware escaping for the two jsonb columns. */
+export function copyLineFast(r: ChainedRecord, syslogJson: string, eventJson: string): string {
+  const c = r.columns;
+  return (
+    `${copyText(r.chain)}\t${r.seq}\t${isoMicros(r.receivedAtUs)}\t${copyText(r.peer.cn)}\t${copyTextArray(r.peer.sans)}\t` +
+    `${copyText(r.peer.address)}\t${r.format}\t${copyBytea(r.raw)}\t${r.truncated ? 't' : 'f'}\t${copyText(r.parseError)}\t` +
+    `${copyJson(syslogJson)}\t${copyJson(eventJson)}\t${copyText(c.event_time)}\t${copyText(c.hostname)}\t${copyText(c.app_name)}\t` +
+    `${c.class_uid}\t${c.activity_id}\t${c.status_id}\t${c.severity_id}\t${copyText(c.user_name)}\t${copyText(c.actor_user)}\t` +
+    `${copyText(c.src_ip)}\t${copyBytea(r.prevHash)}\t${copyBytea(r.hash)}\n`
+  );
+}
+
+/** The event without the parts other columns already store. */
+export function slimEvent(event: Record<string, unknown>): Record<string, unknown> {
+  const { raw_data: _raw, unmapped, metadata, ...rest } = event as { raw_data?: unknown; unmapped?: Record<string, unknown>; metadata?: Record<string, unknown> };
+  const out: Record<string, unknown> = { ...rest };
+  if (metadata) {
+    const { peer: _peer, ...m } = metadata;
+    out.metadata = m;
+  }
+  if (unmapped) {
+    const { syslog: _syslog, ...u } = unmapped;
+    if (Object.keys(u).length) out.unmapped = u;
+  }
+  return out;
+}
+
+export interface ExperimentReport {
+  readonly results: Array<{ what: string; current: OpsResult; proposal: OpsResult; speedup: number; identical: boolean }>;
+  readonly eventBytes: { current: number; slim: number };
+}
+
+export function runExperiments(n = Number(process.env.BENCH_STAGE_N ?? 20000)): ExperimentReport {
+  const records = mixRecords(n);
+  const results: ExperimentReport['results'] = [];
+
+  const identicalJson = records.every(
+    (r) =>
+      canonicalJsonFast(r.event) === canonicalJson(r.event) &&
+      canonicalJsonFast(r.syslog) === canonicalJson(r.syslog) &&
+      canonicalJsonSortedCopy(r.event) === canonicalJson(r.event),
+  );
+  const [cur, fast] = compare(
+    ['canonicalJson x2 (current)', () => records.map((r) => canonicalJson(r.syslog).length + canonicalJson(r.event).length)],
+    ['canonicalJson x2 (sorted copy + JSON.stringify)', () => records.map((r) => canonicalJsonFast(r.syslog).length + canonicalJsonFast(r.event).length)],
+    n,
+  );
+  results.push({ what: 'canonicalJson (syslog + event): cached key prefixes, sort only if unsorted', current: cur, proposal: fast, speedup: fast.opsPerSec / cur.opsPerSec, identical: identicalJson });
+  const [cur2, copyFirst] = compare(
+    ['canonicalJson x2 (current)', () => records.map((r) => canonicalJson(r.syslog).length + canonicalJson(r.event).length)],
+    ['canonicalJson x2 (sorted copy + JSON.stringify)', () => records.map((r) => canonicalJsonSortedCopy(r.syslog).length + canonicalJsonSortedCopy(r.event).length)],
+    n,
+  );
+  results.push({ what: 'canonicalJson (syslog + event): sorted copy + native JSON.stringify', current: cur2, proposal: copyFirst, speedup: copyFirst.opsPerSec / cur2.opsPerSec, identical: identicalJson });
+
+  const { rows } = chainRecords('bench', records.slice(0, Math.min(n, 5000)));
+  const json = rows.map((r) => [canonicalJson(r.syslog), canonicalJson(r.event)] as const);
+  const identicalCopy = rows.every((r, i) => copyLineFast(r, json[i]![0], json[i]![1]) === copyLine(r, json[i]![0], json[i]![1]));
+  const [c1, c2] = compare(
+    ['copyLine (current)', () => rows.map((r, i) => copyLine(r, json[i]![0], json[i]![1]))],
+    ['copyLine (JSON-aware escaping)', () => rows.map((r, i) => copyLineFast(r, json[i]![0], json[i]![1]))],
+    rows.length,
+  );
+  results.push({ what: 'copyLine', current: c1, proposal: c2, speedup: c2.opsPerSec / c1.opsPerSec, identical: identicalCopy });
+
+  const slim = records.map((r) => slimEvent(r.event as Record<string, unknown>));
+  const [s1, s2] = compare(
+    ['canonicalJson(event) (current event)', () => records.map((r) => canonicalJson(r.event).length)],
+    ['canonicalJson(event) (slim event)', () => slim.map((e) => canonicalJson(e).length)],
+    n,
+  );
+  results.push({ what: 'event canonical JSON, slim event', current: s1, proposal: s2, speedup: s2.opsPerSec / s1.opsPerSec, identical: false });
+  keep(slim);
+  const avg = (xs: string[]): number => Math.round(xs.reduce((a, s) => a + Buffer.byteLength(s), 0) / xs.length);
+  return { results, eventBytes: { current: avg(records.map((r) => canonicalJson(r.event))), slim: avg(slim.map((e) => canonicalJson(e))) } };
+}
+
+export function printExperiments(x: ExperimentReport): string {
+  const L = ['| experiment | current /s | proposal /s | speed-up | output identical |', '|---|---:|---:|---:|---|'];
+  for (const r of x.results) L.push(`| ${r.what} | ${Math.round(r.current.opsPerSec).toLocaleString('en-US')} | ${Math.round(r.proposal.opsPerSec).toLocaleString('en-US')} | ${r.speedup.toFixed(2)}x | ${r.what.includes('slim') ? 'n/a (different event)' : r.identical ? 'yes' : 'NO'} |`);
+  L.push('', `event canonical JSON: ${x.eventBytes.current} B per event now, ${x.eventBytes.slim} B slim`);
+  return L.join('\n');
+}
+
+function isEntry(): boolean {
+  const a = process.argv[1];
+  if (!a) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(a)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry()) console.log(printExperiments(runExperiments()));
