@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { migrate } from '../../src/db/migrate.js';
+import { createTestDatabase, query } from '../helpers/db.js';
 
 const root = join(import.meta.dirname, '../..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -24,5 +26,21 @@ describe('README', () => {
     expect(i).toBeGreaterThan(0);
     expect(s).toBeGreaterThan(i);
     expect(t).toBeGreaterThan(s);
+  });
+
+  it('every SQL query it shows runs against a migrated ledger', async () => {
+    const blocks = [...readme.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(blocks.length).toBeGreaterThan(0);
+    const db = await createTestDatabase('sl_readme');
+    try {
+      await migrate(db.url);
+      for (const block of blocks) {
+        for (const stmt of block.split(/;\s*\n/).map((x) => x.trim()).filter((x) => x.replace(/--.*$/gm, '').trim())) {
+          await expect(query(db.url, stmt), stmt).resolves.toBeDefined();
+        }
+      }
+    } finally {
+      await db.drop();
+    }
   });
 });
