@@ -1,5 +1,5 @@
 /** `syslog-ledger serve`: run the listener, writer and metrics until SIGTERM/SIGINT. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
@@ -33,6 +33,7 @@ export const SERVE_OPTIONS = {
   'tls-ca': { type: 'string', default: DEFAULT_CERTS.ca, arg: 'FILE', help: 'CA that signs client certificates (PEM)' },
   'tls-crl': { type: 'string', arg: 'FILE', help: 'certificate revocation list (PEM), checked on every handshake' },
   'allow-peer': { type: 'string', multiple: true, arg: 'PATTERN', help: 'allowed client CN/SAN, * wildcards; unset: any CA-signed client' },
+  'allow-peer-file': { type: 'string', arg: 'FILE', help: 'more --allow-peer patterns, one a line (# comments); re-read on SIGHUP' },
   'signing-key': { type: 'string', default: './certs/ledger-signing.key', arg: 'FILE', help: 'Ed25519 key that signs checkpoints (created if absent)' },
   'checkpoint-file': { type: 'string', default: './data/checkpoints.jsonl', arg: 'FILE', help: 'signed chain heads, appended and fsynced' },
   format: { type: 'string', default: 'auto', arg: FORMAT_OPTIONS.join('|'), help: 'frame format; auto detects per frame' },
@@ -112,7 +113,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
         `Issue a certificate for another host: syslog-ledger certs --out ./certs --issue HOSTNAME\n`,
     );
   }
-  const tlsMaterial = loadTlsMaterial(tlsPaths);
+  const tlsMaterial = await loadTlsMaterial(tlsPaths);
+  const allowPeerFile = str(values, 'allow-peer-file');
+  const allowPeers = (): string[] => [...cfgBase.allowPeers, ...(allowPeerFile ? readPatternFile(allowPeerFile) : [])];
+  const startAllow = allowPeers();
 
   const db = await resolveDatabase({ databaseUrl: str(values, 'database-url'), dataDir, record: true });
   let exitCode = 0;
@@ -125,7 +129,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (migrated.applied.length) log.info({ applied: migrated.applied }, 'migrations applied');
 
     const metrics = new Metrics();
-    const cfg: PipelineConfig = { ...cfgBase, databaseUrl: db.url, tls: tlsMaterial };
+    const cfg: PipelineConfig = { ...cfgBase, allowPeers: startAllow, databaseUrl: db.url, tls: tlsMaterial };
 
     // Signed checkpoints: the signing key lives outside the database; heads go to the DB and a file.
     const signingKeyPath = resolve(requireStr(values, 'signing-key'));
@@ -182,15 +186,24 @@ export async function serveCommand(argv: string[]): Promise<number> {
       };
       process.on('SIGTERM', () => onStop('SIGTERM'));
       process.on('SIGINT', () => onStop('SIGINT'));
+      // Reload: new connections use the new files, open connections stay up. Everything is read
+      // and checked first; anything broken refuses the whole reload and the old configuration stays.
+      let reloading = Promise.resolve();
       process.on('SIGHUP', () => {
-        try {
-          const material = loadTlsMaterial(tlsPaths);
-          pipeline.listener.reload(material, cfgBase.allowPeers);
-          pipeline.monitor.observeCertificates(material.cert, material.ca);
-          log.info('SIGHUP: reloaded certificate, key, CA and CRL');
-        } catch (err) {
-          log.error({ err: describeError(err) }, 'SIGHUP: reload refused; the old TLS configuration stays');
-        }
+        reloading = reloading.then(async () => {
+          try {
+            const material = await loadTlsMaterial(tlsPaths);
+            const allow = allowPeers();
+            pipeline.listener.reload(material, allow);
+            pipeline.monitor.observeCertificates(material.cert, material.ca);
+            log.info(
+              { serverSerial: material.serverSerial, serverNotAfter: new Date(material.serverNotAfter * 1000).toISOString(), crlEntries: material.crlEntries ?? null, allowPeers: allow.length },
+              'SIGHUP: reloaded certificate, key, CA, CRL and allowlist',
+            );
+          } catch (err) {
+            log.error({ err: describeError(err) }, 'SIGHUP: reload refused; the old TLS configuration and allowlist stay');
+          }
+        });
       });
       pipeline.writer.on('error', () => onStop('writer-failure'));
     });
@@ -198,6 +211,23 @@ export async function serveCommand(argv: string[]): Promise<number> {
     await db.release();
   }
   return exitCode;
+}
+
+/** `--allow-peer-file`: one pattern a line; blank lines and `#` comments skipped. */
+function readPatternFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--allow-peer-file', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  const patterns = text
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter((l) => l.length > 0);
+  // An empty allowlist means "any CA-signed client": never let an emptied file say that.
+  if (patterns.length === 0) throw new ConfigError('--allow-peer-file', `${path} has no patterns (an empty allowlist would allow any client the CA signed)`);
+  return patterns;
 }
 
 function validTimeZone(tz: string): string {

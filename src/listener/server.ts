@@ -122,10 +122,7 @@ export class Listener {
       ...this.#secureOptions(options.tls),
       requestCert: true,
       rejectUnauthorized: false,
-      minVersion: 'TLSv1.2',
       handshakeTimeout: options.handshakeTimeoutMs,
-      // No session resumption: every connection proves its certificate against the current CA/CRL.
-      secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
     });
     // --max-connections is enforced here, not with net.Server#maxConnections (which refuses the
     // newcomer): while the limit is reached, a new connection evicts the oldest one still in its
@@ -175,8 +172,22 @@ export class Listener {
     this.#server.on('error', (err) => options.log.error({ err: err.message }, 'listener error'));
   }
 
+  /**
+   * Everything the secure context needs, for createServer and for every reload alike:
+   * Server#setSecureContext resets whatever it is not given, and a reload that dropped
+   * SSL_OP_NO_TICKET turned session tickets on (measured: resumed sessions after a SIGHUP).
+   */
   #secureOptions(m: TlsMaterial): tls.SecureContextOptions {
-    return { cert: m.cert, key: m.key, ca: m.ca, ...(m.crl ? { crl: m.crl } : {}) };
+    return {
+      cert: m.cert,
+      key: m.key,
+      ca: m.ca,
+      ...(m.crl ? { crl: m.crl } : {}),
+      minVersion: 'TLSv1.2',
+      // No session resumption: every connection proves its certificate against the current CA/CRL.
+      // (TLS 1.3 then gets stateful tickets, which Node's server, having no session cache, never resumes.)
+      secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
+    };
   }
 
   /** Resolves with the bound address once listening. */
@@ -193,7 +204,7 @@ export class Listener {
 
   /** New TLS material and allowlist for new connections; open connections are kept. */
   reload(material: TlsMaterial, allowPeers: readonly string[]): void {
-    this.#server.setSecureContext({ ...this.#secureOptions(material) });
+    this.#server.setSecureContext(this.#secureOptions(material));
     this.#allow = compilePeerPatterns(allowPeers);
   }
 
@@ -248,6 +259,13 @@ export class Listener {
     }
     if (!socket.authorized) {
       this.#refuse(refusalReason(socket.authorizationError), { address, subject: cert.subject?.CN, err: String(socket.authorizationError) });
+      socket.destroy();
+      return;
+    }
+    if (socket.isSessionReused()) {
+      // Never expected (no tickets, no session cache): a resumed session skips certificate
+      // verification, so a certificate revoked since would not be checked against today's CRL.
+      this.#refuse('bad_certificate', { address, subject: cert.subject?.CN, err: 'resumed TLS session: certificate not verified in this handshake' });
       socket.destroy();
       return;
     }

@@ -1,6 +1,17 @@
+/**
+ * The server's TLS material, read and checked before use: at start, and on every SIGHUP reload,
+ * where a broken file must be refused (the old configuration stays) rather than taken into use.
+ * Each check names the file and says what is wrong with it, because OpenSSL's own errors do not
+ * (a CRL from another CA, say, is accepted by OpenSSL and then refuses every client).
+ */
 import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey, webcrypto } from 'node:crypto';
+import tls from 'node:tls';
+import '../pki/reflect-metadata.js';
+import * as x509 from '@peculiar/x509';
 import { TlsConfigError } from '../errors.js';
+
+x509.cryptoProvider.set(webcrypto);
 
 /** Paths of the server's TLS material. */
 export interface TlsPaths {
@@ -19,6 +30,11 @@ export interface TlsMaterial {
   /** Expiry of the server and CA certificates (seconds since the epoch), for metrics. */
   readonly serverNotAfter: number;
   readonly caNotAfter: number;
+  /** Serial of the server certificate (hex, as OpenSSL prints it), for the reload log. */
+  readonly serverSerial?: string;
+  /** Certificates the CRL revokes, and when it must be replaced (seconds since the epoch). */
+  readonly crlEntries?: number;
+  readonly crlNextUpdate?: number;
 }
 
 function read(path: string, what: string): Buffer {
@@ -29,8 +45,12 @@ function read(path: string, what: string): Buffer {
   }
 }
 
-/** Reads and sanity-checks the files; a broken file is refused with a message naming it. */
-export function loadTlsMaterial(p: TlsPaths): TlsMaterial {
+function pemBlocks(pem: Buffer, label: string): string[] {
+  return pem.toString('latin1').match(new RegExp(`-----BEGIN ${label}-----[\\s\\S]*?-----END ${label}-----`, 'g')) ?? [];
+}
+
+/** Reads and checks the files; a broken file is refused with a message naming it. */
+export async function loadTlsMaterial(p: TlsPaths, now = Date.now()): Promise<TlsMaterial> {
   const cert = read(p.cert, 'server certificate');
   const key = read(p.key, 'server key');
   const ca = read(p.ca, 'CA certificate');
@@ -47,7 +67,50 @@ export function loadTlsMaterial(p: TlsPaths): TlsMaterial {
   } catch (err) {
     throw new TlsConfigError(p.ca, 'not a PEM certificate', { cause: err });
   }
-  if (crl && !crl.toString('latin1').includes('-----BEGIN X509 CRL-----')) throw new TlsConfigError(p.crl!, 'not a PEM CRL');
+  let keyObject;
+  try {
+    keyObject = createPrivateKey(key);
+  } catch (err) {
+    throw new TlsConfigError(p.key, 'not a readable (unencrypted PEM) private key', { cause: err });
+  }
+  if (!server.checkPrivateKey(keyObject)) throw new TlsConfigError(p.key, `does not match the server certificate ${p.cert}`);
+  if (Date.parse(server.validTo) <= now) throw new TlsConfigError(p.cert, `expired on ${server.validTo}: clients would refuse it`);
+
+  let crlEntries: number | undefined;
+  let crlNextUpdate: number | undefined;
+  if (crl) {
+    const blocks = pemBlocks(crl, 'X509 CRL');
+    if (blocks.length === 0) throw new TlsConfigError(p.crl!, 'not a PEM CRL (no "-----BEGIN X509 CRL-----" block)');
+    const cas = pemBlocks(ca, 'CERTIFICATE').map((b) => new x509.X509Certificate(b));
+    crlEntries = 0;
+    for (const block of blocks) {
+      let parsed: x509.X509Crl;
+      try {
+        parsed = new x509.X509Crl(block);
+      } catch (err) {
+        throw new TlsConfigError(p.crl!, 'not a PEM CRL', { cause: err });
+      }
+      // OpenSSL checks a client against the CRL of its issuer; a CRL no CA here signed leaves every
+      // client without one (UNABLE_TO_GET_CRL), and an expired one refuses them all (CRL_HAS_EXPIRED).
+      let signed = false;
+      for (const c of cas) {
+        if (c.subject === parsed.issuer && (await parsed.verify({ publicKey: c.publicKey }).catch(() => false))) signed = true;
+      }
+      if (!signed) throw new TlsConfigError(p.crl!, `not signed by the CA in ${p.ca} (issuer ${parsed.issuer}): every client would be refused`);
+      if (parsed.nextUpdate && parsed.nextUpdate.getTime() <= now) {
+        throw new TlsConfigError(p.crl!, `expired (nextUpdate ${parsed.nextUpdate.toISOString()}): every client would be refused; publish a fresh CRL`);
+      }
+      crlEntries += parsed.entries.length;
+      const next = parsed.nextUpdate ? parsed.nextUpdate.getTime() / 1000 : undefined;
+      if (next !== undefined) crlNextUpdate = crlNextUpdate === undefined ? next : Math.min(crlNextUpdate, next);
+    }
+  }
+  // Last, what OpenSSL itself says about the set.
+  try {
+    tls.createSecureContext({ cert, key, ca, ...(crl ? { crl } : {}) });
+  } catch (err) {
+    throw new TlsConfigError(p.cert, `OpenSSL refused the certificate, key, CA or CRL: ${(err as Error).message}`, { cause: err });
+  }
   return {
     cert,
     key,
@@ -55,5 +118,8 @@ export function loadTlsMaterial(p: TlsPaths): TlsMaterial {
     crl,
     serverNotAfter: Date.parse(server.validTo) / 1000,
     caNotAfter: Date.parse(caCert.validTo) / 1000,
+    serverSerial: server.serialNumber,
+    ...(crlEntries !== undefined ? { crlEntries } : {}),
+    ...(crlNextUpdate !== undefined ? { crlNextUpdate } : {}),
   };
 }
