@@ -9,6 +9,9 @@ const COMMANDS: Record<string, { summary: string; run: () => Promise<(argv: stri
   prove: { summary: 'inclusion proof for one event, or consistency proof between two checkpoints', run: async () => (await import('./prove.js')).proveCommand },
   'verify-proof': { summary: 'check a proof offline with the public key', run: async () => (await import('./verify-proof.js')).verifyProofCommand },
   certs: { summary: 'create a development PKI (CA, server, client, CRL) in a folder', run: async () => (await import('./certs.js')).certsCommand },
+  retention: { summary: 'show a retention policy; --plan: what leaves the database, and when', run: async () => (await import('./retention.js')).retentionCommand },
+  archive: { summary: 'archive partitions past their hot window (verified), then drop them', run: async () => (await import('./archive.js')).archiveCommand },
+  restore: { summary: 'load an archive into its own schema, verified on the way in', run: async () => (await import('./restore.js')).restoreCommand },
 };
 
 export function usageText(): string {

@@ -1,0 +1,235 @@
+/**
+ * The archive format, version 1 (docs/retention.md, "Archive format"): two files per partition,
+ *
+ *   <partition>.jsonl.gz        gzip (RFC 1952) of JSON lines, one ledger row per line, ordered by chain then seq
+ *   <partition>.manifest.json   what the file holds and how to check it with only the public key
+ *
+ * A row line keeps every column, so a restored row equals the original byte for byte: the raw frame
+ * in base64, the syslog fields and event as JSON, the lifted columns as PostgreSQL printed them,
+ * hashes in hex. The manifest names, per chain, the seq range, the first prev_hash and the last
+ * hash, the Merkle frontier before and after the range, and the signed checkpoint that covers it
+ * (with the row hashes between the range's end and the checkpoint, so its root can be recomputed).
+ */
+import { basename, dirname, join } from 'node:path';
+import type { Checkpoint } from '../ledger/checkpoint.js';
+import { isoMicros } from '../ledger/copy.js';
+import type { ChainedRecord } from '../ledger/types.js';
+import type { StoredRow } from '../ledger/verify.js';
+import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
+import type { SyslogFields } from '../parsing/types.js';
+import type { SourceClass } from './policy.js';
+
+export const MANIFEST_TYPE = 'syslog-ledger/archive-manifest';
+export const ARCHIVE_VERSION = 1;
+export const DATA_SUFFIX = '.jsonl.gz';
+export const MANIFEST_SUFFIX = '.manifest.json';
+
+/** One ledger row, as a line of the archive. */
+export interface ArchiveRow {
+  chain: string;
+  seq: number;
+  /** Receive time, microseconds since the epoch (exact); `received_at` repeats it as RFC 3339 for readers. */
+  received_at_us: number;
+  received_at: string;
+  peer_cn: string | null;
+  peer_sans: string[];
+  peer_addr: string;
+  format: string;
+  truncated: boolean;
+  parse_error: string | null;
+  raw_base64: string;
+  syslog: SyslogFields;
+  event: OcsfEvent;
+  event_time: string | null;
+  hostname: string | null;
+  app_name: string | null;
+  class_uid: number;
+  activity_id: number;
+  status_id: number;
+  severity_id: number;
+  user_name: string | null;
+  actor_user: string | null;
+  /** As PostgreSQL prints inet (a netmask only when not a single host). */
+  src_ip: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** A frontier (RFC 9162 compact range [0, size)), hex. */
+export interface FrontierJson {
+  size: number;
+  hashes: string[];
+}
+
+/** One chain's rows in the archive. */
+export interface ChainRange {
+  chain: string;
+  first_seq: number;
+  last_seq: number;
+  rows: number;
+  /** prev_hash of row first_seq (zero for seq 1). */
+  first_prev_hash: string;
+  first_hash: string;
+  last_hash: string;
+  /** Merkle frontier of rows 1..first_seq-1, and of rows 1..last_seq. */
+  frontier_before: FrontierJson;
+  frontier_after: FrontierJson;
+  /** Merkle root of rows 1..last_seq. */
+  merkle_root: string;
+  /** The first signed checkpoint at or after last_seq. */
+  checkpoint: Checkpoint;
+  /** Row hashes of last_seq+1..checkpoint.seq (empty when the checkpoint is at last_seq). */
+  checkpoint_tail: string[];
+}
+
+export interface ArchiveManifest {
+  type: typeof MANIFEST_TYPE;
+  v: typeof ARCHIVE_VERSION;
+  ledger_id: string;
+  canonical_version: number;
+  partition: { name: string; from: string; to: string };
+  created_at: string;
+  /** The retention policy it was archived under, and what that policy requires. */
+  policy: { spec: string; archive_at: string; expires_at: string; hot_rule: string; total_rule: string };
+  file: { name: string; compression: 'gzip'; format: 'jsonl'; bytes: number; sha256: string; rows: number };
+  /** Rows per source class (docs/retention.md, "Source classes"). */
+  classes: Partial<Record<SourceClass, number>>;
+  chains: ChainRange[];
+}
+
+/** The two file names of an archive, from either of them (or from the data name without suffix). */
+export function archivePaths(file: string): { data: string; manifest: string; base: string } {
+  const dir = dirname(file);
+  let name = basename(file);
+  if (name.endsWith(MANIFEST_SUFFIX)) name = name.slice(0, -MANIFEST_SUFFIX.length);
+  else if (name.endsWith(DATA_SUFFIX)) name = name.slice(0, -DATA_SUFFIX.length);
+  return { data: join(dir, name + DATA_SUFFIX), manifest: join(dir, name + MANIFEST_SUFFIX), base: name };
+}
+
+/** The row as verify's StoredRow (for recomputeHash and liftedMismatches of src/ledger/verify.ts). */
+export function toStoredRow(r: ArchiveRow, syslogText: string, eventText: string): StoredRow {
+  return {
+    chain: r.chain,
+    seq: r.seq,
+    receivedAtUs: r.received_at_us,
+    peerCn: r.peer_cn,
+    peerSans: r.peer_sans,
+    peerAddr: r.peer_addr,
+    format: r.format,
+    truncated: r.truncated,
+    parseError: r.parse_error,
+    raw: Buffer.from(r.raw_base64, 'base64'),
+    syslogText,
+    eventText,
+    lifted: {
+      event_time: r.event_time,
+      hostname: r.hostname,
+      app_name: r.app_name,
+      class_uid: r.class_uid,
+      activity_id: r.activity_id,
+      status_id: r.status_id,
+      severity_id: r.severity_id,
+      user_name: r.user_name,
+      actor_user: r.actor_user,
+      // verify compares the host address (PostgreSQL host()), without a netmask.
+      src_ip: r.src_ip === null ? null : r.src_ip.replace(/\/\d+$/, ''),
+    },
+    prevHash: Buffer.from(r.prev_hash, 'hex'),
+    hash: Buffer.from(r.hash, 'hex'),
+  };
+}
+
+/** The row as the writer's ChainedRecord, for a COPY line (src/ledger/copy.ts) when restoring. */
+export function toChainedRecord(r: ArchiveRow): ChainedRecord {
+  const columns: LiftedColumns = {
+    event_time: r.event_time,
+    hostname: r.hostname,
+    app_name: r.app_name,
+    class_uid: r.class_uid,
+    activity_id: r.activity_id,
+    status_id: r.status_id,
+    severity_id: r.severity_id,
+    user_name: r.user_name,
+    actor_user: r.actor_user,
+    src_ip: r.src_ip,
+  };
+  return {
+    chain: r.chain,
+    seq: r.seq,
+    receivedAtUs: r.received_at_us,
+    peer: { cn: r.peer_cn, sans: r.peer_sans, subject: '', fingerprint: '', address: r.peer_addr },
+    raw: Buffer.from(r.raw_base64, 'base64'),
+    truncated: r.truncated,
+    format: r.format as ChainedRecord['format'],
+    parseError: r.parse_error,
+    syslog: r.syslog,
+    event: r.event,
+    columns,
+    prevHash: Buffer.from(r.prev_hash, 'hex'),
+    hash: Buffer.from(r.hash, 'hex'),
+  };
+}
+
+/** Columns read from a partition (or a restored table) for an archive line, in ArchiveRow terms. */
+export const ROW_SELECT = `SELECT chain, seq, (extract(epoch FROM received_at) * 1000000)::bigint AS us, peer_cn, peer_sans, peer_addr,
+  format, truncated, parse_error, raw, syslog::text AS syslog, event::text AS event,
+  to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS event_time, hostname, app_name,
+  class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip::text AS src_ip, prev_hash, hash`;
+
+export interface DbArchiveRow {
+  chain: string;
+  seq: string;
+  us: string;
+  peer_cn: string | null;
+  peer_sans: string[];
+  peer_addr: string;
+  format: string;
+  truncated: boolean;
+  parse_error: string | null;
+  raw: Buffer;
+  syslog: string;
+  event: string;
+  event_time: string | null;
+  hostname: string | null;
+  app_name: string | null;
+  class_uid: number;
+  activity_id: number;
+  status_id: number;
+  severity_id: number;
+  user_name: string | null;
+  actor_user: string | null;
+  src_ip: string | null;
+  prev_hash: Buffer;
+  hash: Buffer;
+}
+
+export function fromDbRow(r: DbArchiveRow): ArchiveRow {
+  const us = Number(r.us);
+  return {
+    chain: r.chain,
+    seq: Number(r.seq),
+    received_at_us: us,
+    received_at: isoMicros(us),
+    peer_cn: r.peer_cn,
+    peer_sans: r.peer_sans,
+    peer_addr: r.peer_addr,
+    format: r.format,
+    truncated: r.truncated,
+    parse_error: r.parse_error,
+    raw_base64: r.raw.toString('base64'),
+    syslog: JSON.parse(r.syslog) as SyslogFields,
+    event: JSON.parse(r.event) as OcsfEvent,
+    event_time: r.event_time,
+    hostname: r.hostname,
+    app_name: r.app_name,
+    class_uid: r.class_uid,
+    activity_id: r.activity_id,
+    status_id: r.status_id,
+    severity_id: r.severity_id,
+    user_name: r.user_name,
+    actor_user: r.actor_user,
+    src_ip: r.src_ip,
+    prev_hash: r.prev_hash.toString('hex'),
+    hash: r.hash.toString('hex'),
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * `syslog-ledger restore FILE`: loads an archive into its own schema (default
+ * `restore_<partition>`) of any PostgreSQL database, for investigation. Verified on the way in:
+ *
+ *   1. the file is verified as `verify --archive` does (public key only) while its rows stream into
+ *      the new table with COPY, in one transaction;
+ *   2. the rows are read back from the table and re-hashed, so what PostgreSQL stored is what was
+ *      signed;
+ *   3. only then does the transaction commit. Any finding: rollback, nothing is left behind.
+ *
+ * The restored table has the ledger's columns and primary key (chain, seq); it is not part of the
+ * live ledger (no chains, checkpoints or partitions), and restoring never touches the live ledger.
+ */
+import { once } from 'node:events';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { canonicalJson } from '../ledger/canonical.js';
+import { COPY_COLUMNS, copyLine } from '../ledger/copy.js';
+import { recomputeHash } from '../ledger/verify.js';
+import { LedgerError } from '../errors.js';
+import { ROW_SELECT, fromDbRow, toChainedRecord, toStoredRow, type ArchiveManifest, type DbArchiveRow } from './format.js';
+import { quoteIdent } from './plan.js';
+import { readManifest, verifyArchive, type ArchiveFinding, type VerifyArchiveOptions } from './verify-archive.js';
+import { archivePaths } from './format.js';
+
+/** The archive did not verify, or the restored rows differ: nothing was restored. */
+export class RestoreRefusedError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly file: string,
+    message: string,
+    readonly findings: readonly ArchiveFinding[] = [],
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${message}`, options);
+  }
+}
+
+/** The restored ledger table: the live ledger's columns, plain (not partitioned). */
+const TABLE_DDL = (schema: string): string => `
+CREATE TABLE ${schema}.ledger (
+  chain        text        NOT NULL,
+  seq          bigint      NOT NULL CHECK (seq > 0),
+  received_at  timestamptz NOT NULL,
+  peer_cn      text,
+  peer_sans    text[]      NOT NULL DEFAULT '{}',
+  peer_addr    text        NOT NULL DEFAULT '',
+  format       text        NOT NULL,
+  raw          bytea       NOT NULL,
+  truncated    boolean     NOT NULL DEFAULT false,
+  parse_error  text,
+  syslog       jsonb       NOT NULL,
+  event        jsonb       NOT NULL,
+  event_time   timestamptz,
+  hostname     text,
+  app_name     text,
+  class_uid    int         NOT NULL DEFAULT 0,
+  activity_id  int         NOT NULL DEFAULT 0,
+  status_id    int         NOT NULL DEFAULT 0,
+  severity_id  int         NOT NULL DEFAULT 0,
+  user_name    text,
+  actor_user   text,
+  src_ip       inet,
+  prev_hash    bytea       NOT NULL CHECK (length(prev_hash) = 32),
+  hash         bytea       NOT NULL CHECK (length(hash) = 32),
+  PRIMARY KEY (chain, seq)
+);
+CREATE INDEX ON ${schema}.ledger (received_at);
+CREATE TABLE ${schema}.archive_manifest (
+  manifest     jsonb       NOT NULL,
+  restored_at  timestamptz NOT NULL DEFAULT now()
+);`;
+
+export interface RestoreOptions extends Pick<VerifyArchiveOptions, 'keys'> {
+  /** Target schema (created; must not exist). Default: restore_<partition>. */
+  readonly schema?: string;
+}
+
+export interface RestoreResult {
+  readonly schema: string;
+  readonly rows: number;
+  readonly manifest: ArchiveManifest;
+}
+
+export function defaultRestoreSchema(manifest: ArchiveManifest): string {
+  return `restore_${manifest.partition.name}`.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63);
+}
+
+/** Restores an archive (FILE: data file or manifest) into a new schema. Throws RestoreRefusedError. */
+export async function restoreArchive(databaseUrl: string, file: string, opts: RestoreOptions): Promise<RestoreResult> {
+  const manifest = await readManifest(archivePaths(file).manifest);
+  const schemaName = opts.schema ?? defaultRestoreSchema(manifest);
+  const schema = quoteIdent(schemaName);
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'syslog-ledger restore' });
+  await client.connect();
+  try {
+    const taken = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schemaName]);
+    if (taken.rowCount) throw new RestoreRefusedError(file, `schema ${schemaName} exists already: pick another with --schema`);
+    await client.query('BEGIN');
+    try {
+      await client.query(`CREATE SCHEMA ${schema}`);
+      await client.query(TABLE_DDL(schema));
+      // 1. Verify while loading.
+      const copy = client.query(copyStreams.from(`COPY ${schema}.ledger (${COPY_COLUMNS.join(', ')}) FROM STDIN`));
+      let copyError: Error | undefined;
+      const copied = new Promise<void>((res, rej) => {
+        copy.once('finish', res);
+        copy.once('error', (err: Error) => rej((copyError = err)));
+      });
+      copied.catch(() => {});
+      const report = await verifyArchive(file, {
+        keys: opts.keys,
+        onRow: async (row) => {
+          if (copyError) return;
+          const r = toChainedRecord(row);
+          if (!copy.write(copyLine(r, canonicalJson(row.syslog), canonicalJson(row.event)))) await once(copy, 'drain');
+        },
+      });
+      copy.end();
+      await copied;
+      if (report.findingCount > 0) {
+        throw new RestoreRefusedError(file, `the archive does not verify (${report.findingCount} finding(s): ${report.findings.slice(0, 3).map((f) => `${f.kind}: ${f.detail}`).join('; ')}): nothing was restored`, report.findings);
+      }
+      // 2. Read back and re-hash what PostgreSQL stored.
+      await client.query(`DECLARE restore_cur NO SCROLL CURSOR FOR ${ROW_SELECT} FROM ${schema}.ledger ORDER BY chain, seq`);
+      let stored = 0;
+      for (;;) {
+        const back = await client.query<DbArchiveRow>('FETCH 5000 FROM restore_cur');
+        if (back.rows.length === 0) break;
+        for (const db of back.rows) {
+          const s = toStoredRow(fromDbRow(db), db.syslog, db.event);
+          if (!recomputeHash(s.prevHash, s).hash.equals(s.hash)) {
+            throw new RestoreRefusedError(file, `restored row chain "${s.chain}" seq ${s.seq} does not hash as archived (the database round trip changed it): nothing was restored`);
+          }
+          stored += 1;
+        }
+      }
+      await client.query('CLOSE restore_cur');
+      if (stored !== report.rows) throw new RestoreRefusedError(file, `${stored} rows stored of ${report.rows}: nothing was restored`);
+      await client.query(`INSERT INTO ${schema}.archive_manifest (manifest) VALUES ($1)`, [JSON.stringify(manifest)]);
+      await client.query(`COMMENT ON SCHEMA ${schema} IS ${pgLiteral(`syslog-ledger restore of ${manifest.partition.name} (${manifest.file.sha256}), verified`)}`);
+      await client.query('COMMIT');
+      return { schema: schemaName, rows: report.rows, manifest };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+function pgLiteral(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
