@@ -12,6 +12,8 @@ import { loadFrontier } from '../ledger/merkle-store.js';
 import { loadPublicKey } from '../ledger/signing.js';
 import { CheckpointVerifier, DEFAULT_CHECKPOINT_FILE, DEFAULT_PUBLIC_KEY_FILE, toVerifyKind } from '../ledger/verify-checkpoints.js';
 import { list } from '../config.js';
+import { retentionBoundaries } from '../retention/boundaries.js';
+import { verifyArchiveCommand } from '../retention/cli.js';
 
 export const VERIFY_OPTIONS = {
   ...DB_OPTIONS,
@@ -22,6 +24,7 @@ export const VERIFY_OPTIONS = {
   'public-key': { type: 'string', multiple: true, default: DEFAULT_PUBLIC_KEY_FILE, arg: 'FILE', help: 'checkpoint signing public key(s)' },
   'no-checkpoints': { type: 'boolean', help: 'check the hash chains only (cannot detect a removed tail or a re-chained ledger)' },
   'max-findings': { type: 'string', default: '1000', arg: 'N', help: 'list at most N findings (all are counted)' },
+  archive: { type: 'string', arg: 'FILE', help: 'verify an archive (.jsonl.gz or .manifest.json) offline with --public-key only, instead of the database' },
 } as const satisfies OptionSpecs;
 
 export async function verifyCommand(argv: string[]): Promise<number> {
@@ -31,6 +34,8 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const json = bool(values, 'json');
+  const archive = str(values, 'archive');
+  if (archive !== undefined) return verifyArchiveCommand(archive, list(values, 'public-key'), json);
   const fromRaw = str(values, 'from');
   let report: VerifyReport;
   let checkpointSummary: unknown;
@@ -46,6 +51,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       ...(chain ? { chain } : {}),
       ...(from ? { fromSeq: from } : {}),
       maxFindings: int(values, 'max-findings', 1),
+      ...(cv ? { retention: { keys: await Promise.all(list(values, 'public-key').map((f) => loadPublicKey(f))) } } : {}),
       ...(tty
         ? {
             onProgress: (rows: number) => {
@@ -98,6 +104,8 @@ async function loadCheckpoints(url: string, values: Parameters<typeof list>[0], 
     if (!ledgerId) throw new VerifyError('ledger_meta has no ledger id: is this a syslog-ledger database?');
     const cv = await CheckpointVerifier.load({ ledgerId, keys, files, ...(chain ? { chain } : {}), ...(from ? { fromSeq: from } : {}) });
     if (chain && from && from > 1) cv.startChain(chain, from, await loadFrontier(client, chain, from - 1));
+    // Chains whose oldest rows were archived: their Merkle trees resume from the retention record's frontier.
+    if (!from) for (const [c, b] of await retentionBoundaries(client, { keys })) if (!chain || c === chain) cv.startChain(c, b.firstSeq, b.frontier);
     return cv;
   } finally {
     await client.end();

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { liftColumns } from '../normalize/columns.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import type { Format, ParsedMessage, SyslogFields } from '../parsing/types.js';
+import { retentionBoundaries, type RetentionTrust } from '../retention/boundaries.js';
 import { canonicalJson, chainHash } from './canonical.js';
 import { rfc3339ToUtcMicros } from './time.js';
 import { ZERO_HASH } from './types.js';
@@ -198,6 +199,8 @@ export interface VerifyOptions {
   readonly onProgress?: (rows: number) => void;
   /** Stop collecting after this many findings (the count goes on). */
   readonly maxFindings?: number;
+  /** Which retention records to believe about archived chain prefixes (docs/retention.md); default: the latest. */
+  readonly retention?: RetentionTrust;
 }
 
 export interface VerifyReport {
@@ -233,12 +236,15 @@ export async function verifyLedger(databaseUrl: string, opts: VerifyOptions = {}
       ...chainRows.rows.map((r) => ({ chain: r.chain, headSeq: Number(r.head_seq), headHash: r.head_hash as Buffer | null })),
       ...orphan.rows.filter((r) => !opts.chain || r.chain === opts.chain).map((r) => ({ chain: r.chain, headSeq: -1, headHash: null })),
     ];
+    // Chains whose oldest rows were archived start where a retention record vouches (seq and prev_hash).
+    const boundaries = opts.fromSeq ? undefined : await retentionBoundaries(client, opts.retention);
     for (const c of chains) {
       const from = opts.fromSeq ?? 1;
-      let expectSeq = from;
-      let prevStored: Buffer | null = from === 1 ? ZERO_HASH : null;
-      let lastSeq = from - 1;
-      let lastHash: Buffer | null = null;
+      const b = boundaries?.get(c.chain);
+      let expectSeq = b?.firstSeq ?? from;
+      let prevStored: Buffer | null = b?.prevHash ?? (from === 1 ? ZERO_HASH : null);
+      let lastSeq = expectSeq - 1;
+      let lastHash: Buffer | null = b?.prevHash ?? null;
       if (c.headSeq < 0) report({ chain: c.chain, seq: 0, kind: 'head_mismatch', detail: 'rows exist for a chain with no head record' });
       for await (const batch of readChain(client, c.chain, from)) {
         for (const row of batch) {
