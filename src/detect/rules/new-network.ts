@@ -1,0 +1,62 @@
+/**
+ * new_login_network: a successful logon from a network (/24 IPv4, /48 IPv6 by default) never seen for
+ * that user within the learning window: the offline stand-in for "unusual location". Quiet for users
+ * with fewer than `min_history` logins seen, and until the detector is warm. Service accounts are
+ * left to service_account_new_source.
+ */
+import type { DetectionConfig } from '../config.js';
+import { isSuccessfulLogon, type Observed } from '../event.js';
+import { networkOf } from '../network.js';
+import { type RuleContext, type RuleModule } from '../rule.js';
+import { Lru } from '../state.js';
+import { serviceAccountMatcher } from './service-account.js';
+
+/** Networks remembered per user; the least recently used go first. */
+const MAX_NETWORKS_PER_USER = 64;
+
+interface UserNets {
+  readonly nets: Map<string, number>;
+  logins: number;
+}
+
+export function newNetwork(config: DetectionConfig): RuleModule {
+  const cfg = config.newNetwork;
+  const isService = serviceAccountMatcher(config);
+  const users = new Lru<string, UserNets>(config.maxKeys);
+  return {
+    name: 'new_network',
+    classes: [3002],
+    size: () => users.size,
+    observe(o: Observed, ctx: RuleContext): void {
+      if (!isSuccessfulLogon(o) || o.user === null || o.ip === null || isService(o.user)) return;
+      const net = networkOf(o.ip, cfg.ipv4Prefix, cfg.ipv6Prefix);
+      if (net === null) return;
+      const u = users.upsert(o.user, () => ({ nets: new Map(), logins: 0 }));
+      const last = u.nets.get(net);
+      const known = last !== undefined && o.t - last <= config.learningWindowMs;
+      const history = u.logins;
+      u.nets.delete(net);
+      u.nets.set(net, last === undefined ? o.t : Math.max(last, o.t));
+      if (u.nets.size > MAX_NETWORKS_PER_USER) u.nets.delete(u.nets.keys().next().value as string);
+      u.logins++;
+      if (known || history < cfg.minHistory || !ctx.warm(o.t)) return;
+      ctx.fire(
+        {
+          rule: 'new_login_network',
+          key: `${o.user}@${net}`,
+          title: 'Login from a network new for this user',
+          message: `user "${o.user}" logged in from ${o.ip} (${net}), a network not seen for this user in the learning window`,
+          severityId: 2,
+          time: o.t,
+          firstTime: o.t,
+          host: o.host,
+          refs: [o.ref],
+          user: o.user,
+          ip: o.ip,
+          details: { network: net, known_networks: u.nets.size - 1, learning_window_ms: config.learningWindowMs },
+        },
+        0,
+      );
+    },
+  };
+}
