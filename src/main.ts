@@ -6,13 +6,16 @@
  *   (mTLS,          (identity,          (octet-count        (RFC 5424, RFC 3164,         (OCSF event,
  *    client cert)    limits)             or LF, per frame)   JSON; never throws)          lifted columns)
  *                      ▲                                                                     │
- *                      │ pause / resume                                          LedgerRecord│
+ *                      │ pause / resume                                                      ▼
+ *                      │                                                    redact/ (secrets masked,
+ *                      │                                                     HMAC of the original)
+ *                      │                                                                     │ LedgerRecord
  *                      │                                                                     ▼
  *                      └──────────── full / drain ◄───────────── ledger/writer (seq, SHA-256 chain,
  *                                                                 COPY, one transaction per batch)
- *                                                                        │ committed rows
- *                                                                        ▼
- *                                                  checkpoints (signed heads), metrics per source
+ *                                                                        │ committed rows ▲
+ *                                                                        ▼                │ findings (2004)
+ *                                 checkpoints (signed heads), metrics per source, detect/ ┘
  */
 import { realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -31,6 +34,8 @@ import { liftColumns } from './normalize/columns.js';
 import { normalize } from './normalize/index.js';
 import { parseFrame } from './parsing/index.js';
 import { Monitor } from './monitor.js';
+import type { Detector } from './detect/detector.js';
+import type { Redactor } from './redact/redactor.js';
 import type { FormatOption } from './parsing/types.js';
 
 /** Everything the pipeline needs, already validated (src/cli/serve.ts builds it from options). */
@@ -59,6 +64,10 @@ export interface PipelineConfig {
   readonly expectSources: readonly string[];
   readonly silenceThresholdSec: number;
   readonly stallThresholdSec: number;
+  /** Masks secrets before storage (src/redact/); unset: stored as received. */
+  readonly redactor?: Redactor;
+  /** Detections on committed rows (src/detect/), its findings written through the writer; unset: none. */
+  readonly detector?: Detector;
 }
 
 export interface Pipeline {
@@ -84,7 +93,7 @@ export function toRecord(
   frame: Frame,
   peer: PeerIdentity,
   receivedAtUs: number,
-  cfg: { format: FormatOption; timeZone: string; hostBindings?: readonly HostBinding[] },
+  cfg: { format: FormatOption; timeZone: string; hostBindings?: readonly HostBinding[]; redactor?: Redactor },
   metrics: Metrics,
   monitor?: Monitor,
 ): LedgerRecord {
@@ -101,7 +110,7 @@ export function toRecord(
     event.hostname_mismatch = true;
     metrics.hostnameMismatches.inc();
   }
-  return {
+  const record: LedgerRecord = {
     receivedAtUs,
     peer,
     raw: frame.raw,
@@ -112,6 +121,8 @@ export function toRecord(
     event,
     columns: liftColumns(event, parsed),
   };
+  // Last: the hash chain covers the stored (redacted) form.
+  return cfg.redactor ? cfg.redactor.redact(record) : record;
 }
 
 export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: Logger, hooks: PipelineHooks = {}): Promise<Pipeline> {
@@ -126,6 +137,7 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     role: 'syslog_ledger_writer',
     onCommitted: async (rows) => {
       monitor.onCommitted(rows);
+      cfg.detector?.onCommitted(rows);
       await hooks.onCommitted?.(rows);
     },
   });
@@ -137,6 +149,7 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     enqueue: (record) => writer.enqueue(record),
   });
   monitor.observeCertificates(cfg.tls.cert, cfg.tls.ca);
+  cfg.detector?.attach((record) => writer.enqueue(record));
   await writer.start();
 
   const listener = new Listener({

@@ -16,6 +16,11 @@ import { createDevPki } from '../pki/devpki.js';
 import pg from 'pg';
 import { Checkpointer } from '../ledger/checkpointer.js';
 import { loadOrCreateSigningKey } from '../ledger/signing.js';
+import { loadDetectionConfig } from '../detect/config.js';
+import { Detector } from '../detect/detector.js';
+import { loadRedactionConfig } from '../redact/config.js';
+import { loadOrCreateRedactionKey } from '../redact/key.js';
+import { Redactor } from '../redact/redactor.js';
 
 export const DEFAULT_CERTS = {
   cert: './certs/server.pem',
@@ -55,6 +60,9 @@ export const SERVE_OPTIONS = {
   'queue-max-bytes': { type: 'string', default: '64MiB', arg: 'BYTES', help: 'writer queue bound in raw bytes' },
   'shutdown-timeout': { type: 'string', default: '30s', arg: 'DURATION', help: 'graceful shutdown limit before a forced exit' },
   'shutdown-grace': { type: 'string', default: '2s', arg: 'DURATION', help: 'how long to keep reading from peers after SIGTERM' },
+  detections: { type: 'string', arg: 'FILE', help: 'detection rules and thresholds (JSON, docs/detections.md; {} for the defaults); unset: no detections' },
+  'redaction-rules': { type: 'string', arg: 'FILE', help: 'redaction rules (JSON, docs/redaction.md); unset: every built-in rule, for every source' },
+  'redaction-key': { type: 'string', default: './certs/ledger-redaction.key', arg: 'FILE', help: 'HMAC key kept for the originals of redacted frames (created if absent)' },
   'log-level': { type: 'string', default: 'info', arg: LOG_LEVELS.join('|'), help: 'operational log level' },
   'no-dev-pki': { type: 'boolean', help: 'do not create a dev PKI in ./certs when the default certificate files are missing' },
 } as const satisfies OptionSpecs;
@@ -100,6 +108,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     stallThresholdSec: durationMs(values, 'stall-threshold', 1000) / 1000,
   };
   const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
+  // Read both rule files before anything starts, so a mistake in them stops serve at once.
+  const redactionConfig = loadRedactionConfig(str(values, 'redaction-rules'));
+  const detectionsFile = str(values, 'detections');
+  const detectionConfig = detectionsFile === undefined ? undefined : loadDetectionConfig(detectionsFile);
   const dataDir = resolve(requireStr(values, 'data-dir'));
 
   // A fresh machine: make a dev PKI so that `npm start` works with no setup.
@@ -129,7 +141,15 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (migrated.applied.length) log.info({ applied: migrated.applied }, 'migrations applied');
 
     const metrics = new Metrics();
-    const cfg: PipelineConfig = { ...cfgBase, allowPeers: startAllow, databaseUrl: db.url, tls: tlsMaterial };
+    let redactor: Redactor | undefined;
+    if (redactionConfig.enabled) {
+      const redactionKeyPath = resolve(requireStr(values, 'redaction-key'));
+      const redactionKey = await loadOrCreateRedactionKey(redactionKeyPath);
+      if (redactionKey.created) log.warn({ file: redactionKeyPath, keyId: redactionKey.keyId }, 'created a new redaction HMAC key; keep it secret and backed up (docs/redaction.md)');
+      redactor = new Redactor(redactionConfig, redactionKey, metrics);
+    }
+    const detector = detectionConfig === undefined ? undefined : new Detector({ config: detectionConfig, metrics, log: log.child({ stage: 'detect' }) });
+    const cfg: PipelineConfig = { ...cfgBase, allowPeers: startAllow, databaseUrl: db.url, tls: tlsMaterial, redactor, detector };
 
     // Signed checkpoints: the signing key lives outside the database; heads go to the DB and a file.
     const signingKeyPath = resolve(requireStr(values, 'signing-key'));
@@ -141,6 +161,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
     cpPool.on('error', (err) => log.warn({ err: describeError(err) }, 'checkpointer connection error'));
     const checkpointer = new Checkpointer({ key, file: resolve(requireStr(values, 'checkpoint-file')), metrics, log: log.child({ stage: 'checkpointer' }) });
     await checkpointer.init(cpPool, { chains: [cfg.chain] });
+    if (detector !== undefined) {
+      // Before the writer starts: the replayed rows all come before the first live one.
+      const rebuilt = await detector.rebuildFromLedger(cpPool, cfg.chain);
+      log.info({ ...rebuilt, chain: cfg.chain }, 'detections: state rebuilt from the ledger');
+    }
     checkpointer.start();
     // Called synchronously per commit (no await before it), so Merkle appends keep commit order.
     const pipeline = await startPipeline(cfg, metrics, log, { onCommitted: (rows) => checkpointer.onCommitted(cfg.chain, rows) });
