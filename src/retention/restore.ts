@@ -110,17 +110,21 @@ export async function restoreArchive(databaseUrl: string, file: string, opts: Re
       copied.catch(() => {});
       const report = await verifyArchive(file, {
         keys: opts.keys,
-        onRow: async (row) => {
-          if (copyError) return;
+        // Only rows that checked out are loaded; any finding rolls the whole load back below.
+        onRow: async (row, ok) => {
+          if (!ok || copyError) return;
           const r = toChainedRecord(row);
           if (!copy.write(copyLine(r, canonicalJson(row.syslog), canonicalJson(row.event)))) await once(copy, 'drain');
         },
       });
-      copy.end();
-      await copied;
+      if (copyError === undefined) {
+        copy.end();
+        await copied.catch(() => {});
+      }
       if (report.findingCount > 0) {
         throw new RestoreRefusedError(file, `the archive does not verify (${report.findingCount} finding(s): ${report.findings.slice(0, 3).map((f) => `${f.kind}: ${f.detail}`).join('; ')}): nothing was restored`, report.findings);
       }
+      if (copyError !== undefined) throw new RestoreRefusedError(file, `PostgreSQL refused a row: ${copyError.message}; nothing was restored`, [], { cause: copyError });
       // 2. Read back and re-hash what PostgreSQL stored.
       await client.query(`DECLARE restore_cur NO SCROLL CURSOR FOR ${ROW_SELECT} FROM ${schema}.ledger ORDER BY chain, seq`);
       let stored = 0;

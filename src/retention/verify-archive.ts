@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { VerifyError } from '../errors.js';
 import { keyMap, verifyCheckpointSignature } from '../ledger/checkpoint.js';
@@ -174,14 +174,10 @@ export async function verifyArchive(file: string, opts: VerifyArchiveOptions): P
     return { range, acc, expectSeq: range.first_seq, prev: Buffer.from(range.first_prev_hash, 'hex'), rows: 0, last: undefined };
   };
 
-  const gunzip = createGunzip();
   let corrupt: Error | undefined;
-  gunzip.on('error', (err) => (corrupt = err));
-  const input = createReadStream(dataPath).pipe(gunzip);
-  const lines = createInterface({ input, crlfDelay: Infinity });
   let lineNo = 0;
   try {
-    for await (const line of lines) {
+    for await (const line of gunzipLines(dataPath)) {
       lineNo += 1;
       if (line.length === 0) continue;
       let row: ArchiveRow;
@@ -243,6 +239,28 @@ export async function verifyArchive(file: string, opts: VerifyArchiveOptions): P
     }
   }
   return report;
+}
+
+/** The lines of a gzip file; rejects when the stream does not decompress (damaged, truncated). */
+async function* gunzipLines(path: string): AsyncGenerator<string> {
+  const gunzip = createGunzip();
+  const src = createReadStream(path);
+  src.on('error', (err) => gunzip.destroy(err));
+  src.pipe(gunzip);
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  try {
+    for await (const chunk of gunzip) {
+      const parts = (rest + decoder.write(chunk as Buffer)).split('\n');
+      rest = parts.pop() ?? '';
+      yield* parts;
+    }
+    rest += decoder.end();
+    if (rest.length > 0) yield rest;
+  } finally {
+    src.destroy();
+    gunzip.destroy();
+  }
 }
 
 function checkRow(st: ChainState, row: ArchiveRow, lineNo: number, find: (k: ArchiveFindingKind, c: string | null, s: number | null, d: string) => void): boolean {
