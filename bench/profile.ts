@@ -2,11 +2,13 @@
  * Summarizes a V8 .cpuprofile (node --cpu-prof): time per pipeline stage, the top functions by self
  * time, and inclusive time of the stage entry points.
  *
- * Stage attribution: each sample goes to the deepest frame on its stack whose script belongs to a
- * known place (our src/ stages, the pg driver, TLS/net, crypto, streams, metrics, logging); built-ins
- * without a script (JSON.stringify, RegExp exec, Buffer writes...) are charged to their caller.
+ * Stage attribution: each sample goes to the deepest frame on its stack that is our code (dist/src/...),
+ * so Buffer writes, hashing and JSON.stringify called by the canonical encoder count as the ledger
+ * stage; samples with none of our code on the stack go to the deepest frame with a known place
+ * (TLS/net, the pg driver, streams, GC...). `layers` gives the other view: deepest known place first
+ * (how much is Node's Buffer code, crypto, the pg driver...), whoever called it.
  *
- *   node dist/bench/profile.js FILE.cpuprofile [--top 25]
+ *   node dist/bench/profile.js FILE.cpuprofile [--top 25] [--events N]
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -63,7 +65,8 @@ export interface ProfileSummary {
   readonly file: string;
   readonly durationMs: number;
   readonly sampledMs: number;
-  readonly stages: Array<{ stage: string; ms: number; pct: number }>;
+  readonly stages: Array<{ stage: string; ms: number; pct: number; usPerEvent?: number }>;
+  readonly layers: Array<{ layer: string; ms: number; pct: number }>;
   readonly topSelf: Array<{ fn: string; where: string; ms: number; pct: number; stage: string }>;
   readonly inclusive: Array<{ fn: string; ms: number; pct: number }>;
 }
@@ -71,7 +74,10 @@ export interface ProfileSummary {
 /** Entry points whose inclusive time tells the cost of a whole stage. */
 const ENTRY_POINTS = ['toRecord', 'parseFrame', 'normalize', 'liftColumns', 'push', 'chainHash', 'canonicalJson', 'copyLine', '#chain', '#commit', 'onFrames', 'ondata', 'TLSWrap.onStreamRead', 'onStreamRead', 'emit', 'processTicksAndRejections'];
 
-export function summarizeProfile(file: string, top = 25): ProfileSummary {
+const isOurs = (cf: CallFrame): boolean => /\/src\//.test(cf.url) && !cf.url.includes('node_modules');
+
+/** `events`: how many events the profiled run carried, to express stages in µs per event. */
+export function summarizeProfile(file: string, top = 25, events?: number): ProfileSummary {
   const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
@@ -88,19 +94,32 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
   const busyUs = totalUs - [...selfUs].filter(([id]) => byId.get(id)!.callFrame.functionName === '(idle)').reduce((a, [, v]) => a + v, 0);
 
   const stageUs = new Map<string, number>();
-  const fnUs = new Map<string, { ms: number; stage: string; where: string; fn: string }>();
+  const layerUs = new Map<string, number>();
+  const fnUs = new Map<string, { ms: number; byStage: Map<string, number>; where: string; fn: string }>();
   const inclUs = new Map<string, number>();
   const shortUrl = (u: string): string => u.replace(/^file:\/\/.*?\/(dist\/|node_modules\/)/, '$1');
   for (const [id, us] of selfUs) {
     const node = byId.get(id)!;
     let cat: string | null = null;
-    for (let cur: number | undefined = id; cur !== undefined && cat === null; cur = parent.get(cur)) cat = categoryOf(byId.get(cur)!.callFrame);
-    const stage = cat ?? 'unattributed';
+    let ours: string | null = null;
+    let viaWritable = false;
+    for (let cur: number | undefined = id; cur !== undefined && ours === null; cur = parent.get(cur)) {
+      const cf = byId.get(cur)!.callFrame;
+      if (cat === null) cat = categoryOf(cf);
+      if (isOurs(cf)) ours = categoryOf(cf);
+      if (cf.url.includes('internal/streams/writable')) viaWritable = true;
+    }
+    // The writer streams its COPY text as strings; Writable turns each into bytes (UTF-8) on write.
+    if (ours === null && cat === 'buffer' && viaWritable) ours = 'ledger: COPY stream (string -> UTF-8 bytes)';
+    const stage = ours ?? cat ?? 'unattributed';
     stageUs.set(stage, (stageUs.get(stage) ?? 0) + us);
+    const layer = cat ?? 'unattributed';
+    layerUs.set(layer, (layerUs.get(layer) ?? 0) + us);
     const cf = node.callFrame;
     const key = `${cf.functionName || '(anonymous)'} ${cf.url}:${cf.lineNumber + 1}`;
-    const e = fnUs.get(key) ?? { ms: 0, stage, where: cf.url ? `${shortUrl(cf.url)}:${cf.lineNumber + 1}` : '(native)', fn: cf.functionName || '(anonymous)' };
+    const e = fnUs.get(key) ?? { ms: 0, byStage: new Map<string, number>(), where: cf.url ? `${shortUrl(cf.url)}:${cf.lineNumber + 1}` : '(native)', fn: cf.functionName || '(anonymous)' };
     e.ms += us / 1000;
+    e.byStage.set(stage, (e.byStage.get(stage) ?? 0) + us);
     fnUs.set(key, e);
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
@@ -119,12 +138,16 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     stages: [...stageUs]
       .filter(([s]) => s !== 'idle' && s !== 'root')
       .sort((a, b) => b[1] - a[1])
-      .map(([stage, us]) => ({ stage, ms: Math.round(us / 1000), pct: pct(us) })),
+      .map(([stage, us]) => ({ stage, ms: Math.round(us / 1000), pct: pct(us), ...(events ? { usPerEvent: Math.round((10 * us) / events) / 10 } : {}) })),
+    layers: [...layerUs]
+      .filter(([l]) => l !== 'idle' && l !== 'root')
+      .sort((a, b) => b[1] - a[1])
+      .map(([layer, us]) => ({ layer, ms: Math.round(us / 1000), pct: pct(us) })),
     topSelf: [...fnUs.values()]
       .filter((e) => e.fn !== '(idle)')
       .sort((a, b) => b.ms - a.ms)
       .slice(0, top)
-      .map((e) => ({ fn: e.fn, where: e.where, ms: Math.round(e.ms), pct: pct(e.ms * 1000), stage: e.stage })),
+      .map((e) => ({ fn: e.fn, where: e.where, ms: Math.round(e.ms), pct: pct(e.ms * 1000), stage: [...e.byStage].sort((a, b) => b[1] - a[1])[0]![0] })),
     inclusive: [...inclUs].sort((a, b) => b[1] - a[1]).map(([fn, us]) => ({ fn, ms: Math.round(us / 1000), pct: pct(us) })),
   };
 }
@@ -132,9 +155,11 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
 export function printProfile(s: ProfileSummary): string {
   const lines: string[] = [];
   lines.push(`profile ${s.file}: ${Math.round(s.durationMs)} ms wall, ${Math.round(s.sampledMs)} ms busy (non-idle); % of busy time`);
-  lines.push('', '| stage | ms | % |', '|---|---:|---:|');
-  for (const x of s.stages) lines.push(`| ${x.stage} | ${x.ms} | ${x.pct} |`);
-  lines.push('', '| top self time | where | stage | ms | % |', '|---|---|---|---:|---:|');
+  lines.push('', '| stage (deepest frame of our code) | ms | % | µs/event |', '|---|---:|---:|---:|');
+  for (const x of s.stages) lines.push(`| ${x.stage} | ${x.ms} | ${x.pct} | ${x.usPerEvent ?? ''} |`);
+  lines.push('', '| layer (deepest known frame) | ms | % |', '|---|---:|---:|');
+  for (const x of s.layers) lines.push(`| ${x.layer} | ${x.ms} | ${x.pct} |`);
+  lines.push('', '| top self time | where | mostly for stage | ms | % |', '|---|---|---|---:|---:|');
   for (const x of s.topSelf) lines.push(`| ${x.fn} | ${x.where} | ${x.stage} | ${x.ms} | ${x.pct} |`);
   lines.push('', '| entry point (inclusive) | ms | % |', '|---|---:|---:|');
   for (const x of s.inclusive) lines.push(`| ${x.fn} | ${x.ms} | ${x.pct} |`);
@@ -158,6 +183,7 @@ if (isEntry()) {
     process.exitCode = 2;
   } else {
     const i = process.argv.indexOf('--top');
-    console.log(printProfile(summarizeProfile(file, i > 0 ? Number(process.argv[i + 1]) : 25)));
+    const e = process.argv.indexOf('--events');
+    console.log(printProfile(summarizeProfile(file, i > 0 ? Number(process.argv[i + 1]) : 25, e > 0 ? Number(process.argv[e + 1]) : undefined)));
   }
 }

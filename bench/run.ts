@@ -563,7 +563,7 @@ async function main(): Promise<number> {
       const r = await throughput(db, pki, 8, 'bench-profile', ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
       log(`  ${fmt(r.eventsPerSec)} events/s under the profiler`);
       const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-      if (file) results.profile = summarizeProfile(join(dir, file));
+      if (file) results.profile = summarizeProfile(join(dir, file), 25, N);
     }
   } finally {
     for (const db of databases) await db.drop().catch((err: unknown) => log(`could not drop ${db.name}: ${String(err)}`));
