@@ -9,8 +9,9 @@
  *     durable  fsync both files and the directory
  *     re-read  verifyArchive() of what is on disk, with the public key only: any finding stops here
  *     drop     ONE transaction: ledger_archives row, DETACH, recount, retention record (boundaries),
- *              DROP TABLE; nothing is dropped unless all of it commits
- *     sign     a checkpoint of the retention chain (checkpoints table + checkpoint file)
+ *              DROP TABLE, signed checkpoint of the retention chain; nothing is dropped unless all
+ *              of it commits
+ *     anchor   the checkpoint appended to the checkpoint file (caught up at the next run after a crash)
  *
  * `--expire` then deletes archive files whose retention has passed (every rule, now and at archive
  * time), recording each deletion in the ledger.
@@ -31,7 +32,7 @@ import { MerkleAccumulator } from '../ledger/merkle.js';
 import { STORED_MIN_LEVEL, insertNodes, readRowHashes, type PendingNode } from '../ledger/merkle-store.js';
 import type { SigningKey, VerifyingKey } from '../ledger/signing.js';
 import { ZERO_HASH } from '../ledger/types.js';
-import { liftedMismatches, readChain, recomputeHash } from '../ledger/verify.js';
+import { liftedMismatches, recomputeHash } from '../ledger/verify.js';
 import { ARCHIVE_VERSION, DATA_SUFFIX, MANIFEST_SUFFIX, MANIFEST_TYPE, ROW_SELECT, fromDbRow, toStoredRow, type ArchiveManifest, type ChainRange, type DbArchiveRow } from './format.js';
 import { planRetention, quoteIdent, type PartitionPlan, type RetentionPlan } from './plan.js';
 import { formatPeriod, rowClasses, type RetentionPolicy, type SourceClass } from './policy.js';
@@ -42,8 +43,10 @@ import {
   latestRetentionRecord,
   lockRetentionChain,
   retentionBoundaries,
+  appendCheckpoint,
+  catchUpCheckpointFile,
   retentionRecord,
-  signRetentionChain,
+  signRetentionHead,
   type BoundaryJson,
   type RetentionBoundary,
   type RetentionDetails,
@@ -128,7 +131,7 @@ export async function runArchive(databaseUrl: string, opts: ArchiveOptions): Pro
     const archived: ArchivedPartition[] = [];
     const expired: string[] = [];
     if (opts.dryRun) return { plan, archived, expired };
-    await signPending(client, opts, keys);
+    await checkRetentionTail(client, opts, keys);
     const ledgerId = (await client.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta')).rows[0]!.id;
     const dir = resolve(opts.dir, ledgerId);
     await mkdir(dir, { recursive: true });
@@ -153,32 +156,21 @@ interface Ctx extends ArchiveOptions {
 }
 
 /**
- * A retention record committed by a run that stopped before signing it: signed now, but only after
- * its rows re-hash and link on from the last signed checkpoint (never sign what was not ours).
+ * Before anything else: the checkpoint file catches up with the database (a run that stopped between
+ * commit and file append), and the retention chain must end at a signed checkpoint. Records and their
+ * checkpoints commit together, so rows after the last one were not written by this command: refuse
+ * to sign over them.
  */
-async function signPending(client: pg.Client, opts: ArchiveOptions, keys: readonly VerifyingKey[]): Promise<void> {
-  const trusted = await retentionBoundaries(client, { keys });
-  const signed = await client.query<{ record: unknown }>('SELECT record FROM checkpoints WHERE chain = $1 ORDER BY seq DESC LIMIT 1', [RETENTION_CHAIN]);
-  const last = signed.rows[0] ? parseCheckpoint(signed.rows[0].record) : undefined;
-  if (last && verifyCheckpointSignature(last, keyMap(keys)) !== 'valid') throw new ArchiveRefusedError(null, `the latest checkpoint of ${RETENTION_CHAIN} does not verify with the given keys`);
+async function checkRetentionTail(client: pg.Client, opts: ArchiveOptions, keys: readonly VerifyingKey[]): Promise<void> {
+  const signed = await catchUpCheckpointFile(client, opts.checkpointFile, keys);
   const head = Number((await client.query<{ s: string }>('SELECT coalesce(max(head_seq), 0) AS s FROM chains WHERE chain = $1', [RETENTION_CHAIN])).rows[0]!.s);
-  if (head <= (last?.seq ?? 0)) return;
-  let prev = last ? Buffer.from(last.head_hash, 'hex') : ZERO_HASH;
-  let expect = (last?.seq ?? 0) + 1;
-  const own = trusted.get(RETENTION_CHAIN);
-  if (last === undefined && own === undefined) expect = 1;
-  for await (const batch of readChain(client, RETENTION_CHAIN, expect)) {
-    for (const row of batch) {
-      const ok = row.seq === expect && row.prevHash.equals(prev) && row.format === 'internal' && recomputeHash(row.prevHash, row).hash.equals(row.hash);
-      if (!ok) throw new ArchiveRefusedError(null, `${RETENTION_CHAIN} seq ${row.seq} does not continue the last signed checkpoint: refusing to sign it; run syslog-ledger verify`);
-      prev = row.hash;
-      expect += 1;
-    }
+  if (head > signed) {
+    throw new ArchiveRefusedError(
+      null,
+      `chain ${RETENTION_CHAIN} has rows after its last signed checkpoint (seq ${signed + 1}..${head}) that no archive run signed: ` +
+        'refusing to sign over them; run syslog-ledger verify and investigate',
+    );
   }
-  // The records just checked carry the boundary the tree resumes from.
-  const latest = await retentionBoundaries(client);
-  const cp = await signRetentionChain(client, { key: opts.key, checkpointFile: opts.checkpointFile, boundary: latest.get(RETENTION_CHAIN), ...(opts.clock ? { now: opts.clock } : {}) });
-  if (cp) opts.log?.warn({ seq: cp.seq }, 'signed a retention record left unsigned by an interrupted archive run');
 }
 
 /** Per chain of a partition: its seq range there. */
@@ -366,6 +358,7 @@ async function archivePartition(client: pg.Client, pp: PartitionPlan, ctx: Ctx):
     boundaries: newBoundaries,
   };
   let recordSeq: number;
+  let cp: Checkpoint;
   await client.query('BEGIN');
   try {
     await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(ctx.lockTimeoutMs ?? 10_000))}`);
@@ -381,6 +374,7 @@ async function archivePartition(client: pg.Client, pp: PartitionPlan, ctx: Ctx):
     const record = await appendRetentionRecord(client, retentionRecord(details, (ctx.clock ?? Date.now)() * 1000));
     recordSeq = record.seq;
     await client.query(`DROP TABLE ${quoteIdent(name)}`);
+    cp = await signRetentionHead(client, { key: ctx.key, boundary: ownBoundary(newBoundaries), ...(ctx.clock ? { now: ctx.clock } : {}) });
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
@@ -394,17 +388,16 @@ async function archivePartition(client: pg.Client, pp: PartitionPlan, ctx: Ctx):
       { cause: err },
     );
   }
-  ctx.log?.info({ partition: name, rows, recordSeq }, 'partition detached and dropped; retention record written');
-
-  // 7. Sign the retention chain's new head.
-  const own = newBoundaries[RETENTION_CHAIN];
-  await signRetentionChain(client, {
-    key: ctx.key,
-    checkpointFile: ctx.checkpointFile,
-    ...(ctx.clock ? { now: ctx.clock } : {}),
-    boundary: own ? { firstSeq: own.first_seq, prevHash: Buffer.from(own.prev_hash, 'hex'), frontier: { size: own.frontier.size, frontier: own.frontier.hashes.map((h) => Buffer.from(h, 'hex')) } } : undefined,
-  });
+  ctx.log?.info({ partition: name, rows, recordSeq }, 'partition detached and dropped; retention record written and signed');
+  // 7. The signed retention checkpoint leaves the machine with the others.
+  await appendCheckpoint(ctx.checkpointFile, cp);
   return { partition: name, rows, dataPath, manifestPath, sha256: manifest.file.sha256, bytes, chains: chainRanges, recordSeq };
+}
+
+/** The retention chain's own boundary in a record's boundaries. */
+function ownBoundary(b: Record<string, BoundaryJson>): RetentionBoundary | undefined {
+  const own = b[RETENTION_CHAIN];
+  return own && { firstSeq: own.first_seq, prevHash: Buffer.from(own.prev_hash, 'hex'), frontier: { size: own.frontier.size, frontier: own.frontier.hashes.map((h) => Buffer.from(h, 'hex')) } };
 }
 
 /** The first validly signed checkpoint of `chain` at or after `seq` (from the checkpoints table). */
@@ -452,21 +445,17 @@ async function expireArchive(client: pg.Client, partition: string, dataPath: str
     removed: [],
     boundaries: latest?.details.boundaries ?? {},
   };
+  let cp: Checkpoint;
   await client.query('BEGIN');
   try {
     await appendRetentionRecord(client, retentionRecord(details, (opts.clock ?? Date.now)() * 1000));
+    cp = await signRetentionHead(client, { key: opts.key, boundary: ownBoundary(details.boundaries), ...(opts.clock ? { now: opts.clock } : {}) });
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   }
-  const own = details.boundaries[RETENTION_CHAIN];
-  await signRetentionChain(client, {
-    key: opts.key,
-    checkpointFile: opts.checkpointFile,
-    ...(opts.clock ? { now: opts.clock } : {}),
-    boundary: own ? { firstSeq: own.first_seq, prevHash: Buffer.from(own.prev_hash, 'hex'), frontier: { size: own.frontier.size, frontier: own.frontier.hashes.map((h) => Buffer.from(h, 'hex')) } } : undefined,
-  });
+  await appendCheckpoint(opts.checkpointFile, cp);
   opts.log?.info({ partition, path: dataPath }, 'expired archive deleted; deletion recorded');
   return true;
 }

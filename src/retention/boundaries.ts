@@ -4,8 +4,8 @@
  * src/ledger/verify.ts imports it.
  *
  * Trust: with public keys, a record counts only when a validly signed checkpoint of RETENTION_CHAIN
- * at or after it agrees with the ledger row it names (the archive command signs one right after each
- * record). Unsigned records are ignored: anyone who can write the database could append one. Without
+ * at or after it agrees with the ledger row it names (the archive command signs one in the same
+ * transaction as each record). Unsigned records are ignored: anyone who can write the database could append one. Without
  * keys (verify --no-checkpoints) the latest record counts, as the hash chains alone are all that mode
  * checks anyway.
  */

@@ -18,12 +18,12 @@ import { Readable } from 'node:stream';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { canonicalJson, chainHash } from '../ledger/canonical.js';
-import { signCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
-import { CheckpointFile } from '../ledger/checkpoint-file.js';
+import { keyMap, parseCheckpoint, signCheckpoint, verifyCheckpointSignature, type Checkpoint } from '../ledger/checkpoint.js';
+import { CheckpointFile, readTailCheckpoints } from '../ledger/checkpoint-file.js';
 import { COPY_SQL, copyLine } from '../ledger/copy.js';
 import { MerkleAccumulator } from '../ledger/merkle.js';
 import { STORED_MIN_LEVEL, insertNodes, readRowHashes, type PendingNode, type Queryable } from '../ledger/merkle-store.js';
-import type { SigningKey } from '../ledger/signing.js';
+import type { SigningKey, VerifyingKey } from '../ledger/signing.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from '../ledger/types.js';
 import { SERVER_PEER } from '../monitor.js';
 import { liftColumns } from '../normalize/columns.js';
@@ -126,20 +126,18 @@ export async function appendRetentionRecord(client: pg.Client, record: LedgerRec
 }
 
 /**
- * Signs a checkpoint of RETENTION_CHAIN's head when none covers it yet: rebuilds the chain's Merkle
- * tree from its boundary frontier (its own oldest records may be archived) plus its remaining rows,
- * stores completed nodes, inserts the checkpoint and appends it to the checkpoint file (fsynced).
- * Returns the checkpoint, or undefined when the head was already signed.
+ * Signs a checkpoint of RETENTION_CHAIN's head, inside the caller's transaction (the one that
+ * appended the record), so that a record is never committed without its signature: rebuilds the
+ * chain's Merkle tree from its boundary frontier (its own oldest records may be archived) plus its
+ * remaining rows, and inserts the checkpoint with the completed nodes. The caller appends it to the
+ * checkpoint file after the commit (appendCheckpoint); catchUpCheckpointFile() repairs a crash between.
  */
-export async function signRetentionChain(
+export async function signRetentionHead(
   db: Queryable,
-  opts: { key: SigningKey; checkpointFile: string; boundary: RetentionBoundary | undefined; now?: () => number },
-): Promise<Checkpoint | undefined> {
+  opts: { key: SigningKey; boundary: RetentionBoundary | undefined; now?: () => number },
+): Promise<Checkpoint> {
   const head = (await db.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1', [RETENTION_CHAIN])).rows[0];
   const headSeq = Number(head?.head_seq ?? 0);
-  if (headSeq === 0) return undefined;
-  const signed = Number((await db.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM checkpoints WHERE chain = $1', [RETENTION_CHAIN])).rows[0]?.seq ?? 0);
-  if (signed >= headSeq) return undefined;
   const nodes: PendingNode[] = [];
   const acc = new MerkleAccumulator({ onNode: (l, i, h) => nodes.push([l, i, h]), onNodeMinLevel: STORED_MIN_LEVEL });
   const from = opts.boundary?.firstSeq ?? 1;
@@ -147,7 +145,7 @@ export async function signRetentionChain(
   const hashes = await readRowHashes(db, RETENTION_CHAIN, from - 1, headSeq);
   for (const h of hashes) acc.append(h);
   const last = hashes[hashes.length - 1] ?? opts.boundary?.prevHash ?? ZERO_HASH;
-  if (!last.equals(head!.head_hash)) throw new Error(`chain ${RETENTION_CHAIN}: the head hash differs from row ${headSeq}; run syslog-ledger verify`);
+  if (headSeq === 0 || !last.equals(head!.head_hash)) throw new Error(`chain ${RETENTION_CHAIN}: the head hash differs from row ${headSeq}; run syslog-ledger verify`);
   const ledgerId = (await db.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta')).rows[0]!.id;
   const cp = signCheckpoint(
     {
@@ -164,14 +162,33 @@ export async function signRetentionChain(
   await insertNodes(db, RETENTION_CHAIN, nodes);
   await db.query(
     `INSERT INTO checkpoints (chain, seq, tree_size, head_hash, merkle_root, signed_at, key_id, record)
-     VALUES ($1, $2, $2, $3, $4, $5, $6, $7) ON CONFLICT (chain, seq) DO NOTHING`,
+     VALUES ($1, $2, $2, $3, $4, $5, $6, $7)`,
     [cp.chain, cp.seq, Buffer.from(cp.head_hash, 'hex'), Buffer.from(cp.merkle_root, 'hex'), cp.time, cp.key_id, JSON.stringify(cp)],
   );
-  const file = await CheckpointFile.open(opts.checkpointFile);
+  return cp;
+}
+
+/** Appends a checkpoint to the external checkpoint file (fsynced). */
+export async function appendCheckpoint(path: string, cp: Checkpoint): Promise<void> {
+  const file = await CheckpointFile.open(path);
   try {
     await file.append(cp);
   } finally {
     await file.close();
   }
-  return cp;
+}
+
+/**
+ * After a crash between commit and file append: the latest retention checkpoint in the database,
+ * when validly signed by `keys` and missing from the file, is appended to it. Returns the seq of the
+ * latest signed retention checkpoint (0 when none).
+ */
+export async function catchUpCheckpointFile(db: Queryable, path: string, keys: readonly VerifyingKey[]): Promise<number> {
+  const res = await db.query<{ record: unknown }>('SELECT record FROM checkpoints WHERE chain = $1 ORDER BY seq DESC LIMIT 1', [RETENTION_CHAIN]);
+  if (res.rows[0] === undefined) return 0;
+  const cp = parseCheckpoint(res.rows[0].record);
+  if (verifyCheckpointSignature(cp, keyMap(keys)) !== 'valid') throw new Error(`the latest checkpoint of ${RETENTION_CHAIN} in the database is not validly signed by the given keys`);
+  const tail = await readTailCheckpoints(path);
+  if ((tail.latest.get(RETENTION_CHAIN)?.seq ?? 0) < cp.seq) await appendCheckpoint(path, cp);
+  return cp.seq;
 }

@@ -313,4 +313,38 @@ describe('archive -> drop -> restore -> verify', () => {
     // that mode cannot tell, as documented.)
     expect((await verifyCli('--no-checkpoints')).code).toBe(0);
   });
+
+  it('retention: archive refuses to sign over a retention record it did not write', async () => {
+    await expect(archive('2024-03-06T12:00:00Z')).rejects.toThrow(/chain syslog-ledger\.retention has rows after its last signed checkpoint \(seq 4\.\.4\) that no archive run signed: refusing to sign over them/);
+    // The attacker's changes undone: the forged record removed, web3's rows put back.
+    await asAttacker('DELETE FROM ledger WHERE chain = $1 AND seq = 4', [RETENTION_CHAIN]);
+    await env.pool.query('UPDATE chains SET head_seq = 3, head_hash = (SELECT hash FROM ledger WHERE chain = $1 AND seq = 3) WHERE chain = $1', [RETENTION_CHAIN]);
+    await env.pool.query('INSERT INTO ledger SELECT * FROM saved');
+    expect((await verifyCli()).code).toBe(0);
+  });
+
+  it('retention: --expire deletes archives past their retention and records it; everything left still verifies', async () => {
+    const run = await runArchive(env.url, { policy, now: at('2025-04-01T00:00:00Z'), clock: () => Date.parse('2025-04-01T00:00:00Z'), dir: env.archiveDir, key: env.key, checkpointFile: env.checkpointFile, expire: true });
+    expect(run.archived.map((a) => a.partition)).toEqual(['ledger_p20240304', 'ledger_p20240305', 'ledger_p20240306']);
+    expect(run.expired).toEqual(['ledger_p20240301', 'ledger_p20240302', 'ledger_p20240303']);
+    await expect(readFile(first.dataPath)).rejects.toThrow(/ENOENT/);
+    await expect(readFile(first.manifestPath)).rejects.toThrow(/ENOENT/);
+    const msgs = (await env.pool.query<{ m: string }>("SELECT event->>'message' AS m FROM ledger WHERE chain = $1 ORDER BY seq", [RETENTION_CHAIN])).rows.map((r) => r.m);
+    expect(msgs.filter((m) => /^archive .* of partition ledger_p2024030[123] \(\d+ rows\) deleted: its retention period has passed$/.test(m))).toHaveLength(3);
+    const v = await verifyCli();
+    expect(v.out).toMatch(/^intact: \d+ rows in 4 chain/m);
+    expect(v.code).toBe(0);
+    const last = run.archived.find((a) => a.partition === 'ledger_p20240305')!;
+    expect(last.chains.map((c) => [c.chain, c.first_seq, c.last_seq])).toEqual([
+      [RETENTION_CHAIN, 2, 3],
+      ['web3', 41, 100],
+    ]);
+    expect((await cli(['verify', '--archive', last.dataPath, '--public-key', env.pubFile])).code).toBe(0);
+    // The next pass finds the archives just made past their retention too (2024-03 + 1y); then nothing.
+    const pass = () => runArchive(env.url, { policy, now: at('2025-04-01T00:00:00Z'), dir: env.archiveDir, key: env.key, checkpointFile: env.checkpointFile, expire: true });
+    expect((await pass()).expired).toEqual(['ledger_p20240304', 'ledger_p20240305', 'ledger_p20240306']);
+    const again = await pass();
+    expect([again.archived.length, again.expired.length]).toEqual([0, 0]);
+    expect((await verifyCli()).code).toBe(0);
+  });
 });
