@@ -21,6 +21,7 @@ import { Detector } from '../detect/detector.js';
 import { loadRedactionConfig } from '../redact/config.js';
 import { loadOrCreateRedactionKey } from '../redact/key.js';
 import { Redactor } from '../redact/redactor.js';
+import { PARTITION_INTERVALS, startPartitionMaintenance } from '../retention/partitions.js';
 
 export const DEFAULT_CERTS = {
   cert: './certs/server.pem',
@@ -60,6 +61,7 @@ export const SERVE_OPTIONS = {
   'queue-max-bytes': { type: 'string', default: '64MiB', arg: 'BYTES', help: 'writer queue bound in raw bytes' },
   'shutdown-timeout': { type: 'string', default: '30s', arg: 'DURATION', help: 'graceful shutdown limit before a forced exit' },
   'shutdown-grace': { type: 'string', default: '2s', arg: 'DURATION', help: 'how long to keep reading from peers after SIGTERM' },
+  'partition-interval': { type: 'string', default: 'daily', arg: PARTITION_INTERVALS.join('|'), help: 'ledger partitions by receive time, created ahead (docs/retention.md)' },
   detections: { type: 'string', arg: 'FILE', help: 'detection rules and thresholds (JSON, docs/detections.md; {} for the defaults); unset: no detections' },
   'redaction-rules': { type: 'string', arg: 'FILE', help: 'redaction rules (JSON, docs/redaction.md); unset: every built-in rule, for every source' },
   'redaction-key': { type: 'string', default: './certs/ledger-redaction.key', arg: 'FILE', help: 'HMAC key kept for the originals of redacted frames (created if absent)' },
@@ -139,6 +141,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
     const migrated = await migrate(db.url);
     if (migrated.applied.length) log.info({ applied: migrated.applied }, 'migrations applied');
+    // Partitions for today and ahead, then every 6 h; rows never wait for one (DEFAULT partition).
+    await startPartitionMaintenance({ databaseUrl: db.url, interval: oneOf(values, 'partition-interval', PARTITION_INTERVALS), log });
 
     const metrics = new Metrics();
     let redactor: Redactor | undefined;
