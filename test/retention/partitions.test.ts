@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensurePartitions, listPartitions, periodStart, uncovered } from '../../src/retention/partitions.js';
+import { ensurePartitions, listPartitions, periodStart, startPartitionMaintenance, uncovered } from '../../src/retention/partitions.js';
 import { createEnv, type RetentionEnv } from './helpers.js';
 
 let env: RetentionEnv;
@@ -58,6 +58,16 @@ describe('ledger partitions', () => {
     expect([p.from?.toISOString(), p.to?.toISOString()]).toEqual(['2025-04-03T00:00:00.000Z', '2025-05-01T00:00:00.000Z']);
     expect(uncovered(new Date('2025-03-30T00:00:00Z'), new Date('2025-06-01T00:00:00Z'), await listPartitions(client))).toEqual([]);
     expect(periodStart(new Date('2025-12-31T23:00:00Z'), 'monthly', 1).toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  });
+
+  it('partitions: serve\'s maintenance makes today\'s and the next week\'s daily partitions, and never throws', async () => {
+    const m = await startPartitionMaintenance({ databaseUrl: env.url, interval: 'daily' });
+    m.close();
+    const today = periodStart(new Date(), 'daily');
+    const want = [0, 1, 7].map((n) => `ledger_p${periodStart(today, 'daily', n).toISOString().slice(0, 10).replaceAll('-', '')}`);
+    expect(await names()).toEqual(expect.arrayContaining(want));
+    const broken = await startPartitionMaintenance({ databaseUrl: 'postgres://nobody@127.0.0.1:1/none', interval: 'daily' });
+    broken.close();
   });
 
   it('partitions: a range the DEFAULT partition already holds rows of is left to it, and said so', async () => {
