@@ -201,4 +201,20 @@ describe('retention --plan per preset (2026-01-15)', () => {
     expect(bad.code).toBe(2);
     expect(bad.out).toMatch(/invalid option --retention: unknown preset "pci"/);
   });
+
+  it('archive --dry-run prints the plan; a real run refuses a ledger that is not intact and drops nothing', async () => {
+    const base = ['archive', '--database-url', env.url, '--retention', 'hipaa', '--now', NOW.toISOString(), '--signing-key', env.keyFile, '--checkpoint-file', env.checkpointFile, '--archive-dir', env.archiveDir];
+    const dry = await cli([...base, '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.out).toMatch(/106 partition\(s\) due for archive/);
+    // These rows carry made-up hashes: archive re-hashes every row and refuses.
+    const real = await cli(base);
+    expect(real.code).toBe(2);
+    expect(real.out).toMatch(/ledger_p20161201: the ledger is not intact at chain "plan" seq 1 \(row content does not match its hash\): nothing archived; run syslog-ledger verify/);
+    expect((await env.pool.query("SELECT to_regclass('ledger_p20161201') IS NOT NULL AS here")).rows[0]).toEqual({ here: true });
+    expect((await env.pool.query('SELECT count(*)::int AS n FROM ledger_archives WHERE partition = $1', ['ledger_p20161201'])).rows[0]).toEqual({ n: 0 });
+    const missing = await cli(['archive', '--database-url', env.url, '--retention', 'hipaa', '--signing-key', '/nonexistent/key']);
+    expect(missing.code).toBe(2);
+    expect(missing.out).toMatch(/--signing-key: .*not found: archive signs the retention chain/);
+  });
 });
