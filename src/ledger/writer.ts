@@ -47,10 +47,18 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   #queue: LedgerRecord[] = [];
   #queueHead = 0;
   #queueBytes = 0;
+  /** Chained batches not yet known committed, in seq order (at most PIPELINE_DEPTH). */
+  #inflight: PreparedBatch[] = [];
   #inflightEvents = 0;
   #inflightBytes = 0;
-  #client: pg.Client | undefined;
+  /** Connection 0 holds the chain's advisory lock; batches alternate between the connections. */
+  #conns: Array<pg.Client | undefined> = [];
+  #nextConn = 0;
+  /** Next seq/hash to assign; runs ahead of `#committedHead` while batches are in flight. */
   #head: ChainHead = { seq: 0, hash: ZERO_HASH };
+  /** Last head known committed. */
+  #committedHead: ChainHead = { seq: 0, hash: ZERO_HASH };
+  #started = false;
   #running = false;
   #closing = false;
   #wake: (() => void) | undefined;
@@ -64,8 +72,9 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     this.#o = options;
   }
 
+  /** The last committed head. */
   get head(): ChainHead {
-    return this.#head;
+    return this.#committedHead;
   }
 
   /** Records received and not yet committed (queued plus in flight). */
@@ -89,12 +98,16 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
 
   /** Receive time (µs) of the oldest record not yet committed, or null. */
   get oldestPendingUs(): number | null {
-    return this.#queue[this.#queueHead]?.receivedAtUs ?? null;
+    return this.#inflight[0]?.rows[0]?.receivedAtUs ?? this.#queue[this.#queueHead]?.receivedAtUs ?? null;
+  }
+
+  get fatalError(): Error | undefined {
+    return this.#fatal;
   }
 
   /** Connects, takes the chain's lock and reads its head. Throws ChainLockedError if another process owns it. */
   async start(): Promise<void> {
-    this.#client = await this.#connect();
+    await this.#connectAll();
     this.#running = true;
     this.#loop = this.#run();
   }
@@ -104,7 +117,6 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     if (this.#closing && !this.#running) throw new Error('writer is closed');
     this.#queue.push(record);
     this.#queueBytes += record.raw.length;
-    this.#updateGauges();
     if (!this.#full && (this.pendingEvents >= this.#o.queueMaxEvents || this.pendingBytes >= this.#o.queueMaxBytes)) {
       this.#full = true;
       this.emit('full');
@@ -117,8 +129,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     this.#closing = true;
     this.#wake?.();
     await this.#loop;
-    await this.#client?.end().catch(() => {});
-    this.#client = undefined;
+    await this.#disconnect();
   }
 
   /** Stops without committing what is left (forced shutdown); returns how many records were lost. */
@@ -126,36 +137,29 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     const lost = this.pendingEvents;
     this.#running = false;
     this.#wake?.();
-    this.#client?.end().catch(() => {});
+    void this.#disconnect();
     return lost;
   }
 
-  async #connect(): Promise<pg.Client> {
+  async #disconnect(): Promise<void> {
+    const conns = this.#conns;
+    this.#conns = [];
+    await Promise.all(conns.map((c) => c?.end().catch(() => {})));
+  }
+
+  async #connect(owner: boolean): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: this.#o.databaseUrl, application_name: `syslog-ledger writer ${this.#o.chain}` });
     client.on('error', (err) => this.#o.log.warn({ err: describeError(err) }, 'writer connection error'));
     await client.connect();
     try {
-      const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [lockKey(this.#o.chain)]);
-      if (!locked.rows[0]?.ok) throw new ChainLockedError(this.#o.chain);
+      if (owner) {
+        const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [lockKey(this.#o.chain)]);
+        if (!locked.rows[0]?.ok) throw new ChainLockedError(this.#o.chain);
+      }
       if (this.#o.role) {
         const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1 AND pg_has_role(current_user, oid, $2)', [this.#o.role, 'MEMBER']);
         if (exists.rowCount) await client.query(`SET ROLE ${client.escapeIdentifier(this.#o.role)}`);
       }
-      await client.query('INSERT INTO chains (chain) VALUES ($1) ON CONFLICT (chain) DO NOTHING', [this.#o.chain]);
-      const head = await client.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1', [this.#o.chain]);
-      const row = head.rows[0]!;
-      const found: ChainHead = { seq: Number(row.head_seq), hash: row.head_hash };
-      if (!this.#started) {
-        this.#head = found;
-        this.#committedHead = found;
-        this.#started = true;
-      } else if (!sameHead(found, this.#committedHead) && !(this.#inflight && sameHead(found, this.#inflight.last))) {
-        // Neither what we committed last nor the batch we were committing: another writer moved the chain.
-        throw new ChainDivergedError(this.#o.chain, BigInt(this.#committedHead.seq), BigInt(found.seq));
-      }
-      this.#headFromDb = found;
-      this.#o.metrics.chainHeadSeq.set({ chain: this.#o.chain }, found.seq);
-      this.#setReady(true);
       return client;
     } catch (err) {
       await client.end().catch(() => {});
@@ -163,61 +167,114 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     }
   }
 
-  /** Head read at the last (re)connect: tells whether an in-flight batch committed before a failure. */
-  #headFromDb: ChainHead | undefined;
-  /** Last head known committed; `#head` runs ahead of it while a batch is in flight. */
-  #committedHead: ChainHead = { seq: 0, hash: ZERO_HASH };
-  #started = false;
-  #inflight: { last: ChainHead } | undefined;
+  /**
+   * (Re)connects both connections and reads the chain head. After a failure, the head tells which
+   * in-flight batches had committed: those are finished, the rest are written again, same seqs, same
+   * hashes. Any other head means another writer moved the chain: stop loudly.
+   */
+  async #connectAll(): Promise<void> {
+    await this.#disconnect();
+    const owner = await this.#connect(true);
+    this.#conns = [owner];
+    this.#conns.push(await this.#connect(false));
+    await owner.query('INSERT INTO chains (chain) VALUES ($1) ON CONFLICT (chain) DO NOTHING', [this.#o.chain]);
+    const res = await owner.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1', [this.#o.chain]);
+    const row = res.rows[0]!;
+    const found: ChainHead = { seq: Number(row.head_seq), hash: row.head_hash };
+    if (!this.#started) {
+      this.#head = found;
+      this.#committedHead = found;
+      this.#started = true;
+    } else if (!sameHead(found, this.#committedHead)) {
+      const done = this.#inflight.findIndex((b) => sameHead(found, b.last));
+      if (done < 0) throw new ChainDivergedError(this.#o.chain, BigInt(this.#committedHead.seq), BigInt(found.seq));
+      // Those batches committed before the connection was lost: do not write them again.
+      this.#o.log.warn({ chain: this.#o.chain, seq: found.seq }, 'in-flight batches had committed before the failure; not rewriting them');
+      for (const b of this.#inflight.splice(0, done + 1)) this.#committed(b);
+    }
+    this.#o.metrics.chainHeadSeq.set({ chain: this.#o.chain }, found.seq);
+    this.#setReady(true);
+  }
 
   async #run(): Promise<void> {
     let backoffMs = 100;
     while (this.#running) {
-      if (this.#queue.length - this.#queueHead === 0) {
+      while (this.#inflight.length < PIPELINE_DEPTH && this.#queue.length > this.#queueHead) this.#inflight.push(this.#chain(this.#takeBatch()));
+      this.#updateGauges();
+      if (this.#inflight.length === 0) {
         if (this.#closing) break;
         await new Promise<void>((res) => (this.#wake = res));
         this.#wake = undefined;
         continue;
       }
-      const batch = this.#takeBatch();
-      const prepared = this.#chain(batch);
-      for (;;) {
-        if (!this.#running) return;
-        try {
-          if (!this.#client) this.#client = await this.#connect();
-          if (this.#inflight && this.#headFromDb && sameHead(this.#headFromDb, this.#inflight.last)) {
-            // The batch committed before the connection was lost: do not write it again.
-            this.#o.log.warn({ chain: this.#o.chain, seq: this.#inflight.last.seq }, 'batch had committed before the failure; not rewriting it');
-          } else {
-            await this.#commit(this.#client, prepared);
-          }
-          this.#headFromDb = undefined;
-          backoffMs = 100;
-          break;
-        } catch (err) {
-          if (err instanceof ChainLockedError || err instanceof ChainDivergedError) {
-            this.#fail(err);
-            return;
-          }
-          const kind = pgErrorKind(err);
-          this.#o.metrics.dbErrors.inc({ kind });
-          if (kind === 'sqlstate_22' && !prepared.safe) {
-            // A value PostgreSQL will not take in a lifted filter column (a timestamp outside its range,
-            // say). Those columns are not part of the hash: write the batch again without them.
-            this.#o.log.error({ err: describeError(err), chain: this.#o.chain }, 'batch refused by a data check; retrying with lifted event_time/src_ip cleared');
-            prepared.copy = prepared.rows.map((r, i) => copyLine({ ...r, columns: { ...r.columns, event_time: null, src_ip: null } }, prepared.json[i]![0], prepared.json[i]![1]));
-            prepared.safe = true;
-          }
-          this.#o.metrics.dbRetries.inc();
-          this.#o.log.error({ err: describeError(err), chain: this.#o.chain, events: prepared.rows.length, retryInMs: backoffMs }, 'batch commit failed; retrying (nothing is dropped)');
-          this.#setReady(false);
-          await this.#client?.end().catch(() => {});
-          this.#client = undefined;
-          await sleep(backoffMs);
-          backoffMs = Math.min(backoffMs * 2, 5000);
+      try {
+        if (this.#conns.length === 0) await this.#connectAll();
+        this.#startInflight();
+        await this.#inflight[0]!.run;
+        this.#committed(this.#inflight.shift()!);
+        backoffMs = 100;
+      } catch (err) {
+        // Let every started transaction finish (they roll back: each waits for the one before it).
+        await Promise.allSettled(this.#inflight.map((b) => b.run));
+        for (const b of this.#inflight) b.run = undefined;
+        if (err instanceof ChainLockedError || err instanceof ChainDivergedError) {
+          this.#fail(err);
+          return;
         }
+        const kind = pgErrorKind(err);
+        this.#o.metrics.dbErrors.inc({ kind });
+        this.#o.metrics.dbRetries.inc();
+        if (kind === 'sqlstate_22') {
+          // A value PostgreSQL will not take in a lifted filter column (a timestamp outside its range,
+          // say). Those columns are not part of the hash: write the batches again without them.
+          this.#o.log.error({ err: describeError(err), chain: this.#o.chain }, 'batch refused by a data check; retrying with lifted event_time/src_ip cleared');
+          for (const b of this.#inflight) b.copy = b.rows.map((r, i) => copyLine({ ...r, columns: { ...r.columns, event_time: null, src_ip: null } }, b.json[i]![0], b.json[i]![1]));
+        }
+        this.#o.log.error({ err: describeError(err), chain: this.#o.chain, events: this.#inflightEvents, retryInMs: backoffMs }, 'batch commit failed; retrying (nothing is dropped)');
+        this.#setReady(false);
+        await this.#disconnect();
+        if (!this.#running) return;
+        await sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 5000);
       }
-      this.#committed(prepared);
+    }
+  }
+
+  /**
+   * Starts the in-flight batches not yet started, each on the next connection, so PostgreSQL ingests
+   * batch k+1 while batch k commits. Commits stay in seq order: a batch takes the chain-row lock and
+   * checks the head only after the batch before it committed; if that one failed, it rolls back too.
+   * A connection carries one transaction at a time: batch k+2 starts on batch k's connection only
+   * after batch k finished.
+   */
+  #startInflight(): void {
+    let previous: Promise<void> = Promise.resolve();
+    for (const b of this.#inflight) {
+      if (!b.run) {
+        const conn = this.#conns[this.#nextConn++ % this.#conns.length]!;
+        b.run = this.#commit(conn, b, previous);
+        // A rejection is handled through the first batch's await; keep it from being reported as unhandled.
+        b.run.catch(() => {});
+      }
+      previous = b.run;
+    }
+  }
+
+  async #commit(client: pg.Client, p: PreparedBatch, before: Promise<void>): Promise<void> {
+    await client.query('BEGIN');
+    try {
+      await pipeline(Readable.from(chunks(p.copy)), client.query(copyStreams.from(COPY_SQL)));
+      await before;
+      const head = await client.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1 FOR UPDATE', [this.#o.chain]);
+      const h = head.rows[0];
+      if (!h || Number(h.head_seq) !== p.prev.seq || !h.head_hash.equals(p.prev.hash)) {
+        throw new ChainDivergedError(this.#o.chain, BigInt(p.prev.seq), BigInt(h?.head_seq ?? -1));
+      }
+      await client.query('UPDATE chains SET head_seq = $2, head_hash = $3, updated_at = now() WHERE chain = $1', [this.#o.chain, p.last.seq, p.last.hash]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
     }
   }
 
@@ -232,8 +289,8 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     let bytes = 0;
     for (const r of batch) bytes += r.raw.length;
     this.#queueBytes -= bytes;
-    this.#inflightEvents = batch.length;
-    this.#inflightBytes = bytes;
+    this.#inflightEvents += batch.length;
+    this.#inflightBytes += bytes;
     return batch;
   }
 
@@ -245,6 +302,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     const rows: ChainedRecord[] = new Array(batch.length);
     const copy: string[] = new Array(batch.length);
     const json: Array<[string, string]> = new Array(batch.length);
+    let bytes = 0;
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       seq++;
@@ -268,36 +326,18 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
       rows[i] = row;
       copy[i] = copyLine(row, syslogJson, eventJson);
       json[i] = [syslogJson, eventJson];
+      bytes += r.raw.length;
       prevHash = hash;
     }
     const last = { seq, hash: prevHash };
     this.#head = last;
-    this.#inflight = { last };
-    return { rows, copy, json, prev, last, safe: false };
-  }
-
-  async #commit(client: pg.Client, p: PreparedBatch): Promise<void> {
-    await client.query('BEGIN');
-    try {
-      const head = await client.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1 FOR UPDATE', [this.#o.chain]);
-      const h = head.rows[0];
-      if (!h || Number(h.head_seq) !== p.prev.seq || !h.head_hash.equals(p.prev.hash)) {
-        throw new ChainDivergedError(this.#o.chain, BigInt(p.prev.seq), BigInt(h?.head_seq ?? -1));
-      }
-      await pipeline(Readable.from(chunks(p.copy)), client.query(copyStreams.from(COPY_SQL)));
-      await client.query('UPDATE chains SET head_seq = $2, head_hash = $3, updated_at = now() WHERE chain = $1', [this.#o.chain, p.last.seq, p.last.hash]);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    }
+    return { rows, copy, json, prev, last, bytes };
   }
 
   #committed(p: PreparedBatch): void {
-    this.#inflight = undefined;
     this.#committedHead = p.last;
-    this.#inflightEvents = 0;
-    this.#inflightBytes = 0;
+    this.#inflightEvents -= p.rows.length;
+    this.#inflightBytes -= p.bytes;
     const m = this.#o.metrics;
     const nowUs = Date.now() * 1000;
     m.eventsCommitted.inc(p.rows.length);
@@ -336,11 +376,10 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     this.#o.log.fatal({ err: err.message, chain: this.#o.chain }, 'writer stopped');
     this.emit('error', err);
   }
-
-  get fatalError(): Error | undefined {
-    return this.#fatal;
-  }
 }
+
+/** Batches in flight at once: one committing while the next is being ingested. */
+const PIPELINE_DEPTH = 2;
 
 interface PreparedBatch {
   rows: ChainedRecord[];
@@ -349,8 +388,10 @@ interface PreparedBatch {
   json: Array<[string, string]>;
   prev: ChainHead;
   last: ChainHead;
-  /** Re-encoded with lifted columns cleared after a data error. */
-  safe: boolean;
+  /** Raw bytes of the batch (queue accounting). */
+  bytes: number;
+  /** Its transaction, once started. */
+  run?: Promise<void> | undefined;
 }
 
 function sameHead(a: ChainHead, b: ChainHead): boolean {
