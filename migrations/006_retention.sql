@@ -17,7 +17,21 @@ CREATE TABLE IF NOT EXISTS ledger_archives (
   manifest      jsonb       NOT NULL
 );
 
+-- One row per archive whose files `archive --expire` deleted once its retention had passed, inserted
+-- with the retention record of the deletion (record_seq, chain syslog-ledger.retention).
+CREATE TABLE IF NOT EXISTS ledger_archive_deletions (
+  partition     text        PRIMARY KEY REFERENCES ledger_archives (partition),
+  deleted_at    timestamptz NOT NULL DEFAULT now(),
+  record_seq    bigint      NOT NULL
+);
+
 -- Append-only, like the ledger (ledger_refuse_change() comes from 001).
+DROP TRIGGER IF EXISTS ledger_archive_deletions_no_update_delete ON ledger_archive_deletions;
+CREATE TRIGGER ledger_archive_deletions_no_update_delete BEFORE UPDATE OR DELETE ON ledger_archive_deletions
+  FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+DROP TRIGGER IF EXISTS ledger_archive_deletions_no_truncate ON ledger_archive_deletions;
+CREATE TRIGGER ledger_archive_deletions_no_truncate BEFORE TRUNCATE ON ledger_archive_deletions
+  FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 DROP TRIGGER IF EXISTS ledger_archives_no_update_delete ON ledger_archives;
 CREATE TRIGGER ledger_archives_no_update_delete BEFORE UPDATE OR DELETE ON ledger_archives
   FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
@@ -110,6 +124,6 @@ END $$;
 DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'syslog_ledger_reader') THEN
-    GRANT SELECT ON ledger_archives TO syslog_ledger_reader;
+    GRANT SELECT ON ledger_archives, ledger_archive_deletions TO syslog_ledger_reader;
   END IF;
 END $$;

@@ -18,8 +18,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
@@ -38,19 +38,21 @@ import { planRetention, quoteIdent, type PartitionPlan, type RetentionPlan } fro
 import { formatPeriod, rowClasses, type RetentionPolicy, type SourceClass } from './policy.js';
 import {
   RETENTION_CHAIN,
+  appendCheckpoint,
   appendRetentionRecord,
   boundaryToJson,
-  latestRetentionRecord,
-  lockRetentionChain,
-  retentionBoundaries,
-  appendCheckpoint,
   catchUpCheckpointFile,
+  lockRetentionChain,
+  ownBoundary,
+  retentionBoundaries,
   retentionRecord,
   signRetentionHead,
   type BoundaryJson,
   type RetentionBoundary,
   type RetentionDetails,
 } from './record.js';
+import { expireArchive } from './expire.js';
+import { fsyncDir, fsyncFile } from './files.js';
 import { verifyArchive } from './verify-archive.js';
 
 /** Archiving stopped before anything was dropped; the message says why and what to do. */
@@ -394,12 +396,6 @@ async function archivePartition(client: pg.Client, pp: PartitionPlan, ctx: Ctx):
   return { partition: name, rows, dataPath, manifestPath, sha256: manifest.file.sha256, bytes, chains: chainRanges, recordSeq };
 }
 
-/** The retention chain's own boundary in a record's boundaries. */
-function ownBoundary(b: Record<string, BoundaryJson>): RetentionBoundary | undefined {
-  const own = b[RETENTION_CHAIN];
-  return own && { firstSeq: own.first_seq, prevHash: Buffer.from(own.prev_hash, 'hex'), frontier: { size: own.frontier.size, frontier: own.frontier.hashes.map((h) => Buffer.from(h, 'hex')) } };
-}
-
 /** The first validly signed checkpoint of `chain` at or after `seq` (from the checkpoints table). */
 async function coveringCheckpoint(client: pg.Client, chain: string, seq: number, keys: readonly VerifyingKey[], ledgerId: string): Promise<Checkpoint | undefined> {
   const km = keyMap(keys);
@@ -413,76 +409,4 @@ async function coveringCheckpoint(client: pg.Client, chain: string, seq: number,
     }
   }
   return undefined;
-}
-
-/**
- * Deletes an expired archive's files (when still there) and records the deletion in the ledger once.
- * Returns true when something was done.
- */
-async function expireArchive(client: pg.Client, partition: string, dataPath: string, opts: ArchiveOptions & { keys: readonly VerifyingKey[] }): Promise<boolean> {
-  const a = (await client.query<{ range_from: Date; range_to: Date; rows: string; sha256: Buffer; manifest: ArchiveManifest }>('SELECT range_from, range_to, rows, sha256, manifest FROM ledger_archives WHERE partition = $1', [partition])).rows[0];
-  if (a === undefined) return false;
-  const recorded = await client.query(
-    `SELECT 1 FROM ledger WHERE chain = $1 AND format = 'internal'
-        AND event->'unmapped'->'syslog_ledger_retention'->>'action' = 'expire'
-        AND event->'unmapped'->'syslog_ledger_retention'->'partition'->>'name' = $2 LIMIT 1`,
-    [RETENTION_CHAIN, partition],
-  );
-  const manifestPath = join(dirname(dataPath), `${partition}${MANIFEST_SUFFIX}`);
-  const present = await exists(dataPath);
-  if (!present && recorded.rowCount) return false;
-  await rm(dataPath, { force: true });
-  await rm(manifestPath, { force: true });
-  await fsyncDir(dirname(dataPath)).catch(() => {});
-  if (recorded.rowCount) return true;
-  const latest = await latestRetentionRecord(client, { keys: opts.keys });
-  const details: RetentionDetails = {
-    v: 1,
-    action: 'expire',
-    partition: { name: partition, from: a.range_from.toISOString(), to: a.range_to.toISOString() },
-    rows: Number(a.rows),
-    archive: { path: dataPath, sha256: a.sha256.toString('hex'), bytes: a.manifest.file?.bytes ?? 0, manifest_sha256: '' },
-    removed: [],
-    boundaries: latest?.details.boundaries ?? {},
-  };
-  let cp: Checkpoint;
-  await client.query('BEGIN');
-  try {
-    await appendRetentionRecord(client, retentionRecord(details, (opts.clock ?? Date.now)() * 1000));
-    cp = await signRetentionHead(client, { key: opts.key, boundary: ownBoundary(details.boundaries), ...(opts.clock ? { now: opts.clock } : {}) });
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
-  await appendCheckpoint(opts.checkpointFile, cp);
-  opts.log?.info({ partition, path: dataPath }, 'expired archive deleted; deletion recorded');
-  return true;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function fsyncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

@@ -29,7 +29,11 @@ export interface PartitionPlan {
   readonly action: PartitionAction;
 }
 
-export const ARCHIVE_ACTIONS = ['keep', 'expire', 'deleted'] as const;
+/**
+ * keep: still required; expire: past its retention (archive --expire deletes it and records that);
+ * deleted: deletion recorded; missing: the files are gone before their retention ended.
+ */
+export const ARCHIVE_ACTIONS = ['keep', 'expire', 'deleted', 'missing'] as const;
 export type ArchiveAction = (typeof ARCHIVE_ACTIONS)[number];
 
 export interface ArchivePlan {
@@ -77,22 +81,23 @@ export async function planPartition(db: Queryable, policy: RetentionPolicy, p: L
 export async function planRetention(db: Queryable, policy: RetentionPolicy, now: Date): Promise<RetentionPlan> {
   const partitions: PartitionPlan[] = [];
   for (const p of await listPartitions(db)) partitions.push(await planPartition(db, policy, p, now));
-  const res = await db.query<{ partition: string; path: string; rows: string; archived_at: Date; expires_at: Date; range_to: Date; manifest: ArchiveManifest }>(
-    'SELECT partition, path, rows, archived_at, expires_at, range_to, manifest FROM ledger_archives ORDER BY range_from',
+  const res = await db.query<{ partition: string; path: string; rows: string; archived_at: Date; expires_at: Date; range_to: Date; manifest: ArchiveManifest; deleted: boolean }>(
+    `SELECT a.partition, a.path, a.rows, a.archived_at, a.expires_at, a.range_to, a.manifest, d.partition IS NOT NULL AS deleted
+       FROM ledger_archives a LEFT JOIN ledger_archive_deletions d USING (partition) ORDER BY a.range_from`,
   );
   const archives = res.rows.map((a): ArchivePlan => {
     const present = new Set<SourceClass>(['default']);
     for (const [cls, n] of Object.entries(a.manifest.classes ?? {})) if ((n ?? 0) > 0) present.add(cls as SourceClass);
     const now_ = requirement(policy, a.range_to, present).expireAt;
     const expiresAt = new Date(Math.max(now_.getTime(), a.expires_at.getTime()));
-    const gone = !existsSync(a.path);
+    const expired = expiresAt.getTime() <= now.getTime();
     return {
       partition: a.partition,
       path: a.path,
       rows: Number(a.rows),
       archivedAt: a.archived_at,
       expiresAt,
-      action: gone ? 'deleted' : expiresAt.getTime() <= now.getTime() ? 'expire' : 'keep',
+      action: a.deleted ? 'deleted' : expired ? 'expire' : existsSync(a.path) ? 'keep' : 'missing',
     };
   });
   return { now, policy, partitions, archives };
@@ -126,12 +131,19 @@ export function formatPlan(plan: RetentionPlan): string[] {
   if (plan.archives.length === 0) out.push('  none');
   for (const a of plan.archives) {
     const what =
-      a.action === 'keep' ? `keep until ${day(a.expiresAt)}` : a.action === 'expire' ? `EXPIRED since ${day(a.expiresAt)}: may be deleted (archive --expire)` : `deleted (expired ${day(a.expiresAt)})`;
+      a.action === 'keep'
+        ? `keep until ${day(a.expiresAt)}`
+        : a.action === 'expire'
+          ? `EXPIRED since ${day(a.expiresAt)}: may be deleted (archive --expire)`
+          : a.action === 'deleted'
+            ? `deleted (expired ${day(a.expiresAt)}; recorded in the ledger)`
+            : `MISSING: the file is gone but required until ${day(a.expiresAt)}: put it back from your copy`;
     out.push(`  ${a.partition.padEnd(18)} ${a.rows} rows, archived ${day(a.archivedAt)}: ${what}  ${a.path}`);
   }
   const due = plan.partitions.filter((p) => p.action === 'archive' || p.action === 'empty-archive').length;
   const expired = plan.archives.filter((a) => a.action === 'expire').length;
-  out.push('', `${due} partition(s) due for archive, ${expired} archive(s) past their retention. Nothing else leaves: every other row is still required.`);
+  const missing = plan.archives.filter((a) => a.action === 'missing').length;
+  out.push('', `${due} partition(s) due for archive, ${expired} archive(s) past their retention${missing ? `, ${missing} MISSING` : ''}. Nothing else leaves: every other row is still required.`);
   return out;
 }
 

@@ -29,9 +29,15 @@ import { SERVER_PEER } from '../monitor.js';
 import { liftColumns } from '../normalize/columns.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import type { Format } from '../parsing/types.js';
-import { RETENTION_CHAIN, RETENTION_KEY, type RetentionBoundary, type RetentionDetails } from './boundaries.js';
+import { RETENTION_CHAIN, RETENTION_KEY, type BoundaryJson, type RetentionBoundary, type RetentionDetails } from './boundaries.js';
 
 export * from './boundaries.js';
+
+/** The retention chain's own boundary in a record's boundaries. */
+export function ownBoundary(b: Record<string, BoundaryJson>): RetentionBoundary | undefined {
+  const own = b[RETENTION_CHAIN];
+  return own && { firstSeq: own.first_seq, prevHash: Buffer.from(own.prev_hash, 'hex'), frontier: { size: own.frontier.size, frontier: own.frontier.hashes.map((h) => Buffer.from(h, 'hex')) } };
+}
 
 /** The OCSF event of a retention record. Deterministic for given details and time. */
 export function retentionEvent(details: RetentionDetails, timeMs: number): OcsfEvent {

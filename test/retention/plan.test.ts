@@ -176,19 +176,23 @@ describe('retention --plan per preset (2026-01-15)', () => {
     await env.pool.query(
       `INSERT INTO ledger_archives (partition, range_from, range_to, rows, path, sha256, expires_at, manifest)
        VALUES ('ledger_p20160101', '2016-01-01', '2016-02-01', 1, $1, decode(repeat('00', 32), 'hex'), '2017-02-01', $2),
-              ('ledger_p20160201', '2016-02-01', '2016-03-01', 1, $1, decode(repeat('00', 32), 'hex'), '2030-01-01', $2)`,
+              ('ledger_p20160201', '2016-02-01', '2016-03-01', 1, $1, decode(repeat('00', 32), 'hex'), '2030-01-01', $2),
+              ('ledger_p20160301', '2016-03-01', '2016-04-01', 1, $1 || '.gone', decode(repeat('00', 32), 'hex'), '2030-01-01', $2)`,
       [file, manifest],
     );
     const p = await plan('soc2');
     expect(p.archives.map((a) => [a.partition, a.action, day(a.expiresAt)])).toEqual([
       ['ledger_p20160101', 'expire', '2017-02-01'],
       ['ledger_p20160201', 'keep', '2030-01-01'],
+      ['ledger_p20160301', 'missing', '2030-01-01'],
     ]);
     // Under hipaa the first is still required (2016-02-01 + 6y = 2022-02-01 < now: it may go too).
     expect((await plan('hipaa')).archives[0]!.action).toBe('expire');
     const r = await cli(['retention', '--database-url', env.url, '--retention', 'soc2', '--plan', '--now', NOW.toISOString()]);
     expect(r.out).toMatch(/ledger_p20160101 +1 rows, archived \d{4}-\d\d-\d\d: EXPIRED since 2017-02-01: may be deleted \(archive --expire\)/);
     expect(r.out).toMatch(/ledger_p20160201 +1 rows, archived .*: keep until 2030-01-01/);
+    expect(r.out).toMatch(/ledger_p20160301 +1 rows, archived .*: MISSING: the file is gone but required until 2030-01-01/);
+    expect(r.out).toMatch(/1 archive\(s\) past their retention, 1 MISSING\./);
   });
 
   it('retention without --plan prints the policy, one line per rule with its source', async () => {
