@@ -22,7 +22,7 @@ import type { LedgerRecord } from '../src/ledger/types.js';
 import type { OcsfEvent } from '../src/normalize/types.js';
 import { slimEvent } from './experiments.js';
 import { chainRecords, mixRecords } from './stages.js';
-import { diff, snapshot, type CpuDiff } from './lib/proc.js';
+import { mark, since, type CpuDiff } from './lib/proc.js';
 
 export const CEILING_VARIANTS = ['ledger', 'slim', 'pk-only'] as const;
 export type CeilingVariant = (typeof CEILING_VARIANTS)[number];
@@ -38,6 +38,8 @@ export interface CeilingResult {
   /** CPU seconds per 100,000 rows: PostgreSQL backends of this database, PostgreSQL's shared processes, this process. */
   readonly cpuPer100k: { pg_backends: number; pg_shared: number; loadgen: number; foreign: number };
   readonly tableMb: number;
+  /** Cores other processes used meanwhile (noise indicator). */
+  readonly foreignCores: number;
 }
 
 /** Builds the COPY payload: per batch, the lines joined into ~64 KiB buffers. */
@@ -85,7 +87,7 @@ export async function copyCeiling(url: string, database: string, rows: number, b
     const indexes = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_indexes WHERE tablename = $1`, [`${table}_default`])).rows[0]!.n);
     await c.query('CHECKPOINT').catch(() => undefined);
     const sql = `COPY ${table} (${COPY_COLUMNS.join(', ')}) FROM STDIN`;
-    const s0 = snapshot(undefined, database);
+    const s0 = mark(undefined, database);
     const t0 = performance.now();
     for (const bufs of batches) {
       await c.query('BEGIN');
@@ -93,7 +95,7 @@ export async function copyCeiling(url: string, database: string, rows: number, b
       await c.query('COMMIT');
     }
     const seconds = (performance.now() - t0) / 1000;
-    const cpu: CpuDiff = diff(s0, snapshot(undefined, database));
+    const cpu: CpuDiff = since(s0, mark(undefined, database));
     const n = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
     if (n !== rows) throw new Error(`ceiling: expected ${rows} rows, table has ${n}`);
     const mb = Number((await c.query<{ s: string }>(`SELECT pg_total_relation_size('${table}_default') AS s`)).rows[0]!.s) / 1e6;
@@ -109,6 +111,7 @@ export async function copyCeiling(url: string, database: string, rows: number, b
       avgLineBytes: Math.round(bytes / rows),
       cpuPer100k: { pg_backends: per(cpu.pg_backends), pg_shared: per(cpu.pg_shared), loadgen: per(cpu.loadgen), foreign: per(cpu.foreign) },
       tableMb: Math.round(mb),
+      foreignCores: Math.round((100 * cpu.foreign) / seconds) / 100,
     };
   } finally {
     await c.end();

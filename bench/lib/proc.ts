@@ -155,3 +155,24 @@ export async function waitQuiet(maxSeconds: number, pct: number): Promise<number
     if (busy < pct || performance.now() > deadline) return Math.round(busy);
   }
 }
+
+/** A CPU snapshot plus the machine's busy ticks (/proc/stat) at the same moment. */
+export interface CpuMark {
+  readonly procs: CpuSnapshot;
+  readonly machineBusy: number;
+}
+
+export function mark(serverPid: number | undefined, database: string): CpuMark {
+  return { procs: snapshot(serverPid, database), machineBusy: machineTicks().busy };
+}
+
+/**
+ * CPU seconds per class between two marks, with `foreign` taken as the machine's busy time minus ours:
+ * unlike summing other processes' ticks, it counts processes that started and ended in between once,
+ * and not the lifetime CPU of children reaped in between.
+ */
+export function since(a: CpuMark, b: CpuMark): CpuDiff {
+  const t = diff(a.procs, b.procs);
+  t.foreign = Math.max(0, (b.machineBusy - a.machineBusy) / HZ - t.server - t.pg_backends - t.pg_shared - t.loadgen);
+  return t;
+}
