@@ -76,6 +76,8 @@ export interface NewNetworkConfig {
   readonly minHistory: number;
   readonly ipv4Prefix: number;
   readonly ipv6Prefix: number;
+  /** At most one finding per user per cool-down. */
+  readonly cooldownMs: number;
 }
 
 export interface DetectionConfig {
@@ -116,7 +118,7 @@ export function defaultDetectionConfig(): DetectionConfig {
     bulkExport: { enabled: true, maxRecords: 10_000, reads: 500, windowMs: 10 * MIN, cooldownMs: HOUR },
     changeWindow: { enabled: true, windows: [], classes: [3001, 3004, 3005, 3006], includeSudo: true, ignoreActors: [], cooldownMs: HOUR },
     serviceAccounts: { enabled: true, accounts: [], patterns: [], interactiveMethods: ['password', 'keyboard-interactive'], ignoreActors: ['root'], cooldownMs: HOUR },
-    newNetwork: { enabled: true, minHistory: 3, ipv4Prefix: 24, ipv6Prefix: 48 },
+    newNetwork: { enabled: true, minHistory: 3, ipv4Prefix: 24, ipv6Prefix: 48, cooldownMs: HOUR },
   };
 }
 
@@ -212,7 +214,7 @@ export function parseDetectionConfig(json: unknown): DetectionConfig {
   const sv = top.section('service_accounts');
   sv.only(['enabled', 'accounts', 'patterns', 'interactive_methods', 'ignore_actors', 'cooldown']);
   const nn = top.section('new_network');
-  nn.only(['enabled', 'min_history', 'ipv4_prefix', 'ipv6_prefix']);
+  nn.only(['enabled', 'min_history', 'ipv4_prefix', 'ipv6_prefix', 'cooldown']);
 
   const windowsJson = cw.o.windows;
   const windows: CronSchedule[] = [];
@@ -287,6 +289,7 @@ export function parseDetectionConfig(json: unknown): DetectionConfig {
       minHistory: nn.int('min_history', d.newNetwork.minHistory, 0),
       ipv4Prefix: nn.int('ipv4_prefix', d.newNetwork.ipv4Prefix, 8, 32),
       ipv6Prefix: nn.int('ipv6_prefix', d.newNetwork.ipv6Prefix, 16, 128),
+      cooldownMs: nn.duration('cooldown', d.newNetwork.cooldownMs),
     },
   };
 }

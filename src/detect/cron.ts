@@ -115,16 +115,28 @@ export function parseCron(source: string, timeZone = 'UTC', where = 'change wind
   const [minute, hour, dom, month, dow] = parts.map((p, i) => parseField(p, FIELDS[i]!, where)) as [
     ReturnType<typeof parseField>, ReturnType<typeof parseField>, ReturnType<typeof parseField>, ReturnType<typeof parseField>, ReturnType<typeof parseField>,
   ];
+  // Intl formatting costs microseconds; events come in time order, so the last minute's answer is
+  // usually the next one's (every zone's offset is a whole number of minutes).
+  let lastMinute = Number.NaN;
+  let lastAnswer = false;
+  const compute = (ms: number): boolean => {
+    const f = localFields(ms, timeZone);
+    if (!minute.set.has(f.minute) || !hour.set.has(f.hour) || !month.set.has(f.month)) return false;
+    const domOk = dom.set.has(f.day);
+    const dowOk = dow.set.has(f.weekday);
+    if (dom.star || dow.star) return domOk && dowOk;
+    return domOk || dowOk;
+  };
   return {
     source,
     timeZone,
     matches(ms: number): boolean {
-      const f = localFields(ms, timeZone);
-      if (!minute.set.has(f.minute) || !hour.set.has(f.hour) || !month.set.has(f.month)) return false;
-      const domOk = dom.set.has(f.day);
-      const dowOk = dow.set.has(f.weekday);
-      if (dom.star || dow.star) return domOk && dowOk;
-      return domOk || dowOk;
+      const minuteOf = Math.floor(ms / 60_000);
+      if (minuteOf !== lastMinute) {
+        lastAnswer = compute(ms);
+        lastMinute = minuteOf;
+      }
+      return lastAnswer;
     },
   };
 }

@@ -18,7 +18,8 @@ import { internalRecord } from '../ledger/internal-record.js';
 import type { ChainedRecord, LedgerRecord } from '../ledger/types.js';
 import { RateLimitedLog } from '../listener/ratelimit-log.js';
 import type { Metrics } from '../metrics/registry.js';
-import type { OcsfEvent } from '../normalize/types.js';
+import { liftColumns } from '../normalize/columns.js';
+import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
 import type { DetectionConfig } from './config.js';
 import { eventTime, observe, type Ref } from './event.js';
 import { DETECTION_RULES, detectionOf, detectionToEvent, type Detection } from './finding.js';
@@ -71,8 +72,8 @@ export class Detector {
   readonly #log: RateLimitedLog | undefined;
   readonly #now: () => number;
   #enqueue: ((record: LedgerRecord) => void) | undefined;
-  /** `rule\0key` -> time of the last finding written. */
-  readonly #cooldowns: Lru<string, number>;
+  /** rule -> key -> time of the last finding written (one map per rule: no key strings to build per check). */
+  readonly #cooldowns = new Map<string, Lru<string, number>>();
   /** Earliest event time observed (replayed or live): how much history "never seen" rests on. */
   #historyStart: number | null = null;
   #replaying = false;
@@ -86,7 +87,6 @@ export class Detector {
     this.#log = o.log ? new RateLimitedLog(o.log, 1000) : undefined;
     this.#now = o.now ?? Date.now;
     this.#enqueue = o.enqueue;
-    this.#cooldowns = new Lru(o.config.maxKeys);
     this.#modules = buildModules(o.config);
     for (const m of this.#modules) {
       for (const cls of m.classes) {
@@ -100,6 +100,7 @@ export class Detector {
     this.#ctx = {
       config: o.config,
       fire: (d, cooldownMs) => this.#fire(d, cooldownMs),
+      cooling: (rule, key, t, cooldownMs) => this.#cooling(rule, key, t, cooldownMs),
       warm: (t) => this.#historyStart !== null && t - this.#historyStart >= this.config.warmupMs,
     };
   }
@@ -111,7 +112,8 @@ export class Detector {
 
   /** Findings written, and findings held back by a cool-down, since start. */
   get stats(): { emitted: number; suppressed: number; keys: number; historyStart: number | null } {
-    let keys = this.#cooldowns.size;
+    let keys = 0;
+    for (const c of this.#cooldowns.values()) keys += c.size;
     for (const m of this.#modules) keys += m.size();
     return { emitted: this.#emitted, suppressed: this.#suppressed, keys, historyStart: this.#historyStart };
   }
@@ -120,17 +122,24 @@ export class Detector {
   onCommitted(rows: readonly ChainedRecord[]): void {
     for (const r of rows) {
       if (r.format === 'internal') continue;
-      this.observe(r.event, r.chain, r.seq, r.receivedAtUs);
+      this.observe(r.event, r.columns, r.chain, r.seq, r.receivedAtUs);
     }
   }
 
-  /** One committed (or replayed) event. Measured per event in bench/ingest.ts. */
-  observe(event: OcsfEvent, chain: string, seq: number, receivedAtUs: number): void {
+  /** One committed (or replayed) event with its lifted columns. Measured per event in bench/ingest.ts. */
+  observe(event: OcsfEvent, columns: LiftedColumns, chain: string, seq: number, receivedAtUs: number): void {
     const t = eventTime(event, receivedAtUs / 1000, this.config.maxClockSkewMs);
     if (this.#historyStart === null || t < this.#historyStart) this.#historyStart = t;
-    const modules = this.#byClass.get(event.class_uid);
+    const cls = columns.class_uid;
+    const modules = this.#byClass.get(cls);
     if (modules === undefined) return;
-    const o = observe(event, { chain, seq }, t);
+    // What no rule reads: other Authentication and Process activities (session lines, logoffs), and
+    // lines repeating an attempt counted elsewhere. Skipped before building anything.
+    const activity = columns.activity_id;
+    if ((cls === 3002 && activity !== 1 && activity !== 7) || (cls === 1007 && activity !== 1)) return;
+    const unmapped = event.unmapped as { repeat_of?: unknown } | undefined;
+    if (unmapped?.repeat_of != null) return;
+    const o = observe(event, columns, { chain, seq }, t);
     for (const m of modules) {
       try {
         m.observe(o, this.#ctx);
@@ -141,15 +150,29 @@ export class Detector {
     }
   }
 
-  #fire(d: Detection, cooldownMs: number): boolean {
-    const k = `${d.rule}\0${d.key}`;
-    const last = this.#cooldowns.peek(k);
-    if (cooldownMs > 0 && last !== undefined && d.time >= last && d.time - last < cooldownMs) {
-      if (!this.#replaying) this.#suppressed++;
-      return false;
+  #cooldownsOf(rule: string): Lru<string, number> {
+    let c = this.#cooldowns.get(rule);
+    if (c === undefined) {
+      c = new Lru(this.config.maxKeys);
+      this.#cooldowns.set(rule, c);
     }
+    return c;
+  }
+
+  #cooling(rule: string, key: string, t: number, cooldownMs: number): boolean {
+    if (cooldownMs <= 0) return false;
+    const last = this.#cooldowns.get(rule)?.peek(key);
+    if (last !== undefined && t >= last && t - last < cooldownMs) {
+      if (!this.#replaying) this.#suppressed++;
+      return true;
+    }
+    return false;
+  }
+
+  #fire(d: Detection, cooldownMs: number): boolean {
+    if (this.#cooling(d.rule, d.key, d.time, cooldownMs)) return false;
     if (this.#replaying) return true;
-    if (cooldownMs > 0) this.#cooldowns.set(k, d.time);
+    if (cooldownMs > 0) this.#cooldownsOf(d.rule).set(d.key, d.time);
     this.#emitted++;
     this.#metrics?.detections.inc({ rule: d.rule });
     const event = detectionToEvent(d);
@@ -162,20 +185,20 @@ export class Detector {
   #restoreCooldown(event: OcsfEvent): void {
     const det = detectionOf(event);
     if (det === null) return;
-    const k = `${det.rule}\0${det.key}`;
-    const prev = this.#cooldowns.peek(k);
-    if (prev === undefined || event.time > prev) this.#cooldowns.set(k, event.time);
+    const c = this.#cooldownsOf(det.rule);
+    const prev = c.peek(det.key);
+    if (prev === undefined || event.time > prev) c.set(det.key, event.time);
   }
 
   /** Replays rows (from `rebuildFromLedger`, or tests): state is learned, nothing is written. */
-  replay(rows: Iterable<{ chain: string; seq: number; receivedAtUs: number; format: string; event: OcsfEvent }>): number {
+  replay(rows: Iterable<{ chain: string; seq: number; receivedAtUs: number; format: string; event: OcsfEvent; columns?: LiftedColumns }>): number {
     this.#replaying = true;
     let n = 0;
     try {
       for (const r of rows) {
         n++;
         if (r.format === 'internal') this.#restoreCooldown(r.event);
-        else this.observe(r.event, r.chain, r.seq, r.receivedAtUs);
+        else this.observe(r.event, r.columns ?? liftColumns(r.event), r.chain, r.seq, r.receivedAtUs);
       }
     } finally {
       this.#replaying = false;

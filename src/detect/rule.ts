@@ -1,7 +1,7 @@
 /** The contract between the detector and its rule modules (src/detect/rules/). */
 import type { DetectionConfig } from './config.js';
 import type { Observed } from './event.js';
-import type { Detection } from './finding.js';
+import type { Detection, DetectionRule } from './finding.js';
 
 export interface RuleContext {
   readonly config: DetectionConfig;
@@ -11,6 +11,12 @@ export interface RuleContext {
    * nothing is written, and the answer is what it would have been live, so rules keep the same state.
    */
   fire(d: Detection, cooldownMs: number): boolean;
+  /**
+   * True while a finding for `rule` and `key` is cooling down at time `t` (what `fire` would
+   * suppress), counted as suppressed. Rules ask before building a detection: under a sustained
+   * attack most triggers are suppressed, and building each one costs (bench/ingest.ts).
+   */
+  cooling(rule: DetectionRule, key: string, t: number, cooldownMs: number): boolean;
   /** True once the detector has history enough (config `warmup`) for "never seen" to mean something at time `t`. */
   warm(t: number): boolean;
 }

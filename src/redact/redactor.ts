@@ -19,7 +19,7 @@ import type { OcsfEvent } from '../normalize/types.js';
 import type { SyslogFields } from '../parsing/types.js';
 import type { RedactionConfig } from './config.js';
 import { rawHmac, type RedactionKey } from './key.js';
-import { builtinPatterns, customPattern, REDACTION_RULES, type Pattern } from './patterns.js';
+import { builtinGate, builtinPatterns, customPattern, REDACTION_RULES, type Pattern } from './patterns.js';
 
 interface Compiled {
   readonly pattern: Pattern;
@@ -39,6 +39,8 @@ export class Redactor {
   readonly #enabled: boolean;
   readonly #all: readonly Compiled[];
   readonly #except: readonly RegExp[];
+  /** True whenever some enabled pattern could match: the one test a clean frame costs. */
+  readonly #gate: (text: string) => boolean;
   /** The patterns that apply to a peer, per connection identity (identities are one object per connection). */
   readonly #perPeer = new WeakMap<PeerIdentity, readonly Pattern[]>();
 
@@ -53,8 +55,15 @@ export class Redactor {
       const r = config.rules[id];
       if (r.enabled) all.push({ pattern: builtin[id], except: r.exceptPeers.map(wildcard) });
     }
-    for (const c of config.custom) all.push({ pattern: customPattern(c.id, c.pattern, c.flags, c.triggers), except: c.exceptPeers.map(wildcard) });
+    const custom: Pattern[] = [];
+    for (const c of config.custom) {
+      const pattern = customPattern(c.id, c.pattern, c.flags, c.triggers);
+      custom.push(pattern);
+      all.push({ pattern, except: c.exceptPeers.map(wildcard) });
+    }
     this.#all = all;
+    const gate = all.length > custom.length ? builtinGate(config.extraPasswordKeys) : () => false;
+    this.#gate = custom.length === 0 ? gate : (t) => gate(t) || custom.some((p) => p.sieve(t));
     if (metrics !== undefined && config.enabled) for (const c of all) metrics.redactions.inc({ rule: c.pattern.id }, 0);
   }
 
@@ -91,6 +100,7 @@ export class Redactor {
     const text = typeof rawData === 'string' ? rawData : record.raw.toString('latin1');
     // JSON frames may spell a secret with \u escapes that only the decoded fields show.
     const escaped = record.format === 'json' && text.indexOf('\\u') !== -1;
+    if (!escaped && !this.#gate(text)) return record;
     let flagged: Pattern[] | undefined;
     for (const p of patterns) {
       if (escaped || p.sieve(text)) (flagged ??= []).push(p);

@@ -58,6 +58,7 @@ describe('detector on the real writer, and rebuilt from the ledger', () => {
     db = await createTestDatabase('sl_detect');
     await migrate(db.url);
     pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool.on('error', () => {}); // the drop below terminates its idle connections
   });
   afterAll(async () => {
     await pool?.end();

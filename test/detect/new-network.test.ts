@@ -24,18 +24,27 @@ describe('detection: login from a new network', () => {
     expect(feed.line(login(T0 + 4 * DAY, 'alice', '198.51.100.200'))).toEqual([]);
     const [f] = feed.line(login(T0 + 5 * DAY, 'alice', '203.0.113.9'));
     expect(f?.rule).toBe('new_login_network');
-    expect(f?.key).toBe('alice@203.0.113.0/24');
+    expect(f?.key).toBe('alice');
+    expect(f?.event.unmapped).toMatchObject({ syslog_ledger_detection: { network: '203.0.113.0/24' } });
     expect(f?.event.severity_id).toBe(2);
     expect(f?.message).toBe('user "alice" logged in from 203.0.113.9 (203.0.113.0/24), a network not seen for this user in the learning window');
     expect(feed.line(login(T0 + 5 * DAY + 60_000, 'alice', '203.0.113.10'))).toEqual([]);
     expectRefsValid(feed);
   });
 
+  it('new_login_network: a user roaming over many new networks is one finding per cool-down, not a flood', () => {
+    const feed = new Feed();
+    for (let d = 0; d < 3; d++) feed.line(login(T0 + d * DAY, 'erin', '198.51.100.1'));
+    for (let i = 0; i < 30; i++) feed.line(login(T0 + 4 * DAY + i * 60_000, 'erin', `203.0.${i}.1`));
+    expect(feed.rules()).toEqual(['new_login_network']);
+    expect(feed.line(login(T0 + 4 * DAY + 2 * 3_600_000, 'erin', '192.0.2.1')).map((f) => f.rule)).toEqual(['new_login_network']);
+  });
+
   it('new_login_network: IPv6 networks are /48', () => {
     const feed = new Feed({ new_network: { min_history: 1 } });
     feed.line(login(T0, 'bob', '2001:db8:1:1::5'));
     expect(feed.line(login(T0 + DAY, 'bob', '2001:db8:1:ffff::9'))).toEqual([]);
-    expect(feed.line(login(T0 + 2 * DAY, 'bob', '2001:db8:2::9')).map((f) => f.key)).toEqual(['bob@2001:db8:2::/48']);
+    expect(feed.line(login(T0 + 2 * DAY, 'bob', '2001:db8:2::9')).map((f) => (f.event.unmapped as { syslog_ledger_detection: { network: string } }).syslog_ledger_detection.network)).toEqual(['2001:db8:2::/48']);
   });
 
   it('new_login_network: near misses (too little history, failed logins, forgotten after the learning window is not "known")', () => {

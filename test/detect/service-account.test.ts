@@ -32,7 +32,8 @@ describe('detection: service accounts', () => {
     expect(feed.lines([key(3600, 'backup', '10.0.5.20'), key(7200, 'backup', '10.0.5.20')])).toEqual([]);
     const [f] = feed.line(key(9000, 'backup', '198.51.100.77'));
     expect(f?.rule).toBe('service_account_new_source');
-    expect(f?.key).toBe('backup@198.51.100.77');
+    expect(f?.key).toBe('backup');
+    expect(f?.message).toContain('from 198.51.100.77');
     expect(feed.line(key(9500, 'backup', '198.51.100.77'))).toEqual([]);
   });
 

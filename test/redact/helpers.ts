@@ -6,7 +6,7 @@ import { toRecord } from '../../src/main.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { defaultRedactionConfig, type RedactionConfig } from '../../src/redact/config.js';
 import { redactionKeyFrom } from '../../src/redact/key.js';
-import { builtinPatterns, type BuiltinRuleId } from '../../src/redact/patterns.js';
+import { builtinGate, builtinPatterns, type BuiltinRuleId } from '../../src/redact/patterns.js';
 import { Redactor } from '../../src/redact/redactor.js';
 
 export const PEER: PeerIdentity = {
@@ -20,13 +20,15 @@ export const PEER: PeerIdentity = {
 export const KEY = redactionKeyFrom(Buffer.alloc(32, 7));
 
 const patterns = builtinPatterns(['pin']);
+const gate = builtinGate(['pin']);
 
-/** `s` masked by one built-in rule; also checks the rule's sieve is true whenever the mask changed something. */
+/** `s` masked by one built-in rule; also checks the rule's sieve and the redactor's gate are true whenever the mask changed something. */
 export function mask(rule: BuiltinRuleId, s: string): string {
   let n = 0;
   const out = patterns[rule].mask(s, () => n++);
   if (out !== s) {
     expect(patterns[rule].sieve(s), `${rule} sieve must flag: ${s}`).toBe(true);
+    expect(gate(s), `the gate must pass: ${s}`).toBe(true);
     expect(n).toBeGreaterThan(0);
   } else expect(n).toBe(0);
   return out;

@@ -13,32 +13,29 @@ import { isFailedLogon, type Observed, type Ref } from '../event.js';
 import { human, type RuleContext, type RuleModule } from '../rule.js';
 import { Lru, SlidingWindow } from '../state.js';
 
-interface Spray {
-  /** user -> last failure (time, row), oldest first. */
-  readonly users: Map<string, { t: number; ref: Ref }>;
+/** Per source: its failures, and the user names they were for (spraying), oldest first. */
+interface Source {
+  readonly failures: SlidingWindow;
+  readonly users: Array<{ user: string; t: number; ref: Ref }>;
 }
 
 export function bruteForce(cfg: BruteForceConfig, maxKeys: number, maxRefs: number): RuleModule {
   const byUser = new Lru<string, SlidingWindow>(maxKeys);
-  const bySource = new Lru<string, SlidingWindow>(maxKeys);
-  const spray = new Lru<string, Spray>(maxKeys);
+  const bySource = new Lru<string, Source>(maxKeys);
   const maxUsers = Math.max(16, cfg.sprayingUsers * 4);
-
-  function count(map: Lru<string, SlidingWindow>, key: string, o: Observed, threshold: number): SlidingWindow | null {
-    const w = map.upsert(key, () => new SlidingWindow(cfg.windowMs, Math.max(64, threshold * 4)));
-    w.add(o.t, o.count, o.ref);
-    return w.total >= threshold ? w : null;
-  }
+  const userEntries = Math.max(64, cfg.perUser * 4);
+  const sourceEntries = Math.max(64, cfg.perSource * 4);
 
   return {
     name: 'brute_force',
     classes: [3002],
-    size: () => byUser.size + bySource.size + spray.size,
+    size: () => byUser.size + bySource.size,
     observe(o: Observed, ctx: RuleContext): void {
       if (!isFailedLogon(o)) return;
       if (o.user !== null) {
-        const w = count(byUser, o.user, o, cfg.perUser);
-        if (w !== null) {
+        const w = byUser.upsert(o.user, () => new SlidingWindow(cfg.windowMs, userEntries));
+        w.add(o);
+        if (w.total >= cfg.perUser && !ctx.cooling('brute_force_user', o.user, o.t, cfg.cooldownMs)) {
           ctx.fire(
             {
               rule: 'brute_force_user',
@@ -60,8 +57,10 @@ export function bruteForce(cfg: BruteForceConfig, maxKeys: number, maxRefs: numb
         }
       }
       if (o.ip === null) return;
-      const w = count(bySource, o.ip, o, cfg.perSource);
-      if (w !== null) {
+      const s = bySource.upsert(o.ip, () => ({ failures: new SlidingWindow(cfg.windowMs, sourceEntries), users: [] }));
+      const w = s.failures;
+      w.add(o);
+      if (w.total >= cfg.perSource && !ctx.cooling('brute_force_source', o.ip, o.t, cfg.cooldownMs)) {
         ctx.fire(
           {
             rule: 'brute_force_source',
@@ -81,30 +80,33 @@ export function bruteForce(cfg: BruteForceConfig, maxKeys: number, maxRefs: numb
         );
       }
       if (o.user === null) return;
-      const s = spray.upsert(o.ip, () => ({ users: new Map() }));
-      s.users.delete(o.user);
-      s.users.set(o.user, { t: o.t, ref: o.ref });
+      // Spraying: distinct user names failing from this source within the spraying window.
+      const users = s.users;
       const limit = o.t - cfg.sprayingWindowMs;
-      for (const [u, v] of s.users) {
-        if (v.t > limit && s.users.size <= maxUsers) break;
-        s.users.delete(u);
+      let keep = 0;
+      for (let i = 0; i < users.length; i++) {
+        const u = users[i]!;
+        if (u.t > limit && u.user !== o.user) users[keep++] = u;
       }
-      if (s.users.size >= cfg.sprayingUsers) {
-        const entries = [...s.users];
+      users.length = keep;
+      users.push({ user: o.user, t: o.t, ref: o.ref });
+      if (users.length > maxUsers) users.shift();
+      if (users.length >= cfg.sprayingUsers && !ctx.cooling('password_spraying', o.ip, o.t, cfg.cooldownMs)) {
+        const recent = users.slice(-maxRefs);
         ctx.fire(
           {
             rule: 'password_spraying',
             key: o.ip,
             title: 'Password spraying: one source, many accounts',
-            message: `${entries.length} different users failed to log in from ${o.ip} within ${human(cfg.sprayingWindowMs)} (threshold ${cfg.sprayingUsers})`,
+            message: `${users.length} different users failed to log in from ${o.ip} within ${human(cfg.sprayingWindowMs)} (threshold ${cfg.sprayingUsers})`,
             severityId: 3,
             time: o.t,
-            firstTime: entries[0]![1].t,
+            firstTime: users[0]!.t,
             host: o.host,
-            refs: entries.slice(-maxRefs).map(([, v]) => v.ref),
-            count: entries.length,
+            refs: recent.map((u) => u.ref),
+            count: users.length,
             ip: o.ip,
-            details: { threshold: cfg.sprayingUsers, window_ms: cfg.sprayingWindowMs, users: entries.slice(-maxRefs).map(([u]) => u) },
+            details: { threshold: cfg.sprayingUsers, window_ms: cfg.sprayingWindowMs, users: recent.map((u) => u.user) },
           },
           cfg.cooldownMs,
         );

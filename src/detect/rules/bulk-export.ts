@@ -41,8 +41,8 @@ export function bulkExport(cfg: BulkExportConfig, maxKeys: number, maxRefs: numb
       }
       if (o.activity !== 2 || who === null) return;
       const w = reads.upsert(who, () => new SlidingWindow(cfg.windowMs, Math.max(64, cfg.reads * 2)));
-      w.add(o.t, 1, o.ref);
-      if (w.total >= cfg.reads) {
+      w.add(o);
+      if (w.total >= cfg.reads && !ctx.cooling('bulk_reads', who, o.t, cfg.cooldownMs)) {
         ctx.fire(
           {
             rule: 'bulk_reads',

@@ -22,24 +22,27 @@ export function changeWindow(config: DetectionConfig): RuleModule {
     observe(o: Observed, ctx: RuleContext): void {
       if (cfg.windows.length === 0) return;
       let actor: string | null;
-      let what: string;
-      if (classes.has(o.cls)) {
+      const sudo = !classes.has(o.cls);
+      if (!sudo) {
         if (o.status === 2 || o.repeat) return;
         actor = o.actor;
-        what = String(o.event.activity_name ?? o.event.class_name ?? o.cls);
-        if (o.user) what += ` ${o.user}`;
       } else if (cfg.includeSudo && o.cls === 1007) {
         const sw = switchTarget(o);
         if (sw === null || !roots.has(sw.to)) return;
         actor = sw.by;
-        what = `sudo ${String((o.event.process as { cmd_line?: unknown } | undefined)?.cmd_line ?? '')}`.trim();
       } else return;
-      if (actor !== null && ignored(actor)) return;
       for (const w of cfg.windows) if (w.matches(o.t)) return;
+      if (actor !== null && ignored(actor)) return;
+      const key = `${actor ?? '?'}@${o.host ?? '?'}`;
+      if (ctx.cooling('outside_change_window', key, o.t, cfg.cooldownMs)) return;
+      let what = sudo
+        ? `sudo ${String((o.event.process as { cmd_line?: unknown } | undefined)?.cmd_line ?? '')}`.trim()
+        : String(o.event.activity_name ?? o.event.class_name ?? o.cls);
+      if (!sudo && o.user) what += ` ${o.user}`;
       ctx.fire(
         {
           rule: 'outside_change_window',
-          key: `${actor ?? '?'}@${o.host ?? '?'}`,
+          key,
           title: 'Administrative action outside the change window',
           message: `${actor ? `user "${actor}"` : 'an unknown user'}: ${what} on ${o.host ?? 'an unknown host'} at ${new Date(o.t).toISOString()}, outside every change window`,
           severityId: 3,

@@ -1,8 +1,9 @@
 /**
  * new_login_network: a successful logon from a network (/24 IPv4, /48 IPv6 by default) never seen for
  * that user within the learning window: the offline stand-in for "unusual location". Quiet for users
- * with fewer than `min_history` logins seen, and until the detector is warm. Service accounts are
- * left to service_account_new_source.
+ * with fewer than `min_history` logins seen, and until the detector is warm. At most one finding per
+ * user per `cooldown` (a user roaming over many networks is one finding, not a flood). Service
+ * accounts are left to service_account_new_source.
  */
 import type { DetectionConfig } from '../config.js';
 import { isSuccessfulLogon, type Observed } from '../event.js';
@@ -29,7 +30,7 @@ export function newNetwork(config: DetectionConfig): RuleModule {
     size: () => users.size,
     observe(o: Observed, ctx: RuleContext): void {
       if (!isSuccessfulLogon(o) || o.user === null || o.ip === null || isService(o.user)) return;
-      const net = networkOf(o.ip, cfg.ipv4Prefix, cfg.ipv6Prefix);
+      const net = networkOf(o.ip, cfg.ipv4Prefix, cfg.ipv6Prefix, true);
       if (net === null) return;
       const u = users.upsert(o.user, () => ({ nets: new Map(), logins: 0 }));
       const last = u.nets.get(net);
@@ -39,11 +40,11 @@ export function newNetwork(config: DetectionConfig): RuleModule {
       u.nets.set(net, last === undefined ? o.t : Math.max(last, o.t));
       if (u.nets.size > MAX_NETWORKS_PER_USER) u.nets.delete(u.nets.keys().next().value as string);
       u.logins++;
-      if (known || history < cfg.minHistory || !ctx.warm(o.t)) return;
+      if (known || history < cfg.minHistory || !ctx.warm(o.t) || ctx.cooling('new_login_network', o.user, o.t, cfg.cooldownMs)) return;
       ctx.fire(
         {
           rule: 'new_login_network',
-          key: `${o.user}@${net}`,
+          key: o.user,
           title: 'Login from a network new for this user',
           message: `user "${o.user}" logged in from ${o.ip} (${net}), a network not seen for this user in the learning window`,
           severityId: 2,
@@ -55,7 +56,7 @@ export function newNetwork(config: DetectionConfig): RuleModule {
           ip: o.ip,
           details: { network: net, known_networks: u.nets.size - 1, learning_window_ms: config.learningWindowMs },
         },
-        0,
+        cfg.cooldownMs,
       );
     },
   };

@@ -4,7 +4,8 @@
  *                                keyboard-interactive) or at a console (logon_type_id 2), or someone
  *                                else su-ing to it (or sudo -u with a terminal)
  *   service_account_new_source   a successful logon from a source IP not seen for that account within
- *                                the learning window (quiet until the detector is warm)
+ *                                the learning window (quiet until the detector is warm; one finding per
+ *                                account per `cooldown`)
  * With no accounts configured the rule is idle.
  */
 import type { DetectionConfig } from '../config.js';
@@ -21,10 +22,12 @@ export function serviceAccounts(config: DetectionConfig): RuleModule {
   const sources = new Lru<string, number>(config.maxKeys);
 
   function interactive(o: Observed, ctx: RuleContext, account: string, how: string, by: string | null): void {
+    const key = `${account}:${by ?? o.ip ?? o.host ?? '?'}`;
+    if (ctx.cooling('service_account_interactive', key, o.t, cfg.cooldownMs)) return;
     ctx.fire(
       {
         rule: 'service_account_interactive',
-        key: `${account}:${by ?? o.ip ?? o.host ?? '?'}`,
+        key,
         title: 'Service account used interactively',
         message: `service account "${account}" ${how} on ${o.host ?? 'an unknown host'}`,
         severityId: 4,
@@ -57,11 +60,11 @@ export function serviceAccounts(config: DetectionConfig): RuleModule {
         const last = sources.get(k);
         sources.set(k, o.t);
         if (last !== undefined && o.t - last <= config.learningWindowMs) return;
-        if (!ctx.warm(o.t)) return;
+        if (!ctx.warm(o.t) || ctx.cooling('service_account_new_source', account, o.t, cfg.cooldownMs)) return;
         ctx.fire(
           {
             rule: 'service_account_new_source',
-            key: `${account}@${o.ip}`,
+            key: account,
             title: 'Service account logged in from a new source',
             message: `service account "${account}" logged in from ${o.ip}, not seen for it in the learning window`,
             severityId: 3,
@@ -73,7 +76,7 @@ export function serviceAccounts(config: DetectionConfig): RuleModule {
             ip: o.ip,
             details: { learning_window_ms: config.learningWindowMs },
           },
-          0,
+          cfg.cooldownMs,
         );
         return;
       }

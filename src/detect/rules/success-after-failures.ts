@@ -17,7 +17,7 @@ export function successAfterFailures(cfg: SuccessAfterFailuresConfig, maxKeys: n
     observe(o: Observed, ctx: RuleContext): void {
       if (o.ip === null) return;
       if (isFailedLogon(o)) {
-        failures.upsert(o.ip, () => new SlidingWindow(cfg.windowMs, Math.max(64, cfg.failures * 4))).add(o.t, o.count, o.ref);
+        failures.upsert(o.ip, () => new SlidingWindow(cfg.windowMs, Math.max(64, cfg.failures * 4))).add(o);
         return;
       }
       if (!isSuccessfulLogon(o)) return;
@@ -25,7 +25,7 @@ export function successAfterFailures(cfg: SuccessAfterFailuresConfig, maxKeys: n
       if (w === undefined) return;
       w.prune(o.t);
       const n = w.total;
-      if (n >= cfg.failures) {
+      if (n >= cfg.failures && !ctx.cooling('success_after_failures', o.ip, o.t, cfg.cooldownMs)) {
         ctx.fire(
           {
             rule: 'success_after_failures',
