@@ -31,6 +31,11 @@ export interface WriterOptions {
   readonly onCommitted?: (rows: readonly ChainedRecord[]) => void | Promise<void>;
   /** Role to SET after connecting, for least privilege (skipped when it does not exist). */
   readonly role?: string;
+  /**
+   * A batch's transaction must finish within this long (default 30 s), else its connection is cut
+   * and the batch retried: a network partition otherwise leaves a COMMIT waiting forever.
+   */
+  readonly commitTimeoutMs?: number;
 }
 
 /** The committed head of a chain. */
@@ -40,6 +45,13 @@ export interface ChainHead {
 }
 
 const lockKey = (chain: string): string => `syslog-ledger:chain:${chain}`;
+const DEFAULT_COMMIT_TIMEOUT_MS = 30_000;
+/**
+ * Most raw bytes per batch, whatever --batch-size says: a batch's COPY text (bytea as hex, the
+ * message again in both JSON documents) is about 4x its raw bytes, and 5,000 frames of 4 KB made
+ * ~100 MB of strings per batch (measured in test/resilience/memory.test.ts).
+ */
+const BATCH_MAX_BYTES = 4 << 20;
 
 export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Error]; ready: []; unready: [] }> {
   readonly #o: WriterOptions;
@@ -66,6 +78,9 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   #full = false;
   #ready = false;
   #fatal: Error | undefined;
+  /** Backend pids of the current connections: after a lost connection, they may still be alive. */
+  #pids: number[] = [];
+  #connecting = false;
 
   constructor(options: WriterOptions) {
     super();
@@ -144,17 +159,37 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   async #disconnect(): Promise<void> {
     const conns = this.#conns;
     this.#conns = [];
-    await Promise.all(conns.map((c) => c?.end().catch(() => {})));
+    await Promise.all(conns.map((c) => (c ? closeClient(c) : undefined)));
+  }
+
+  get #appName(): string {
+    return `syslog-ledger writer ${this.#o.chain}`;
   }
 
   async #connect(owner: boolean): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.#o.databaseUrl, application_name: `syslog-ledger writer ${this.#o.chain}` });
-    client.on('error', (err) => this.#o.log.warn({ err: describeError(err) }, 'writer connection error'));
+    const client = new pg.Client({ connectionString: this.#o.databaseUrl, application_name: this.#appName, connectionTimeoutMillis: 10_000 });
+    client.on('error', (err) => {
+      this.#o.log.warn({ err: describeError(err) }, 'writer connection error');
+      // Lost while idle (the database restarted, say): not ready until reconnected, which the loop
+      // does at once; with batches in flight, their failure leads to the same.
+      if (!this.#conns.includes(client)) return;
+      this.#setReady(false);
+      if (this.#inflight.length === 0 && !this.#connecting) {
+        void this.#disconnect();
+        this.#wake?.();
+      }
+    });
     await client.connect();
     try {
       if (owner) {
-        const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [lockKey(this.#o.chain)]);
-        if (!locked.rows[0]?.ok) throw new ChainLockedError(this.#o.chain);
+        await this.#endStaleSessions(client);
+        // A session just ended may take a moment to release the lock.
+        for (let attempt = 0; ; attempt++) {
+          const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS ok', [lockKey(this.#o.chain)]);
+          if (locked.rows[0]?.ok) break;
+          if (!this.#started || attempt >= 20) throw new ChainLockedError(this.#o.chain);
+          await sleep(100);
+        }
       }
       if (this.#o.role) {
         const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1 AND pg_has_role(current_user, oid, $2)', [this.#o.role, 'MEMBER']);
@@ -162,8 +197,33 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
       }
       return client;
     } catch (err) {
-      await client.end().catch(() => {});
+      await closeClient(client);
       throw err;
+    }
+  }
+
+  /**
+   * After a lost connection, this writer's previous sessions may still be alive on the server (a
+   * partition: the server has not noticed yet), holding the chain's advisory lock, its row lock, or
+   * an open transaction. They are ours (same pid, same application name): end them and wait until
+   * they are gone, so that the head read next is final. A transaction whose COMMIT the server had
+   * already taken completes; any other rolls back.
+   */
+  async #endStaleSessions(client: pg.Client): Promise<void> {
+    const pids = this.#pids;
+    this.#pids = [];
+    if (pids.length === 0) return;
+    const live = 'FROM pg_stat_activity WHERE pid = ANY($1::int[]) AND application_name = $2';
+    try {
+      const ended = await client.query<{ pid: number }>(`SELECT pid, pg_terminate_backend(pid) ${live}`, [pids, this.#appName]);
+      if (ended.rowCount) this.#o.log.warn({ chain: this.#o.chain, pids: ended.rows.map((r) => r.pid) }, "ended this writer's previous database sessions, still open after the connection was lost");
+      for (let i = 0; i < 50; i++) {
+        const left = await client.query<{ n: number }>(`SELECT count(*)::int AS n ${live}`, [pids, this.#appName]);
+        if (left.rows[0]?.n === 0) break;
+        await sleep(100);
+      }
+    } catch (err) {
+      this.#o.log.warn({ err: describeError(err), pids }, "could not end this writer's previous database sessions; waiting for the chain lock instead");
     }
   }
 
@@ -173,10 +233,21 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
    * hashes. Any other head means another writer moved the chain: stop loudly.
    */
   async #connectAll(): Promise<void> {
+    this.#connecting = true;
+    try {
+      await this.#connectAllOnce();
+    } finally {
+      this.#connecting = false;
+    }
+  }
+
+  async #connectAllOnce(): Promise<void> {
     await this.#disconnect();
     const owner = await this.#connect(true);
     this.#conns = [owner];
-    this.#conns.push(await this.#connect(false));
+    const second = await this.#connect(false);
+    this.#conns.push(second);
+    this.#pids = [owner, second].map((c) => (c as unknown as { processID: number | null }).processID).filter((p): p is number => typeof p === 'number');
     await owner.query('INSERT INTO chains (chain) VALUES ($1) ON CONFLICT (chain) DO NOTHING', [this.#o.chain]);
     const res = await owner.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1', [this.#o.chain]);
     const row = res.rows[0]!;
@@ -203,6 +274,21 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
       this.#updateGauges();
       if (this.#inflight.length === 0) {
         if (this.#closing) break;
+        if (this.#conns.length === 0) {
+          // Idle without a connection (lost while idle): reconnect now, so that /readyz tells the truth.
+          try {
+            await this.#connectAll();
+            backoffMs = 100;
+          } catch (err) {
+            if (err instanceof ChainDivergedError) return this.#fail(err);
+            this.#o.log.warn({ err: describeError(err), chain: this.#o.chain, retryInMs: backoffMs }, 'writer reconnect failed; retrying');
+            this.#setReady(false);
+            await this.#disconnect();
+            await this.#sleepOrWake(backoffMs);
+            backoffMs = Math.min(backoffMs * 2, 5000);
+          }
+          continue;
+        }
         await new Promise<void>((res) => (this.#wake = res));
         this.#wake = undefined;
         continue;
@@ -217,7 +303,9 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         // Let every started transaction finish (they roll back: each waits for the one before it).
         await Promise.allSettled(this.#inflight.map((b) => b.run));
         for (const b of this.#inflight) b.run = undefined;
-        if (err instanceof ChainLockedError || err instanceof ChainDivergedError) {
+        // Another writer moved the chain: stop loudly. The lock still held after our own old sessions
+        // were ended is retried: nothing is written without it, and the head check follows.
+        if (err instanceof ChainDivergedError) {
           this.#fail(err);
           return;
         }
@@ -261,6 +349,25 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   }
 
   async #commit(client: pg.Client, p: PreparedBatch, before: Promise<void>): Promise<void> {
+    const timeoutMs = this.#o.commitTimeoutMs ?? DEFAULT_COMMIT_TIMEOUT_MS;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      // Cutting the connection fails the statement waiting on it; whether a COMMIT already sent
+      // took effect is read from the chain head after reconnecting.
+      timedOut = true;
+      void closeClient(client);
+    }, timeoutMs);
+    try {
+      await this.#transaction(client, p, before);
+    } catch (err) {
+      if (timedOut) throw new Error(`batch transaction did not finish within ${timeoutMs} ms; connection cut`, { cause: err });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #transaction(client: pg.Client, p: PreparedBatch, before: Promise<void>): Promise<void> {
     await client.query('BEGIN');
     try {
       await pipeline(Readable.from(chunks(p.copy)), client.query(copyStreams.from(COPY_SQL)));
@@ -278,8 +385,22 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     }
   }
 
+  /** Backoff that a new record or close() cuts short. */
+  async #sleepOrWake(ms: number): Promise<void> {
+    await new Promise<void>((res) => {
+      const t = setTimeout(res, ms).unref();
+      this.#wake = () => {
+        clearTimeout(t);
+        res();
+      };
+    });
+    this.#wake = undefined;
+  }
+
   #takeBatch(): LedgerRecord[] {
-    const end = Math.min(this.#queue.length, this.#queueHead + this.#o.batchMaxEvents);
+    let end = this.#queueHead;
+    const last = Math.min(this.#queue.length, this.#queueHead + this.#o.batchMaxEvents);
+    for (let raw = 0; end < last && (end === this.#queueHead || raw < BATCH_MAX_BYTES); end++) raw += this.#queue[end]!.raw.length;
     const batch = this.#queue.slice(this.#queueHead, end);
     this.#queueHead = end;
     if (this.#queueHead > 4096 && this.#queueHead * 2 > this.#queue.length) {
@@ -418,6 +539,18 @@ function pgErrorKind(err: unknown): string {
   return 'other';
 }
 
+/** A backoff that does not keep the process alive (a forced exit must not wait for it). */
 function sleep(ms: number): Promise<void> {
-  return new Promise((res) => setTimeout(res, ms));
+  return new Promise((res) => setTimeout(res, ms).unref());
+}
+
+/** Ends a connection; one that does not answer within a second (a partition) is cut. */
+async function closeClient(client: pg.Client): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([
+    client.end().then(() => true, () => true),
+    new Promise<boolean>((res) => (timer = setTimeout(() => res(false), 1000).unref())),
+  ]);
+  clearTimeout(timer);
+  if (!ended) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }

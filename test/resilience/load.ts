@@ -17,9 +17,9 @@ export function clientOf(server: RunningServer, cert = server.pki.client, key = 
   return { cert, key, ca: server.pki.ca };
 }
 
-/** One RFC 5424 frame (LF-framed) whose message is `<prefix> <i>`. */
-export function frame(prefix: string, i: number, host = 'web-1.example.com'): string {
-  return `<134>1 2024-05-01T12:00:00.000000Z ${host} loadgen 4242 - - ${prefix} ${i}\n`;
+/** One RFC 5424 frame (LF-framed) whose message is `<prefix> <i>`, then `pad` more characters if given. */
+export function frame(prefix: string, i: number, host = 'web-1.example.com', pad = 0): string {
+  return `<134>1 2024-05-01T12:00:00.000000Z ${host} loadgen 4242 - - ${prefix} ${i}${pad > 0 ? ` ${'p'.repeat(pad)}` : ''}\n`;
 }
 
 export interface Load {
@@ -29,6 +29,8 @@ export interface Load {
   readonly flushed: number;
   /** Frames flushed before the server ended the connection (its FIN, or a reset). */
   readonly flushedBeforeServerClose: number | null;
+  /** Frames written (flushed or still in the socket's buffer) when the server ended the connection. */
+  readonly writtenBeforeServerClose: number | null;
   /** The connection closed (by either side). */
   readonly closed: boolean;
   /** The server ended or reset the connection before `stop()` was called. */
@@ -43,7 +45,7 @@ export interface Load {
  * until the server closes it. Like rsyslog, it stops writing once the server ends the connection;
  * while TCP pushes back, frames wait in the socket's buffer (the client's "queue").
  */
-export async function startLoad(port: number, files: ClientFiles, opts: { rate: number; prefix: string; host?: string; maxFrames?: number }): Promise<Load> {
+export async function startLoad(port: number, files: ClientFiles, opts: { rate: number; prefix: string; host?: string; maxFrames?: number; pad?: number }): Promise<Load> {
   const socket = tls.connect({
     host: '127.0.0.1',
     port,
@@ -59,6 +61,7 @@ export async function startLoad(port: number, files: ClientFiles, opts: { rate: 
   let written = 0;
   let flushed = 0;
   let flushedAtServerClose: number | null = null;
+  let writtenAtServerClose: number | null = null;
   let stopping = false;
   let closed = false;
   let closedByServer = false;
@@ -66,6 +69,7 @@ export async function startLoad(port: number, files: ClientFiles, opts: { rate: 
     if (stopping || flushedAtServerClose !== null) return;
     closedByServer = true;
     flushedAtServerClose = flushed;
+    writtenAtServerClose = written;
   };
   socket.on('end', serverClosed);
   socket.on('error', serverClosed);
@@ -82,7 +86,7 @@ export async function startLoad(port: number, files: ClientFiles, opts: { rate: 
     let chunk = '';
     let n = 0;
     while (owed >= 1 && (opts.maxFrames === undefined || written + n < opts.maxFrames)) {
-      chunk += frame(opts.prefix, written + n, opts.host);
+      chunk += frame(opts.prefix, written + n, opts.host, opts.pad);
       n++;
       owed--;
     }
@@ -101,6 +105,9 @@ export async function startLoad(port: number, files: ClientFiles, opts: { rate: 
     },
     get flushedBeforeServerClose() {
       return flushedAtServerClose;
+    },
+    get writtenBeforeServerClose() {
+      return writtenAtServerClose;
     },
     get closed() {
       return closed;
@@ -153,7 +160,7 @@ export async function ledgerIndexes(databaseUrl: string, prefix: string): Promis
     `SELECT syslog->>'message' AS msg FROM ledger WHERE format <> 'internal' AND syslog->>'message' LIKE $1 ORDER BY chain, seq`,
     [`${prefix} %`],
   );
-  return rows.map((r) => Number(r.msg.slice(prefix.length + 1)));
+  return rows.map((r) => Number.parseInt(r.msg.slice(prefix.length + 1), 10));
 }
 
 export async function ledgerCount(databaseUrl: string, prefix: string): Promise<number> {
