@@ -175,9 +175,19 @@ function passwordPattern(extraKeys: readonly string[]): Pattern {
     return true;
   });
   const flags = keyValuePattern('password', cli, /--pass|identified|password[ \t]+'/i);
+  const candidates = new RegExp(sieve.source, 'gi');
   return {
     id: 'password',
-    sieve: (text) => sieve.test(text),
+    // Like the mask's `accept`, a bare upper-case `PWD=` (sudo's working directory) is no reason to
+    // mask, so sudo lines do not take the masking path.
+    sieve(text) {
+      candidates.lastIndex = 0;
+      let m: RegExpExecArray | null;
+      while ((m = candidates.exec(text)) !== null) {
+        if (!m[0].startsWith('PWD') || /[A-Za-z0-9_.-]/.test(text.charAt(m.index - 1))) return true;
+      }
+      return false;
+    },
     mask: (s, onHit) => flags.mask(kv.mask(s, onHit), onHit),
   };
 }
@@ -326,6 +336,23 @@ export function builtinGate(extraPasswordKeys: readonly string[] = []): (text: s
 }
 
 const GATE_PAN = /[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{2}/;
+
+/**
+ * The rule a parsed field's *name* calls for: structured data params, JSON fields and audit-record
+ * metadata carry `password`, `api_key`, `Authorization` as object keys, where the key/value patterns
+ * (which read `key=value` text) cannot see them. Null for other names.
+ */
+export function keyRule(extraPasswordKeys: readonly string[] = []): (name: string) => 'password' | 'api_key' | 'bearer' | null {
+  const pw = new RegExp(`(?:^|[_.-])(?:${[...PASSWORD_KEYS, ...extraPasswordKeys].map((k) => escapeRe(k.toLowerCase())).join('|')})$`, 'i');
+  const api = /(?:^|[_.-])(?:api[_-]?key|apikey|api[_-]?token|(?:access|refresh|auth|id|session|private|client|bearer|csrf)[_-]?token|token)$/i;
+  const auth = /^(?:proxy-)?authorization$/i;
+  return (name) => {
+    if (name.length > 64) return null;
+    if (pw.test(name) && name !== 'PWD') return 'password';
+    if (api.test(name)) return 'api_key';
+    return auth.test(name) ? 'bearer' : null;
+  };
+}
 
 /** The built-in patterns; `extraPasswordKeys` adds key names to `password`. */
 export function builtinPatterns(extraPasswordKeys: readonly string[] = []): Record<BuiltinRuleId, Pattern> {

@@ -58,6 +58,17 @@ describe('redactRecord', () => {
     expect(after.event.redactions).toEqual(['password']);
   });
 
+  it('record: secrets in RFC 5424 structured data and header fields, and in JSON extra fields, are found too', () => {
+    const sd = ingest('<134>1 2026-11-28T12:00:00.123Z app-1 billing 311 LOGIN [auth@32473 user="bob" password="hunter2"] retry');
+    expect(sd.after.raw.toString()).toBe('<134>1 2026-11-28T12:00:00.123Z app-1 billing 311 LOGIN [auth@32473 user="bob" password="<redacted:password>"] retry');
+    expect(JSON.stringify(sd.after.syslog)).not.toContain('hunter2');
+    const host = ingest('<13>Nov 28 12:00:01 token=abc123XYZ app: hello');
+    expect(host.after.raw.toString()).not.toContain('abc123XYZ');
+    const extra = ingest('{"@timestamp":"2026-11-28T12:00:00Z","host":"app-1","tag":"app:","message":"hello","db_password":"hunter2"}');
+    expect(extra.after.raw.toString()).not.toContain('hunter2');
+    expect(JSON.stringify(extra.after.event)).not.toContain('hunter2');
+  });
+
   it('record: non-UTF-8 bytes around a secret are stored unchanged', () => {
     const head = Buffer.from([...Buffer.from('<14>Nov 28 12:00:01 h app: caf'), 0xe9, 0xff, ...Buffer.from(' token=')]);
     const tail = Buffer.from([0x20, 0xc3, 0x28, 0xa0, 0x0a]);
