@@ -172,6 +172,15 @@ export function runExperiments(n = Number(process.env.BENCH_STAGE_N ?? 20000)): 
     n,
   );
   results.push({ what: 'canonicalJson (syslog + event): sorted copy + native JSON.stringify', current: cur2, proposal: copyFirst, speedup: copyFirst.opsPerSec / cur2.opsPerSec, identical: identicalJson });
+  // If normalize built its objects with keys already in sorted order, JSON.stringify alone would be canonical.
+  const presorted = records.map((r) => [sortedCopy(r.syslog), sortedCopy(r.event)] as const);
+  const identicalSorted = records.every((r, i) => presorted[i]![1] === FAIL || JSON.stringify(presorted[i]![1]) === canonicalJson(r.event));
+  const [cur3, native] = compare(
+    ['canonicalJson x2 (current)', () => records.map((r) => canonicalJson(r.syslog).length + canonicalJson(r.event).length)],
+    ['JSON.stringify x2 of objects built in sorted key order', () => presorted.map((p) => JSON.stringify(p[0]).length + JSON.stringify(p[1]).length)],
+    n,
+  );
+  results.push({ what: 'canonicalJson (syslog + event): objects built sorted, JSON.stringify only', current: cur3, proposal: native, speedup: native.opsPerSec / cur3.opsPerSec, identical: identicalSorted });
 
   const { rows } = chainRecords('bench', records.slice(0, Math.min(n, 5000)));
   const json = rows.map((r) => [canonicalJson(r.syslog), canonicalJson(r.event)] as const);
