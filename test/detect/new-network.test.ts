@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { networkOf } from '../../src/detect/network.js';
+import { networkOf, v4Slash24 } from '../../src/detect/network.js';
 import { expectRefsValid, Feed, stamp } from './helpers.js';
 
 const T0 = Date.UTC(2024, 11, 1, 8, 0, 0);
@@ -14,6 +14,9 @@ describe('detection: login from a new network', () => {
     expect(networkOf('::ffff:198.51.100.77')).toBe('198.51.100.0/24');
     expect(networkOf('10.1.2.3', 16)).toBe('10.1.0.0/16');
     expect(networkOf('not-an-ip')).toBeNull();
+    expect(v4Slash24('198.51.100.77')).toBe((198 * 256 + 51) * 256 + 100);
+    expect(v4Slash24('198.51.100.1')).toBe(v4Slash24('198.51.100.254'));
+    for (const bad of ['1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '::1', '1.2.3.4 ', '']) expect(v4Slash24(bad), bad).toBe(-1);
   });
 
   it('new_login_network: a user with history logs in from a network never seen for them', () => {

@@ -7,7 +7,7 @@
  */
 import type { DetectionConfig } from '../config.js';
 import { isSuccessfulLogon, type Observed } from '../event.js';
-import { networkOf } from '../network.js';
+import { networkOf, v4Slash24 } from '../network.js';
 import { type RuleContext, type RuleModule } from '../rule.js';
 import { Lru } from '../state.js';
 import { serviceAccountMatcher } from './service-account.js';
@@ -16,7 +16,8 @@ import { serviceAccountMatcher } from './service-account.js';
 const MAX_NETWORKS_PER_USER = 64;
 
 interface UserNets {
-  readonly nets: Map<string, number>;
+  /** network -> last seen: an IPv4 /24 as a number (v4Slash24), anything else as its text. */
+  readonly nets: Map<number | string, number>;
   logins: number;
 }
 
@@ -30,7 +31,8 @@ export function newNetwork(config: DetectionConfig): RuleModule {
     size: () => users.size,
     observe(o: Observed, ctx: RuleContext): void {
       if (!isSuccessfulLogon(o) || o.user === null || o.ip === null || isService(o.user)) return;
-      const net = networkOf(o.ip, cfg.ipv4Prefix, cfg.ipv6Prefix, true);
+      const v4 = cfg.ipv4Prefix === 24 ? v4Slash24(o.ip) : -1;
+      const net = v4 >= 0 ? v4 : networkOf(o.ip, cfg.ipv4Prefix, cfg.ipv6Prefix, true);
       if (net === null) return;
       const u = users.upsert(o.user, () => ({ nets: new Map(), logins: 0 }));
       const last = u.nets.get(net);
@@ -38,15 +40,16 @@ export function newNetwork(config: DetectionConfig): RuleModule {
       const history = u.logins;
       u.nets.delete(net);
       u.nets.set(net, last === undefined ? o.t : Math.max(last, o.t));
-      if (u.nets.size > MAX_NETWORKS_PER_USER) u.nets.delete(u.nets.keys().next().value as string);
+      if (u.nets.size > MAX_NETWORKS_PER_USER) u.nets.delete(u.nets.keys().next().value!);
       u.logins++;
       if (known || history < cfg.minHistory || !ctx.warm(o.t) || ctx.cooling('new_login_network', o.user, o.t, cfg.cooldownMs)) return;
+      const network = typeof net === 'number' ? networkOf(o.ip, 24, cfg.ipv6Prefix, true)! : net;
       ctx.fire(
         {
           rule: 'new_login_network',
           key: o.user,
           title: 'Login from a network new for this user',
-          message: `user "${o.user}" logged in from ${o.ip} (${net}), a network not seen for this user in the learning window`,
+          message: `user "${o.user}" logged in from ${o.ip} (${network}), a network not seen for this user in the learning window`,
           severityId: 2,
           time: o.t,
           firstTime: o.t,
@@ -54,7 +57,7 @@ export function newNetwork(config: DetectionConfig): RuleModule {
           refs: [o.ref],
           user: o.user,
           ip: o.ip,
-          details: { network: net, known_networks: u.nets.size - 1, learning_window_ms: config.learningWindowMs },
+          details: { network, known_networks: u.nets.size - 1, learning_window_ms: config.learningWindowMs },
         },
         cfg.cooldownMs,
       );

@@ -21,6 +21,8 @@ export function privilegeEscalation(config: DetectionConfig): RuleModule {
     const sw = switchTarget(o);
     if (sw === null || !roots.has(sw.to) || roots.has(sw.by)) return;
     const last = known.get(sw.by);
+    // Seen within the last hour: nothing to learn or find (and no map write per sudo).
+    if (last !== undefined && o.t >= last && o.t - last < 3_600_000) return;
     known.set(sw.by, last === undefined ? o.t : Math.max(last, o.t));
     if (last !== undefined && o.t - last <= config.learningWindowMs) return;
     if (!ctx.warm(o.t)) return;
