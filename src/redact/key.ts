@@ -4,7 +4,7 @@
  * frame whose stored form was redacted (`event.raw_hmac`), so that someone holding the key (and only
  * they) can tell whether a given original line is the one behind a redacted row.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -29,9 +29,16 @@ export function redactionKeyFrom(key: Buffer): RedactionKey {
   return { key, keyId: redactionKeyId(key), created: false };
 }
 
+const keyObjects = new WeakMap<Buffer, KeyObject>();
+
 /** HMAC-SHA-256 of the unredacted frame bytes, lowercase hex (what `event.raw_hmac` holds). */
 export function rawHmac(key: Buffer, raw: Buffer): string {
-  return createHmac('sha256', key).update(raw).digest('hex');
+  let k = keyObjects.get(key);
+  if (k === undefined) {
+    k = createSecretKey(key);
+    keyObjects.set(key, k);
+  }
+  return createHmac('sha256', k).update(raw).digest('hex');
 }
 
 /** Loads the key in `path` (hex text), or creates one (mode 0600, written atomically) when the file does not exist. */

@@ -346,11 +346,22 @@ export function keyRule(extraPasswordKeys: readonly string[] = []): (name: strin
   const pw = new RegExp(`(?:^|[_.-])(?:${[...PASSWORD_KEYS, ...extraPasswordKeys].map((k) => escapeRe(k.toLowerCase())).join('|')})$`, 'i');
   const api = /(?:^|[_.-])(?:api[_-]?key|apikey|api[_-]?token|(?:access|refresh|auth|id|session|private|client|bearer|csrf)[_-]?token|token)$/i;
   const auth = /^(?:proxy-)?authorization$/i;
-  return (name) => {
+  const classify = (name: string): 'password' | 'api_key' | 'bearer' | null => {
     if (name.length > 64) return null;
     if (pw.test(name) && name !== 'PWD') return 'password';
     if (api.test(name)) return 'api_key';
     return auth.test(name) ? 'bearer' : null;
+  };
+  // Field names repeat from event to event: remember the answers (bounded).
+  const memo = new Map<string, 'password' | 'api_key' | 'bearer' | null>();
+  return (name) => {
+    let r = memo.get(name);
+    if (r === undefined) {
+      r = classify(name);
+      if (memo.size >= 4096) memo.clear();
+      memo.set(name, r);
+    }
+    return r;
   };
 }
 

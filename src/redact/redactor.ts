@@ -69,6 +69,17 @@ export class Redactor {
     if (metrics !== undefined && config.enabled) for (const c of all) metrics.redactions.inc({ rule: c.pattern.id }, 0);
   }
 
+  readonly #counters = new Map<string, { inc(n: number): void }>();
+
+  #counter(rule: string): { inc(n: number): void } {
+    let c = this.#counters.get(rule);
+    if (c === undefined) {
+      c = this.#metrics!.redactions.labels(rule);
+      this.#counters.set(rule, c);
+    }
+    return c;
+  }
+
   get keyId(): string {
     return this.#key.keyId;
   }
@@ -117,7 +128,7 @@ export class Redactor {
     // Mask the fields with the rules that matched the raw frame (all flagged ones for escaped JSON).
     const use = escaped ? flagged : flagged.filter((p) => hits.has(p.id));
     const fieldHits: Hits = new Map();
-    const walk: Walk = { patterns: use, ids: new Set(use.map((p) => p.id)), keyRule: this.#keyRule, hits: fieldHits };
+    const walk: Walk = { patterns: use, ids: new Set(use.map((p) => p.id)), keyRule: this.#keyRule, gate: this.#gate, hits: fieldHits };
     const event = maskValue(record.event, walk) as OcsfEvent;
     const syslog = maskValue(record.syslog, walk) as SyslogFields;
     const onlyInFields = [...fieldHits.keys()].filter((id) => !hits.has(id));
@@ -137,7 +148,7 @@ export class Redactor {
     out.raw_hmac = rawHmac(this.#key.key, record.raw);
     out.raw_hmac_key_id = this.#key.keyId;
     const m = this.#metrics;
-    if (m !== undefined) for (const [id, n] of hits) m.redactions.inc({ rule: id }, n);
+    if (m !== undefined) for (const [id, n] of hits) this.#counter(id).inc(n);
     return {
       ...record,
       raw: maskedRaw === rawText ? record.raw : Buffer.from(maskedRaw, 'latin1'),
@@ -187,6 +198,8 @@ interface Walk {
   /** Ids of `patterns`: a field named like a secret is masked whole only when its rule is in force. */
   readonly ids: ReadonlySet<string>;
   readonly keyRule: (name: string) => string | null;
+  /** The redactor's gate: most fields of a flagged event hold nothing, and one test rules them out. */
+  readonly gate: (text: string) => boolean;
   readonly hits: Hits;
 }
 
@@ -201,6 +214,7 @@ function hit(w: Walk, id: string): void {
  */
 function maskValue(v: unknown, w: Walk, depth = 0): unknown {
   if (typeof v === 'string') {
+    if (v.length < 4 || !w.gate(v)) return v;
     let s = v;
     for (const p of w.patterns) s = p.mask(s, () => hit(w, p.id));
     return s;
