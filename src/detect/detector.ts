@@ -21,7 +21,7 @@ import type { Metrics } from '../metrics/registry.js';
 import { liftColumns } from '../normalize/columns.js';
 import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
 import type { DetectionConfig } from './config.js';
-import { eventTime, observe, type Ref } from './event.js';
+import { emptyObserved, eventTime, observeInto, type Ref } from './event.js';
 import { DETECTION_RULES, detectionOf, detectionToEvent, type Detection } from './finding.js';
 import type { RuleContext, RuleModule } from './rule.js';
 import { bruteForce } from './rules/brute-force.js';
@@ -80,6 +80,8 @@ export class Detector {
   #emitted = 0;
   #suppressed = 0;
   readonly #ctx: RuleContext;
+  /** The one Observed lent to the rules per event (no allocation per event but its Ref). */
+  readonly #slot = emptyObserved();
 
   constructor(o: DetectorOptions) {
     this.config = o.config;
@@ -139,7 +141,7 @@ export class Detector {
     if ((cls === 3002 && activity !== 1 && activity !== 7) || (cls === 1007 && activity !== 1)) return;
     const unmapped = event.unmapped as { repeat_of?: unknown } | undefined;
     if (unmapped?.repeat_of != null) return;
-    const o = observe(event, columns, { chain, seq }, t);
+    const o = observeInto(this.#slot, event, columns, { chain, seq }, t);
     for (const m of modules) {
       try {
         m.observe(o, this.#ctx);

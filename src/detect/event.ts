@@ -67,32 +67,44 @@ export function eventTime(event: OcsfEvent, receivedMs: number, maxSkewMs: numbe
   return typeof t === 'number' && Number.isFinite(t) && Math.abs(t - receivedMs) <= maxSkewMs ? t : receivedMs;
 }
 
+/** A mutable Observed: the detector fills one per event and lends it to the rules (which keep only its `ref`). */
+export type ObservedSlot = { -readonly [K in keyof Observed]: Observed[K] };
+
+export function emptyObserved(): ObservedSlot {
+  return { ref: { chain: '', seq: 0 }, t: 0, event: null as unknown as OcsfEvent, cls: 0, activity: 0, status: 0, user: null, actor: null, ip: null, host: null, repeat: false, count: 1 };
+}
+
 /**
- * The Observed view of an event, read from its lifted columns (src/normalize/columns.ts: one object
- * shape for every event, so these reads stay monomorphic; events have many shapes and each read of
- * one costs a megamorphic lookup, bench/ingest.ts) plus the event's own `time` and `count`.
- * Repeat lines never get here (the detector skips them), so `repeat` is false.
+ * Fills `o` with the view of an event, read from its lifted columns (src/normalize/columns.ts: one
+ * object shape for every event, so these reads stay monomorphic; events have many shapes and each
+ * read of one costs a megamorphic lookup, bench/ingest.ts) plus the event's own `count`. Repeat
+ * lines never get here (the detector skips them), so `repeat` is false. Only `ref` is new per event:
+ * rules keep it; they must not keep `o`.
  */
-export function observe(event: OcsfEvent, c: LiftedColumns, ref: Ref, t: number): Observed {
+export function observeInto(o: ObservedSlot, event: OcsfEvent, c: LiftedColumns, ref: Ref, t: number): Observed {
   let count = 1;
   if (c.status_id === 2) {
     const n = event.count;
     if (typeof n === 'number' && Number.isInteger(n) && n > 0) count = n;
   }
-  return {
-    ref,
-    t,
-    event,
-    cls: c.class_uid,
-    activity: c.activity_id,
-    status: c.status_id,
-    user: c.user_name,
-    actor: c.actor_user,
-    ip: c.src_ip,
-    host: c.hostname,
-    repeat: false,
-    count,
-  };
+  o.ref = ref;
+  o.t = t;
+  o.event = event;
+  o.cls = c.class_uid;
+  o.activity = c.activity_id;
+  o.status = c.status_id;
+  o.user = c.user_name;
+  o.actor = c.actor_user;
+  o.ip = c.src_ip;
+  o.host = c.hostname;
+  o.repeat = false;
+  o.count = count;
+  return o;
+}
+
+/** A fresh Observed (tests, tools). */
+export function observe(event: OcsfEvent, c: LiftedColumns, ref: Ref, t: number): Observed {
+  return observeInto(emptyObserved(), event, c, ref, t);
 }
 
 /** Authentication (3002) Logon (1) that failed, counted on its own line (not a repeat). */
