@@ -57,8 +57,10 @@ export const SERVE_OPTIONS = {
   'handshake-timeout': { type: 'string', default: '10s', arg: 'DURATION', help: 'TLS handshake must finish within' },
   'idle-timeout': { type: 'string', default: '15m', arg: 'DURATION', help: 'close a connection silent this long' },
   'batch-size': { type: 'string', default: '5000', arg: 'N', help: 'most events per ledger transaction' },
-  'queue-max-events': { type: 'string', default: '50000', arg: 'N', help: 'writer queue bound; over it, sockets pause' },
-  'queue-max-bytes': { type: 'string', default: '64MiB', arg: 'BYTES', help: 'writer queue bound in raw bytes' },
+  // Measured (test/resilience/memory.test.ts, docs/operations.md): a queued event costs ~3 KB of heap
+  // plus ~4x its raw bytes; 50,000 / 64 MiB held ~300 MB live during an outage (4 KB frames).
+  'queue-max-events': { type: 'string', default: '20000', arg: 'N', help: 'writer queue bound; over it, sockets pause' },
+  'queue-max-bytes': { type: 'string', default: '16MiB', arg: 'BYTES', help: 'writer queue bound in raw bytes' },
   'shutdown-timeout': { type: 'string', default: '30s', arg: 'DURATION', help: 'graceful shutdown limit before a forced exit' },
   'shutdown-grace': { type: 'string', default: '2s', arg: 'DURATION', help: 'how long to keep reading from peers after SIGTERM' },
   'partition-interval': { type: 'string', default: 'daily', arg: PARTITION_INTERVALS.join('|'), help: 'ledger partitions by receive time, created ahead (docs/retention.md)' },
