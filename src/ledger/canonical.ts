@@ -36,6 +36,10 @@ export interface CanonicalRow {
  * `undefined` members omitted, strings and numbers as JSON.stringify writes them. It survives a
  * round trip through PostgreSQL jsonb (JSON.parse of jsonb's text gives the same canonical string)
  * for every value our parsers produce: finite numbers, strings without U+0000 or lone surrogates.
+ *
+ * Hot path (every event, twice). Events share a small vocabulary of key sets, so the sorted order of
+ * each key set and each quoted key are cached: 8.8 -> 6.0 µs of CPU per event (syslog + event JSON),
+ * against 3.3 µs for a plain JSON.stringify (bench/stages.ts "canonical+sha256"; measured as CPU time).
  */
 export function canonicalJson(value: unknown): string {
   if (value === null) return 'null';
@@ -57,21 +61,53 @@ export function canonicalJson(value: unknown): string {
         return `${s}]`;
       }
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj).sort();
+      const keys = sortedKeys(obj);
       let s = '{';
       let first = true;
-      for (const k of keys) {
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!;
         const v = obj[k];
         if (v === undefined || typeof v === 'function') continue;
         if (!first) s += ',';
         first = false;
-        s += `${JSON.stringify(k)}:${canonicalJson(v)}`;
+        s += quotedKey(k) + canonicalJson(v);
       }
       return `${s}}`;
     }
     default:
       return 'null';
   }
+}
+
+const CACHE_MAX = 4096;
+const sortedKeySets = new Map<string, string[]>();
+const quotedKeys = new Map<string, string>();
+
+function sortedKeys(obj: Record<string, unknown>): string[] {
+  const keys = Object.keys(obj);
+  if (keys.length < 2) return keys;
+  const signature = keys.join('\u0001');
+  const cached = sortedKeySets.get(signature);
+  // Keys are data (JSON frames): a key containing U+0001 could make two key sets share a
+  // signature, so a hit counts only if it names exactly this object's keys.
+  if (cached !== undefined && cached.length === keys.length && sameKeys(cached, obj)) return cached;
+  const sorted = keys.sort();
+  if (sortedKeySets.size < CACHE_MAX) sortedKeySets.set(signature, sorted);
+  return sorted;
+}
+
+function sameKeys(keys: readonly string[], obj: Record<string, unknown>): boolean {
+  for (let i = 0; i < keys.length; i++) if (!Object.hasOwn(obj, keys[i]!)) return false;
+  return true;
+}
+
+function quotedKey(k: string): string {
+  let q = quotedKeys.get(k);
+  if (q === undefined) {
+    q = `${JSON.stringify(k)}:`;
+    if (quotedKeys.size < CACHE_MAX) quotedKeys.set(k, q);
+  }
+  return q;
 }
 
 /** Reusable scratch space for the canonical bytes (grown on demand). */

@@ -55,6 +55,15 @@ describe('canonical form v1', () => {
     expect(canonicalJson({ b: 1, a: [true, null, 'x'], c: undefined, d: { z: 0.5, y: 'é"' } })).toBe('{"a":[true,null,"x"],"b":1,"d":{"y":"é\\"","z":0.5}}');
   });
 
+  it('canonical JSON is not fooled by keys that collide in the key-set cache', () => {
+    const a = { 'a\u0001b': 1, c: 2 };
+    const b = { a: 1, 'b\u0001c': 2 };
+    expect(canonicalJson(a)).toBe(JSON.stringify({ 'a\u0001b': 1, c: 2 }));
+    expect(canonicalJson(b)).toBe(JSON.stringify({ a: 1, 'b\u0001c': 2 }));
+    expect(canonicalJson({ z: 1, y: 2 })).toBe('{"y":2,"z":1}');
+    expect(canonicalJson({ z: 3, y: 4 })).toBe('{"y":4,"z":3}');
+  });
+
   it('canonical JSON survives a jsonb-style round trip (parse of re-serialized text)', () => {
     const v = { time: 1714564800123, s: 'tab\there\u2028', n: -0.25, nested: { k: [1, { b: 2, a: 1 }] } };
     expect(canonicalJson(JSON.parse(JSON.stringify(v, null, 2)))).toBe(canonicalJson(v));
