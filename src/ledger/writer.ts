@@ -316,7 +316,9 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
           // A value PostgreSQL will not take in a lifted filter column (a timestamp outside its range,
           // say). Those columns are not part of the hash: write the batches again without them.
           this.#o.log.error({ err: describeError(err), chain: this.#o.chain }, 'batch refused by a data check; retrying with lifted event_time/src_ip cleared');
-          for (const b of this.#inflight) b.copy = b.rows.map((r, i) => copyLine({ ...r, columns: { ...r.columns, event_time: null, src_ip: null } }, b.json[i]![0], b.json[i]![1]));
+          for (const b of this.#inflight) {
+            b.copy = encodeCopy(b.rows.map((r) => copyLine({ ...r, columns: { ...r.columns, event_time: null, src_ip: null } }, canonicalJson(r.syslog), canonicalJson(r.event))));
+          }
         }
         this.#o.log.error({ err: describeError(err), chain: this.#o.chain, events: this.#inflightEvents, retryInMs: backoffMs }, 'batch commit failed; retrying (nothing is dropped)');
         this.#setReady(false);
@@ -370,7 +372,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   async #transaction(client: pg.Client, p: PreparedBatch, before: Promise<void>): Promise<void> {
     await client.query('BEGIN');
     try {
-      await pipeline(Readable.from(chunks(p.copy)), client.query(copyStreams.from(COPY_SQL)));
+      await pipeline(Readable.from(p.copy), client.query(copyStreams.from(COPY_SQL)));
       await before;
       const head = await client.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1 FOR UPDATE', [this.#o.chain]);
       const h = head.rows[0];
@@ -422,7 +424,6 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     let prevHash = prev.hash;
     const rows: ChainedRecord[] = new Array(batch.length);
     const copy: string[] = new Array(batch.length);
-    const json: Array<[string, string]> = new Array(batch.length);
     let bytes = 0;
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
@@ -446,13 +447,12 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
       const row: ChainedRecord = { ...r, chain: this.#o.chain, seq, prevHash, hash };
       rows[i] = row;
       copy[i] = copyLine(row, syslogJson, eventJson);
-      json[i] = [syslogJson, eventJson];
       bytes += r.raw.length;
       prevHash = hash;
     }
     const last = { seq, hash: prevHash };
     this.#head = last;
-    return { rows, copy, json, prev, last, bytes };
+    return { rows, copy: encodeCopy(copy), prev, last, bytes };
   }
 
   #committed(p: PreparedBatch): void {
@@ -504,9 +504,12 @@ const PIPELINE_DEPTH = 2;
 
 interface PreparedBatch {
   rows: ChainedRecord[];
-  copy: string[];
-  /** Canonical syslog and event JSON per row, kept to re-encode the batch without recomputing hashes. */
-  json: Array<[string, string]>;
+  /**
+   * The batch's COPY data, already UTF-8 encoded in ~64 KiB buffers: flat bytes take a third of the
+   * memory of the string ropes they are built from, and a batch waits in memory while the one
+   * before it commits (bench: RSS 1.1 GB at a 50,000-event queue before this).
+   */
+  copy: Buffer[];
   prev: ChainHead;
   last: ChainHead;
   /** Raw bytes of the batch (queue accounting). */
@@ -519,17 +522,19 @@ function sameHead(a: ChainHead, b: ChainHead): boolean {
   return a.seq === b.seq && a.hash.equals(b.hash);
 }
 
-/** Groups COPY lines into ~64 KiB writes. */
-function* chunks(lines: string[]): Generator<string> {
+/** Joins COPY lines into ~64 KiB UTF-8 buffers. */
+function encodeCopy(lines: string[]): Buffer[] {
+  const out: Buffer[] = [];
   let buf = '';
   for (const line of lines) {
     buf += line;
     if (buf.length >= 65536) {
-      yield buf;
+      out.push(Buffer.from(buf, 'utf8'));
       buf = '';
     }
   }
-  if (buf) yield buf;
+  if (buf) out.push(Buffer.from(buf, 'utf8'));
+  return out;
 }
 
 function pgErrorKind(err: unknown): string {
