@@ -1,0 +1,380 @@
+/**
+ * `syslog-ledger verify` throughput on a ledger of BENCH_VERIFY_ROWS (1,000,000) events, with a
+ * signed checkpoint every 1,000 rows per chain, as serve writes them (issue 5: >= 150,000 events/s on
+ * the 2-core dev machine).
+ *
+ * The ledger is built without the TLS server, in a few seconds: BENCH_VERIFY_TEMPLATES distinct
+ * events of the load mix (bench/lib/frames.ts: RFC 5424 with structured data, sshd, sudo, rsyslog
+ * JSON; ~180 B raw, ~0.3 KB syslog and ~1.3 KB event jsonb) are parsed and normalized by the server's
+ * own code, then cycled through with their own seq and receive time, hashed with the real
+ * canonical form and chainHash, and COPY'd in on two connections. The table is UNLOGGED and its
+ * indexes are built after the load (both only make the build fast: verify reads the heap and the
+ * primary key exactly as on a logged table), then VACUUM FREEZE'd so the first verify run does not
+ * pay for setting hint bits.
+ *
+ * Each run is the real command in a child process (`node dist/src/main.js verify --json ...`, so
+ * startup, the checkpoint file and the key are included), timed from spawn to exit, with CPU seconds
+ * of verify, of the database's backends and of everything else ("foreign": other tenants of the
+ * machine, the measure of how noisy the run was).
+ *
+ *   node dist/bench/verify.js          (npx tsc -p tsconfig.json first)
+ *
+ * Environment: BENCH_VERIFY_ROWS (1000000), BENCH_VERIFY_CHAINS (1), BENCH_VERIFY_TEMPLATES (20000),
+ * BENCH_VERIFY_RUNS (3; the best and the median are reported), BENCH_VERIFY_WORKERS (comma list of
+ * `verify --workers` values to compare, default "auto"), BENCH_VERIFY_ARGS (extra verify flags),
+ * BENCH_VERIFY_KEEP=1 (keep the database and reuse it next time: built once per rows/chains),
+ * BENCH_VERIFY_PROFILE=1 (one more run under node --cpu-prof, summarized per thread),
+ * DATABASE_URL (admin URL; default postgres://postgres@127.0.0.1:5432/postgres).
+ */
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { migrate } from '../src/db/migrate.js';
+import { canonicalJson, chainHash } from '../src/ledger/canonical.js';
+import { serializeCheckpoint, signCheckpoint } from '../src/ledger/checkpoint.js';
+import { COPY_COLUMNS, copyBytea, copyText, copyTextArray, isoMicros } from '../src/ledger/copy.js';
+import { MerkleAccumulator } from '../src/ledger/merkle.js';
+import { keyIdOf } from '../src/ledger/signing.js';
+import { ZERO_HASH, type LedgerRecord } from '../src/ledger/types.js';
+import { adminUrl, withClient, withDatabase } from './lib/db.js';
+import { diff, machine, machineTicks, snapshot } from './lib/proc.js';
+import { printProfile, summarizeProfile } from './profile.js';
+import { mixRecords } from './stages.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const MAIN = join(ROOT, 'dist/src/main.js');
+const env = (k: string, d: string): string => process.env[k] ?? d;
+const log = (msg: string): void => console.error(`[bench verify ${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const round = (x: number, d = 0): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Rows per signed checkpoint, as serve does (docs/integrity.md "Checkpoints"). */
+const CHECKPOINT_EVERY = 1000;
+/** Rows per COPY transaction. */
+const COPY_CHUNK = 20_000;
+/** Bump when the generated ledger changes, so a kept database is rebuilt. */
+const LEDGER_VERSION = 1;
+
+export interface VerifyBenchOptions {
+  readonly rows?: number;
+  readonly chains?: number;
+  readonly templates?: number;
+  readonly runs?: number;
+  /** `verify --workers` values to compare; 'auto' leaves the flag out. */
+  readonly workers?: readonly string[];
+  readonly extraArgs?: readonly string[];
+  readonly keep?: boolean;
+  readonly profile?: boolean;
+}
+
+export interface BenchLedger {
+  readonly name: string;
+  readonly url: string;
+  readonly rows: number;
+  readonly chains: number;
+  readonly dir: string;
+  readonly checkpointFile: string;
+  readonly publicKeyFile: string;
+  /** Seconds to build it (0 when an existing one was reused). */
+  readonly buildSeconds: number;
+  readonly tableMb: number;
+  readonly avg: { rawBytes: number; syslogBytes: number; eventBytes: number };
+  drop(): Promise<void>;
+}
+
+export interface VerifyRun {
+  readonly workers: string;
+  readonly seconds: number;
+  readonly eventsPerSec: number;
+  /** verify's own elapsed time (rows only, after the checkpoint file was read). */
+  readonly verifyMs: number;
+  readonly status: string;
+  readonly cpu: { verify: number; pg_backends: number; foreign: number };
+  readonly loadavg: number[];
+}
+
+export interface VerifyBenchResult {
+  readonly rows: number;
+  readonly chains: number;
+  readonly buildSeconds: number;
+  readonly tableMb: number;
+  readonly avg: BenchLedger['avg'];
+  readonly machine: Record<string, unknown>;
+  readonly runs: VerifyRun[];
+  /** Per --workers value: best and median events/s. */
+  readonly summary: Array<{ workers: string; best: number; median: number }>;
+  readonly profile?: string;
+}
+
+/** The event mix, parsed and normalized once; each template keeps its COPY fields and canonical JSON. */
+interface Template {
+  readonly record: LedgerRecord;
+  readonly syslogJson: string;
+  readonly eventJson: string;
+  /** COPY text of the columns between received_at and prev_hash (peer_cn .. src_ip). */
+  readonly middle: string;
+}
+
+function templates(count: number): Template[] {
+  return mixRecords(count, 11).map((r) => {
+    const syslogJson = canonicalJson(r.syslog);
+    const eventJson = canonicalJson(r.event);
+    const c = r.columns;
+    const middle =
+      `${copyText(r.peer.cn)}\t${copyTextArray(r.peer.sans)}\t${copyText(r.peer.address)}\t${r.format}\t${copyBytea(r.raw)}\t` +
+      `${r.truncated ? 't' : 'f'}\t${copyText(r.parseError)}\t${copyText(syslogJson)}\t${copyText(eventJson)}\t${copyText(c.event_time)}\t` +
+      `${copyText(c.hostname)}\t${copyText(c.app_name)}\t${c.class_uid}\t${c.activity_id}\t${c.status_id}\t${c.severity_id}\t` +
+      `${copyText(c.user_name)}\t${copyText(c.actor_user)}\t${copyText(c.src_ip)}`;
+    return { record: r, syslogJson, eventJson, middle };
+  });
+}
+
+const dbName = (rows: number, chains: number): string => `bench_verify_${rows}_${chains}_v${LEDGER_VERSION}`;
+
+/** Builds (or, with keep, reuses) the benchmark ledger and its checkpoint file. */
+export async function buildLedger(rows: number, chains: number, templateCount: number, keep: boolean): Promise<BenchLedger> {
+  const admin = adminUrl();
+  const name = keep ? dbName(rows, chains) : `${dbName(rows, chains)}_${process.pid}`;
+  const url = withDatabase(admin, name);
+  const dir = keep ? join(tmpdir(), name) : mkdtempSync(join(tmpdir(), `${name}-`));
+  const checkpointFile = join(dir, 'checkpoints.jsonl');
+  const publicKeyFile = join(dir, 'ledger-signing.key.pub');
+  const drop = async (): Promise<void> => {
+    if (keep) return;
+    await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const sizes = async (): Promise<{ tableMb: number; avg: BenchLedger['avg'] }> =>
+    withClient(url, async (c) => {
+      const r = (
+        await c.query<{ mb: string; raw: string; sy: string; ev: string }>(
+          `SELECT (SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('ledger')) / 1e6 AS mb,
+                  (SELECT avg(length(raw)) FROM ledger TABLESAMPLE SYSTEM (1)) AS raw,
+                  (SELECT avg(octet_length(syslog::text)) FROM ledger TABLESAMPLE SYSTEM (1)) AS sy,
+                  (SELECT avg(octet_length(event::text)) FROM ledger TABLESAMPLE SYSTEM (1)) AS ev`,
+        )
+      ).rows[0]!;
+      return { tableMb: round(Number(r.mb)), avg: { rawBytes: round(Number(r.raw)), syslogBytes: round(Number(r.sy)), eventBytes: round(Number(r.ev)) } };
+    });
+
+  if (keep && existsSync(checkpointFile)) {
+    const ok = await withClient(url, async (c) => {
+      const heads = Number((await c.query<{ n: string }>('SELECT sum(head_seq) AS n FROM chains')).rows[0]!.n);
+      const pk = (await c.query(`SELECT 1 FROM pg_constraint WHERE conrelid = 'ledger'::regclass AND contype = 'p'`)).rowCount;
+      return heads === rows && pk === 1;
+    }).catch(() => false);
+    if (ok) {
+      log(`reusing ${name}`);
+      return { name, url, rows, chains, dir, checkpointFile, publicKeyFile, buildSeconds: 0, ...(await sizes()), drop };
+    }
+  }
+
+  const t0 = performance.now();
+  await withClient(admin, async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${name}`);
+  });
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  await migrate(url);
+  // Whatever indexes the migrations define (the schema grows): dropped for the load, rebuilt after it.
+  const indexes = await withClient(url, async (c) => {
+    await c.query('SET client_min_messages = warning');
+    const found = (
+      await c.query<{ name: string; def: string; con: string | null; condef: string | null }>(
+        `SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS def, k.conname AS con, pg_get_constraintdef(k.oid) AS condef
+           FROM pg_index i LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid
+          WHERE i.indrelid = 'ledger'::regclass`,
+      )
+    ).rows;
+    for (const ix of found) await c.query(ix.con ? `ALTER TABLE ledger DROP CONSTRAINT ${ix.con}` : `DROP INDEX ${ix.name}`);
+    for (const { relid } of (await c.query<{ relid: string }>(`SELECT relid::text FROM pg_partition_tree('ledger') WHERE isleaf`)).rows) {
+      await c.query(`ALTER TABLE ${relid} SET UNLOGGED`);
+    }
+    // pg_get_indexdef() of a partitioned table's index says ON ONLY (no partitions): build them all.
+    return found.map((ix) => (ix.con ? `ALTER TABLE ledger ADD CONSTRAINT ${ix.con} ${ix.condef}` : ix.def.replace(' ON ONLY ', ' ON ')));
+  });
+
+  log(`parsing and normalizing ${templateCount} template events`);
+  const tpl = templates(templateCount);
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  writeFileSync(publicKeyFile, publicKey.export({ format: 'pem', type: 'spki' }) as string);
+  const key = { privateKey, publicKey, keyId: keyIdOf(publicKey), created: true };
+  const ledgerId = await withClient(url, async (c) => (await c.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta')).rows[0]!.id);
+
+  const conns = await Promise.all([0, 1].map(async () => {
+    const c = new pg.Client({ connectionString: url, application_name: 'syslog-ledger bench verify load' });
+    await c.connect();
+    await c.query('SET synchronous_commit = off');
+    return c;
+  }));
+  const busy: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
+  const copySql = `COPY ledger (${COPY_COLUMNS.join(', ')}) FROM STDIN`;
+  const cpLines: string[] = [];
+  const perChain = Math.ceil(rows / chains);
+  const baseUs = Date.UTC(2026, 10, 28, 12, 0, 0) * 1000;
+  let next = 0;
+  let built = 0;
+  log(`hashing and COPYing ${rows} rows in ${chains} chain(s)`);
+  for (let ch = 0; ch < chains; ch++) {
+    const chain = chains === 1 ? 'bench-1' : `bench-${ch + 1}`;
+    const n = Math.min(perChain, rows - ch * perChain);
+    const acc = new MerkleAccumulator();
+    let prev = ZERO_HASH;
+    await conns[0]!.query('INSERT INTO chains (chain) VALUES ($1)', [chain]);
+    for (let start = 0; start < n; start += COPY_CHUNK) {
+      const end = Math.min(n, start + COPY_CHUNK);
+      const parts: string[] = [];
+      let part = '';
+      for (let i = start; i < end; i++) {
+        const seq = i + 1;
+        const t = tpl[(ch * 7919 + i) % tpl.length]!;
+        const r = t.record;
+        const us = baseUs + (ch * perChain + i) * 50;
+        const hash = chainHash(prev, {
+          chain, seq, receivedAtUs: us, peerCn: r.peer.cn, peerSans: r.peer.sans, peerAddr: r.peer.address, format: r.format,
+          truncated: r.truncated, parseError: r.parseError, raw: r.raw, syslogJson: t.syslogJson, eventJson: t.eventJson,
+        });
+        part += `${chain}\t${seq}\t${isoMicros(us)}\t${t.middle}\t${copyBytea(prev)}\t${copyBytea(hash)}\n`;
+        if (part.length >= 65536) {
+          parts.push(part);
+          part = '';
+        }
+        acc.append(hash);
+        if (seq % CHECKPOINT_EVERY === 0 || seq === n) {
+          cpLines.push(serializeCheckpoint(signCheckpoint({
+            ledger_id: ledgerId, chain, seq, tree_size: seq, head_hash: hash.toString('hex'), merkle_root: acc.root().toString('hex'),
+            time: new Date(us / 1000 + 1000).toISOString(),
+          }, key)));
+        }
+        prev = hash;
+      }
+      if (part) parts.push(part);
+      // Two COPY streams: while one connection's backend parses jsonb, this process hashes the next chunk.
+      const slot = next++ % 2;
+      await busy[slot];
+      const c = conns[slot]!;
+      busy[slot] = (async () => {
+        await c.query('BEGIN');
+        await pipeline(Readable.from(parts.map((p) => Buffer.from(p, 'utf8'))), c.query(copyStreams.from(copySql)));
+        await c.query('COMMIT');
+      })();
+      built += end - start;
+      if (built % 200_000 < COPY_CHUNK) log(`${built} rows`);
+    }
+    await Promise.all(busy);
+    await conns[0]!.query('UPDATE chains SET head_seq = $2, head_hash = $3 WHERE chain = $1', [chain, n, prev]);
+  }
+  await Promise.all(busy);
+  writeFileSync(checkpointFile, `${cpLines.join('\n')}\n`);
+  log('building indexes, VACUUM FREEZE ANALYZE');
+  const todo = [...indexes];
+  await Promise.all(conns.map(async (c) => {
+    for (let sql = todo.shift(); sql !== undefined; sql = todo.shift()) await c.query(sql);
+  }));
+  await conns[0]!.query('VACUUM (FREEZE, ANALYZE) ledger');
+  await Promise.all(conns.map((c) => c.end()));
+  const buildSeconds = (performance.now() - t0) / 1000;
+  log(`built ${name} in ${buildSeconds.toFixed(1)} s`);
+  return { name, url, rows, chains, dir, checkpointFile, publicKeyFile, buildSeconds, ...(await sizes()), drop };
+}
+
+/** One run of the real command; `profileDir` adds --cpu-prof. */
+async function runVerify(l: BenchLedger, workers: string, extra: readonly string[], profileDir?: string): Promise<VerifyRun> {
+  const args = [
+    ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
+    MAIN, 'verify', '--database-url', l.url, '--checkpoints', l.checkpointFile, '--public-key', l.publicKeyFile, '--json',
+    ...(workers === 'auto' ? [] : ['--workers', workers]),
+    ...extra,
+  ];
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Sampled while it runs: the child and the database's backends are gone once it exits.
+  const s0 = snapshot(child.pid, l.name);
+  const m0 = machineTicks();
+  const seen = new Map(s0);
+  const poll = setInterval(() => {
+    for (const [k, v] of snapshot(child.pid, l.name)) seen.set(k, v);
+  }, 200);
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  const seconds = (performance.now() - t0) / 1000;
+  clearInterval(poll);
+  const cpu = diff(s0, seen);
+  // Everything else the machine did meanwhile (jiffies are 1/100 s), clamped at 0 for sampling slack.
+  const busy = (machineTicks().busy - m0.busy) / 100;
+  const foreign = Math.max(0, busy - cpu.server - cpu.pg_backends);
+  let summary: { status?: string; rows?: number; elapsed_ms?: number } = {};
+  try {
+    summary = JSON.parse(out.trim().split('\n').pop() ?? '{}') as typeof summary;
+  } catch {
+    // reported below
+  }
+  if (code !== 0 || summary.rows !== l.rows) throw new Error(`verify exited ${code} with ${out.slice(0, 2000)}`);
+  return {
+    workers,
+    seconds: round(seconds, 2),
+    eventsPerSec: Math.round(l.rows / seconds),
+    verifyMs: summary.elapsed_ms ?? 0,
+    status: summary.status ?? '?',
+    cpu: { verify: round(cpu.server, 2), pg_backends: round(cpu.pg_backends, 2), foreign: round(foreign, 2) },
+    loadavg: loadavg().map((x) => round(x, 2)),
+  };
+}
+
+export async function benchVerify(o: VerifyBenchOptions = {}): Promise<VerifyBenchResult> {
+  const rows = o.rows ?? Number(env('BENCH_VERIFY_ROWS', '1000000'));
+  const chains = o.chains ?? Number(env('BENCH_VERIFY_CHAINS', '1'));
+  const runsPer = o.runs ?? Number(env('BENCH_VERIFY_RUNS', '3'));
+  const workers = o.workers ?? env('BENCH_VERIFY_WORKERS', 'auto').split(',');
+  const extra = o.extraArgs ?? env('BENCH_VERIFY_ARGS', '').split(/\s+/).filter(Boolean);
+  const keep = o.keep ?? process.env.BENCH_VERIFY_KEEP === '1';
+  const l = await buildLedger(rows, chains, o.templates ?? Number(env('BENCH_VERIFY_TEMPLATES', '20000')), keep);
+  try {
+    const m = machine();
+    // One untimed pass: the table into the OS page cache (shared_buffers is far smaller than the table).
+    await runVerify(l, workers[0]!, extra);
+    const runs: VerifyRun[] = [];
+    for (let i = 0; i < runsPer; i++) {
+      for (const w of workers) {
+        const r = await runVerify(l, w, extra);
+        log(`workers=${w}: ${r.eventsPerSec} events/s (${r.seconds} s; cpu verify ${r.cpu.verify} s, pg ${r.cpu.pg_backends} s, other tenants ${r.cpu.foreign} s; load ${r.loadavg.join(' ')})`);
+        runs.push(r);
+      }
+    }
+    const summary = workers.map((w) => {
+      const rates = runs.filter((r) => r.workers === w).map((r) => r.eventsPerSec).sort((a, b) => a - b);
+      return { workers: w, best: rates[rates.length - 1] ?? 0, median: rates[Math.floor(rates.length / 2)] ?? 0 };
+    });
+    let profile: string | undefined;
+    if (o.profile ?? process.env.BENCH_VERIFY_PROFILE === '1') {
+      const pdir = mkdtempSync(join(tmpdir(), 'verify-prof-'));
+      await runVerify(l, workers[0]!, extra, pdir);
+      profile = readdirSync(pdir)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => `--- ${f}\n${printProfile(summarizeProfile(join(pdir, f), 20))}`)
+        .join('\n');
+      log(`profiles in ${pdir}`);
+    }
+    return { rows, chains, buildSeconds: round(l.buildSeconds, 1), tableMb: l.tableMb, avg: l.avg, machine: m, runs, summary, ...(profile ? { profile } : {}) };
+  } finally {
+    await l.drop();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const r = await benchVerify();
+  if (r.profile) console.error(r.profile);
+  const { profile: _p, ...rest } = r;
+  console.log(JSON.stringify(rest, null, 2));
+  for (const s of r.summary) {
+    console.error(`verify, ${r.rows} events in ${r.chains} chain(s), --workers ${s.workers}: best ${s.best} events/s, median ${s.median}`);
+  }
+}
