@@ -25,6 +25,8 @@ export const VERIFY_OPTIONS = {
   'no-checkpoints': { type: 'boolean', help: 'check the hash chains only (cannot detect a removed tail or a re-chained ledger)' },
   'max-findings': { type: 'string', default: '1000', arg: 'N', help: 'list at most N findings (all are counted)' },
   archive: { type: 'string', arg: 'FILE', help: 'verify an archive (.jsonl.gz or .manifest.json) offline with --public-key only, instead of the database' },
+  workers: { type: 'string', arg: 'N', help: 'worker threads (default: one per core, at least 2, for ledgers of 100,000 rows or more; 0: none)' },
+  'range-size': { type: 'string', default: '65536', arg: 'SEQS', help: 'seqs per range verified in parallel (ranges are stitched back in order)' },
 } as const satisfies OptionSpecs;
 
 export async function verifyCommand(argv: string[]): Promise<number> {
@@ -41,27 +43,22 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   let checkpointSummary: unknown;
   const db = await resolveDatabase({ databaseUrl: str(values, 'database-url'), dataDir: resolve(requireStr(values, 'data-dir')) });
   try {
-    const tty = process.stderr.isTTY && !json;
-    const started = Date.now();
+    const progress = process.stderr.isTTY && !json ? new ProgressBar(process.stderr) : undefined;
     const chain = str(values, 'chain');
     const from = fromRaw ? int(values, 'from', 1) : undefined;
+    const workers = str(values, 'workers') !== undefined ? int(values, 'workers', 0, 64) : undefined;
     const cv = bool(values, 'no-checkpoints') ? undefined : await loadCheckpoints(db.url, values, chain, from);
     report = await verifyLedger(db.url, {
       ...(cv ? { onRow: (c: string, s: number, h: Buffer) => cv.feed(c, s, h) } : {}),
       ...(chain ? { chain } : {}),
       ...(from ? { fromSeq: from } : {}),
+      ...(workers !== undefined ? { workers } : {}),
+      rangeSeqs: int(values, 'range-size', 1),
       maxFindings: int(values, 'max-findings', 1),
       ...(cv ? { retention: { keys: await Promise.all(list(values, 'public-key').map((f) => loadPublicKey(f))) } } : {}),
-      ...(tty
-        ? {
-            onProgress: (rows: number) => {
-              const s = (Date.now() - started) / 1000;
-              process.stderr.write(`\rverified ${rows} rows, ${Math.round(rows / Math.max(s, 0.001))} rows/s   `);
-            },
-          }
-        : {}),
+      ...(progress ? { onProgress: (rows: number, expected: number) => progress.update(rows, expected) } : {}),
     });
-    if (tty) process.stderr.write('\n');
+    progress?.done();
     if (cv) {
       for (const f of cv.finish()) {
         report.findingCount++;
@@ -79,7 +76,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   }
   const status = report.findingCount === 0 ? 'intact' : 'tampered';
   if (json) {
-    console.log(JSON.stringify({ status, chains: report.chains, rows: report.rows, findings: report.findingCount, first: report.findings.slice(0, 20), heads: report.heads, checkpoints: checkpointSummary ?? null, elapsed_ms: report.elapsedMs }));
+    console.log(JSON.stringify({ status, chains: report.chains, rows: report.rows, findings: report.findingCount, first: report.findings.slice(0, 20), heads: report.heads, checkpoints: checkpointSummary ?? null, elapsed_ms: report.elapsedMs, workers: report.workers, rechecked_rows: report.rechecked }));
   } else {
     for (const f of report.findings) console.log(`TAMPERED chain=${f.chain} seq=${f.seq} ${f.kind}: ${f.detail}`);
     const rate = Math.round(report.rows / Math.max(report.elapsedMs / 1000, 0.001));
@@ -109,5 +106,47 @@ async function loadCheckpoints(url: string, values: Parameters<typeof list>[0], 
     return cv;
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * `[########------------]  41%  410,000/1,000,000 events  152,000 events/s  ETA 0:04` on stderr, on a
+ * terminal only, redrawn at most 5 times a second; the rate is over the last ~2 s, so the ETA follows
+ * the current speed rather than the start-up.
+ */
+class ProgressBar {
+  readonly #out: NodeJS.WriteStream;
+  readonly #samples: Array<[number, number]> = [];
+  #drawn = 0;
+  #shown = false;
+
+  constructor(out: NodeJS.WriteStream) {
+    this.#out = out;
+  }
+
+  update(rows: number, expected: number): void {
+    const now = Date.now();
+    if (this.#samples.length === 0) this.#samples.push([now, 0]);
+    if (now - this.#drawn < 200) return;
+    this.#drawn = now;
+    this.#samples.push([now, rows]);
+    while (this.#samples.length > 2 && now - this.#samples[0]![0] > 2000) this.#samples.shift();
+    const [t0, r0] = this.#samples[0]!;
+    const rate = (rows - r0) / Math.max((now - t0) / 1000, 0.001);
+    const total = Math.max(expected, rows);
+    const frac = total > 0 ? rows / total : 1;
+    const width = 24;
+    const full = Math.min(width, Math.round(frac * width));
+    const eta = rate > 0 ? Math.max(0, Math.round((total - rows) / rate)) : undefined;
+    const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+    const line =
+      `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${String(Math.floor(frac * 100)).padStart(3)}%  ${n(rows)}/${n(total)} events  ` +
+      `${n(rate)} events/s  ETA ${eta === undefined ? '?' : `${Math.floor(eta / 60)}:${String(eta % 60).padStart(2, '0')}`}`;
+    this.#out.write(`\r\x1b[K${line.slice(0, Math.max(20, (this.#out.columns ?? 120) - 1))}`);
+    this.#shown = true;
+  }
+
+  done(): void {
+    if (this.#shown) this.#out.write('\r\x1b[K');
   }
 }

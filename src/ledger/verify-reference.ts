@@ -1,0 +1,116 @@
+/**
+ * The reference row checks of `verify`, written for clarity rather than speed: a stored row's hash
+ * recomputed with the writer's own code (JSON.parse of the jsonb text, canonicalJson, chainHash), and
+ * its lifted columns re-derived with liftColumns(). The fast path (verify-range.ts) falls back to
+ * these whenever it does not agree with the stored row, so every finding is confirmed here.
+ */
+import { liftColumns } from '../normalize/columns.js';
+import type { OcsfEvent } from '../normalize/types.js';
+import type { Format, ParsedMessage, SyslogFields } from '../parsing/types.js';
+import { canonicalJson, chainHash } from './canonical.js';
+import { rfc3339ToUtcMicros } from './time.js';
+
+export const FINDING_KINDS = [
+  'hash_mismatch', 'broken_link', 'seq_gap', 'seq_order', 'column_mismatch', 'head_mismatch', 'unreadable_row',
+  'checkpoint_mismatch', 'checkpoint_signature', 'checkpoint_truncation', 'checkpoint_file',
+] as const;
+export type FindingKind = (typeof FINDING_KINDS)[number];
+
+export interface Finding {
+  readonly chain: string;
+  readonly seq: number;
+  readonly kind: FindingKind;
+  readonly detail: string;
+}
+
+/** A row as verify reads it back. */
+export interface StoredRow {
+  chain: string;
+  seq: number;
+  receivedAtUs: number;
+  peerCn: string | null;
+  peerSans: string[];
+  peerAddr: string;
+  format: string;
+  truncated: boolean;
+  parseError: string | null;
+  raw: Buffer;
+  syslogText: string;
+  eventText: string;
+  lifted: {
+    /** As `to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`. */
+    event_time: string | null;
+    hostname: string | null;
+    app_name: string | null;
+    class_uid: number;
+    activity_id: number;
+    status_id: number;
+    severity_id: number;
+    user_name: string | null;
+    actor_user: string | null;
+    /** As `host(src_ip)`. */
+    src_ip: string | null;
+  };
+  prevHash: Buffer;
+  hash: Buffer;
+}
+
+/** The recomputed hash of a stored row, given the prev_hash to chain from. */
+export function recomputeHash(prevHash: Buffer, row: StoredRow): { hash: Buffer; syslog: SyslogFields; event: OcsfEvent } {
+  const syslog = JSON.parse(row.syslogText) as SyslogFields;
+  const event = JSON.parse(row.eventText) as OcsfEvent;
+  const hash = chainHash(prevHash, {
+    chain: row.chain,
+    seq: row.seq,
+    receivedAtUs: row.receivedAtUs,
+    peerCn: row.peerCn,
+    peerSans: row.peerSans,
+    peerAddr: row.peerAddr,
+    format: row.format,
+    truncated: row.truncated,
+    parseError: row.parseError,
+    raw: row.raw,
+    syslogJson: canonicalJson(syslog),
+    eventJson: canonicalJson(event),
+  });
+  return { hash, syslog, event };
+}
+
+/** Compares the stored lifted columns with what the event gives; returns the names that differ. */
+export function liftedMismatches(row: StoredRow, syslog: SyslogFields | null, event: OcsfEvent): string[] {
+  const parsed = { format: row.format as Format, syslog, parse_error: row.parseError, parse_error_reason: null } as ParsedMessage;
+  return compareLifted(row.lifted, liftColumns(event, parsed));
+}
+
+/** The comparison itself, shared with the fast path. */
+export function compareLifted(got: StoredRow['lifted'], want: ReturnType<typeof liftColumns>): string[] {
+  const bad: string[] = [];
+  if (got.event_time !== null) {
+    // A lifted time PostgreSQL refused is written as NULL (writer's data-error fallback); not tampering.
+    // The stored form is already UTC with six digits, so equal text needs no conversion.
+    if (want.event_time !== got.event_time && (want.event_time === null || rfc3339ToUtcMicros(want.event_time) !== got.event_time)) bad.push('event_time');
+  }
+  if (want.hostname !== got.hostname) bad.push('hostname');
+  if (want.app_name !== got.app_name) bad.push('app_name');
+  if (want.class_uid !== got.class_uid) bad.push('class_uid');
+  if (want.activity_id !== got.activity_id) bad.push('activity_id');
+  if (want.status_id !== got.status_id) bad.push('status_id');
+  if (want.severity_id !== got.severity_id) bad.push('severity_id');
+  if (want.user_name !== got.user_name) bad.push('user_name');
+  if (want.actor_user !== got.actor_user) bad.push('actor_user');
+  if (got.src_ip !== null && (want.src_ip === null || !sameIp(want.src_ip, got.src_ip))) bad.push('src_ip');
+  return bad;
+}
+
+export function sameIp(a: string, b: string): boolean {
+  if (a === b) return true;
+  return a.includes(':') && b.includes(':') && expandV6(a) === expandV6(b);
+}
+
+function expandV6(ip: string): string {
+  const [head = '', tail = ''] = ip.toLowerCase().split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const fill = ip.includes('::') ? new Array(8 - h.length - t.length).fill('0') : [];
+  return [...h, ...fill, ...t].map((g) => g.padStart(4, '0')).join(':');
+}
