@@ -69,9 +69,18 @@ async function asSuperuser(url: string, fn: (c: pg.Client) => Promise<void>): Pr
   }
 }
 
+/**
+ * Runs verify twice: in one thread, and on 2 worker threads with ranges of 500 seqs (boundaries at
+ * 501, 1001, 1501, ...: the deleted row 1500 and the changed row 2001 sit on them), which must report
+ * exactly the same.
+ */
 async function verify(url: string, ...args: string[]): Promise<{ code: number | null; out: string }> {
-  const r = await server.cli(['verify', '--database-url', url, ...args]);
-  return { code: r.code, out: r.stdout + r.stderr };
+  const one = await server.cli(['verify', '--database-url', url, '--workers', '0', ...args]);
+  const par = await server.cli(['verify', '--database-url', url, '--workers', '2', '--range-size', '500', ...args]);
+  const timing = (out: string): string => out.replace(/ checked in [\d.]+ s \(\d+ rows\/s\)/, '');
+  expect(timing(par.stdout + par.stderr)).toBe(timing(one.stdout + one.stderr));
+  expect(par.code).toBe(one.code);
+  return { code: one.code, out: one.stdout + one.stderr };
 }
 
 /** The TAMPERED lines as "seq kind" (chain checked separately). */
