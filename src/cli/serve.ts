@@ -225,10 +225,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
           try {
             const material = await loadTlsMaterial(tlsPaths);
             const allow = allowPeers();
-            pipeline.listener.reload(material, allow);
+            const closed = pipeline.listener.reload(material, allow);
             pipeline.monitor.observeCertificates(material.cert, material.ca);
             log.info(
-              { serverSerial: material.serverSerial, serverNotAfter: new Date(material.serverNotAfter * 1000).toISOString(), crlEntries: material.crlEntries ?? null, allowPeers: allow.length },
+              { serverSerial: material.serverSerial, serverNotAfter: new Date(material.serverNotAfter * 1000).toISOString(), crlEntries: material.crlEntries ?? null, allowPeers: allow.length, closedConnections: closed },
               'SIGHUP: reloaded certificate, key, CA, CRL and allowlist',
             );
           } catch (err) {

@@ -8,7 +8,7 @@
  * peer's proven identity. Backpressure: `pause()` stops reading from every socket (TCP then pushes
  * back on the senders), `resume()` starts again.
  */
-import { constants as cryptoConstants } from 'node:crypto';
+import { constants as cryptoConstants, type X509Certificate } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
@@ -17,7 +17,7 @@ import type { Metrics } from '../metrics/registry.js';
 import { identityOf, peerNames, type PeerIdentity } from './identity.js';
 import { TokenBucket } from './limits.js';
 import { RateLimitedLog } from './ratelimit-log.js';
-import type { TlsMaterial } from './tls-files.js';
+import { isRevoked, type TlsMaterial } from './tls-files.js';
 
 export interface ListenerOptions {
   readonly host: string;
@@ -99,10 +99,17 @@ function rawOf(socket: tls.TLSSocket): RawSocket | undefined {
   return (socket as unknown as { _parent?: RawSocket })._parent;
 }
 
+interface OpenConnection {
+  readonly peer: PeerIdentity;
+  readonly cert: X509Certificate | undefined;
+  close(reason: string): void;
+}
+
 export class Listener {
   readonly #o: ListenerOptions;
   readonly #server: tls.Server;
-  readonly #sockets = new Set<tls.TLSSocket>();
+  /** Accepted connections, with what a reload needs to re-check them. */
+  readonly #sockets = new Map<tls.TLSSocket, OpenConnection>();
   /** Accepted TCP connections still in their TLS handshake, oldest first. */
   readonly #handshaking = new Set<RawSocket>();
   /** Sockets paused by their peer's rate limit, resumed by their own timer. */
@@ -202,10 +209,27 @@ export class Listener {
     return this.#server.address() as AddressInfo;
   }
 
-  /** New TLS material and allowlist for new connections; open connections are kept. */
-  reload(material: TlsMaterial, allowPeers: readonly string[]): void {
+  /**
+   * New TLS material and allowlist for new connections. Open connections are kept, except those
+   * whose certificate the new CRL revokes or the new allowlist no longer names: those are closed
+   * (counted in connections_closed_total by reason). Returns how many were closed.
+   */
+  reload(material: TlsMaterial, allowPeers: readonly string[]): number {
     this.#server.setSecureContext(this.#secureOptions(material));
     this.#allow = compilePeerPatterns(allowPeers);
+    let closed = 0;
+    for (const [, c] of this.#sockets) {
+      const reason = c.cert && isRevoked(material, c.cert) ? 'revoked' : !this.#allowed(c.peer) ? 'peer_not_allowed' : undefined;
+      if (!reason) continue;
+      this.#o.log.warn({ peer: c.peer.cn, address: c.peer.address, reason }, 'reload: closed an open connection whose certificate is no longer accepted');
+      c.close(reason);
+      closed++;
+    }
+    return closed;
+  }
+
+  #allowed(peer: PeerIdentity): boolean {
+    return this.#allow.length === 0 || peerNames(peer).some((n) => this.#allow.some((re) => re.test(n)));
   }
 
   get connections(): number {
@@ -216,14 +240,14 @@ export class Listener {
   pause(): void {
     if (this.#paused) return;
     this.#paused = true;
-    for (const s of this.#sockets) s.pause();
+    for (const s of this.#sockets.keys()) s.pause();
     this.#o.metrics.backpressureActive.set(1);
   }
 
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    for (const s of this.#sockets) if (!this.#throttled.has(s)) s.resume();
+    for (const s of this.#sockets.keys()) if (!this.#throttled.has(s)) s.resume();
     this.#o.metrics.backpressureActive.set(0);
   }
 
@@ -234,10 +258,10 @@ export class Listener {
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
     const closed = new Promise<void>((res) => this.#server.close(() => res()));
-    for (const s of this.#sockets) s.end();
+    for (const s of this.#sockets.keys()) s.end();
     const deadline = Date.now() + graceMs;
     while (this.#sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const s of this.#sockets) {
+    for (const s of this.#sockets.keys()) {
       this.#o.metrics.connectionsClosed.inc({ reason: 'shutdown' });
       s.destroy();
     }
@@ -270,7 +294,7 @@ export class Listener {
       return;
     }
     const peer = identityOf(cert, address, socket.remotePort);
-    if (this.#allow.length > 0 && !peerNames(peer).some((n) => this.#allow.some((re) => re.test(n)))) {
+    if (!this.#allowed(peer)) {
       this.#refuse('peer_not_allowed', { address, cn: peer.cn, sans: peer.sans });
       socket.destroy();
       return;
@@ -298,12 +322,19 @@ export class Listener {
     }
 
     const m = this.#o.metrics;
+    let closeReason = 'peer_end';
     m.connectionsAccepted.inc();
     m.connectionsOpen.inc();
-    this.#sockets.add(socket);
+    this.#sockets.set(socket, {
+      peer,
+      cert: socket.getPeerX509Certificate(),
+      close: (reason) => {
+        closeReason = reason;
+        socket.destroy();
+      },
+    });
     this.#o.log.info({ peer: peer.cn, address: peer.address }, 'peer connected');
     const framer = new Framer({ maxFrameBytes: this.#o.maxFrameBytes });
-    let closeReason = 'peer_end';
 
     socket.setTimeout(this.#o.idleTimeoutMs);
     socket.on('timeout', () => {

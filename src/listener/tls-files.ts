@@ -35,6 +35,24 @@ export interface TlsMaterial {
   /** Certificates the CRL revokes, and when it must be replaced (seconds since the epoch). */
   readonly crlEntries?: number;
   readonly crlNextUpdate?: number;
+  /** What each CRL revokes, to re-check connections already open when a reload brings a new CRL. */
+  readonly revocations?: readonly Revocations[];
+}
+
+/** The serials one CRL revokes (lowercase hex, no leading zeros), and the CA that signed it. */
+export interface Revocations {
+  readonly issuer: X509Certificate;
+  readonly serials: ReadonlySet<string>;
+}
+
+function normalizeSerial(hex: string): string {
+  return hex.toLowerCase().replace(/^0+(?=.)/, '');
+}
+
+/** Does one of the material's CRLs revoke this (already verified) client certificate? */
+export function isRevoked(m: TlsMaterial, cert: X509Certificate): boolean {
+  const serial = normalizeSerial(cert.serialNumber);
+  return (m.revocations ?? []).some((r) => r.serials.has(serial) && cert.checkIssued(r.issuer));
 }
 
 function read(path: string, what: string): Buffer {
@@ -78,6 +96,7 @@ export async function loadTlsMaterial(p: TlsPaths, now = Date.now()): Promise<Tl
 
   let crlEntries: number | undefined;
   let crlNextUpdate: number | undefined;
+  const revocations: Revocations[] = [];
   if (crl) {
     const blocks = pemBlocks(crl, 'X509 CRL');
     if (blocks.length === 0) throw new TlsConfigError(p.crl!, 'not a PEM CRL (no "-----BEGIN X509 CRL-----" block)');
@@ -92,15 +111,16 @@ export async function loadTlsMaterial(p: TlsPaths, now = Date.now()): Promise<Tl
       }
       // OpenSSL checks a client against the CRL of its issuer; a CRL no CA here signed leaves every
       // client without one (UNABLE_TO_GET_CRL), and an expired one refuses them all (CRL_HAS_EXPIRED).
-      let signed = false;
+      let signer: x509.X509Certificate | undefined;
       for (const c of cas) {
-        if (c.subject === parsed.issuer && (await parsed.verify({ publicKey: c.publicKey }).catch(() => false))) signed = true;
+        if (!signer && c.subject === parsed.issuer && (await parsed.verify({ publicKey: c.publicKey }).catch(() => false))) signer = c;
       }
-      if (!signed) throw new TlsConfigError(p.crl!, `not signed by the CA in ${p.ca} (issuer ${parsed.issuer}): every client would be refused`);
+      if (!signer) throw new TlsConfigError(p.crl!, `not signed by the CA in ${p.ca} (issuer ${parsed.issuer}): every client would be refused`);
       if (parsed.nextUpdate && parsed.nextUpdate.getTime() <= now) {
         throw new TlsConfigError(p.crl!, `expired (nextUpdate ${parsed.nextUpdate.toISOString()}): every client would be refused; publish a fresh CRL`);
       }
       crlEntries += parsed.entries.length;
+      revocations.push({ issuer: new X509Certificate(signer.toString('pem')), serials: new Set(parsed.entries.map((e) => normalizeSerial(e.serialNumber))) });
       const next = parsed.nextUpdate ? parsed.nextUpdate.getTime() / 1000 : undefined;
       if (next !== undefined) crlNextUpdate = crlNextUpdate === undefined ? next : Math.min(crlNextUpdate, next);
     }
@@ -121,5 +141,6 @@ export async function loadTlsMaterial(p: TlsPaths, now = Date.now()): Promise<Tl
     serverSerial: server.serialNumber,
     ...(crlEntries !== undefined ? { crlEntries } : {}),
     ...(crlNextUpdate !== undefined ? { crlNextUpdate } : {}),
+    ...(crl ? { revocations } : {}),
   };
 }

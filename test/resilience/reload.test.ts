@@ -59,6 +59,7 @@ describe('SIGHUP reload under load', () => {
 
   it('rotates the server certificate and adds a CRL: open connections stay, the revoked client is refused, also with a session from before', async () => {
     expect(await refusedSoon(server.port, victim, 1000)).toBe(false);
+    const victimOpen = await openTls(server.port, victim);
     const before13 = await session(server.port, victim, 'TLSv1.3');
     const before12 = await session(server.port, victim, 'TLSv1.2');
     const oldSerial = presentedSerial(await openTls(server.port, clientOf(server)));
@@ -69,6 +70,10 @@ describe('SIGHUP reload under load', () => {
     const line = await reload();
     expect(line.msg).toBe('SIGHUP: reloaded certificate, key, CA, CRL and allowlist');
     expect(line.crlEntries).toBe(1);
+    // The revoked client's open connection is closed; every other one stays.
+    expect(line.closedConnections).toBe(1);
+    await waitFor(async () => victimOpen.destroyed || victimOpen.closed, 5000);
+    expect(metricValue(await scrape(server.metricsPort), 'syslog_ledger_connections_closed_total', { reason: 'revoked' })).toBe(1);
 
     const newSerial = presentedSerial(await openTls(server.port, clientOf(server)));
     expect(newSerial).toBe(rotated.serial);
@@ -86,7 +91,7 @@ describe('SIGHUP reload under load', () => {
     await new Promise<void>((res) => held.write('<13>1 - held.example.com app - - - held after reload\n', () => res()));
     await waitFor(async () => Number((await query(server.databaseUrl, `SELECT count(*) AS n FROM ledger WHERE syslog->>'message' = 'held after reload'`))[0]!.n) === 1);
     expect(good.closedByServer).toBe(false);
-    results.push(`rotation + CRL: server serial ${oldSerial.slice(0, 8)}… -> ${newSerial.slice(0, 8)}…; revoked client refused (fresh, TLS 1.3 session, TLS 1.2 session: ${[resumed13.refused, resumed12.refused]}); open connections kept`);
+    results.push(`rotation + CRL: the revoked client's open connection closed, ${line.closedConnections} in all; server serial ${oldSerial.slice(0, 8)}… -> ${newSerial.slice(0, 8)}…; revoked client refused (fresh, TLS 1.3 session, TLS 1.2 session: ${[resumed13.refused, resumed12.refused]}); open connections kept`);
   });
 
   it('never resumes a TLS session, before or after a reload (no tickets, no cache)', async () => {
@@ -134,16 +139,19 @@ describe('SIGHUP reload under load', () => {
     expect(good.closedByServer).toBe(false);
   });
 
-  it('re-reads the allowlist file', async () => {
+  it('re-reads the allowlist file; an open connection of a peer no longer listed is closed', async () => {
     expect(await refusedSoon(server.port, other, 1000)).toBe(false);
+    const otherOpen = await openTls(server.port, other);
     const before = await refusals('peer_not_allowed');
     writeFileSync(allowFile, 'client1.example.com\n');
     const line = await reload();
     expect(line.allowPeers).toBe(1);
+    expect(line.closedConnections).toBe(1);
+    await waitFor(async () => otherOpen.destroyed || otherOpen.closed, 5000);
     expect(await refusedSoon(server.port, other, 2000)).toBe(true);
     expect(await refusals('peer_not_allowed')).toBe(before + 1);
     expect(await refusedSoon(server.port, clientOf(server), 1000)).toBe(false);
-    results.push('allowlist file re-read: a peer no longer listed is refused (peer_not_allowed)');
+    results.push('allowlist file re-read: a peer no longer listed is refused (peer_not_allowed), and its open connection closed');
   });
 
   it('the good client lost nothing and was never disconnected across the reloads', async () => {
