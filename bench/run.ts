@@ -1,5 +1,6 @@
 /**
- * `npm run bench` (node dist/bench/run.js): the whole benchmark, end to end, in ~3-6 minutes.
+ * `npm run bench` (node dist/bench/run.js): the whole benchmark, end to end, in ~5-9 minutes
+ * (more when other processes keep the machine busy: contended runs are repeated).
  *
  *   1. micro-benchmarks per stage on one core (bench/stages.ts, and bench/parsers.ts / normalize.ts if present)
  *   2. throughput: the real server (fresh database each), 1 connection then 8, N frames of the mix,
