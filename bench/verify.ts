@@ -21,14 +21,18 @@
  *
  * Environment: BENCH_VERIFY_ROWS (1000000), BENCH_VERIFY_CHAINS (1), BENCH_VERIFY_TEMPLATES (20000),
  * BENCH_VERIFY_RUNS (3; the best and the median are reported), BENCH_VERIFY_WORKERS (comma list of
- * `verify --workers` values to compare, default "auto"), BENCH_VERIFY_ARGS (extra verify flags),
+ * `verify --workers` values to compare, default "auto"; an item "@PATH" runs another build's
+ * dist/src/main.js with its defaults, e.g. the commit before a change, interleaved with the others so
+ * that both see the same machine), BENCH_VERIFY_ARGS (extra verify flags),
  * BENCH_VERIFY_KEEP=1 (keep the database and reuse it next time: built once per rows/chains),
  * BENCH_VERIFY_PROFILE=1 (one more run under node --cpu-prof, summarized per thread),
+ * BENCH_VERIFY_PROOFS=0 (skip the proof sizes: inclusion and consistency proofs made by the real
+ * `prove` on the bench chain and checked by `verify-proof`),
  * DATABASE_URL (admin URL; default postgres://postgres@127.0.0.1:5432/postgres).
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -109,6 +113,7 @@ export interface VerifyBenchResult {
   readonly runs: VerifyRun[];
   /** Per --workers value: best and median events/s. */
   readonly summary: Array<{ workers: string; best: number; median: number }>;
+  readonly proofs: ProofSize[];
   readonly profile?: string;
 }
 
@@ -285,13 +290,87 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
   return { name, url, rows, chains, dir, checkpointFile, publicKeyFile, buildSeconds, ...(await sizes()), drop };
 }
 
+/**
+ * The `checkpoints` and `merkle_nodes` tables, as the checkpointer fills them (prove reads them):
+ * the file's checkpoints, and the level >= 8 nodes recomputed from the row hashes. Once per ledger.
+ */
+async function fillProofTables(l: BenchLedger): Promise<void> {
+  await withClient(l.url, async (c) => {
+    if (Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM checkpoints')).rows[0]!.n) > 0) return;
+    const lines = readFileSync(l.checkpointFile, 'utf8').split('\n').filter(Boolean);
+    await c.query(
+      `INSERT INTO checkpoints (chain, seq, tree_size, head_hash, merkle_root, signed_at, key_id, record)
+       SELECT r->>'chain', (r->>'seq')::bigint, (r->>'tree_size')::bigint, decode(r->>'head_hash', 'hex'), decode(r->>'merkle_root', 'hex'),
+              (r->>'time')::timestamptz, r->>'key_id', r FROM unnest($1::jsonb[]) AS r`,
+      [lines],
+    );
+    for (const { chain } of (await c.query<{ chain: string }>('SELECT chain FROM chains')).rows) {
+      const nodes: Array<[number, number, Buffer]> = [];
+      const acc = new MerkleAccumulator({ onNode: (level, idx, hash) => nodes.push([level, idx, hash]), onNodeMinLevel: 8 });
+      for (let from = 1; ; from += 100_000) {
+        const r = await c.query<{ hash: Buffer }>('SELECT hash FROM ledger WHERE chain = $1 AND seq >= $2 AND seq < $3 ORDER BY seq', [chain, from, from + 100_000]);
+        for (const row of r.rows) acc.append(row.hash);
+        if (r.rows.length < 100_000) break;
+      }
+      await c.query(
+        'INSERT INTO merkle_nodes (chain, level, idx, hash) SELECT $1, l, i, h FROM unnest($2::smallint[], $3::bigint[], $4::bytea[]) AS t(l, i, h)',
+        [chain, nodes.map((n) => n[0]), nodes.map((n) => n[1]), nodes.map((n) => n[2])],
+      );
+    }
+  });
+}
+
+/** Proofs made by the real `prove` on the bench chain, checked by the real `verify-proof`. */
+export interface ProofSize {
+  readonly kind: 'inclusion' | 'consistency';
+  readonly args: string;
+  readonly treeSize: number;
+  readonly hashes: number;
+  /** The whole proof document, compact JSON (the event included for inclusion proofs). */
+  readonly documentBytes: number;
+  readonly verifies: boolean;
+}
+
+async function proofSizes(l: BenchLedger): Promise<ProofSize[]> {
+  await fillProofTables(l);
+  const chain = 'bench-1';
+  const n = Math.ceil(l.rows / l.chains);
+  const cases: Array<{ kind: ProofSize['kind']; args: string[] }> = [
+    ...[1, Math.floor(n / 2) + 1, n].map((seq) => ({ kind: 'inclusion' as const, args: ['--seq', String(seq)] })),
+    { kind: 'inclusion', args: ['--seq', '777', '--tree-size', '1000'] },
+    { kind: 'consistency', args: ['--consistency', '1000', 'latest'] },
+    { kind: 'consistency', args: ['--consistency', String(Math.floor(n / 2000) * 1000 || 1000), 'latest'] },
+  ];
+  const out: ProofSize[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'bench-proofs-'));
+  try {
+    for (const c of cases) {
+      const file = join(dir, 'proof.json');
+      const made = await run([MAIN, 'prove', '--database-url', l.url, '--chain', chain, ...c.args, '--out', file]);
+      if (made !== 0) throw new Error(`prove ${c.args.join(' ')} exited ${made}`);
+      const doc = JSON.parse(readFileSync(file, 'utf8')) as { proof: string[]; tree_size?: number; second?: { tree_size: number } };
+      const ok = (await run([MAIN, 'verify-proof', '--public-key', l.publicKeyFile, file])) === 0;
+      out.push({ kind: c.kind, args: c.args.join(' '), treeSize: doc.tree_size ?? doc.second?.tree_size ?? 0, hashes: doc.proof.length, documentBytes: JSON.stringify(doc).length, verifies: ok });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+function run(args: string[]): Promise<number | null> {
+  return new Promise((res) => spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] }).on('exit', (c) => res(c)));
+}
+
 /** One run of the real command; `profileDir` adds --cpu-prof. */
 async function runVerify(l: BenchLedger, workers: string, extra: readonly string[], profileDir?: string): Promise<VerifyRun> {
+  // A variant "@/path/to/dist/src/main.js" runs another build (e.g. an older commit) with its defaults.
+  const other = workers.startsWith('@') ? workers.slice(1) : undefined;
   const args = [
     ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
-    MAIN, 'verify', '--database-url', l.url, '--checkpoints', l.checkpointFile, '--public-key', l.publicKeyFile, '--json',
-    ...(workers === 'auto' ? [] : ['--workers', workers]),
-    ...extra,
+    other ?? MAIN, 'verify', '--database-url', l.url, '--checkpoints', l.checkpointFile, '--public-key', l.publicKeyFile, '--json',
+    ...(workers === 'auto' || other !== undefined ? [] : ['--workers', workers]),
+    ...(other !== undefined ? [] : extra),
   ];
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -363,7 +442,9 @@ export async function benchVerify(o: VerifyBenchOptions = {}): Promise<VerifyBen
         .join('\n');
       log(`profiles in ${pdir}`);
     }
-    return { rows, chains, buildSeconds: round(l.buildSeconds, 1), tableMb: l.tableMb, avg: l.avg, machine: m, runs, summary, ...(profile ? { profile } : {}) };
+    const proofs = process.env.BENCH_VERIFY_PROOFS === '0' ? [] : await proofSizes(l);
+    for (const p of proofs) log(`${p.kind} ${p.args}: ${p.hashes} hashes, ${p.documentBytes} B document, tree size ${p.treeSize}, verify-proof ${p.verifies ? 'ok' : 'FAILED'}`);
+    return { rows, chains, buildSeconds: round(l.buildSeconds, 1), tableMb: l.tableMb, avg: l.avg, machine: m, runs, summary, proofs, ...(profile ? { profile } : {}) };
   } finally {
     await l.drop();
   }
