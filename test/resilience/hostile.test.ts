@@ -15,7 +15,7 @@ import { metricValue, refusedSoon, scrape, waitFor } from '../helpers/tls-client
 import { clientOf, ledgerCount, ledgerIndexes, MiB, sampleRss, sleep, startLoad, tally, type ClientFiles, type Load } from './load.js';
 
 const HANDSHAKE_TIMEOUT_MS = 2000;
-const IDLE_TIMEOUT_MS = 8000;
+const IDLE_TIMEOUT_MS = 12_000;
 const MAX_CONNECTIONS = 1100;
 const PER_PEER = 50;
 const IDLE_CONNECTIONS = 1000;
