@@ -354,6 +354,8 @@ interface Results {
   machine: Record<string, unknown>;
   versions: Record<string, string>;
   stages?: StageReport;
+  ingest?: unknown;
+  verify?: unknown;
   parsers?: OpsResult[] | { error: string } | null;
   normalize?: OpsResult[] | { error: string } | null;
   throughput: { conn1?: ThroughputResult; conn8?: ThroughputResult; runs: ThroughputResult[] };
@@ -485,6 +487,10 @@ async function main(): Promise<number> {
       results.stages = benchStages();
       results.parsers = await optionalBench('./parsers.js', 'benchParsers');
       results.normalize = await optionalBench('./normalize.js', 'benchNormalize');
+      log('ingest with and without detections and redaction');
+      const ingest = await import('./ingest.js');
+      results.ingest = ingest.benchIngest();
+      ingest.printIngest(results.ingest as ReturnType<typeof ingest.benchIngest>);
     }
 
     const kept: { db8?: BenchDatabase } = {};
