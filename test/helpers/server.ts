@@ -100,7 +100,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
 
   const stopChild = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
     const child = run.child;
-    if (child.exitCode !== null) return child.exitCode;
+    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
     const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
     child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
