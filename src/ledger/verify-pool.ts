@@ -65,8 +65,8 @@ export class WorkerPool implements RangeExecutor {
 
   constructor(size: number, init: WorkerInit) {
     for (let i = 0; i < size; i++) {
-      // A larger young generation: the per-row garbage (lifted values, hash results) dies young.
-      const worker = new Worker(WORKER_URL, { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 64 } });
+      // (A 64 MB young generation measured no different from the default: 17.7-18.1 s CPU per 1M rows either way.)
+      const worker = new Worker(WORKER_URL, { workerData: init });
       const slot = { worker, job: undefined as Job | undefined };
       worker.on('message', (m: FromWorker) => this.#onMessage(slot, m));
       worker.on('error', (err) => this.#fail(err));
