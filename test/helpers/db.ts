@@ -30,6 +30,7 @@ export async function createTestDatabase(prefix = 'sl_test'): Promise<{ url: str
       const c = new pg.Client({ connectionString: adminUrl() });
       await c.connect();
       try {
+        await waitForSessionsToEnd(c, name);
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await c.end();
@@ -46,5 +47,18 @@ export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(url
     return (await c.query<T>(text, values)).rows;
   } finally {
     await c.end();
+  }
+}
+
+/**
+ * Gives sessions that are closing (a pool just ended) up to 2 s to go before DROP ... WITH (FORCE):
+ * a session terminated while its client is ending reports the termination as an error nobody
+ * listens to any more, which fails the test run.
+ */
+export async function waitForSessionsToEnd(c: pg.Client, database: string): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    const r = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [database]);
+    if (r.rows[0]!.n === 0) return;
+    await new Promise((res) => setTimeout(res, 50));
   }
 }

@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { waitForSessionsToEnd } from '../helpers/db.js';
 
 const ROOT = new URL('../../', import.meta.url);
 
@@ -48,6 +49,7 @@ export async function createDb(prefix = 'sl_integrity'): Promise<TestDb> {
       await pool.end();
       const c = new pg.Client({ connectionString: ADMIN_URL });
       await c.connect();
+      await waitForSessionsToEnd(c, name);
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
     },
