@@ -70,7 +70,9 @@ export class JsonbCanonicalizer {
    * only used after checking that it sorts this object (count - 1 comparisons), never trusted.
    */
   readonly #orders = new Map<number, Int32Array>();
-  readonly #names = new WeakMap<Want, Map<number, string[]>>();
+  /** Per selection: its names by length (index), looked up once per captured object, not per key. */
+  readonly #names = new WeakMap<Want, Array<string[] | undefined>>();
+  readonly #fNames: Array<Array<string[] | undefined> | undefined> = new Array(MAX_DEPTH).fill(undefined);
 
   /**
    * Writes the canonical JSON of the jsonb text `src[start, stop)` into `out` at `at`; returns the
@@ -135,7 +137,7 @@ export class JsonbCanonicalizer {
           }
           for (; k < sw + 7; k++) v *= 256;
           mPrefix[m] = special ? -1 : v;
-          if (fPartial[depth] !== undefined) fPending[depth] = this.#wanted(this.#fWant[depth] as Want, o, sw + 1, w - 1);
+          if (fPartial[depth] !== undefined) fPending[depth] = wanted(this.#fNames[depth] as Array<string[] | undefined>, o, sw + 1, w - 1);
           m++;
         }
         continue;
@@ -198,6 +200,7 @@ export class JsonbCanonicalizer {
         const sel = depth === 0 ? want : fPartial[depth - 1] !== undefined && fPending[depth - 1] !== undefined ? (this.#fWant[depth - 1] as Want).get(fPending[depth - 1] as string) : undefined;
         const nested = isObject && sel !== undefined && sel !== LEAF ? (sel as Want) : undefined;
         this.#fWant[depth] = nested;
+        if (nested !== undefined) this.#fNames[depth] = this.#byLength(nested);
         fPartial[depth] = nested !== undefined ? {} : undefined;
         o[w++] = c;
         i++;
@@ -311,22 +314,14 @@ export class JsonbCanonicalizer {
     return true;
   }
 
-  /** The wanted name a key (its bytes in `o`, quotes excluded) is, if any: by length, then bytes. */
-  #wanted(want: Want, o: Buffer, ks: number, ke: number): string | undefined {
-    let byLength = this.#names.get(want);
-    if (byLength === undefined) {
-      byLength = new Map();
-      for (const name of want.keys()) byLength.set(name.length, [...(byLength.get(name.length) ?? []), name]);
-      this.#names.set(want, byLength);
+  #byLength(want: Want): Array<string[] | undefined> {
+    let t = this.#names.get(want);
+    if (t === undefined) {
+      t = [];
+      for (const name of want.keys()) (t[name.length] ??= []).push(name);
+      this.#names.set(want, t);
     }
-    const names = byLength.get(ke - ks);
-    if (names === undefined) return undefined;
-    for (const name of names) {
-      let k = 0;
-      while (k < name.length && o[ks + k] === name.charCodeAt(k)) k++;
-      if (k === name.length) return name;
-    }
-    return undefined;
+    return t;
   }
 }
 
@@ -352,10 +347,36 @@ function compareKeys(o: Buffer, as: number, ae: number, bs: number, be: number):
   return la - lb;
 }
 
+/** The wanted name a key (its bytes in `o`, quotes excluded) is, if any: by length, then bytes. */
+function wanted(byLength: Array<string[] | undefined>, o: Buffer, ks: number, ke: number): string | undefined {
+  const names = byLength[ke - ks];
+  if (names === undefined) return undefined;
+  for (let n = 0; n < names.length; n++) {
+    const name = names[n] as string;
+    let k = 0;
+    while (k < name.length && o[ks + k] === name.charCodeAt(k)) k++;
+    if (k === name.length) return name;
+  }
+  return undefined;
+}
+
 /** A captured value (jsonb text bytes), decoded as JSON.parse does (strings without escapes directly). */
 function decode(s: Buffer, vs: number, ve: number): unknown {
   while (ve > vs && s[ve - 1] === SPACE) ve--;
-  if (s[vs] === QUOTE) {
+  const c = s[vs] as number;
+  if ((c >= 0x31 && c <= 0x39) || (c === 0x30 && ve - vs === 1)) {
+    // A plain integer (class_uid and the like), without a string and JSON.parse.
+    let v = 0;
+    let k = vs;
+    while (k < ve && k - vs < 15) {
+      const d = (s[k] as number) - 0x30;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+      k++;
+    }
+    if (k === ve) return v;
+  }
+  if (c === QUOTE) {
     let k = vs + 1;
     while (k < ve - 1 && s[k] !== BACKSLASH) k++;
     if (k === ve - 1) return s.toString('utf8', vs + 1, ve - 1);
