@@ -122,11 +122,13 @@ class ProgressBar {
 
   constructor(out: NodeJS.WriteStream) {
     this.#out = out;
+    // The first draw waits half a second, so that the rate is over some rows, not the first batch.
+    this.#drawn = Date.now() + 300;
+    this.#samples.push([Date.now(), 0]);
   }
 
   update(rows: number, expected: number): void {
     const now = Date.now();
-    if (this.#samples.length === 0) this.#samples.push([now, 0]);
     if (now - this.#drawn < 200) return;
     this.#drawn = now;
     this.#samples.push([now, rows]);
@@ -142,7 +144,7 @@ class ProgressBar {
     const line =
       `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${String(Math.floor(frac * 100)).padStart(3)}%  ${n(rows)}/${n(total)} events  ` +
       `${n(rate)} events/s  ETA ${eta === undefined ? '?' : `${Math.floor(eta / 60)}:${String(eta % 60).padStart(2, '0')}`}`;
-    this.#out.write(`\r\x1b[K${line.slice(0, Math.max(20, (this.#out.columns ?? 120) - 1))}`);
+    this.#out.write(`\r\x1b[K${line.slice(0, Math.max(20, (this.#out.columns || 120) - 1))}`);
     this.#shown = true;
   }
 
