@@ -99,8 +99,6 @@ export class WorkerPool implements RangeExecutor {
 
   #onMessage(slot: { job: Job | undefined }, m: FromWorker): void {
     switch (m.type) {
-      case 'ready':
-        return;
       case 'hashes':
         this.#jobs.get(m.id)?.sink(m.seqs, m.hashes, m.n);
         return;
@@ -148,4 +146,55 @@ function revive(s: RangeSummary): RangeSummary {
     first: s.first && { seq: s.first.seq, prevHash: buf(s.first.prevHash) },
     last: s.last && { seq: s.last.seq, hash: buf(s.last.hash) },
   };
+}
+
+type Batch = [seqs: Float64Array, hashes: Uint8Array, n: number];
+
+/**
+ * Ranges started up to `ahead` at a time and handed back strictly in order: a range's hash batches
+ * are held until it is the one being consumed, then go to `feed` as they come. Memory: at most
+ * `ahead` ranges of row hashes (40 bytes per row).
+ */
+export class OrderedRanges<T> {
+  readonly #exec: RangeExecutor;
+  readonly #items: readonly T[];
+  readonly #range: (item: T) => ChainRange;
+  readonly #feed: (item: T, ...batch: Batch) => void;
+  readonly #ahead: number;
+  readonly #pending = new Map<number, { result: Promise<RangeSummary>; live: boolean; held: Batch[] }>();
+
+  constructor(exec: RangeExecutor, items: readonly T[], range: (item: T) => ChainRange, feed: (item: T, ...batch: Batch) => void, ahead: number) {
+    this.#exec = exec;
+    this.#items = items;
+    this.#range = range;
+    this.#feed = feed;
+    this.#ahead = ahead;
+    for (let k = 0; k < Math.min(ahead, items.length); k++) this.#start(k);
+  }
+
+  #start(k: number): void {
+    const item = this.#items[k];
+    if (item === undefined) return;
+    const slot = { result: undefined as unknown as Promise<RangeSummary>, live: false, held: [] as Batch[] };
+    slot.result = this.#exec.run(this.#range(item), (seqs, hashes, n) => {
+      if (slot.live) this.#feed(item, seqs, hashes, n);
+      else slot.held.push([seqs, hashes, n]);
+    });
+    slot.result.catch(() => {}); // awaited in take(); a failure before then must not go unhandled
+    this.#pending.set(k, slot);
+  }
+
+  /** The summary of range k (k = 0, 1, 2, ... in order), after all its batches went to `feed`. */
+  async take(k: number): Promise<RangeSummary> {
+    const slot = this.#pending.get(k);
+    const item = this.#items[k];
+    if (slot === undefined || item === undefined) throw new RangeError(`range ${k} was not started`);
+    slot.live = true;
+    for (const [seqs, hashes, n] of slot.held) this.#feed(item, seqs, hashes, n);
+    slot.held.length = 0;
+    const summary = await slot.result;
+    this.#pending.delete(k);
+    this.#start(k + this.#ahead);
+    return summary;
+  }
 }

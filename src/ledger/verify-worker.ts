@@ -19,7 +19,6 @@ export interface WorkerInit {
 export type ToWorker = { readonly type: 'task'; readonly id: number; readonly range: ChainRange } | { readonly type: 'end' };
 
 export type FromWorker =
-  | { readonly type: 'ready' }
   | { readonly type: 'hashes'; readonly id: number; readonly seqs: Float64Array; readonly hashes: Uint8Array; readonly n: number }
   | { readonly type: 'done'; readonly id: number; readonly summary: unknown }
   | { readonly type: 'error'; readonly message: string };
@@ -42,7 +41,6 @@ try {
   await client.connect();
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   await client.query(`SET TRANSACTION SNAPSHOT ${client.escapeLiteral(init.snapshot)}`);
-  post({ type: 'ready' });
   for (;;) {
     const m = queue.shift() ?? (await new Promise<void>((r) => (wake = r)).then(() => queue.shift()));
     wake = undefined;

@@ -22,8 +22,7 @@ import pg from 'pg';
 import { retentionBoundaries, type RetentionTrust } from '../retention/boundaries.js';
 import { ZERO_HASH } from './types.js';
 import type { ChainRange } from './verify-copy.js';
-import { InlineExecutor, WorkerPool, workersAvailable, type RangeExecutor } from './verify-pool.js';
-import type { RangeSummary } from './verify-range.js';
+import { InlineExecutor, OrderedRanges, WorkerPool, workersAvailable, type RangeExecutor } from './verify-pool.js';
 import type { Finding, StoredRow } from './verify-reference.js';
 
 export { FINDING_KINDS, liftedMismatches, recomputeHash, type Finding, type FindingKind, type StoredRow } from './verify-reference.js';
@@ -187,27 +186,11 @@ export async function verifyLedger(databaseUrl: string, opts: VerifyOptions = {}
     } else {
       executor = new InlineExecutor(client, max);
     }
-    const exec = executor;
 
-    // Ranges start up to `ahead` at a time; results are consumed strictly in order. A range that
-    // finishes early waits in memory (its row hashes only).
-    const ahead = Math.max(1, workers) + 1;
-    const all = plans.flatMap((p) => p.ranges.map((range) => ({ plan: p, range })));
-    const started_: Array<{ result: Promise<RangeSummary>; live: { on: boolean; held: Array<[Float64Array, Uint8Array, number]> } }> = [];
-    const start = (k: number): void => {
-      const item = all[k];
-      if (item === undefined) return;
-      const live = { on: false, held: [] as Array<[Float64Array, Uint8Array, number]> };
-      const chain = item.plan.chain;
-      const result = exec.run(item.range, (seqs, hashes, n) => {
-        if (live.on) feed(chain, seqs, hashes, n);
-        else live.held.push([seqs, hashes, n]);
-      });
-      result.catch(() => {});
-      started_[k] = { result, live };
-    };
+    // Ranges run up to `ahead` at a time and are consumed strictly in order.
     const hash = Buffer.alloc(32);
-    const feed = (chain: string, seqs: Float64Array, hashes: Uint8Array, n: number): void => {
+    const items = plans.flatMap((plan) => plan.ranges.map((range) => ({ chain: plan.chain, range })));
+    const ordered = new OrderedRanges(executor, items, (it) => it.range, ({ chain }, seqs, hashes, n) => {
       const onRow = opts.onRow;
       if (onRow) {
         for (let i = 0; i < n; i++) {
@@ -217,8 +200,7 @@ export async function verifyLedger(databaseUrl: string, opts: VerifyOptions = {}
       }
       rows += n;
       opts.onProgress?.(rows, expected);
-    };
-    for (let k = 0; k < Math.min(ahead, all.length); k++) start(k);
+    }, Math.max(1, workers) + 1);
 
     let k = 0;
     for (const plan of plans) {
@@ -229,13 +211,7 @@ export async function verifyLedger(databaseUrl: string, opts: VerifyOptions = {}
       let lastSeq = plan.startSeq - 1;
       let lastHash: Buffer | null = plan.startPrev;
       for (let r = 0; r < plan.ranges.length; r++, k++) {
-        const s = started_[k]!;
-        s.live.on = true;
-        for (const [seqs, hashes, n] of s.live.held) feed(chain, seqs, hashes, n);
-        s.live.held.length = 0;
-        const sum = await s.result;
-        delete started_[k];
-        start(k + ahead);
+        const sum = await ordered.take(k);
         if (sum.first) {
           // Stitching: the range checked its rows against each other; its first row is checked here.
           const f = sum.first;
