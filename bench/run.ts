@@ -46,7 +46,7 @@ const CEILING_VARIANTS = env('BENCH_CEILING_VARIANTS', 'ledger').split(',') as C
 const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean);
 /** Extra node flags for the server process (e.g. --max-semi-space-size=64). */
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-const ONLY = new Set(env('BENCH_ONLY', 'stages,throughput,ceiling,latency,conns').split(','));
+const ONLY = new Set(env('BENCH_ONLY', 'stages,throughput,ceiling,latency,conns,verify').split(','));
 const PROFILE = process.env.BENCH_PROFILE === '1';
 /** Before each timed run, wait up to QUIET_MAX s for the machine to be under QUIET_PCT % busy. */
 const QUIET_MAX = Number(env('BENCH_QUIET_MAX', '60'));
@@ -491,6 +491,16 @@ async function main(): Promise<number> {
       const ingest = await import('./ingest.js');
       results.ingest = ingest.benchIngest();
       ingest.printIngest(results.ingest as ReturnType<typeof ingest.benchIngest>);
+    }
+
+    if (ONLY.has('verify')) {
+      log('verify on a ledger of 1,000,000 events (bench/verify.ts; BENCH_VERIFY_ROWS to change)');
+      const { benchVerify } = await import('./verify.js');
+      const v = await benchVerify();
+      const { profile: _profile, ...rest } = v;
+      results.verify = rest;
+      for (const x of v.summary) log(`verify ${v.rows} events, --workers ${x.workers}: best ${x.best} events/s, median ${x.median}`);
+      for (const p of v.proofs) log(`${p.kind} proof ${p.args}: ${p.hashes} hashes, ${p.documentBytes} B, verify-proof ${p.verifies ? 'ok' : 'FAILED'}`);
     }
 
     const kept: { db8?: BenchDatabase } = {};
