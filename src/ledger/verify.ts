@@ -27,13 +27,20 @@ import type { Finding, StoredRow } from './verify-reference.js';
 
 export { FINDING_KINDS, liftedMismatches, recomputeHash, type Finding, type FindingKind, type StoredRow } from './verify-reference.js';
 
-const SELECT = `SELECT chain, seq, (extract(epoch FROM received_at) * 1000000)::bigint AS us, peer_cn, peer_sans, peer_addr,
+/**
+ * A ledger row as stored, every column as text or bytes: verify, prove and the retention archive
+ * all read rows with this select list. `src_ip::text` (not host()): a netmask slipped into the
+ * column shows up as a column_mismatch.
+ */
+export const LEDGER_ROW_SELECT = `SELECT chain, seq, (extract(epoch FROM received_at) * 1000000)::bigint AS us, peer_cn, peer_sans, peer_addr,
   format, truncated, parse_error, raw, syslog::text AS syslog, event::text AS event,
   to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS event_time, hostname, app_name,
-  class_uid, activity_id, status_id, severity_id, user_name, actor_user, host(src_ip) AS src_ip, prev_hash, hash
-  FROM ledger WHERE chain = $1 AND seq >= $2 ORDER BY seq`;
+  class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip::text AS src_ip, prev_hash, hash`;
 
-interface DbRow {
+const SELECT = `${LEDGER_ROW_SELECT} FROM ledger WHERE chain = $1 AND seq >= $2 ORDER BY seq`;
+
+/** A row read with LEDGER_ROW_SELECT. */
+export interface DbRow {
   chain: string;
   seq: string;
   us: string;

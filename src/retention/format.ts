@@ -10,6 +10,7 @@
  * hash, the Merkle frontier before and after the range, and the signed checkpoint that covers it
  * (with the row hashes between the range's end and the checkpoint, so its root can be recomputed).
  */
+import { LEDGER_ROW_SELECT, type DbRow } from '../ledger/verify.js';
 import { basename, dirname, join } from 'node:path';
 import type { Checkpoint } from '../ledger/checkpoint.js';
 import { isoMicros } from '../ledger/copy.js';
@@ -170,38 +171,11 @@ export function toChainedRecord(r: ArchiveRow): ChainedRecord {
   };
 }
 
-/** Columns read from a partition (or a restored table) for an archive line, in ArchiveRow terms. */
-export const ROW_SELECT = `SELECT chain, seq, (extract(epoch FROM received_at) * 1000000)::bigint AS us, peer_cn, peer_sans, peer_addr,
-  format, truncated, parse_error, raw, syslog::text AS syslog, event::text AS event,
-  to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS event_time, hostname, app_name,
-  class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip::text AS src_ip, prev_hash, hash`;
+/** Columns read from a partition (or a restored table) for an archive line: the ledger's row select. */
+export const ROW_SELECT = LEDGER_ROW_SELECT;
 
-export interface DbArchiveRow {
-  chain: string;
-  seq: string;
-  us: string;
-  peer_cn: string | null;
-  peer_sans: string[];
-  peer_addr: string;
-  format: string;
-  truncated: boolean;
-  parse_error: string | null;
-  raw: Buffer;
-  syslog: string;
-  event: string;
-  event_time: string | null;
-  hostname: string | null;
-  app_name: string | null;
-  class_uid: number;
-  activity_id: number;
-  status_id: number;
-  severity_id: number;
-  user_name: string | null;
-  actor_user: string | null;
-  src_ip: string | null;
-  prev_hash: Buffer;
-  hash: Buffer;
-}
+/** A partition row read with ROW_SELECT. */
+export type DbArchiveRow = DbRow;
 
 export function fromDbRow(r: DbArchiveRow): ArchiveRow {
   const us = Number(r.us);
