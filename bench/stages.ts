@@ -14,7 +14,7 @@
  */
 import { Framer } from '../src/framing/framer.js';
 import type { PeerIdentity } from '../src/listener/identity.js';
-import { canonicalJson, chainHash, type CanonicalRow } from '../src/ledger/canonical.js';
+import { canonicalJson, canonicalRowOf, chainHash, type CanonicalRow } from '../src/ledger/canonical.js';
 import { copyLine } from '../src/ledger/copy.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from '../src/ledger/types.js';
 import { toRecord } from '../src/main.js';
@@ -69,22 +69,7 @@ export function chainRecords(chain: string, records: readonly LedgerRecord[], fr
   return { rows, lines };
 }
 
-function canonicalRow(chain: string, seq: number, r: LedgerRecord, syslogJson: string, eventJson: string): CanonicalRow {
-  return {
-    chain,
-    seq,
-    receivedAtUs: r.receivedAtUs,
-    peerCn: r.peer.cn,
-    peerSans: r.peer.sans,
-    peerAddr: r.peer.address,
-    format: r.format,
-    truncated: r.truncated,
-    parseError: r.parseError,
-    raw: r.raw,
-    syslogJson,
-    eventJson,
-  };
-}
+const canonicalRow = (chain: string, seq: number, r: LedgerRecord, syslogJson: string, eventJson: string): CanonicalRow => canonicalRowOf(r, chain, seq, syslogJson, eventJson);
 
 export interface StageReport {
   readonly stages: OpsResult[];

@@ -21,6 +21,7 @@ import { realpathSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
+import { describeError } from './errors.js';
 import type { Frame } from './framing/framer.js';
 import { LedgerWriter } from './ledger/writer.js';
 import type { LedgerRecord, ChainedRecord } from './ledger/types.js';
@@ -88,8 +89,45 @@ export interface PipelineHooks {
   readonly ready?: () => { ok: boolean; detail: Record<string, unknown> };
 }
 
-/** Frame → LedgerRecord: parse, count, normalize, check the host binding, lift. Never throws on input. */
+/**
+ * Frame → LedgerRecord: parse, count, normalize, check the host binding, lift, redact. The stages
+ * never throw on input by design; should one throw anyway (a bug), the frame is still stored, raw,
+ * with the error as its parse error: an audit server neither drops the frame nor crashes the
+ * connection's read loop over it.
+ */
 export function toRecord(
+  frame: Frame,
+  peer: PeerIdentity,
+  receivedAtUs: number,
+  cfg: { format: FormatOption; timeZone: string; hostBindings?: readonly HostBinding[]; redactor?: Redactor },
+  metrics: Metrics,
+  monitor?: Monitor,
+): LedgerRecord {
+  try {
+    return processFrame(frame, peer, receivedAtUs, cfg, metrics, monitor);
+  } catch (err) {
+    metrics.parseFailures.inc({ reason: 'internal' });
+    return unprocessedRecord(frame, peer, receivedAtUs, `internal error while processing the frame: ${describeError(err)}`);
+  }
+}
+
+/** The record of a frame no stage could process: raw bytes kept, text made storable, Base Event. */
+function unprocessedRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number, error: string): LedgerRecord {
+  const message = frame.body.toString('utf8').replaceAll('\0', '\uFFFD');
+  const syslog = { facility: null, severity: null, timestamp: null, hostname: null, app_name: null, procid: null, msgid: null, structured_data: null, message };
+  const event = {
+    class_uid: 0, category_uid: 0, activity_id: 0, type_uid: 0, severity_id: 0, status_id: 0,
+    time: Math.floor(receivedAtUs / 1000),
+    metadata: { product: { name: 'syslog-ledger' }, peer: { cn: peer.cn } },
+    message,
+    raw_data: message,
+    unmapped: { parse_error: error },
+  };
+  const parsed = { format: 'unparsed' as const, syslog, parse_error: error, parse_error_reason: 'internal' };
+  return { receivedAtUs, peer, raw: frame.raw, truncated: frame.truncated, format: 'unparsed', parseError: error, syslog, event, columns: liftColumns(event, parsed) };
+}
+
+function processFrame(
   frame: Frame,
   peer: PeerIdentity,
   receivedAtUs: number,

@@ -8,6 +8,7 @@
  * and costs one buffer write per field (see bench/stages.ts "canonical+sha256").
  */
 import { createHash } from 'node:crypto';
+import type { ChainedRecord, LedgerRecord } from './types.js';
 
 export const CANONICAL_VERSION = 1;
 const MAGIC = Buffer.from('SLR1', 'latin1');
@@ -162,4 +163,33 @@ export function canonicalBytes(row: CanonicalRow): Buffer {
 export function chainHash(prevHash: Buffer, row: CanonicalRow): Buffer {
   const n = encode(row);
   return createHash('sha256').update(prevHash).update(scratch.subarray(0, n)).digest();
+}
+
+/** The canonical fields of a record placed at `seq` in `chain`, given its canonical JSON texts. */
+export function canonicalRowOf(record: LedgerRecord, chain: string, seq: number, syslogJson: string, eventJson: string): CanonicalRow {
+  return {
+    chain,
+    seq,
+    receivedAtUs: record.receivedAtUs,
+    peerCn: record.peer.cn,
+    peerSans: record.peer.sans,
+    peerAddr: record.peer.address,
+    format: record.format,
+    truncated: record.truncated,
+    parseError: record.parseError,
+    raw: record.raw,
+    syslogJson,
+    eventJson,
+  };
+}
+
+/**
+ * Gives a record its place in a chain: each JSON document is serialized canonically once, hashed,
+ * and returned so the same text goes into the COPY stream (the writer and retention records use this).
+ */
+export function chainRecord(record: LedgerRecord, chain: string, seq: number, prevHash: Buffer): { row: ChainedRecord; syslogJson: string; eventJson: string } {
+  const syslogJson = canonicalJson(record.syslog);
+  const eventJson = canonicalJson(record.event);
+  const hash = chainHash(prevHash, canonicalRowOf(record, chain, seq, syslogJson, eventJson));
+  return { row: { ...record, chain, seq, prevHash, hash }, syslogJson, eventJson };
 }

@@ -13,7 +13,7 @@ import copyStreams from 'pg-copy-streams';
 import type { Logger } from 'pino';
 import { ChainDivergedError, ChainLockedError, describeError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
-import { canonicalJson, chainHash } from './canonical.js';
+import { canonicalJson, chainRecord } from './canonical.js';
 import { COPY_SQL, copyLine } from './copy.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from './types.js';
 
@@ -428,27 +428,11 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       seq++;
-      const syslogJson = canonicalJson(r.syslog);
-      const eventJson = canonicalJson(r.event);
-      const hash = chainHash(prevHash, {
-        chain: this.#o.chain,
-        seq,
-        receivedAtUs: r.receivedAtUs,
-        peerCn: r.peer.cn,
-        peerSans: r.peer.sans,
-        peerAddr: r.peer.address,
-        format: r.format,
-        truncated: r.truncated,
-        parseError: r.parseError,
-        raw: r.raw,
-        syslogJson,
-        eventJson,
-      });
-      const row: ChainedRecord = { ...r, chain: this.#o.chain, seq, prevHash, hash };
+      const { row, syslogJson, eventJson } = chainRecord(r, this.#o.chain, seq, prevHash);
       rows[i] = row;
       copy[i] = copyLine(row, syslogJson, eventJson);
       bytes += r.raw.length;
-      prevHash = hash;
+      prevHash = row.hash;
     }
     const last = { seq, hash: prevHash };
     this.#head = last;

@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { canonicalJson, chainHash } from '../ledger/canonical.js';
+import { chainRecord } from '../ledger/canonical.js';
 import { keyMap, parseCheckpoint, signCheckpoint, verifyCheckpointSignature, type Checkpoint } from '../ledger/checkpoint.js';
 import { CheckpointFile, readTailCheckpoints } from '../ledger/checkpoint-file.js';
 import { COPY_SQL, copyLine } from '../ledger/copy.js';
@@ -109,23 +109,8 @@ export async function appendRetentionRecord(client: pg.Client, record: LedgerRec
   await client.query('INSERT INTO chains (chain) VALUES ($1) ON CONFLICT (chain) DO NOTHING', [RETENTION_CHAIN]);
   const head = (await client.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1 FOR UPDATE', [RETENTION_CHAIN])).rows[0]!;
   const seq = Number(head.head_seq) + 1;
-  const syslogJson = canonicalJson(record.syslog);
-  const eventJson = canonicalJson(record.event);
-  const hash = chainHash(head.head_hash, {
-    chain: RETENTION_CHAIN,
-    seq,
-    receivedAtUs: record.receivedAtUs,
-    peerCn: record.peer.cn,
-    peerSans: record.peer.sans,
-    peerAddr: record.peer.address,
-    format: record.format,
-    truncated: record.truncated,
-    parseError: record.parseError,
-    raw: record.raw,
-    syslogJson,
-    eventJson,
-  });
-  const row: ChainedRecord = { ...record, chain: RETENTION_CHAIN, seq, prevHash: head.head_hash, hash };
+  const { row, syslogJson, eventJson } = chainRecord(record, RETENTION_CHAIN, seq, head.head_hash);
+  const hash = row.hash;
   await pipeline(Readable.from([copyLine(row, syslogJson, eventJson)]), client.query(copyStreams.from(COPY_SQL)));
   await client.query('UPDATE chains SET head_seq = $2, head_hash = $3, updated_at = now() WHERE chain = $1', [RETENTION_CHAIN, seq, hash]);
   return row;
