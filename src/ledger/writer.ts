@@ -73,6 +73,8 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   #started = false;
   #running = false;
   #closing = false;
+  /** close() finished: nothing enqueued now would ever be written. */
+  #closed = false;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #full = false;
@@ -129,7 +131,12 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
 
   /** Queues a record. Never refuses one: bounds are enforced by pausing the sockets (`full`). */
   enqueue(record: LedgerRecord): void {
-    if (this.#closing && !this.#running) throw new Error('writer is closed');
+    if (this.#closed) {
+      // Only the server's own records can come this late (a finding about the last batch): they
+      // would sit in a queue nobody writes. Say so loudly instead of accepting them silently.
+      this.#o.log.error({ chain: this.#o.chain, format: record.format, msgid: record.syslog.msgid }, 'record arrived after the writer closed: not stored');
+      throw new Error('writer is closed');
+    }
     this.#queue.push(record);
     this.#queueBytes += record.raw.length;
     if (!this.#full && (this.pendingEvents >= this.#o.queueMaxEvents || this.pendingBytes >= this.#o.queueMaxBytes)) {
@@ -144,6 +151,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     this.#closing = true;
     this.#wake?.();
     await this.#loop;
+    this.#closed = true;
     await this.#disconnect();
   }
 
