@@ -17,14 +17,17 @@ export const INTEROP_N = Number(process.env.INTEROP_N ?? 10_000);
  * rsyslog: at most one batch that omfwd wrote into the closed connection; a batch is at most the
  *   action queue's queue.dequeueBatchSize (128 by default). Measured: 0, 0, 0, 0 (json-audit),
  *   50, 50, 1, 1 (rfc5424), 50, 50, 50 (traditional) lines lost; no duplicates.
- * syslog-ng: at most what one flush wrote (flush-lines). Measured: 1 line lost in each of 8 runs;
- *   no duplicates.
+ * syslog-ng: whatever it wrote into the connection after the server stopped reading and before it
+ *   noticed the close; the kernel socket buffers hold far more than one flush (flush-lines, 100),
+ *   so the bound is time, not batches: one second of the test's traffic (1,000 lines at 1,000/s).
+ *   Measured: 1 line lost in each of 8 runs, and once 420 (network(), LF framing, a contiguous
+ *   range); no duplicates.
  * A client that re-sends the batch it was writing when the error surfaced could duplicate up to
  *   the same amount; none did.
  */
 export const RESTART_LIMITS = {
   rsyslog: { lost: 128, duplicated: 128 },
-  syslogNg: { lost: 100, duplicated: 100 },
+  syslogNg: { lost: 1000, duplicated: 1000 },
 } as const;
 
 export interface Expected {
