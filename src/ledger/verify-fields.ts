@@ -8,7 +8,7 @@ import type { OcsfEvent } from '../normalize/types.js';
 import { isoMicros } from './copy.js';
 import { rfc3339ToUtcMicros } from './time.js';
 import { F, type CopyRow } from './verify-copy.js';
-import { NotCanonicalizable } from './verify-jsonb.js';
+import { NotCanonicalizable } from './verify-capture.js';
 import type { StoredRow } from './verify-reference.js';
 
 /** Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch. */
@@ -17,8 +17,17 @@ export const TWO32 = 2 ** 32;
 
 /** The whole event, parsed (when liftColumns reads more than LIFT_WANT). */
 export function eventOf(row: CopyRow): OcsfEvent {
-  const s = row.start[F.event] as number;
-  return JSON.parse(row.buf.toString('utf8', s + 1, s + (row.len[F.event] as number))) as OcsfEvent;
+  return JSON.parse(jsonText(row.buf, row.start[F.event] as number, row.len[F.event] as number)) as OcsfEvent;
+}
+
+/**
+ * The text of a json field; also of a jsonb field (a ledger read before migration 007 ran: binary
+ * jsonb is a version byte 1, then the text; JSON text never starts with byte 1).
+ */
+export function jsonText(b: Buffer, start: number, len: number): string {
+  if (len < 1) throw new Error('json field is NULL or empty');
+  const v = b[start] === 1 ? 1 : 0;
+  return b.toString('utf8', start + v, start + len);
 }
 
 export function same32(a: Buffer, as: number, b: Uint8Array, bs: number): boolean {
@@ -160,10 +169,7 @@ export function storedRow(row: CopyRow): StoredRow {
   const text = (f: number): string | null => ((ln[f] as number) < 0 ? null : b.toString('utf8', st[f], (st[f] as number) + (ln[f] as number)));
   const int = (f: number): number => ((ln[f] as number) === 4 ? b.readInt32BE(st[f] as number) : Number.NaN);
   const bytes = (f: number): Buffer => Buffer.from(b.subarray(st[f], (st[f] as number) + Math.max(0, ln[f] as number)));
-  const json = (f: number): string => {
-    if ((ln[f] as number) < 1 || b[st[f] as number] !== 1) throw new Error('jsonb field is NULL or of an unknown version');
-    return b.toString('utf8', (st[f] as number) + 1, (st[f] as number) + (ln[f] as number));
-  };
+  const json = (f: number): string => jsonText(b, st[f] as number, ln[f] as number);
   return {
     chain: text(F.chain) ?? '',
     seq: readInt64(b, st[F.seq] as number),

@@ -6,11 +6,12 @@
  * parallel, each trusting nothing but its own rows.
  *
  * Fast path per row (verify's hot path; bench/verify.ts): the canonical bytes are written straight
- * from the COPY buffer (text and bytea fields are already their canonical bytes; jsonb is
- * canonicalized from its text by verify-jsonb.ts) and hashed once; the lifted columns are compared
- * with liftColumns() of the few event members it reads, captured during canonicalization. Whenever
- * the fast path disagrees with the stored row, or cannot handle it, the row is decoded and checked
- * again by the reference code (verify-reference.ts), which decides: the fast path can only save time.
+ * from the COPY buffer (text, bytea and json fields are already their canonical bytes: the json
+ * columns hold the canonical JSON the writer hashed, migration 007) and hashed once; when the hash
+ * matches, the lifted columns are compared with liftColumns() of the few event members it reads
+ * (verify-capture.ts). Whenever the fast path disagrees with the stored row, or cannot handle it, the
+ * row is decoded and checked again by the reference code (verify-reference.ts), which decides: the
+ * fast path can only save time.
  */
 import { hash as cryptoHash } from 'node:crypto';
 import type pg from 'pg';
@@ -19,7 +20,7 @@ import type { OcsfEvent } from '../normalize/types.js';
 import type { ParsedMessage, SyslogFields } from '../parsing/types.js';
 import { copyRange, F, type ChainRange, type CopyRow } from './verify-copy.js';
 import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, readInt64, same32, storedRow, TWO32 } from './verify-fields.js';
-import { JsonbCanonicalizer, LEAF, NotCanonicalizable, type Want } from './verify-jsonb.js';
+import { captureMembers, LEAF, NotCanonicalizable, type Want } from './verify-capture.js';
 import { liftedMismatches, recomputeHash, type FindingKind, type StoredRow } from './verify-reference.js';
 
 /** A finding inside a range (the chain is the range's). */
@@ -103,10 +104,8 @@ const FAST_LIFT = liftReadsOnly(LIFT_WANT);
 
 /** One per thread: verifies ranges one after another, reusing its scratch buffers. */
 export class RangeVerifier {
-  readonly #jsonb = new JsonbCanonicalizer();
   readonly #maxFindings: number;
   #scratch = Buffer.allocUnsafe(256 * 1024);
-  readonly #capture: { value: unknown } = { value: undefined };
 
   constructor(opts: { maxFindings: number }) {
     this.#maxFindings = opts.maxFindings;
@@ -170,7 +169,7 @@ export class RangeVerifier {
       const n = this.#encode(row);
       const h = cryptoHash('sha256', this.#scratch.subarray(0, n), 'buffer') as unknown as Buffer;
       fastHash = same32(row.buf, row.start[F.hash] as number, h, 0);
-      if (fastHash) fastLift = liftedEqual(row, liftColumns(FAST_LIFT ? (this.#capture.value as OcsfEvent) : eventOf(row)));
+      if (fastHash) fastLift = liftedEqual(row, liftColumns(FAST_LIFT ? capturedEvent(row) : eventOf(row)));
     } catch {
       // Anything the fast path cannot do (NotCanonicalizable, an event liftColumns chokes on, ...) the
       // reference code below does, and reports.
@@ -196,7 +195,6 @@ export class RangeVerifier {
     const ln = row.len;
     let need = 512;
     for (let i = 0; i < ln.length; i++) need += ln[i] as number;
-    need += 2 * ((ln[F.syslog] as number) + (ln[F.event] as number));
     if (this.#scratch.length < need) this.#scratch = Buffer.allocUnsafe(need * 2);
     const o = this.#scratch;
     // Small copies in JS: a native Buffer#copy costs ~50 ns whatever the size.
@@ -227,17 +225,15 @@ export class RangeVerifier {
     o[w++] = b[st[F.truncated] as number] ? 1 : 0;
     w = copyStr(b, st[F.parseError] as number, ln[F.parseError] as number, o, w, true);
     w = copyStr(b, st[F.raw] as number, ln[F.raw] as number, o, w, false);
-    w = this.#json(row, F.syslog, w, undefined);
-    return this.#json(row, F.event, w, FAST_LIFT ? LIFT_WANT : undefined);
+    // syslog and event: the stored text is taken as the canonical JSON; if it is not (a row from
+    // before migration 007, or a changed one), the hash says so and the reference code decides.
+    w = copyStr(b, st[F.syslog] as number, ln[F.syslog] as number, o, w, false);
+    return copyStr(b, st[F.event] as number, ln[F.event] as number, o, w, false);
   }
+}
 
-  /** A jsonb field (version byte 1, then its text) as a canonical JSON str. */
-  #json(row: CopyRow, field: number, w: number, want: Want | undefined): number {
-    const s = row.start[field] as number;
-    const len = row.len[field] as number;
-    if (len < 1 || row.buf[s] !== 1) throw new NotCanonicalizable('jsonb field is NULL or of an unknown version');
-    const end = this.#jsonb.canonicalize(row.buf, s + 1, s + len, this.#scratch, w + 4, want, want ? this.#capture : undefined);
-    this.#scratch.writeUInt32BE(end - w - 4, w);
-    return end;
-  }
+/** The members of the stored event that liftColumns() reads (LIFT_WANT). */
+function capturedEvent(row: CopyRow): OcsfEvent {
+  const s = row.start[F.event] as number;
+  return captureMembers(row.buf, s, s + (row.len[F.event] as number), LIFT_WANT) as OcsfEvent;
 }

@@ -108,7 +108,7 @@ export async function latestRetentionRecord(db: Queryable, trust: RetentionTrust
   if (upTo === 0) return undefined;
   const res = await db.query<{ seq: string; details: RetentionDetails }>(
     `SELECT seq, event->'unmapped'->'${RETENTION_KEY}' AS details FROM ledger
-      WHERE chain = $1 AND seq <= $2 AND format = 'internal' AND event->'unmapped' ? '${RETENTION_KEY}'
+      WHERE chain = $1 AND seq <= $2 AND format = 'internal' AND event->'unmapped'->'${RETENTION_KEY}' IS NOT NULL
       ORDER BY seq DESC LIMIT 1`,
     [RETENTION_CHAIN, upTo],
   );

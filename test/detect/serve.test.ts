@@ -42,7 +42,7 @@ describe('serve with --detections and redaction', () => {
     expect(findings).toHaveLength(1);
     const named = await query<{ msg: string }>(
       server.databaseUrl,
-      `SELECT e.syslog->>'message' AS msg FROM ledger f CROSS JOIN LATERAL jsonb_array_elements(f.event->'unmapped'->'syslog_ledger_detection'->'refs') r
+      `SELECT e.syslog->>'message' AS msg FROM ledger f CROSS JOIN LATERAL json_array_elements(f.event->'unmapped'->'syslog_ledger_detection'->'refs') r
        JOIN ledger e ON e.chain = r->>'chain' AND e.seq = (r->>'seq')::bigint WHERE f.seq = $1 ORDER BY e.seq`,
       [findings[0]!.seq],
     );

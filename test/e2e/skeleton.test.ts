@@ -69,7 +69,7 @@ describe('walking skeleton: mTLS in, hash-chained ledger out, verify', () => {
       server.databaseUrl,
       `BEGIN;
        ALTER TABLE ledger DISABLE TRIGGER ledger_no_update_delete;
-       UPDATE ledger SET syslog = jsonb_set(syslog, '{message}', '"nothing happened"') WHERE chain = 'test-chain' AND seq = 500;
+       UPDATE ledger SET syslog = jsonb_set(syslog::jsonb, '{message}', '"nothing happened"')::json WHERE chain = 'test-chain' AND seq = 500;
        ALTER TABLE ledger ENABLE TRIGGER ledger_no_update_delete;
        COMMIT;`,
     );

@@ -1,18 +1,18 @@
 /**
  * Test support for the integrity tests: a uniquely named database per test file on the machine's
- * PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres), with the ledger
- * (001) and checkpoint (004) migrations, and rows with a real hash chain. The row hash here is
+ * PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres), migrated, and
+ * rows with a real hash chain. The row hash here is
  * SHA-256(prev_hash || raw) - a stand-in for the canonical form, which these tests do not need:
  * checkpoints and Merkle proofs only see the `hash` column.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { migrate } from '../../src/db/migrate.js';
 import { waitForSessionsToEnd } from '../helpers/db.js';
 
-const ROOT = new URL('../../', import.meta.url);
 
 export const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -37,9 +37,7 @@ export async function createDb(prefix = 'sl_integrity'): Promise<TestDb> {
   await admin.end();
   const url = withDatabase(ADMIN_URL, name);
   const pool = new pg.Pool({ connectionString: url, max: 4 });
-  for (const m of ['001_ledger.sql', '004_checkpoints.sql']) {
-    await pool.query(await readFile(new URL(`migrations/${m}`, ROOT), 'utf8'));
-  }
+  await migrate(url);
   const ledgerId = (await pool.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta')).rows[0]!.id;
   return {
     url,
@@ -145,8 +143,8 @@ export async function appendCanonicalRows(db: pg.Pool, chain: string, n: number)
     cols[0]!.push(seq);
     cols[1]!.push(new Date(us / 1000).toISOString());
     cols[2]!.push(raw);
-    cols[3]!.push(JSON.stringify(syslog));
-    cols[4]!.push(JSON.stringify(event));
+    cols[3]!.push(canonicalJson(syslog));
+    cols[4]!.push(canonicalJson(event));
     cols[5]!.push(prev);
     cols[6]!.push(hash);
     out.push({ seq, hash });
@@ -154,7 +152,7 @@ export async function appendCanonicalRows(db: pg.Pool, chain: string, n: number)
   }
   await db.query(
     `INSERT INTO ledger (chain, seq, received_at, peer_cn, peer_sans, peer_addr, format, raw, syslog, event, prev_hash, hash)
-     SELECT $1, s, t, 'web1.example', '{web1.example}', '192.0.2.1', 'rfc5424', r, sy::jsonb, ev::jsonb, p, h
+     SELECT $1, s, t, 'web1.example', '{web1.example}', '192.0.2.1', 'rfc5424', r, sy::json, ev::json, p, h
        FROM unnest($2::bigint[], $3::timestamptz[], $4::bytea[], $5::text[], $6::text[], $7::bytea[], $8::bytea[]) AS x(s, t, r, sy, ev, p, h)`,
     [chain, ...cols],
   );

@@ -164,7 +164,7 @@ describe('verify against a superuser who disables the guard triggers', () => {
   it('changed jsonb field (event, not lifted): hash_mismatch at that seq', async () => {
     const url = await cloneLedger();
     await asSuperuser(url, async (c) => {
-      await c.query(`UPDATE ledger SET event = jsonb_set(event, '{message}', '"nothing to see"') WHERE chain = $1 AND seq = 2001`, [CHAIN]);
+      await c.query(`UPDATE ledger SET event = jsonb_set(event::jsonb, '{message}', '"nothing to see"')::json WHERE chain = $1 AND seq = 2001`, [CHAIN]);
     });
     const r = await verify(url);
     expect(r.code).toBe(1);
@@ -229,7 +229,7 @@ describe('verify against a superuser who disables the guard triggers', () => {
         `INSERT INTO ledger (chain, seq, received_at, peer_cn, peer_sans, peer_addr, format, raw, truncated, parse_error, syslog, event,
            event_time, hostname, app_name, class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip, prev_hash, hash)
          SELECT chain, 1701, received_at, peer_cn, peer_sans, peer_addr, format, raw, truncated, parse_error,
-           jsonb_set(syslog, '{message}', '"all clear"'), event, event_time, hostname, app_name, class_uid, activity_id,
+           jsonb_set(syslog::jsonb, '{message}', '"all clear"')::json, event, event_time, hostname, app_name, class_uid, activity_id,
            status_id, severity_id, user_name, actor_user, src_ip, $2, $2 FROM ledger WHERE chain = $1 AND seq = 1700`,
         [CHAIN, prev],
       );
@@ -283,7 +283,7 @@ describe('verify against a superuser who disables the guard triggers', () => {
     const url = await cloneLedger();
     const changed = 1500;
     await asSuperuser(url, async (c) => {
-      await c.query(`UPDATE ledger SET syslog = jsonb_set(syslog, '{message}', '"nothing happened"') WHERE chain = $1 AND seq = $2`, [CHAIN, changed]);
+      await c.query(`UPDATE ledger SET syslog = jsonb_set(syslog::jsonb, '{message}', '"nothing happened"')::json WHERE chain = $1 AND seq = $2`, [CHAIN, changed]);
     });
     // Re-chain everything from seq 1 with the real canonical form, as an attacker with the code could.
     const seqs: number[] = [];

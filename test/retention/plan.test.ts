@@ -41,7 +41,7 @@ beforeAll(async () => {
     await c.query(
       `INSERT INTO ledger (chain, seq, received_at, format, raw, syslog, event, class_uid, prev_hash, hash)
        SELECT 'plan', row_number() OVER (ORDER BY d), d + interval '3 days', 'rfc5424', 'x'::bytea,
-              CASE WHEN d = '2024-02-01' THEN '{"severity":7}' ELSE '{"severity":6,"facility":1}' END::jsonb, '{}'::jsonb,
+              CASE WHEN d = '2024-02-01' THEN '{"severity":7}' ELSE '{"severity":6,"facility":1}' END::json, '{}'::json,
               CASE WHEN d IN ('2020-06-01', '2025-06-01') THEN 3002 ELSE 0 END,
               decode(repeat('00', 32), 'hex'), decode(repeat('11', 32), 'hex')
          FROM generate_series('2016-12-01'::timestamptz, '2026-02-01', interval '1 month') d`,
