@@ -19,6 +19,7 @@
  * them (those truncate to 32 bits).
  */
 import { hash as cryptoHash } from 'node:crypto';
+import { sha256Prefixed32, sha256Prefixed64 } from './sha256-small.js';
 
 /** Length of every hash in the tree (SHA-256). */
 export const HASH_SIZE = 32;
@@ -26,19 +27,12 @@ export const HASH_SIZE = 32;
 /** MTH of the empty tree: SHA-256 of the empty string. */
 export const EMPTY_ROOT: Buffer = cryptoHash('sha256', Buffer.alloc(0), 'buffer');
 
-// One scratch buffer for the prefix + inputs: avoids a Buffer.concat per hash.
-// crypto.hash (one-shot) measured ~560 ns per 65-byte input vs ~870 ns for createHash().update().digest()
-// on the 2-core dev machine. append() costs one leaf hash plus, amortized, one node hash: measured
-// ~1.3 µs per leaf, ~780k leaves/s on one core (docs/integrity.md, "verify").
-const scratch = Buffer.alloc(1 + 2 * HASH_SIZE);
-const leafScratch = Buffer.alloc(1 + HASH_SIZE);
+// The 32-byte cases (every leaf of the ledger, every node) go through sha256-small.ts: node:crypto's
+// one-shot hash costs ~700 ns per call however small the input, the JS compression ~300 ns a block.
 
 /** RFC 9162 leaf hash: SHA-256(0x00 || data). */
 export function leafHash(data: Uint8Array): Buffer {
-  if (data.length === HASH_SIZE) {
-    leafScratch.set(data, 1);
-    return cryptoHash('sha256', leafScratch, 'buffer');
-  }
+  if (data.length === HASH_SIZE) return sha256Prefixed32(0x00, data);
   return cryptoHash('sha256', Buffer.concat([Buffer.from([0x00]), data]), 'buffer');
 }
 
@@ -47,10 +41,7 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
     throw new RangeError(`nodeHash: children must be ${HASH_SIZE} bytes`);
   }
-  scratch[0] = 0x01;
-  scratch.set(left, 1);
-  scratch.set(right, 1 + HASH_SIZE);
-  return cryptoHash('sha256', scratch, 'buffer');
+  return sha256Prefixed64(0x01, left, right);
 }
 
 /** A complete subtree: 2^level leaves starting at leaf index * 2^level. */

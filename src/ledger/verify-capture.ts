@@ -151,26 +151,15 @@ function hasBackslash(b: Buffer, from: number, to: number): boolean {
   return false;
 }
 
-/** The offset after the string whose opening quote is at `p`. */
+/** The offset after the string whose opening quote is at `p` (byte by byte: faster than indexOf here). */
 function stringEnd(b: Buffer, p: number, stop: number): number {
-  // Short strings (keys, most values) byte by byte: a native indexOf costs more than it saves.
   let q = p + 1;
-  const near = Math.min(stop, p + 48);
-  while (q < near) {
+  while (q < stop) {
     const d = b[q];
     if (d === QUOTE) return q + 1;
     q += d === BACKSLASH ? 2 : 1;
   }
-  // Long ones (raw_data, message) with indexOf; a quote is escaped when an odd number of
-  // backslashes precede it (the run cannot reach past the opening quote).
-  for (;;) {
-    q = b.indexOf(QUOTE, q);
-    if (q < 0 || q >= stop) fail('unterminated string', p);
-    let k = q - 1;
-    while (b[k] === BACKSLASH) k--;
-    if ((q - 1 - k) % 2 === 0) return q + 1;
-    q++;
-  }
+  return fail('unterminated string', p);
 }
 
 /** The offset after the value at `p` (string, object, array, number, true, false, null). */

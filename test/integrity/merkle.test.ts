@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { sha256Prefixed32, sha256Prefixed64 } from '../../src/ledger/sha256-small.js';
 import {
   EMPTY_ROOT,
   LeafBlock,
@@ -149,6 +150,20 @@ function memorySource(inputs: Buffer[]): NodeSource {
     },
   };
 }
+
+describe('merkle: the JS SHA-256 of leaves and nodes (src/ledger/sha256-small.ts)', () => {
+  it('equals node:crypto on random inputs, every prefix byte, and again after other sizes', () => {
+    for (let i = 0; i < 2000; i++) {
+      const l = randomBytes(32);
+      const r = randomBytes(32);
+      const p = i % 256;
+      expect(sha256Prefixed32(p, l)).toEqual(createHash('sha256').update(Buffer.from([p])).update(l).digest());
+      expect(sha256Prefixed64(p, l, r)).toEqual(createHash('sha256').update(Buffer.from([p])).update(l).update(r).digest());
+      expect(leafHash(l)).toEqual(createHash('sha256').update(Buffer.from([0])).update(l).digest());
+      expect(nodeHash(l, r)).toEqual(createHash('sha256').update(Buffer.from([1])).update(l).update(r).digest());
+    }
+  });
+});
 
 describe('merkle: RFC 6962 test vectors', () => {
   it('merkle: the empty tree hash is SHA-256 of nothing', () => {
