@@ -9,7 +9,7 @@
  *
  * Variants, to price what PostgreSQL does per row (BENCH_CEILING_VARIANTS):
  *   ledger    the above
- *   slim      same table; the event jsonb without raw_data, unmapped.syslog and metadata.peer (bench/experiments.ts)
+ *   slim      same table; the event JSON without raw_data, unmapped.syslog and metadata.peer (bench/experiments.ts)
  *   pk-only   the full rows into a table with the primary key only (no secondary indexes)
  */
 import { Readable } from 'node:stream';

@@ -5,7 +5,7 @@
  *
  * The ledger is built without the TLS server, in a few seconds: BENCH_VERIFY_TEMPLATES distinct
  * events of the load mix (bench/lib/frames.ts: RFC 5424 with structured data, sshd, sudo, rsyslog
- * JSON; ~180 B raw, ~0.3 KB syslog and ~1.3 KB event jsonb) are parsed and normalized by the server's
+ * JSON; ~180 B raw, ~0.3 KB syslog and ~1.3 KB event JSON) are parsed and normalized by the server's
  * own code, then cycled through with their own seq and receive time, hashed with the real
  * canonical form and chainHash, and COPY'd in on two connections. The table is UNLOGGED and its
  * indexes are built after the load (both only make the build fast: verify reads the heap and the
@@ -261,7 +261,7 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
         prev = hash;
       }
       if (part) parts.push(part);
-      // Two COPY streams: while one connection's backend parses jsonb, this process hashes the next chunk.
+      // Two COPY streams: while one connection's backend stores a chunk, this process hashes the next chunk.
       const slot = next++ % 2;
       await busy[slot];
       const c = conns[slot]!;

@@ -1,6 +1,6 @@
 /**
  * The reference row checks of `verify`, written for clarity rather than speed: a stored row's hash
- * recomputed with the writer's own code (JSON.parse of the jsonb text, canonicalJson, chainHash), and
+ * recomputed with the writer's own code (JSON.parse of the stored JSON text, canonicalJson, chainHash), and
  * its lifted columns re-derived with liftColumns(). The fast path (verify-range.ts) falls back to
  * these whenever it does not agree with the stored row, so every finding is confirmed here.
  */

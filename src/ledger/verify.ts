@@ -129,8 +129,8 @@ export interface VerifyOptions {
   readonly retention?: RetentionTrust;
   /**
    * Worker threads (0: all in this thread). Default: none under AUTO_WORKERS_MIN_ROWS rows, else one
-   * per core, at least 2 (PostgreSQL's jsonb output, about half of the work, then runs on as many
-   * backends).
+   * per core, at least 2 (each range's hashing and checks, and PostgreSQL's COPY of it, then run on
+   * as many threads and backends).
    */
   readonly workers?: number;
   /** Seqs per range (default RANGE_SEQS); smaller ranges only for tests of the stitching. */

@@ -1,6 +1,6 @@
 /**
  * The filter columns lifted out of an event (migrations/001_ledger.sql, docs/ocsf.md "Lifted columns").
- * Derived from the event only, so `verify` can recompute them from the stored jsonb and compare.
+ * Derived from the event only, so `verify` can recompute them from the stored event and compare.
  */
 import type { ParsedMessage } from '../parsing/types.js';
 import type { LiftedColumns, OcsfEvent } from './types.js';
