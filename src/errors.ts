@@ -49,6 +49,20 @@ export class ChainDivergedError extends LedgerError {
   }
 }
 
+/**
+ * The writer stopped (a fatal error, such as a diverged chain) with received events it never
+ * committed: they are lost, and whoever closes it must say how many.
+ */
+export class EventsNotCommittedError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly count: number,
+    cause: Error | undefined,
+  ) {
+    super(`${count} received event(s) were not committed${cause ? `: the writer stopped (${cause.message})` : ''}`, { cause });
+  }
+}
+
 /** A database operation failed; the writer retries it. */
 export class DatabaseError extends LedgerError {
   readonly canContinue = true;

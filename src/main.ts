@@ -77,7 +77,10 @@ export interface Pipeline {
   readonly writer: LedgerWriter;
   readonly listener: Listener;
   readonly monitor: Monitor;
-  /** Stops accepting, reads what peers already sent, commits everything, and closes. */
+  /**
+   * Stops accepting, reads what peers already sent, commits everything, and closes. Rejects with
+   * EventsNotCommittedError when the writer had failed with events it never committed.
+   */
   shutdown(): Promise<void>;
   /** Forced stop: returns how many received events were not committed. */
   abort(): Promise<number>;
@@ -87,6 +90,14 @@ export interface PipelineHooks {
   /** After each commit, in seq order (checkpoints, per-source metrics). */
   readonly onCommitted?: (rows: readonly ChainedRecord[]) => void | Promise<void>;
   readonly ready?: () => { ok: boolean; detail: Record<string, unknown> };
+}
+
+/** What toRecord needs of the configuration. */
+export interface RecordConfig {
+  readonly format: FormatOption;
+  readonly timeZone: string;
+  readonly hostBindings?: readonly HostBinding[];
+  readonly redactor?: Redactor;
 }
 
 /**
@@ -99,7 +110,7 @@ export function toRecord(
   frame: Frame,
   peer: PeerIdentity,
   receivedAtUs: number,
-  cfg: { format: FormatOption; timeZone: string; hostBindings?: readonly HostBinding[]; redactor?: Redactor },
+  cfg: RecordConfig,
   metrics: Metrics,
   monitor?: Monitor,
 ): LedgerRecord {
@@ -131,7 +142,7 @@ function processFrame(
   frame: Frame,
   peer: PeerIdentity,
   receivedAtUs: number,
-  cfg: { format: FormatOption; timeZone: string; hostBindings?: readonly HostBinding[]; redactor?: Redactor },
+  cfg: RecordConfig,
   metrics: Metrics,
   monitor?: Monitor,
 ): LedgerRecord {
@@ -213,7 +224,11 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
   });
   writer.on('full', () => listener.pause());
   writer.on('drain', () => listener.resume());
-  writer.on('error', (err) => log.fatal({ err: err.message }, 'writer failed; stopping intake'));
+  writer.on('error', (err) => {
+    // Nothing read from now on could be committed: leave it with the senders (TCP backpressure).
+    listener.pause();
+    log.fatal({ err: err.message, notCommitted: writer.pendingEvents }, 'writer failed; stopping intake');
+  });
 
   const listenAddress = await listener.listen();
   let shuttingDown = false;
@@ -238,15 +253,22 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     async shutdown() {
       shuttingDown = true;
       monitor.close();
-      // Keep committing while the peers' last bytes come in: resume if backpressure had paused them.
-      listener.resume();
-      await listener.close(cfg.shutdownGraceMs);
-      await writer.close();
-      await metricsServer.close();
+      // Keep committing while the peers' last bytes come in: resume if backpressure had paused them
+      // (not after a writer failure: nothing read now could be committed).
+      if (!writer.fatalError) listener.resume();
+      try {
+        await listener.close(cfg.shutdownGraceMs);
+        // Rejects with EventsNotCommittedError, naming how many, when the writer had failed.
+        await writer.close();
+      } finally {
+        await metricsServer.close();
+      }
     },
     async abort() {
       shuttingDown = true;
       monitor.close();
+      // Read nothing more: a frame read after the count would be lost without being counted.
+      listener.pause();
       const lost = await writer.abort();
       await metricsServer.close();
       return lost;

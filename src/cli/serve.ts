@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
-import { ConfigError, describeError } from '../errors.js';
+import { ConfigError, describeError, EventsNotCommittedError } from '../errors.js';
 import { migrate } from '../db/migrate.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { parseHostBindings } from '../listener/limits.js';
@@ -200,22 +200,27 @@ export async function serveCommand(argv: string[]): Promise<number> {
             resolveExit(1);
           });
         }, shutdownTimeoutMs);
-        pipeline
-          .shutdown()
-          .then(() => checkpointer.close())
-          .then(() => cpPool.end())
-          .then(
-            () => {
-              clearTimeout(timer);
-              log.info({ headSeq: pipeline.writer.head.seq }, 'shutdown complete; every received event is committed');
-              resolveExit(0);
-            },
-            (err: unknown) => {
-              clearTimeout(timer);
-              log.error({ err: describeError(err) }, 'shutdown failed');
-              resolveExit(1);
-            },
-          );
+        const failed = (err: unknown): void =>
+          log.error({ err: describeError(err), ...(err instanceof EventsNotCommittedError ? { notCommitted: err.count } : {}) }, 'shutdown failed');
+        void (async () => {
+          let ok = true;
+          // The checkpointer and its pool close whatever happened before: a failed writer must not
+          // leave the process hanging on them.
+          await pipeline.shutdown().catch((err: unknown) => {
+            ok = false;
+            failed(err);
+          });
+          await checkpointer
+            .close()
+            .then(() => cpPool.end())
+            .catch((err: unknown) => {
+              ok = false;
+              failed(err);
+            });
+          clearTimeout(timer);
+          if (ok) log.info({ headSeq: pipeline.writer.head.seq }, 'shutdown complete; every received event is committed');
+          resolveExit(ok ? 0 : 1);
+        })();
       };
       process.on('SIGTERM', () => onStop('SIGTERM'));
       process.on('SIGINT', () => onStop('SIGINT'));

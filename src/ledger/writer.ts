@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import { ChainDivergedError, ChainLockedError, describeError } from '../errors.js';
+import { ChainDivergedError, ChainLockedError, describeError, EventsNotCommittedError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import { canonicalJson, chainRecord } from './canonical.js';
 import { COPY_SQL, copyLine } from './copy.js';
@@ -147,13 +147,18 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     this.#wake?.();
   }
 
-  /** Commits everything queued, then releases the chain and disconnects. */
+  /**
+   * Commits everything queued, then releases the chain and disconnects. Rejects with
+   * EventsNotCommittedError when the writer had stopped (#fail) with events it never committed.
+   */
   async close(): Promise<void> {
     this.#closing = true;
     this.#wake?.();
     await this.#loop;
     this.#closed = true;
     await this.#disconnect();
+    const lost = this.pendingEvents;
+    if (lost > 0 || this.#fatal) throw new EventsNotCommittedError(lost, this.#fatal);
   }
 
   /** Stops without committing what is left (forced shutdown); returns how many records were lost. */
