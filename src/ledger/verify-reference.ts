@@ -48,11 +48,17 @@ export interface StoredRow {
     severity_id: number;
     user_name: string | null;
     actor_user: string | null;
-    /** As `host(src_ip)`. */
+    /** As `abbrev(src_ip)`: the address, and a netmask only when it is not a single host's (a tampered column). */
     src_ip: string | null;
   };
   prevHash: Buffer;
   hash: Buffer;
+}
+
+/** The lifted columns of a row read under the columns' own names (verify's DbRow, the archive's ArchiveRow). */
+export function liftedOf(r: StoredRow['lifted']): StoredRow['lifted'] {
+  const { event_time, hostname, app_name, class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip } = r;
+  return { event_time, hostname, app_name, class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip };
 }
 
 /** The recomputed hash of a stored row, given the prev_hash to chain from. */

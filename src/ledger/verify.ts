@@ -23,19 +23,20 @@ import { retentionBoundaries, type RetentionTrust } from '../retention/boundarie
 import { ZERO_HASH } from './types.js';
 import type { ChainRange } from './verify-copy.js';
 import { InlineExecutor, OrderedRanges, WorkerPool, workersAvailable, type RangeExecutor } from './verify-pool.js';
-import type { Finding, StoredRow } from './verify-reference.js';
+import { liftedOf, type Finding, type StoredRow } from './verify-reference.js';
 
 export { FINDING_KINDS, liftedMismatches, recomputeHash, type Finding, type FindingKind, type StoredRow } from './verify-reference.js';
 
 /**
  * A ledger row as stored, every column as text or bytes: verify, prove and the retention archive
- * all read rows with this select list. `src_ip::text` (not host()): a netmask slipped into the
- * column shows up as a column_mismatch.
+ * all read rows with this select list. `abbrev(src_ip)` (not host(), not ::text, which always adds
+ * /32): the address as inet prints it, so a netmask slipped into the column shows up as a
+ * column_mismatch (verify-copy.ts reads it the same way).
  */
 export const LEDGER_ROW_SELECT = `SELECT chain, seq, (extract(epoch FROM received_at) * 1000000)::bigint AS us, peer_cn, peer_sans, peer_addr,
   format, truncated, parse_error, raw, syslog::text AS syslog, event::text AS event,
   to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS event_time, hostname, app_name,
-  class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip::text AS src_ip, prev_hash, hash`;
+  class_uid, activity_id, status_id, severity_id, user_name, actor_user, abbrev(src_ip) AS src_ip, prev_hash, hash`;
 
 const SELECT = `${LEDGER_ROW_SELECT} FROM ledger WHERE chain = $1 AND seq >= $2 ORDER BY seq`;
 
@@ -81,18 +82,7 @@ function toStored(r: DbRow): StoredRow {
     raw: r.raw,
     syslogText: r.syslog,
     eventText: r.event,
-    lifted: {
-      event_time: r.event_time,
-      hostname: r.hostname,
-      app_name: r.app_name,
-      class_uid: r.class_uid,
-      activity_id: r.activity_id,
-      status_id: r.status_id,
-      severity_id: r.severity_id,
-      user_name: r.user_name,
-      actor_user: r.actor_user,
-      src_ip: r.src_ip,
-    },
+    lifted: liftedOf(r),
     prevHash: r.prev_hash,
     hash: r.hash,
   };

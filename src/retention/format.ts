@@ -15,6 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Checkpoint } from '../ledger/checkpoint.js';
 import { isoMicros } from '../ledger/copy.js';
 import type { ChainedRecord } from '../ledger/types.js';
+import { liftedOf } from '../ledger/verify-reference.js';
 import type { StoredRow } from '../ledger/verify.js';
 import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
 import type { SyslogFields } from '../parsing/types.js';
@@ -122,19 +123,7 @@ export function toStoredRow(r: ArchiveRow, syslogText: string, eventText: string
     raw: Buffer.from(r.raw_base64, 'base64'),
     syslogText,
     eventText,
-    lifted: {
-      event_time: r.event_time,
-      hostname: r.hostname,
-      app_name: r.app_name,
-      class_uid: r.class_uid,
-      activity_id: r.activity_id,
-      status_id: r.status_id,
-      severity_id: r.severity_id,
-      user_name: r.user_name,
-      actor_user: r.actor_user,
-      // verify compares the host address (PostgreSQL host()), without a netmask.
-      src_ip: r.src_ip === null ? null : r.src_ip.replace(/\/\d+$/, ''),
-    },
+    lifted: liftedOf(r),
     prevHash: Buffer.from(r.prev_hash, 'hex'),
     hash: Buffer.from(r.hash, 'hex'),
   };

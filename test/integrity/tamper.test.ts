@@ -205,6 +205,19 @@ describe('verify against a superuser who disables the guard triggers', () => {
     expect(r.out).toMatch(/TAMPERED chain=test-chain seq=11 column_mismatch: columns disagree with event: user_name, src_ip/);
   });
 
+  it('a netmask slipped into src_ip (same host, but src_ip = X no longer matches it): column_mismatch', async () => {
+    const url = await cloneLedger();
+    await asSuperuser(url, async (c) => {
+      await c.query(`UPDATE ledger SET src_ip = set_masklen(src_ip, 8) WHERE chain = $1 AND seq = 11`, [CHAIN]);
+    });
+    const after = await query<{ host: string; same: boolean }>(url, `SELECT host(src_ip) AS host, src_ip = '198.51.100.11' AS same FROM ledger WHERE chain = $1 AND seq = 11`, [CHAIN]);
+    expect(after[0]).toEqual({ host: '198.51.100.11', same: false });
+    const r = await verify(url);
+    expect(r.code).toBe(1);
+    expect(findings(r.out)).toEqual(['11 column_mismatch']);
+    expect(r.out).toMatch(/TAMPERED chain=test-chain seq=11 column_mismatch: columns disagree with event: src_ip/);
+  });
+
   it('a row deleted in the middle: seq_gap and broken_link at the next seq, and the next checkpoint', async () => {
     const url = await cloneLedger();
     await asSuperuser(url, async (c) => {
