@@ -9,18 +9,13 @@
  *                   proposal B: same algorithm, `"key":` prefixes cached, sort skipped when keys are in order
  *                   proposal A: copy with sorted keys, then one native JSON.stringify (falls back to the
  *                   current function for integer-like keys, which JS objects cannot keep in sorted order)
- *   copyLine        current: copyText() regex test + replace callback on every text field
- *                   proposal: canonical JSON never contains raw LF/CR/TAB (JSON.stringify escapes them),
- *                   so its COPY escaping is only `\` -> `\\` (String#replaceAll)
  *   slim event      the event jsonb without what other columns already hold: raw_data (= raw),
  *                   unmapped.syslog (= syslog), metadata.peer (= peer_cn/peer_sans/peer_addr + certificate)
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { canonicalJson } from '../src/ledger/canonical.js';
-import { copyLine, copyBytea, copyText, copyTextArray, isoMicros } from '../src/ledger/copy.js';
-import type { ChainedRecord } from '../src/ledger/types.js';
-import { chainRecords, mixRecords } from './stages.js';
+import { mixRecords } from './stages.js';
 import { compare, keep, type OpsResult } from './lib/measure.js';
 
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/;
@@ -113,23 +108,6 @@ export function canonicalJsonFast(value: unknown): string {
   }
 }
 
-/** COPY text escaping of a canonical JSON text: it holds no raw LF, CR or TAB, only backslashes to double. */
-function copyJson(s: string): string {
-  return s.includes('\\') ? s.replaceAll('\\', '\\\\') : s;
-}
-
-/** Proposal: copyLine with JSON-aware escaping for the two jsonb columns. */
-export function copyLineFast(r: ChainedRecord, syslogJson: string, eventJson: string): string {
-  const c = r.columns;
-  return (
-    `${copyText(r.chain)}\t${r.seq}\t${isoMicros(r.receivedAtUs)}\t${copyText(r.peer.cn)}\t${copyTextArray(r.peer.sans)}\t` +
-    `${copyText(r.peer.address)}\t${r.format}\t${copyBytea(r.raw)}\t${r.truncated ? 't' : 'f'}\t${copyText(r.parseError)}\t` +
-    `${copyJson(syslogJson)}\t${copyJson(eventJson)}\t${copyText(c.event_time)}\t${copyText(c.hostname)}\t${copyText(c.app_name)}\t` +
-    `${c.class_uid}\t${c.activity_id}\t${c.status_id}\t${c.severity_id}\t${copyText(c.user_name)}\t${copyText(c.actor_user)}\t` +
-    `${copyText(c.src_ip)}\t${copyBytea(r.prevHash)}\t${copyBytea(r.hash)}\n`
-  );
-}
-
 /** The event without the parts other columns already store. */
 export function slimEvent(event: Record<string, unknown>): Record<string, unknown> {
   const { raw_data: _raw, unmapped, metadata, ...rest } = event as { raw_data?: unknown; unmapped?: Record<string, unknown>; metadata?: Record<string, unknown> };
@@ -181,16 +159,6 @@ export function runExperiments(n = Number(process.env.BENCH_STAGE_N ?? 20000)): 
     n,
   );
   results.push({ what: 'canonicalJson (syslog + event): objects built sorted, JSON.stringify only', current: cur3, proposal: native, speedup: native.opsPerSec / cur3.opsPerSec, identical: identicalSorted });
-
-  const { rows } = chainRecords('bench', records.slice(0, Math.min(n, 5000)));
-  const json = rows.map((r) => [canonicalJson(r.syslog), canonicalJson(r.event)] as const);
-  const identicalCopy = rows.every((r, i) => copyLineFast(r, json[i]![0], json[i]![1]) === copyLine(r, json[i]![0], json[i]![1]));
-  const [c1, c2] = compare(
-    ['copyLine (current)', () => rows.map((r, i) => copyLine(r, json[i]![0], json[i]![1]))],
-    ['copyLine (JSON-aware escaping)', () => rows.map((r, i) => copyLineFast(r, json[i]![0], json[i]![1]))],
-    rows.length,
-  );
-  results.push({ what: 'copyLine', current: c1, proposal: c2, speedup: c2.opsPerSec / c1.opsPerSec, identical: identicalCopy });
 
   const slim = records.map((r) => slimEvent(r.event as Record<string, unknown>));
   const [s1, s2] = compare(

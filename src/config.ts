@@ -4,8 +4,24 @@
  * ConfigError naming the option. Each command declares its options once, as data; help text,
  * parsing, defaults and validation all come from that declaration.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, UsageError } from './errors.js';
+
+/** The JSON in the file an option names; an unreadable file or bad JSON is a ConfigError naming the option. */
+export function readJsonFile(option: string, path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(option, `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ConfigError(option, `${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';

@@ -4,7 +4,7 @@
  * strings (`90s`, `5m`, `24h`, `30d`) or numbers of seconds. Unknown settings are errors: a typo
  * must not silently turn a rule off.
  */
-import { readFileSync } from 'node:fs';
+import { readJsonFile } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { parseCron, type CronSchedule } from './cron.js';
 
@@ -296,17 +296,5 @@ export function parseDetectionConfig(json: unknown): DetectionConfig {
 
 /** Reads and validates a detections file. */
 export function loadDetectionConfig(path: string): DetectionConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(OPTION, `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(OPTION, `${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
-  return parseDetectionConfig(json);
+  return parseDetectionConfig(readJsonFile(OPTION, path));
 }

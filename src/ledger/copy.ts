@@ -23,6 +23,14 @@ export function copyText(s: string | null): string {
   return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPES, (c) => ESCAPED[c]!) : s;
 }
 
+/**
+ * A canonical JSON text for a COPY field: JSON escapes every control character, so it holds no raw
+ * LF, CR or TAB and only its backslashes need doubling (a search, not copyText's regex, over ~1.5 KB).
+ */
+export function copyJson(s: string): string {
+  return s.includes('\\') ? s.replaceAll('\\', '\\\\') : s;
+}
+
 /** bytea in hex form; the backslash is doubled for COPY. */
 export function copyBytea(b: Buffer): string {
   return `\\\\x${b.toString('hex')}`;
@@ -49,7 +57,7 @@ export function copyLine(r: ChainedRecord, syslogJson: string, eventJson: string
   return (
     `${copyText(r.chain)}\t${r.seq}\t${isoMicros(r.receivedAtUs)}\t${copyText(r.peer.cn)}\t${copyTextArray(r.peer.sans)}\t` +
     `${copyText(r.peer.address)}\t${r.format}\t${copyBytea(r.raw)}\t${r.truncated ? 't' : 'f'}\t${copyText(r.parseError)}\t` +
-    `${copyText(syslogJson)}\t${copyText(eventJson)}\t${copyText(c.event_time)}\t${copyText(c.hostname)}\t${copyText(c.app_name)}\t` +
+    `${copyJson(syslogJson)}\t${copyJson(eventJson)}\t${copyText(c.event_time)}\t${copyText(c.hostname)}\t${copyText(c.app_name)}\t` +
     `${c.class_uid}\t${c.activity_id}\t${c.status_id}\t${c.severity_id}\t${copyText(c.user_name)}\t${copyText(c.actor_user)}\t` +
     `${copyText(c.src_ip)}\t${copyBytea(r.prevHash)}\t${copyBytea(r.hash)}\n`
   );

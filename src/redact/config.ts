@@ -10,7 +10,7 @@
  *     "custom": [{ "id": "employee_id", "pattern": "EMP-[0-9]{6}", "flags": "i", "triggers": ["EMP-", "emp-"] }]
  *   }
  */
-import { readFileSync } from 'node:fs';
+import { readJsonFile } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { REDACTION_RULES, type BuiltinRuleId } from './patterns.js';
 
@@ -117,17 +117,5 @@ export function parseRedactionConfig(json: unknown): RedactionConfig {
 /** Reads and validates a rules file; no path: the defaults. */
 export function loadRedactionConfig(path: string | undefined): RedactionConfig {
   if (path === undefined) return defaultRedactionConfig();
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(OPTION, `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(OPTION, `${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
-  return parseRedactionConfig(json);
+  return parseRedactionConfig(readJsonFile(OPTION, path));
 }
