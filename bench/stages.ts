@@ -14,7 +14,7 @@
  */
 import { Framer } from '../src/framing/framer.js';
 import type { PeerIdentity } from '../src/listener/identity.js';
-import { canonicalJson, canonicalRowOf, chainHash, type CanonicalRow } from '../src/ledger/canonical.js';
+import { canonicalJson, canonicalRowOf, chainHash, chainRecord, ledgerColumns, type CanonicalRow } from '../src/ledger/canonical.js';
 import { copyLine } from '../src/ledger/copy.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from '../src/ledger/types.js';
 import { toRecord } from '../src/main.js';
@@ -58,18 +58,15 @@ export function chainRecords(chain: string, records: readonly LedgerRecord[], fr
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     seq++;
-    const syslogJson = canonicalJson(r.syslog);
-    const eventJson = canonicalJson(r.event);
-    const hash = chainHash(prevHash, canonicalRow(chain, seq, r, syslogJson, eventJson));
-    const row: ChainedRecord = { ...r, chain, seq, prevHash, hash };
+    const { row, syslogJson, eventJson } = chainRecord(r, chain, seq, prevHash);
     rows[i] = row;
     lines[i] = copyLine(row, syslogJson, eventJson);
-    prevHash = hash;
+    prevHash = row.hash;
   }
   return { rows, lines };
 }
 
-const canonicalRow = (chain: string, seq: number, r: LedgerRecord, syslogJson: string, eventJson: string): CanonicalRow => canonicalRowOf(r, chain, seq, syslogJson, eventJson);
+const canonicalRow = (chain: string, seq: number, r: LedgerRecord, syslogJson: string, eventJson: string): CanonicalRow => canonicalRowOf(r, chain, seq, syslogJson, eventJson, ledgerColumns(r.columns));
 
 export interface StageReport {
   readonly stages: OpsResult[];

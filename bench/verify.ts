@@ -26,6 +26,7 @@
  * that both see the same machine), BENCH_VERIFY_ARGS (extra verify flags),
  * BENCH_VERIFY_KEEP=1 (keep the database and reuse it next time: built once per rows/chains),
  * BENCH_VERIFY_PROFILE=1 (one more run under node --cpu-prof, summarized per thread),
+ * BENCH_VERIFY_FORM (2; 1 builds the rows in canonical form version 1, as written before version 2),
  * BENCH_VERIFY_PROOFS=0 (skip the proof sizes: inclusion and consistency proofs made by the real
  * `prove` on the bench chain and checked by `verify-proof`),
  * DATABASE_URL (admin URL; default postgres://postgres@127.0.0.1:5432/postgres).
@@ -41,7 +42,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { migrate } from '../src/db/migrate.js';
-import { canonicalJson, chainHash } from '../src/ledger/canonical.js';
+import { canonicalJson, canonicalLifted, chainHash, ledgerColumns, type CanonicalLifted } from '../src/ledger/canonical.js';
 import { serializeCheckpoint, signCheckpoint } from '../src/ledger/checkpoint.js';
 import { COPY_COLUMNS, copyBytea, copyText, copyTextArray, isoMicros } from '../src/ledger/copy.js';
 import { MerkleAccumulator } from '../src/ledger/merkle.js';
@@ -69,6 +70,8 @@ export interface VerifyBenchOptions {
   readonly rows?: number;
   readonly chains?: number;
   readonly templates?: number;
+  /** Canonical form of the rows: 2 (what serve writes) or 1 (a ledger written before version 2). */
+  readonly form?: 1 | 2;
   readonly runs?: number;
   /** `verify --workers` values to compare; 'auto' leaves the flag out. */
   readonly workers?: readonly string[];
@@ -106,6 +109,8 @@ export interface VerifyRun {
 export interface VerifyBenchResult {
   readonly rows: number;
   readonly chains: number;
+  /** Canonical form version of the rows. */
+  readonly form: 1 | 2;
   readonly buildSeconds: number;
   readonly tableMb: number;
   readonly avg: BenchLedger['avg'];
@@ -122,30 +127,33 @@ interface Template {
   readonly record: LedgerRecord;
   readonly syslogJson: string;
   readonly eventJson: string;
+  /** The lifted columns as canonical form version 2 hashes them; undefined for a version 1 ledger. */
+  readonly lifted: CanonicalLifted | undefined;
   /** COPY text of the columns between received_at and prev_hash (peer_cn .. src_ip). */
   readonly middle: string;
 }
 
-function templates(count: number): Template[] {
+function templates(count: number, form: 1 | 2): Template[] {
   return mixRecords(count, 11).map((r) => {
     const syslogJson = canonicalJson(r.syslog);
     const eventJson = canonicalJson(r.event);
-    const c = r.columns;
+    const c = ledgerColumns(r.columns);
+    const lifted = form === 2 ? (canonicalLifted(c) ?? undefined) : undefined;
     const middle =
       `${copyText(r.peer.cn)}\t${copyTextArray(r.peer.sans)}\t${copyText(r.peer.address)}\t${r.format}\t${copyBytea(r.raw)}\t` +
       `${r.truncated ? 't' : 'f'}\t${copyText(r.parseError)}\t${copyText(syslogJson)}\t${copyText(eventJson)}\t${copyText(c.event_time)}\t` +
       `${copyText(c.hostname)}\t${copyText(c.app_name)}\t${c.class_uid}\t${c.activity_id}\t${c.status_id}\t${c.severity_id}\t` +
       `${copyText(c.user_name)}\t${copyText(c.actor_user)}\t${copyText(c.src_ip)}`;
-    return { record: r, syslogJson, eventJson, middle };
+    return { record: r, syslogJson, eventJson, lifted, middle };
   });
 }
 
-const dbName = (rows: number, chains: number): string => `bench_verify_${rows}_${chains}_v${LEDGER_VERSION}`;
+const dbName = (rows: number, chains: number, form: 1 | 2): string => `bench_verify_${rows}_${chains}_f${form}_v${LEDGER_VERSION}`;
 
 /** Builds (or, with keep, reuses) the benchmark ledger and its checkpoint file. */
-export async function buildLedger(rows: number, chains: number, templateCount: number, keep: boolean): Promise<BenchLedger> {
+export async function buildLedger(rows: number, chains: number, templateCount: number, keep: boolean, form: 1 | 2 = 2): Promise<BenchLedger> {
   const admin = adminUrl();
-  const name = keep ? dbName(rows, chains) : `${dbName(rows, chains)}_${process.pid}`;
+  const name = keep ? dbName(rows, chains, form) : `${dbName(rows, chains, form)}_${process.pid}`;
   const url = withDatabase(admin, name);
   const dir = keep ? join(tmpdir(), name) : mkdtempSync(join(tmpdir(), `${name}-`));
   const checkpointFile = join(dir, 'checkpoints.jsonl');
@@ -207,7 +215,7 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
   });
 
   log(`parsing and normalizing ${templateCount} template events`);
-  const tpl = templates(templateCount);
+  const tpl = templates(templateCount, form);
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   writeFileSync(publicKeyFile, publicKey.export({ format: 'pem', type: 'spki' }) as string);
   const key = { privateKey, publicKey, keyId: keyIdOf(publicKey), created: true };
@@ -244,7 +252,7 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
         const us = baseUs + (ch * perChain + i) * 50;
         const hash = chainHash(prev, {
           chain, seq, receivedAtUs: us, peerCn: r.peer.cn, peerSans: r.peer.sans, peerAddr: r.peer.address, format: r.format,
-          truncated: r.truncated, parseError: r.parseError, raw: r.raw, syslogJson: t.syslogJson, eventJson: t.eventJson,
+          truncated: r.truncated, parseError: r.parseError, raw: r.raw, syslogJson: t.syslogJson, eventJson: t.eventJson, lifted: t.lifted,
         });
         part += `${chain}\t${seq}\t${isoMicros(us)}\t${t.middle}\t${copyBytea(prev)}\t${copyBytea(hash)}\n`;
         if (part.length >= 65536) {
@@ -415,7 +423,8 @@ export async function benchVerify(o: VerifyBenchOptions = {}): Promise<VerifyBen
   const workers = o.workers ?? env('BENCH_VERIFY_WORKERS', 'auto').split(',');
   const extra = o.extraArgs ?? env('BENCH_VERIFY_ARGS', '').split(/\s+/).filter(Boolean);
   const keep = o.keep ?? process.env.BENCH_VERIFY_KEEP === '1';
-  const l = await buildLedger(rows, chains, o.templates ?? Number(env('BENCH_VERIFY_TEMPLATES', '20000')), keep);
+  const form = (o.form ?? Number(env('BENCH_VERIFY_FORM', '2'))) === 1 ? 1 : 2;
+  const l = await buildLedger(rows, chains, o.templates ?? Number(env('BENCH_VERIFY_TEMPLATES', '20000')), keep, form);
   try {
     const m = machine();
     // One untimed pass: the table into the OS page cache (shared_buffers is far smaller than the table).
@@ -444,7 +453,7 @@ export async function benchVerify(o: VerifyBenchOptions = {}): Promise<VerifyBen
     }
     const proofs = process.env.BENCH_VERIFY_PROOFS === '0' ? [] : await proofSizes(l);
     for (const p of proofs) log(`${p.kind} ${p.args}: ${p.hashes} hashes, ${p.documentBytes} B document, tree size ${p.treeSize}, verify-proof ${p.verifies ? 'ok' : 'FAILED'}`);
-    return { rows, chains, buildSeconds: round(l.buildSeconds, 1), tableMb: l.tableMb, avg: l.avg, machine: m, runs, summary, proofs, ...(profile ? { profile } : {}) };
+    return { rows, chains, form, buildSeconds: round(l.buildSeconds, 1), tableMb: l.tableMb, avg: l.avg, machine: m, runs, summary, proofs, ...(profile ? { profile } : {}) };
   } finally {
     await l.drop();
   }
@@ -456,6 +465,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   const { profile: _p, ...rest } = r;
   console.log(JSON.stringify(rest, null, 2));
   for (const s of r.summary) {
-    console.error(`verify, ${r.rows} events in ${r.chains} chain(s), --workers ${s.workers}: best ${s.best} events/s, median ${s.median}`);
+    console.error(`verify, ${r.rows} events (canonical form v${r.form}) in ${r.chains} chain(s), --workers ${s.workers}: best ${s.best} events/s, median ${s.median}`);
   }
 }

@@ -16,7 +16,7 @@ import { resolveDatabase } from '../db/resolve.js';
 import { parseCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
 import { DbNodeSource } from '../ledger/merkle-store.js';
 import { consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyInclusion } from '../ledger/merkle.js';
-import { readChain } from '../ledger/verify.js';
+import { readChain, recomputeHash, type StoredRow } from '../ledger/verify.js';
 import { DB_OPTIONS } from './migrate.js';
 
 export const PROVE_OPTIONS = {
@@ -63,6 +63,11 @@ export interface ProofEvent {
   raw_base64: string;
   syslog: unknown;
   event: unknown;
+  /**
+   * The lifted filter columns as stored (event_time as UTC text with six digits, src_ip as
+   * abbrev(src_ip)), for a row in canonical form version 2, whose hash covers them; absent for version 1.
+   */
+  columns?: StoredRow['lifted'];
 }
 
 /** A consistency proof between two checkpoints of one chain. */
@@ -200,6 +205,7 @@ async function makeInclusion(
         syslog: JSON.parse(r.syslogText) as unknown,
         event: JSON.parse(r.eventText) as unknown,
       };
+      if (recomputeHash(r.prevHash, r).version === 2) event.columns = r.lifted;
     }
     break;
   }

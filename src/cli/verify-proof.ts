@@ -9,7 +9,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { helpText, list, parseOptions, str, type OptionSpecs } from '../config.js';
-import { canonicalJson, chainHash } from '../ledger/canonical.js';
+import { canonicalJson, canonicalLifted, chainHash, type CanonicalLifted } from '../ledger/canonical.js';
+import type { LiftedColumns } from '../normalize/types.js';
 import { keyMap, parseCheckpoint, verifyCheckpointSignature, type Checkpoint } from '../ledger/checkpoint.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../ledger/merkle.js';
 import { loadPublicKey, type VerifyingKey } from '../ledger/signing.js';
@@ -149,6 +150,13 @@ function checkEvent(e: unknown, chain: string, seq: number, prevHash: Buffer, ro
   ) {
     return 'the event is missing canonical fields';
   }
+  // Version 2 (the lifted columns given): its hash covers them too.
+  let lifted: CanonicalLifted | undefined;
+  if (ev.columns !== undefined) {
+    const l = canonicalLifted(ev.columns as LiftedColumns);
+    if (l === null) return 'the event\'s columns are not lifted columns as stored';
+    lifted = l;
+  }
   const hash = chainHash(prevHash, {
     chain,
     seq,
@@ -162,6 +170,7 @@ function checkEvent(e: unknown, chain: string, seq: number, prevHash: Buffer, ro
     raw: Buffer.from(ev.raw_base64, 'base64'),
     syslogJson: canonicalJson(ev.syslog),
     eventJson: canonicalJson(ev.event),
+    lifted,
   });
   if (!hash.equals(rowHash)) return 'the event does not hash to row_hash: it is not the event that was stored';
   return undefined;

@@ -1,18 +1,40 @@
 /**
- * The canonical byte form of a ledger row, version 1 (docs/ledger-format.md), and the chain hash
+ * The canonical byte form of a ledger row (docs/ledger-format.md), and the chain hash
  *   hash = SHA-256(prev_hash || canonical(row)).
- * Every field a row stores, except the lifted filter columns (which verify re-derives from `event`)
- * and the hashes themselves, is in it: changing any of them changes the hash.
+ * Version 2 (what the writer writes) covers every column a row stores but the hashes themselves:
+ * changing any of them changes the hash. Version 1 (rows written before it) left out the lifted
+ * filter columns, which verify re-derives from `event` for those rows.
  *
  * Binary, not JSON-of-the-row: a length-prefixed layout has one encoding, needs no escaping rules,
  * and costs one buffer write per field (see bench/stages.ts "canonical+sha256").
  */
 import { createHash } from 'node:crypto';
+import type { LiftedColumns } from '../normalize/types.js';
+import { inetBytes, inetText } from './inet.js';
+import { rfc3339ToUtcMicros } from './time.js';
 import type { ChainedRecord, LedgerRecord } from './types.js';
 
-export const CANONICAL_VERSION = 1;
-const MAGIC = Buffer.from('SLR1', 'latin1');
+/** The version the writer writes; verify and the archive tools also read version 1. */
+export const CANONICAL_VERSION = 2;
+const MAGIC_V1 = Buffer.from('SLR1', 'latin1');
+const MAGIC_V2 = Buffer.from('SLR2', 'latin1');
 const NULL_LEN = 0xffffffff;
+
+/** The lifted filter columns as version 2 hashes them (the columns' stored values). */
+export interface CanonicalLifted {
+  /** `event_time`, microseconds since 1970-01-01T00:00:00Z. */
+  eventTimeUs: number | null;
+  hostname: string | null;
+  appName: string | null;
+  classUid: number;
+  activityId: number;
+  statusId: number;
+  severityId: number;
+  userName: string | null;
+  actorUser: string | null;
+  /** `src_ip` as inetBytes (src/ledger/inet.ts): [4|6, prefix length, address bytes]. */
+  srcIp: Uint8Array | null;
+}
 
 /** The fields the canonical form covers, as stored (and as read back by verify). */
 export interface CanonicalRow {
@@ -30,6 +52,8 @@ export interface CanonicalRow {
   syslogJson: string;
   /** Canonical JSON (canonicalJson) of the normalized event. */
   eventJson: string;
+  /** The lifted columns: present for version 2, absent for version 1. */
+  lifted?: CanonicalLifted | undefined;
 }
 
 /**
@@ -121,13 +145,15 @@ function ensure(bytes: number): void {
 /** Writes the canonical form into the scratch buffer; returns its length. */
 function encode(row: CanonicalRow): number {
   const strings = [row.chain, row.peerCn, row.peerAddr, row.format, row.parseError, row.syslogJson, row.eventJson];
-  let upper = MAGIC.length + 8 + 8 + 1 + 4 + row.raw.length + strings.length * 4;
+  const l = row.lifted;
+  if (l !== undefined) strings.push(l.hostname, l.appName, l.userName, l.actorUser);
+  let upper = 4 + 8 + 8 + 1 + 4 + row.raw.length + strings.length * 4 + (l === undefined ? 0 : 9 + 16 + 19);
   for (const s of strings) if (s !== null) upper += s.length * 3;
   upper += 4;
   for (const s of row.peerSans) upper += 4 + s.length * 3;
   ensure(upper);
 
-  let o = MAGIC.copy(scratch, 0);
+  let o = (l === undefined ? MAGIC_V1 : MAGIC_V2).copy(scratch, 0);
   const str = (s: string | null): void => {
     if (s === null) {
       o = scratch.writeUInt32BE(NULL_LEN, o);
@@ -151,7 +177,67 @@ function encode(row: CanonicalRow): number {
   o += row.raw.copy(scratch, o);
   str(row.syslogJson);
   str(row.eventJson);
+  if (l === undefined) return o;
+  if (l.eventTimeUs === null) o = scratch.writeUInt8(0, o);
+  else o = scratch.writeBigInt64BE(BigInt(l.eventTimeUs), scratch.writeUInt8(1, o));
+  str(l.hostname);
+  str(l.appName);
+  o = scratch.writeInt32BE(l.classUid, o);
+  o = scratch.writeInt32BE(l.activityId, o);
+  o = scratch.writeInt32BE(l.statusId, o);
+  o = scratch.writeInt32BE(l.severityId, o);
+  str(l.userName);
+  str(l.actorUser);
+  if (l.srcIp === null) o = scratch.writeUInt8(0, o);
+  else o += Buffer.from(l.srcIp.buffer, l.srcIp.byteOffset, l.srcIp.byteLength).copy(scratch, o);
   return o;
+}
+
+const UTC_MICROS = /^(\d{4})-\d\d-\d\dT\d\d:\d\d:\d\d\.(\d{6})Z$/;
+
+/**
+ * The lifted columns as version 2 hashes them, from their text as stored and read back
+ * (`event_time` as UTC with six digits, `src_ip` as `abbrev(src_ip)`); null when a value cannot be
+ * what a version 2 writer stored (the row can then only be version 1).
+ */
+export function canonicalLifted(c: LiftedColumns): CanonicalLifted | null {
+  const texts = [c.event_time, c.hostname, c.app_name, c.user_name, c.actor_user, c.src_ip];
+  const ints = [c.class_uid, c.activity_id, c.status_id, c.severity_id];
+  if (!texts.every((t) => t === null || typeof t === 'string') || !ints.every((n) => Number.isInteger(n) && (n | 0) === n)) return null;
+  let eventTimeUs: number | null = null;
+  if (c.event_time !== null) {
+    const m = UTC_MICROS.exec(c.event_time);
+    if (m === null || Number(m[1]) < 1) return null;
+    eventTimeUs = Date.parse(`${c.event_time.slice(0, 19)}Z`) * 1000 + Number(m[2]);
+    if (!Number.isSafeInteger(eventTimeUs)) return null;
+  }
+  const srcIp = c.src_ip === null ? null : inetBytes(c.src_ip);
+  if (c.src_ip !== null && srcIp === null) return null;
+  return {
+    eventTimeUs,
+    hostname: c.hostname,
+    appName: c.app_name,
+    classUid: c.class_uid,
+    activityId: c.activity_id,
+    statusId: c.status_id,
+    severityId: c.severity_id,
+    userName: c.user_name,
+    actorUser: c.actor_user,
+    srcIp,
+  };
+}
+
+/**
+ * The lifted columns as the writer stores them: `event_time` as UTC text with six fractional
+ * digits (the microseconds it hashes; a time PostgreSQL's timestamptz would refuse, year 0 or after
+ * 9999, becomes NULL), `src_ip` in a form PostgreSQL reads back to the bytes it hashes. So
+ * canonicalLifted() of the result always succeeds and PostgreSQL takes every value as hashed.
+ */
+export function ledgerColumns(c: LiftedColumns): LiftedColumns {
+  let eventTime = c.event_time === null ? null : rfc3339ToUtcMicros(c.event_time);
+  if (eventTime !== null && !(UTC_MICROS.test(eventTime) && Number(eventTime.slice(0, 4)) >= 1)) eventTime = null;
+  const ip = c.src_ip === null ? null : inetBytes(c.src_ip);
+  return { ...c, event_time: eventTime, src_ip: ip === null ? null : inetText(ip) };
 }
 
 /** The canonical bytes of a row (a copy; for tests, test vectors and other tools). */
@@ -165,8 +251,8 @@ export function chainHash(prevHash: Buffer, row: CanonicalRow): Buffer {
   return createHash('sha256').update(prevHash).update(scratch.subarray(0, n)).digest();
 }
 
-/** The canonical fields of a record placed at `seq` in `chain`, given its canonical JSON texts. */
-export function canonicalRowOf(record: LedgerRecord, chain: string, seq: number, syslogJson: string, eventJson: string): CanonicalRow {
+/** The canonical fields (version 2) of a record placed at `seq` in `chain`, given its canonical JSON texts and ledgerColumns(). */
+export function canonicalRowOf(record: LedgerRecord, chain: string, seq: number, syslogJson: string, eventJson: string, columns: LiftedColumns): CanonicalRow {
   return {
     chain,
     seq,
@@ -180,16 +266,19 @@ export function canonicalRowOf(record: LedgerRecord, chain: string, seq: number,
     raw: record.raw,
     syslogJson,
     eventJson,
+    lifted: canonicalLifted(columns) ?? undefined,
   };
 }
 
 /**
  * Gives a record its place in a chain: each JSON document is serialized canonically once, hashed,
- * and returned so the same text goes into the COPY stream (the writer and retention records use this).
+ * and returned so the same text goes into the COPY stream (the writer and retention records use
+ * this); the row's columns are ledgerColumns(), the values hashed and stored.
  */
 export function chainRecord(record: LedgerRecord, chain: string, seq: number, prevHash: Buffer): { row: ChainedRecord; syslogJson: string; eventJson: string } {
   const syslogJson = canonicalJson(record.syslog);
   const eventJson = canonicalJson(record.event);
-  const hash = chainHash(prevHash, canonicalRowOf(record, chain, seq, syslogJson, eventJson));
-  return { row: { ...record, chain, seq, prevHash, hash }, syslogJson, eventJson };
+  const columns = ledgerColumns(record.columns);
+  const hash = chainHash(prevHash, canonicalRowOf(record, chain, seq, syslogJson, eventJson, columns));
+  return { row: { ...record, columns, chain, seq, prevHash, hash }, syslogJson, eventJson };
 }

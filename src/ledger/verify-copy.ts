@@ -16,7 +16,7 @@ import copyStreams from 'pg-copy-streams';
 export const COLUMNS = [
   'chain', 'seq', 'received_at', 'peer_cn', 'peer_sans', 'peer_addr', 'format', 'truncated', 'parse_error', 'raw',
   'syslog', 'event', 'event_time', 'hostname', 'app_name', 'class_uid', 'activity_id', 'status_id', 'severity_id',
-  'user_name', 'actor_user', 'abbrev(src_ip)', 'prev_hash', 'hash',
+  'user_name', 'actor_user', 'src_ip', 'prev_hash', 'hash',
 ] as const;
 export const F = {
   chain: 0, seq: 1, receivedAt: 2, peerCn: 3, peerSans: 4, peerAddr: 5, format: 6, truncated: 7, parseError: 8, raw: 9,

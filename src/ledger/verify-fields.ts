@@ -6,6 +6,7 @@
 import type { liftColumns } from '../normalize/columns.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import { isoMicros } from './copy.js';
+import { inetBytes, inetText, pgInetBytes } from './inet.js';
 import { rfc3339ToUtcMicros } from './time.js';
 import { F, type CopyRow } from './verify-copy.js';
 import { NotCanonicalizable } from './verify-capture.js';
@@ -93,7 +94,7 @@ export function liftedEqual(row: CopyRow, want: ReturnType<typeof liftColumns>):
     ln[F.severityId] === 4 && want.severity_id === b.readInt32BE(st[F.severityId] as number) &&
     textEquals(want.user_name, b, st[F.userName] as number, ln[F.userName] as number) &&
     textEquals(want.actor_user, b, st[F.actorUser] as number, ln[F.actorUser] as number) &&
-    ((ln[F.srcIp] as number) < 0 || textEquals(want.src_ip, b, st[F.srcIp] as number, ln[F.srcIp] as number))
+    ((ln[F.srcIp] as number) < 0 || ipEquals(want.src_ip, b, st[F.srcIp] as number, ln[F.srcIp] as number))
   );
 }
 
@@ -150,6 +151,13 @@ export function rfc3339Micros(t: string): number | undefined {
   return Number.isSafeInteger(us) ? us : undefined;
 }
 
+/** Whether a binary inet field holds the address `s` (a netmask in the column makes it differ). */
+function ipEquals(s: string | null, b: Buffer, at: number, len: number): boolean {
+  const want = s === null ? null : inetBytes(s);
+  const got = pgInetBytes(b, at, len);
+  return want !== null && got !== null && want.equals(got);
+}
+
 /** Whether a text field holds exactly `s` (ASCII compared in place; anything else decoded). */
 function textEquals(s: string | null, b: Buffer, at: number, len: number): boolean {
   if (len < 0 || s === null) return len < 0 && s === null;
@@ -193,11 +201,19 @@ export function storedRow(row: CopyRow): StoredRow {
       severity_id: int(F.severityId),
       user_name: text(F.userName),
       actor_user: text(F.actorUser),
-      src_ip: text(F.srcIp),
+      src_ip: srcIpText(b, st[F.srcIp] as number, ln[F.srcIp] as number),
     },
     prevHash: bytes(F.prevHash),
     hash: bytes(F.hash),
   };
+}
+
+/** A binary inet as abbrev(src_ip) would show it (address, and a netmask when not a single host's). */
+function srcIpText(b: Buffer, at: number, len: number): string | null {
+  if (len < 0) return null;
+  const ip = pgInetBytes(b, at, len);
+  if (ip === null) throw new Error('src_ip is not an inet value');
+  return inetText(ip);
 }
 
 /** A text[] in binary array format, flattened (a multidimensional one cannot hash right anyway). */

@@ -17,11 +17,12 @@ import { hash as cryptoHash } from 'node:crypto';
 import type pg from 'pg';
 import { liftColumns } from '../normalize/columns.js';
 import type { OcsfEvent } from '../normalize/types.js';
-import type { ParsedMessage, SyslogFields } from '../parsing/types.js';
+import type { ParsedMessage } from '../parsing/types.js';
+import { pgInetInto } from './inet.js';
 import { copyRange, F, type ChainRange, type CopyRow } from './verify-copy.js';
 import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, readInt64, same32, storedRow, TWO32 } from './verify-fields.js';
 import { captureMembers, LEAF, NotCanonicalizable, type Want } from './verify-capture.js';
-import { liftedMismatches, recomputeHash, type FindingKind, type StoredRow } from './verify-reference.js';
+import { rowFindings, type FindingKind, type StoredRow } from './verify-reference.js';
 
 /** A finding inside a range (the chain is the range's). */
 export interface RangeFinding {
@@ -161,14 +162,25 @@ export class RangeVerifier {
     return sum;
   }
 
-  /** Hash and lifted columns of one row: fast path, confirmed by the reference code on any doubt. */
+  /**
+   * Hash (and, for a version 1 row, lifted columns) of one row: fast path, confirmed by the reference
+   * code on any doubt. A version 2 row costs one SHA-256 over its fields as stored; a version 1 row
+   * a second one and the lifted-column check.
+   */
   #check(row: CopyRow, seq: number, report: (seq: number, kind: FindingKind, detail: string) => void, sum: RangeSummary): void {
     let fastHash = false;
     let fastLift = false;
     try {
+      const o = this.#scratch;
+      const hashAt = row.start[F.hash] as number;
       const n = this.#encode(row);
-      const h = cryptoHash('sha256', this.#scratch.subarray(0, n), 'buffer') as unknown as Buffer;
-      fastHash = same32(row.buf, row.start[F.hash] as number, h, 0);
+      const n2 = this.#encodeLifted(row, n);
+      if (n2 > 0) {
+        o[MAGIC_VERSION_AT] = 0x32; // SLR2
+        if (same32(row.buf, hashAt, sha256(o.subarray(0, n2)), 0)) return;
+        o[MAGIC_VERSION_AT] = 0x31; // SLR1
+      }
+      fastHash = same32(row.buf, hashAt, sha256(o.subarray(0, n)), 0);
       if (fastHash) fastLift = liftedEqual(row, liftColumns(FAST_LIFT ? capturedEvent(row) : eventOf(row)));
     } catch {
       // Anything the fast path cannot do (NotCanonicalizable, an event liftColumns chokes on, ...) the
@@ -179,13 +191,48 @@ export class RangeVerifier {
     let stored: StoredRow;
     try {
       stored = storedRow(row);
-      const { hash, syslog, event } = recomputeHash(stored.prevHash, stored);
-      if (!hash.equals(stored.hash)) report(seq, 'hash_mismatch', 'row content does not match its hash');
-      const bad = liftedMismatches(stored, syslog as SyslogFields, event);
+      const { hashOk, badColumns: bad } = rowFindings(stored.prevHash, stored);
+      if (!hashOk) report(seq, 'hash_mismatch', 'row content does not match its hash');
       if (bad.length) report(seq, 'column_mismatch', `columns disagree with event: ${bad.join(', ')}`);
     } catch (err) {
       report(seq, 'unreadable_row', (err as Error).message);
     }
+  }
+
+  /**
+   * Appends the lifted columns as version 2 encodes them (docs/ledger-format.md) after the version 1
+   * bytes ending at `w`; returns the new end, or -1 when the stored values cannot be version 2's.
+   */
+  #encodeLifted(row: CopyRow, w: number): number {
+    const b = row.buf;
+    const st = row.start;
+    const ln = row.len;
+    const o = this.#scratch;
+    const te = ln[F.eventTime] as number;
+    if (te < 0) o[w++] = 0;
+    else {
+      if (te !== 8) return -1;
+      const us = readInt64(b, st[F.eventTime] as number) + PG_EPOCH_US;
+      if (!Number.isSafeInteger(us)) return -1;
+      o[w++] = 1;
+      w = writeInt64(o, w, us);
+    }
+    w = copyStr(b, st[F.hostname] as number, ln[F.hostname] as number, o, w, true);
+    w = copyStr(b, st[F.appName] as number, ln[F.appName] as number, o, w, true);
+    for (const f of INT_COLUMNS) {
+      if (ln[f] !== 4) return -1;
+      const s = st[f] as number;
+      for (let k = 0; k < 4; k++) o[w + k] = b[s + k] as number;
+      w += 4;
+    }
+    w = copyStr(b, st[F.userName] as number, ln[F.userName] as number, o, w, true);
+    w = copyStr(b, st[F.actorUser] as number, ln[F.actorUser] as number, o, w, true);
+    const li = ln[F.srcIp] as number;
+    if (li < 0) {
+      o[w++] = 0;
+      return w;
+    }
+    return pgInetInto(b, st[F.srcIp] as number, li, o, w);
   }
 
   /** prev_hash || canonical(row) (docs/ledger-format.md) into the scratch buffer; returns its length. */
@@ -213,10 +260,7 @@ export class RangeVerifier {
     // received_at: microseconds since 2000-01-01 -> since 1970-01-01.
     const us = readInt64(b, st[F.receivedAt] as number) + PG_EPOCH_US;
     if (!Number.isSafeInteger(us)) throw new NotCanonicalizable('received_at out of range');
-    const hi = Math.floor(us / TWO32);
-    o.writeInt32BE(hi, w);
-    o.writeUInt32BE(us - hi * TWO32, w + 4);
-    w += 8;
+    w = writeInt64(o, w, us);
     w = copyStr(b, st[F.peerCn] as number, ln[F.peerCn] as number, o, w, true);
     w = copySans(b, st[F.peerSans] as number, ln[F.peerSans] as number, o, w);
     w = copyStr(b, st[F.peerAddr] as number, ln[F.peerAddr] as number, o, w, false);
@@ -224,12 +268,28 @@ export class RangeVerifier {
     if (ln[F.truncated] !== 1) throw new NotCanonicalizable('truncated is NULL');
     o[w++] = b[st[F.truncated] as number] ? 1 : 0;
     w = copyStr(b, st[F.parseError] as number, ln[F.parseError] as number, o, w, true);
-    w = copyStr(b, st[F.raw] as number, ln[F.raw] as number, o, w, false);
-    // syslog and event: the stored text is taken as the canonical JSON; if it is not (a row from
-    // before migration 007, or a changed one), the hash says so and the reference code decides.
-    w = copyStr(b, st[F.syslog] as number, ln[F.syslog] as number, o, w, false);
-    return copyStr(b, st[F.event] as number, ln[F.event] as number, o, w, false);
+    // raw, syslog and event, adjacent in the COPY row, each a 4-byte length and its bytes: exactly their
+    // canonical encoding (uint32 length, then the bytes), so the three go over in one copy. syslog and
+    // event: the stored text is taken as the canonical JSON; if it is not (a row from before migration
+    // 007, or a changed one), the hash says so and the reference code decides.
+    if ((ln[F.raw] as number) < 0 || (ln[F.syslog] as number) < 0 || (ln[F.event] as number) < 0) throw new NotCanonicalizable('unexpected NULL');
+    const from = (st[F.raw] as number) - 4;
+    const to = (st[F.event] as number) + (ln[F.event] as number);
+    return w + b.copy(o, w, from, to);
   }
+}
+
+/** Offset of the version digit of the magic (SLR1 / SLR2) in prev_hash || canonical(row). */
+const MAGIC_VERSION_AT = 35;
+const INT_COLUMNS = [F.classUid, F.activityId, F.statusId, F.severityId] as const;
+const sha256 = (b: Buffer): Buffer => cryptoHash('sha256', b, 'buffer') as unknown as Buffer;
+
+/** A safe integer as a big-endian int64 at o[w]; returns w + 8. */
+function writeInt64(o: Buffer, w: number, v: number): number {
+  const hi = Math.floor(v / TWO32);
+  o.writeInt32BE(hi, w);
+  o.writeUInt32BE(v - hi * TWO32, w + 4);
+  return w + 8;
 }
 
 /** The members of the stored event that liftColumns() reads (LIFT_WANT). */

@@ -1,13 +1,14 @@
 /**
  * The reference row checks of `verify`, written for clarity rather than speed: a stored row's hash
- * recomputed with the writer's own code (JSON.parse of the stored JSON text, canonicalJson, chainHash), and
- * its lifted columns re-derived with liftColumns(). The fast path (verify-range.ts) falls back to
+ * recomputed with the writer's own code (JSON.parse of the stored JSON text, canonicalJson, chainHash)
+ * in canonical form version 2, or version 1 for rows written before it, whose lifted columns the hash
+ * does not cover and are re-derived with liftColumns(). The fast path (verify-range.ts) falls back to
  * these whenever it does not agree with the stored row, so every finding is confirmed here.
  */
 import { liftColumns } from '../normalize/columns.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import type { Format, ParsedMessage, SyslogFields } from '../parsing/types.js';
-import { canonicalJson, chainHash } from './canonical.js';
+import { canonicalJson, canonicalLifted, chainHash, type CanonicalRow } from './canonical.js';
 import { rfc3339ToUtcMicros } from './time.js';
 
 export const FINDING_KINDS = [
@@ -61,11 +62,14 @@ export function liftedOf(r: StoredRow['lifted']): StoredRow['lifted'] {
   return { event_time, hostname, app_name, class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip };
 }
 
-/** The recomputed hash of a stored row, given the prev_hash to chain from. */
-export function recomputeHash(prevHash: Buffer, row: StoredRow): { hash: Buffer; syslog: SyslogFields; event: OcsfEvent } {
+/**
+ * The recomputed hash of a stored row, given the prev_hash to chain from: in the version whose hash
+ * is the stored one (2, then 1), else in version 2 when the columns can be version 2's.
+ */
+export function recomputeHash(prevHash: Buffer, row: StoredRow): { hash: Buffer; version: 1 | 2; syslog: SyslogFields; event: OcsfEvent } {
   const syslog = JSON.parse(row.syslogText) as SyslogFields;
   const event = JSON.parse(row.eventText) as OcsfEvent;
-  const hash = chainHash(prevHash, {
+  const fields: CanonicalRow = {
     chain: row.chain,
     seq: row.seq,
     receivedAtUs: row.receivedAtUs,
@@ -78,8 +82,33 @@ export function recomputeHash(prevHash: Buffer, row: StoredRow): { hash: Buffer;
     raw: row.raw,
     syslogJson: canonicalJson(syslog),
     eventJson: canonicalJson(event),
-  });
-  return { hash, syslog, event };
+  };
+  const lifted = canonicalLifted(row.lifted);
+  if (lifted !== null) {
+    const hash = chainHash(prevHash, { ...fields, lifted });
+    if (hash.equals(row.hash)) return { hash, version: 2, syslog, event };
+  }
+  const v1 = chainHash(prevHash, fields);
+  if (v1.equals(row.hash) || lifted === null) return { hash: v1, version: 1, syslog, event };
+  return { hash: chainHash(prevHash, { ...fields, lifted }), version: 2, syslog, event };
+}
+
+/**
+ * The findings of one stored row, chained on `prevHash`: its hash, and its lifted columns when the
+ * hash does not cover them (version 1) or does not match (then they tell which column changed).
+ */
+export function rowFindings(prevHash: Buffer, row: StoredRow): { hashOk: boolean; badColumns: string[] } {
+  const re = recomputeHash(prevHash, row);
+  const hashOk = re.hash.equals(row.hash);
+  if (hashOk) return { hashOk, badColumns: re.version === 2 ? [] : liftedMismatches(row, re.syslog, re.event) };
+  // Only a diagnosis (which column changed) beside the hash_mismatch: an event liftColumns cannot read gives none.
+  let badColumns: string[] = [];
+  try {
+    badColumns = liftedMismatches(row, re.syslog, re.event);
+  } catch {
+    // the hash_mismatch stands alone
+  }
+  return { hashOk, badColumns };
 }
 
 /** Compares the stored lifted columns with what the event gives; returns the names that differ. */

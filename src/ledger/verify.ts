@@ -25,7 +25,7 @@ import type { ChainRange } from './verify-copy.js';
 import { InlineExecutor, OrderedRanges, WorkerPool, workersAvailable, type RangeExecutor } from './verify-pool.js';
 import { liftedOf, type Finding, type StoredRow } from './verify-reference.js';
 
-export { FINDING_KINDS, liftedMismatches, recomputeHash, type Finding, type FindingKind, type StoredRow } from './verify-reference.js';
+export { FINDING_KINDS, liftedMismatches, recomputeHash, rowFindings, type Finding, type FindingKind, type StoredRow } from './verify-reference.js';
 
 /**
  * A ledger row as stored, every column as text or bytes: verify, prove and the retention archive

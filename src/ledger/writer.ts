@@ -13,7 +13,7 @@ import copyStreams from 'pg-copy-streams';
 import type { Logger } from 'pino';
 import { ChainDivergedError, ChainLockedError, describeError, EventsNotCommittedError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
-import { canonicalJson, chainRecord } from './canonical.js';
+import { chainRecord } from './canonical.js';
 import { COPY_SQL, copyLine } from './copy.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from './types.js';
 
@@ -326,14 +326,6 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         const kind = pgErrorKind(err);
         this.#o.metrics.dbErrors.inc({ kind });
         this.#o.metrics.dbRetries.inc();
-        if (kind === 'sqlstate_22') {
-          // A value PostgreSQL will not take in a lifted filter column (a timestamp outside its range,
-          // say). Those columns are not part of the hash: write the batches again without them.
-          this.#o.log.error({ err: describeError(err), chain: this.#o.chain }, 'batch refused by a data check; retrying with lifted event_time/src_ip cleared');
-          for (const b of this.#inflight) {
-            b.copy = encodeCopy(b.rows.map((r) => copyLine({ ...r, columns: { ...r.columns, event_time: null, src_ip: null } }, canonicalJson(r.syslog), canonicalJson(r.event))));
-          }
-        }
         this.#o.log.error({ err: describeError(err), chain: this.#o.chain, events: this.#inflightEvents, retryInMs: backoffMs }, 'batch commit failed; retrying (nothing is dropped)');
         this.#setReady(false);
         await this.#disconnect();

@@ -32,7 +32,7 @@ import { MerkleAccumulator } from '../ledger/merkle.js';
 import { STORED_MIN_LEVEL, insertNodes, readRowHashes, type PendingNode } from '../ledger/merkle-store.js';
 import type { SigningKey, VerifyingKey } from '../ledger/signing.js';
 import { ZERO_HASH } from '../ledger/types.js';
-import { liftedMismatches, recomputeHash } from '../ledger/verify.js';
+import { rowFindings } from '../ledger/verify.js';
 import { ARCHIVE_VERSION, DATA_SUFFIX, MANIFEST_SUFFIX, MANIFEST_TYPE, ROW_SELECT, fromDbRow, toStoredRow, type ArchiveManifest, type ChainRange, type DbArchiveRow } from './format.js';
 import { planRetention, quoteIdent, type PartitionPlan, type RetentionPlan } from './plan.js';
 import { formatPeriod, rowClasses, type RetentionPolicy, type SourceClass } from './policy.js';
@@ -246,12 +246,12 @@ async function archivePartition(client: pg.Client, pp: PartitionPlan, ctx: Ctx):
             ranges.set(row.chain, st);
           }
           const stored = toStoredRow(row, db.syslog, db.event);
-          const re = recomputeHash(stored.prevHash, stored);
+          const re = rowFindings(stored.prevHash, stored);
           const problem = !stored.prevHash.equals(st.prev)
             ? 'prev_hash is not the previous row\'s hash'
-            : !re.hash.equals(stored.hash)
+            : !re.hashOk
               ? 'row content does not match its hash'
-              : liftedMismatches(stored, re.syslog, re.event).length > 0
+              : re.badColumns.length > 0
                 ? 'lifted columns disagree with the event'
                 : null;
           if (problem) throw new ArchiveRefusedError(name, `the ledger is not intact at chain "${row.chain}" seq ${row.seq} (${problem}): nothing archived; run syslog-ledger verify`);

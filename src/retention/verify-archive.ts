@@ -24,7 +24,7 @@ import { keyMap, verifyCheckpointSignature } from '../ledger/checkpoint.js';
 import { MerkleAccumulator } from '../ledger/merkle.js';
 import type { VerifyingKey } from '../ledger/signing.js';
 import { ZERO_HASH } from '../ledger/types.js';
-import { liftedMismatches, recomputeHash } from '../ledger/verify.js';
+import { rowFindings } from '../ledger/verify.js';
 import { isoMicros } from '../ledger/copy.js';
 import { ARCHIVE_VERSION, MANIFEST_TYPE, archivePaths, toStoredRow, type ArchiveManifest, type ArchiveRow, type ChainRange } from './format.js';
 
@@ -279,12 +279,11 @@ function checkRow(st: ChainState, row: ArchiveRow, lineNo: number, find: (k: Arc
   try {
     if (row.received_at !== isoMicros(row.received_at_us)) throw new Error(`received_at ${row.received_at} is not received_at_us ${row.received_at_us}`);
     const stored = toStoredRow(row, JSON.stringify(row.syslog), JSON.stringify(row.event));
-    const re = recomputeHash(prevHash, stored);
-    if (!re.hash.equals(hash)) {
+    const { hashOk, badColumns: bad } = rowFindings(prevHash, stored);
+    if (!hashOk) {
       ok = false;
       find('hash_mismatch', chain, row.seq, `line ${lineNo}: row content does not match its hash`);
     }
-    const bad = liftedMismatches(stored, re.syslog, re.event);
     if (bad.length) {
       ok = false;
       find('column_mismatch', chain, row.seq, `columns disagree with event: ${bad.join(', ')}`);

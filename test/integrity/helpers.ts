@@ -109,23 +109,29 @@ export async function tempDir(): Promise<{ dir: string; path: (f: string) => str
 }
 
 /**
- * Appends n rows hashed with the real canonical form (src/ledger/canonical.ts), so that the proof's
- * event can be re-hashed by verify-proof.
+ * Appends n rows hashed with the real canonical form (src/ledger/canonical.ts), in version 2 (what
+ * serve writes) or version 1 (rows written before it), so that the proof's event can be re-hashed by
+ * verify-proof. The lifted columns are the event's, as the writer stores them.
  */
-export async function appendCanonicalRows(db: pg.Pool, chain: string, n: number): Promise<Array<{ seq: number; hash: Buffer }>> {
-  const { canonicalJson, chainHash } = await import('../../src/ledger/canonical.js');
+export async function appendCanonicalRows(db: pg.Pool, chain: string, n: number, form: 1 | 2 = 2): Promise<Array<{ seq: number; hash: Buffer }>> {
+  const { canonicalJson, canonicalLifted, chainHash, ledgerColumns } = await import('../../src/ledger/canonical.js');
+  const { liftColumns } = await import('../../src/normalize/columns.js');
   await db.query('INSERT INTO chains (chain) VALUES ($1) ON CONFLICT DO NOTHING', [chain]);
   const head = (await db.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1', [chain])).rows[0]!;
   let seq = Number(head.head_seq);
   let prev = head.head_hash;
   const out: Array<{ seq: number; hash: Buffer }> = [];
-  const cols: unknown[][] = [[], [], [], [], [], [], []];
+  const rows: unknown[][] = [];
   for (let i = 0; i < n; i++) {
     seq += 1;
     const us = 1_700_000_000_000_000 + seq * 1000;
-    const raw = Buffer.from(`<86>1 2023-11-14T22:13:20Z web1 sshd 42 - - Accepted publickey for user${seq}`);
+    const raw = Buffer.from(`<86>1 2023-11-14T22:13:20Z web1 sshd 42 - - Accepted publickey for user${seq} from 2001:DB8::${seq.toString(16)}`);
     const syslog = { app_name: 'sshd', hostname: 'web1', msg: `Accepted publickey for user${seq}` };
-    const event = { class_uid: 3002, activity_id: 1, message: `login ${seq}`, user: { name: `user${seq}` } };
+    const event = {
+      class_uid: 3002, activity_id: 1, status_id: 1, severity_id: 1, time_dt: '2023-11-14T23:13:20.1234567+01:00', message: `login ${seq}`,
+      device: { hostname: 'web1' }, metadata: { log_provider: 'sshd' }, user: { name: `user${seq}` }, src_endpoint: { ip: `2001:DB8::${seq.toString(16)}` },
+    };
+    const columns = ledgerColumns(liftColumns(event as never));
     const hash = chainHash(prev, {
       chain,
       seq,
@@ -139,21 +145,22 @@ export async function appendCanonicalRows(db: pg.Pool, chain: string, n: number)
       raw,
       syslogJson: canonicalJson(syslog),
       eventJson: canonicalJson(event),
+      lifted: form === 2 ? canonicalLifted(columns)! : undefined,
     });
-    cols[0]!.push(seq);
-    cols[1]!.push(new Date(us / 1000).toISOString());
-    cols[2]!.push(raw);
-    cols[3]!.push(canonicalJson(syslog));
-    cols[4]!.push(canonicalJson(event));
-    cols[5]!.push(prev);
-    cols[6]!.push(hash);
+    const c = columns;
+    rows.push([seq, new Date(us / 1000).toISOString(), raw, canonicalJson(syslog), canonicalJson(event), c.event_time, c.hostname, c.app_name, c.class_uid,
+      c.activity_id, c.status_id, c.severity_id, c.user_name, c.actor_user, c.src_ip, prev, hash]);
     out.push({ seq, hash });
     prev = hash;
   }
+  const cols = rows[0]!.map((_, k) => rows.map((r) => r[k]));
   await db.query(
-    `INSERT INTO ledger (chain, seq, received_at, peer_cn, peer_sans, peer_addr, format, raw, syslog, event, prev_hash, hash)
-     SELECT $1, s, t, 'web1.example', '{web1.example}', '192.0.2.1', 'rfc5424', r, sy::json, ev::json, p, h
-       FROM unnest($2::bigint[], $3::timestamptz[], $4::bytea[], $5::text[], $6::text[], $7::bytea[], $8::bytea[]) AS x(s, t, r, sy, ev, p, h)`,
+    `INSERT INTO ledger (chain, seq, received_at, peer_cn, peer_sans, peer_addr, format, raw, syslog, event, event_time, hostname, app_name,
+                         class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip, prev_hash, hash)
+     SELECT $1, s, t, 'web1.example', '{web1.example}', '192.0.2.1', 'rfc5424', r, sy::json, ev::json, et, hn, an, cu, ai, si, sv, un, au, ip::inet, p, h
+       FROM unnest($2::bigint[], $3::timestamptz[], $4::bytea[], $5::text[], $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::int[], $11::int[],
+                   $12::int[], $13::int[], $14::text[], $15::text[], $16::text[], $17::bytea[], $18::bytea[])
+         AS x(s, t, r, sy, ev, et, hn, an, cu, ai, si, sv, un, au, ip, p, h)`,
     [chain, ...cols],
   );
   await db.query('UPDATE chains SET head_seq = $2, head_hash = $3 WHERE chain = $1', [chain, seq, prev]);

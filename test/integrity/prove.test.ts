@@ -35,7 +35,8 @@ beforeAll(async () => {
   pub = tmp.path('ledger-signing.key.pub');
   const cpr = new Checkpointer({ key, file: tmp.path('checkpoints.jsonl') });
   await cpr.init(db.pool, { chains: [CHAIN] });
-  const rows = await appendCanonicalRows(db.pool, CHAIN, 1300);
+  // A chain written before canonical form version 2 (seq 1-600), then by a version 2 writer.
+  const rows = [...(await appendCanonicalRows(db.pool, CHAIN, 600, 1)), ...(await appendCanonicalRows(db.pool, CHAIN, 700))];
   for (let i = 0; i < rows.length; i += 100) await cpr.onCommitted(CHAIN, rows.slice(i, i + 100));
   await cpr.close();
 });
@@ -52,9 +53,21 @@ describe('prove / verify-proof', () => {
     expect(doc).toMatchObject({ type: 'syslog-ledger/inclusion-proof', chain: CHAIN, seq: 777, leaf_index: 776, tree_size: 1300, ledger_id: db.ledgerId });
     expect(doc.proof.length).toBeLessThanOrEqual(Math.ceil(Math.log2(1300)));
     expect(Buffer.from(doc.event.raw_base64, 'base64').toString()).toContain('user777');
+    expect(doc.event.columns).toMatchObject({ user_name: 'user777', src_ip: '2001:db8::309', event_time: '2023-11-14T22:13:20.123456Z' });
     const v = await verifyProof(doc);
     expect(v.out).toMatch(/^valid: event seq 777/);
     expect(v.code).toBe(0);
+  });
+
+  it('verify-proof: a version 2 event with a changed lifted column is invalid; a version 1 event carries none', async () => {
+    const doc = (await prove(['--chain', CHAIN, '--seq', '777'])).doc as InclusionProofDoc;
+    const changed = { ...doc, event: { ...doc.event, columns: { ...doc.event.columns!, user_name: 'root' } } };
+    expect((await verifyProof(changed)).out).toMatch(/does not hash to row_hash/);
+    const { columns: _c, ...withoutColumns } = doc.event;
+    expect((await verifyProof({ ...doc, event: withoutColumns })).code).toBe(1);
+    const v1 = (await prove(['--chain', CHAIN, '--seq', '5'])).doc as InclusionProofDoc;
+    expect(v1.event.columns).toBeUndefined();
+    expect((await verifyProof(v1)).code).toBe(0);
   });
 
   it('verify-proof: a changed event, leaf or path is invalid', async () => {

@@ -191,7 +191,7 @@ describe('verify against a superuser who disables the guard triggers', () => {
     expect(findings(r.out)).toEqual(['2999 hash_mismatch']);
   });
 
-  it('changed lifted columns only (user_name, src_ip): column_mismatch naming the columns, hashes intact', async () => {
+  it('changed lifted columns only (user_name, src_ip): hash_mismatch (canonical form v2 covers them) and column_mismatch naming the columns', async () => {
     const url = await cloneLedger();
     // seq 11 is message(10): sshd "Accepted publickey for alice from 198.51.100.11".
     const before = await query<{ user_name: string; src_ip: string }>(url, `SELECT user_name, host(src_ip) AS src_ip FROM ledger WHERE chain = $1 AND seq = 11`, [CHAIN]);
@@ -201,11 +201,11 @@ describe('verify against a superuser who disables the guard triggers', () => {
     });
     const r = await verify(url);
     expect(r.code).toBe(1);
-    expect(findings(r.out)).toEqual(['11 column_mismatch']);
+    expect(findings(r.out)).toEqual(['11 hash_mismatch', '11 column_mismatch']);
     expect(r.out).toMatch(/TAMPERED chain=test-chain seq=11 column_mismatch: columns disagree with event: user_name, src_ip/);
   });
 
-  it('a netmask slipped into src_ip (same host, but src_ip = X no longer matches it): column_mismatch', async () => {
+  it('a netmask slipped into src_ip (same host, but src_ip = X no longer matches it): hash_mismatch and column_mismatch', async () => {
     const url = await cloneLedger();
     await asSuperuser(url, async (c) => {
       await c.query(`UPDATE ledger SET src_ip = set_masklen(src_ip, 8) WHERE chain = $1 AND seq = 11`, [CHAIN]);
@@ -214,7 +214,7 @@ describe('verify against a superuser who disables the guard triggers', () => {
     expect(after[0]).toEqual({ host: '198.51.100.11', same: false });
     const r = await verify(url);
     expect(r.code).toBe(1);
-    expect(findings(r.out)).toEqual(['11 column_mismatch']);
+    expect(findings(r.out)).toEqual(['11 hash_mismatch', '11 column_mismatch']);
     expect(r.out).toMatch(/TAMPERED chain=test-chain seq=11 column_mismatch: columns disagree with event: src_ip/);
   });
 

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { canonicalBytes, canonicalJson, chainHash, type CanonicalRow } from '../../src/ledger/canonical.js';
+import { canonicalBytes, canonicalJson, chainHash, type CanonicalLifted, type CanonicalRow } from '../../src/ledger/canonical.js';
 import { ZERO_HASH } from '../../src/ledger/types.js';
 
 interface Vector {
   description: string;
   prev_hash: string;
-  row: Omit<CanonicalRow, 'raw'> & { raw_hex: string };
+  row: Omit<CanonicalRow, 'raw' | 'lifted'> & { raw_hex: string; lifted?: Omit<CanonicalLifted, 'srcIp'> & { src_ip_hex: string | null } };
   canonical_hex: string;
   hash: string;
 }
@@ -16,7 +16,8 @@ const vectors = JSON.parse(readFileSync(new URL('../fixtures/canonical-vectors.j
 
 /** An independent encoder written from docs/ledger-format.md, to catch drift between code and spec. */
 function specEncode(r: CanonicalRow): Buffer {
-  const parts: Buffer[] = [Buffer.from('SLR1')];
+  const l = r.lifted;
+  const parts: Buffer[] = [Buffer.from(l === undefined ? 'SLR1' : 'SLR2')];
   const u32 = (n: number): Buffer => {
     const b = Buffer.alloc(4);
     b.writeUInt32BE(n);
@@ -45,12 +46,35 @@ function specEncode(r: CanonicalRow): Buffer {
   parts.push(u32(r.raw.length), r.raw);
   str(r.syslogJson);
   str(r.eventJson);
+  if (l !== undefined) {
+    const i64 = Buffer.alloc(8);
+    if (l.eventTimeUs !== null) i64.writeBigInt64BE(BigInt(l.eventTimeUs));
+    parts.push(l.eventTimeUs === null ? Buffer.from([0]) : Buffer.concat([Buffer.from([1]), i64]));
+    str(l.hostname);
+    str(l.appName);
+    for (const n of [l.classUid, l.activityId, l.statusId, l.severityId]) {
+      const b = Buffer.alloc(4);
+      b.writeInt32BE(n);
+      parts.push(b);
+    }
+    str(l.userName);
+    str(l.actorUser);
+    parts.push(l.srcIp === null ? Buffer.from([0]) : Buffer.from(l.srcIp));
+  }
   return Buffer.concat(parts);
 }
 
-const toRow = (v: Vector): CanonicalRow => ({ ...v.row, raw: Buffer.from(v.row.raw_hex, 'hex') });
+const toRow = (v: Vector): CanonicalRow => {
+  const { lifted, raw_hex, ...rest } = v.row;
+  const row: CanonicalRow = { ...rest, raw: Buffer.from(raw_hex, 'hex') };
+  if (lifted !== undefined) {
+    const { src_ip_hex, ...l } = lifted;
+    row.lifted = { ...l, srcIp: src_ip_hex === null ? null : Buffer.from(src_ip_hex, 'hex') };
+  }
+  return row;
+};
 
-describe('canonical form v1', () => {
+describe('canonical form (versions 1 and 2)', () => {
   it('canonical JSON sorts keys, drops undefined members, and has no whitespace', () => {
     expect(canonicalJson({ b: 1, a: [true, null, 'x'], c: undefined, d: { z: 0.5, y: 'é"' } })).toBe('{"a":[true,null,"x"],"b":1,"d":{"y":"é\\"","z":0.5}}');
   });
@@ -89,5 +113,17 @@ describe('canonical form v1', () => {
       { raw: Buffer.from('x') }, { syslogJson: '{}' }, { eventJson: '{}' },
     ];
     for (const v of variants) expect(chainHash(ZERO_HASH, { ...base, ...v }).toString('hex')).not.toBe(h);
+  });
+
+  it('version 2: changing any lifted column changes the hash, and version 1 of the same row differs', () => {
+    const base = toRow(vectors.find((v) => v.row.lifted !== undefined)!);
+    const l = base.lifted!;
+    const h = chainHash(ZERO_HASH, base).toString('hex');
+    expect(chainHash(ZERO_HASH, { ...base, lifted: undefined }).toString('hex')).not.toBe(h);
+    const variants: Array<Partial<CanonicalLifted>> = [
+      { eventTimeUs: null }, { eventTimeUs: (l.eventTimeUs ?? 0) + 1 }, { hostname: null }, { appName: 'x' }, { classUid: 1 }, { activityId: 9 },
+      { statusId: 9 }, { severityId: 9 }, { userName: 'mallory' }, { actorUser: 'x' }, { srcIp: null }, { srcIp: Buffer.from([6, 64, ...l.srcIp!.subarray(2)]) },
+    ];
+    for (const v of variants) expect(chainHash(ZERO_HASH, { ...base, lifted: { ...l, ...v } }).toString('hex')).not.toBe(h);
   });
 });
