@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
-import type { ChainRange } from './verify-copy.js';
+import { READER_OPTIONS, type ChainRange } from './verify-copy.js';
 import { RangeVerifier } from './verify-range.js';
 
 /** workerData. */
@@ -28,7 +28,7 @@ if (port === null) throw new Error('verify-worker.js runs as a worker thread');
 const init = workerData as WorkerInit;
 const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
 
-const client = new pg.Client({ connectionString: init.url, application_name: 'syslog-ledger verify worker' });
+const client = new pg.Client({ connectionString: init.url, application_name: 'syslog-ledger verify worker', options: READER_OPTIONS });
 const verifier = new RangeVerifier({ maxFindings: init.maxFindings });
 const queue: ToWorker[] = [];
 let wake: (() => void) | undefined;

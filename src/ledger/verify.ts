@@ -21,7 +21,7 @@ import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { retentionBoundaries, type RetentionTrust } from '../retention/boundaries.js';
 import { ZERO_HASH } from './types.js';
-import type { ChainRange } from './verify-copy.js';
+import { READER_OPTIONS, type ChainRange } from './verify-copy.js';
 import { InlineExecutor, OrderedRanges, WorkerPool, workersAvailable, type RangeExecutor } from './verify-pool.js';
 import { liftedOf, type Finding, type StoredRow } from './verify-reference.js';
 
@@ -158,7 +158,7 @@ interface ChainPlan {
 
 export async function verifyLedger(databaseUrl: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const started = Date.now();
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'syslog-ledger verify' });
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'syslog-ledger verify', options: READER_OPTIONS });
   await client.connect();
   const findings: Finding[] = [];
   let findingCount = 0;
