@@ -66,7 +66,7 @@ export function chainRecords(chain: string, records: readonly LedgerRecord[], fr
   return { rows, lines };
 }
 
-const canonicalRow = (chain: string, seq: number, r: LedgerRecord, syslogJson: string, eventJson: string): CanonicalRow => canonicalRowOf(r, chain, seq, syslogJson, eventJson, ledgerColumns(r.columns));
+const canonicalRow = (chain: string, seq: number, r: LedgerRecord, syslogJson: string, eventJson: string): CanonicalRow => canonicalRowOf(r, chain, seq, syslogJson, eventJson, ledgerColumns(r.columns).lifted);
 
 export interface StageReport {
   readonly stages: OpsResult[];

@@ -42,7 +42,7 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { migrate } from '../src/db/migrate.js';
-import { canonicalJson, canonicalLifted, chainHash, ledgerColumns, type CanonicalLifted } from '../src/ledger/canonical.js';
+import { canonicalJson, chainHash, ledgerColumns, type CanonicalLifted } from '../src/ledger/canonical.js';
 import { serializeCheckpoint, signCheckpoint } from '../src/ledger/checkpoint.js';
 import { COPY_COLUMNS, copyBytea, copyText, copyTextArray, isoMicros } from '../src/ledger/copy.js';
 import { MerkleAccumulator } from '../src/ledger/merkle.js';
@@ -137,8 +137,8 @@ function templates(count: number, form: 1 | 2): Template[] {
   return mixRecords(count, 11).map((r) => {
     const syslogJson = canonicalJson(r.syslog);
     const eventJson = canonicalJson(r.event);
-    const c = ledgerColumns(r.columns);
-    const lifted = form === 2 ? (canonicalLifted(c) ?? undefined) : undefined;
+    const { columns: c, lifted: l } = ledgerColumns(r.columns);
+    const lifted = form === 2 ? (l ?? undefined) : undefined;
     const middle =
       `${copyText(r.peer.cn)}\t${copyTextArray(r.peer.sans)}\t${copyText(r.peer.address)}\t${r.format}\t${copyBytea(r.raw)}\t` +
       `${r.truncated ? 't' : 'f'}\t${copyText(r.parseError)}\t${copyText(syslogJson)}\t${copyText(eventJson)}\t${copyText(c.event_time)}\t` +

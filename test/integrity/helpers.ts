@@ -114,7 +114,7 @@ export async function tempDir(): Promise<{ dir: string; path: (f: string) => str
  * verify-proof. The lifted columns are the event's, as the writer stores them.
  */
 export async function appendCanonicalRows(db: pg.Pool, chain: string, n: number, form: 1 | 2 = 2): Promise<Array<{ seq: number; hash: Buffer }>> {
-  const { canonicalJson, canonicalLifted, chainHash, ledgerColumns } = await import('../../src/ledger/canonical.js');
+  const { canonicalJson, chainHash, ledgerColumns } = await import('../../src/ledger/canonical.js');
   const { liftColumns } = await import('../../src/normalize/columns.js');
   await db.query('INSERT INTO chains (chain) VALUES ($1) ON CONFLICT DO NOTHING', [chain]);
   const head = (await db.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1', [chain])).rows[0]!;
@@ -131,7 +131,7 @@ export async function appendCanonicalRows(db: pg.Pool, chain: string, n: number,
       class_uid: 3002, activity_id: 1, status_id: 1, severity_id: 1, time_dt: '2023-11-14T23:13:20.1234567+01:00', message: `login ${seq}`,
       device: { hostname: 'web1' }, metadata: { log_provider: 'sshd' }, user: { name: `user${seq}` }, src_endpoint: { ip: `2001:DB8::${seq.toString(16)}` },
     };
-    const columns = ledgerColumns(liftColumns(event as never));
+    const { columns, lifted } = ledgerColumns(liftColumns(event as never));
     const hash = chainHash(prev, {
       chain,
       seq,
@@ -145,7 +145,7 @@ export async function appendCanonicalRows(db: pg.Pool, chain: string, n: number,
       raw,
       syslogJson: canonicalJson(syslog),
       eventJson: canonicalJson(event),
-      lifted: form === 2 ? canonicalLifted(columns)! : undefined,
+      lifted: form === 2 ? lifted! : undefined,
     });
     const c = columns;
     rows.push([seq, new Date(us / 1000).toISOString(), raw, canonicalJson(syslog), canonicalJson(event), c.event_time, c.hostname, c.app_name, c.class_uid,
