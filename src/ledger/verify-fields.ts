@@ -6,7 +6,7 @@
 import type { liftColumns } from '../normalize/columns.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import { isoMicros } from './copy.js';
-import { inetBytes, inetText, pgInetBytes } from './inet.js';
+import { inetBytes, inetText, pgInetBytes, pgInetInto } from './inet.js';
 import { rfc3339Micros, rfc3339ToUtcMicros } from './time.js';
 import { F, type CopyRow } from './verify-copy.js';
 import { NotCanonicalizable } from './verify-capture.js';
@@ -101,9 +101,9 @@ export function liftedEqual(row: CopyRow, want: ReturnType<typeof liftColumns>):
 /** Whether a binary inet field holds the address `s` (a netmask in the column makes it differ). */
 function ipEquals(s: string | null, b: Buffer, at: number, len: number): boolean {
   const want = s === null ? null : inetBytes(s);
-  const got = pgInetBytes(b, at, len);
-  return want !== null && got !== null && want.equals(got);
+  return want !== null && pgInetInto(b, at, len, IP_SCRATCH, 0) === want.length && want.equals(IP_SCRATCH.subarray(0, want.length));
 }
+const IP_SCRATCH = Buffer.alloc(18);
 
 /** Whether a text field holds exactly `s` (ASCII compared in place; anything else decoded). */
 function textEquals(s: string | null, b: Buffer, at: number, len: number): boolean {

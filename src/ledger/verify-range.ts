@@ -107,6 +107,8 @@ const FAST_LIFT = liftReadsOnly(LIFT_WANT);
 export class RangeVerifier {
   readonly #maxFindings: number;
   #scratch = Buffer.allocUnsafe(256 * 1024);
+  /** The last row that matched was version 1: try that version first. */
+  #v1First = false;
 
   constructor(opts: { maxFindings: number }) {
     this.#maxFindings = opts.maxFindings;
@@ -164,23 +166,26 @@ export class RangeVerifier {
 
   /**
    * Hash (and, for a version 1 row, lifted columns) of one row: fast path, confirmed by the reference
-   * code on any doubt. A version 2 row costs one SHA-256 over its fields as stored; a version 1 row
-   * a second one and the lifted-column check.
+   * code on any doubt. A row costs one SHA-256 over its fields as stored (in the version the row
+   * before had), a version 1 row also the lifted-column check.
    */
   #check(row: CopyRow, seq: number, report: (seq: number, kind: FindingKind, detail: string) => void, sum: RangeSummary): void {
     let fastHash = false;
     let fastLift = false;
     try {
-      const o = this.#scratch;
-      const hashAt = row.start[F.hash] as number;
       const n = this.#encode(row);
-      const n2 = this.#encodeLifted(row, n);
-      if (n2 > 0) {
-        o[MAGIC_VERSION_AT] = 0x32; // SLR2
-        if (same32(row.buf, hashAt, sha256(o.subarray(0, n2)), 0)) return;
-        o[MAGIC_VERSION_AT] = 0x31; // SLR1
+      // The version the previous row had first: a chain changes version once, at most.
+      if (this.#v1First) {
+        fastHash = this.#matches(row, n, 0x31);
+        if (!fastHash && this.#matches(row, this.#encodeLifted(row, n), 0x32)) {
+          this.#v1First = false;
+          return;
+        }
+      } else {
+        if (this.#matches(row, this.#encodeLifted(row, n), 0x32)) return;
+        fastHash = this.#matches(row, n, 0x31);
+        if (fastHash) this.#v1First = true;
       }
-      fastHash = same32(row.buf, hashAt, sha256(o.subarray(0, n)), 0);
       if (fastHash) fastLift = liftedEqual(row, liftColumns(FAST_LIFT ? capturedEvent(row) : eventOf(row)));
     } catch {
       // Anything the fast path cannot do (NotCanonicalizable, an event liftColumns chokes on, ...) the
@@ -197,6 +202,13 @@ export class RangeVerifier {
     } catch (err) {
       report(seq, 'unreadable_row', (err as Error).message);
     }
+  }
+
+  /** Whether the scratch's first `n` bytes (n < 0: none), with the magic's version digit set, hash to the row's hash. */
+  #matches(row: CopyRow, n: number, version: number): boolean {
+    if (n < 0) return false;
+    this.#scratch[MAGIC_VERSION_AT] = version;
+    return same32(row.buf, row.start[F.hash] as number, sha256(this.#scratch.subarray(0, n)), 0);
   }
 
   /**
