@@ -3,6 +3,7 @@
  * tab-separated, `\N` for NULL), in the column order of COPY_COLUMNS.
  * https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.2
  */
+import { civilFromDays } from '../parsing/timestamp.js';
 import type { ChainedRecord } from './types.js';
 
 export const COPY_COLUMNS = [
@@ -48,8 +49,8 @@ const P2 = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
 
 /**
  * Microseconds since the epoch as an RFC 3339 UTC timestamp with 6 fractional digits. Every row's
- * received_at and event_time go through it: the calendar is computed here (Hinnant's
- * civil_from_days) instead of through a Date and toISOString, 3-5 times faster. A safe integer
+ * received_at and event_time go through it: the calendar is computed (civilFromDays) instead
+ * of through a Date and toISOString, 3-5 times faster. A safe integer
  * of microseconds is within the years 1684-2255, so the year always has four digits.
  */
 export function isoMicros(us: number): string {
@@ -57,15 +58,7 @@ export function isoMicros(us: number): string {
   const inDay = us - days * US_PER_DAY;
   const secs = Math.floor(inDay / 1_000_000);
   const micro = inDay - secs * 1_000_000;
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const { year, month, day } = civilFromDays(days);
   const h = Math.floor(secs / 3600);
   const mi = Math.floor(secs / 60) % 60;
   return (

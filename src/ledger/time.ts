@@ -1,3 +1,5 @@
+import { daysFromCivil } from '../parsing/timestamp.js';
+
 /**
  * RFC 3339 text → the same instant as UTC text with exactly six fractional digits, without a JS Date
  * round trip for the fraction (microseconds survive). Returns null for text that is not RFC 3339.
@@ -62,12 +64,7 @@ export function rfc3339Micros(t: string): number | undefined {
     if (oh < 0 || om < 0) return undefined;
     offsetMin = (z === 45 ? -1 : 1) * (oh * 60 + om);
   } else return undefined;
-  // Days from 1970-01-01 (proleptic Gregorian, as Date.UTC), Hinnant's days_from_civil.
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
-  const days = era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+  const days = daysFromCivil(year, month, day); // proleptic Gregorian, as Date.UTC
   const ms = (days * 86400 + hour * 3600 + minute * 60 + second - offsetMin * 60) * 1000;
   const us = ms * 1000 + micros;
   return Number.isSafeInteger(us) ? us : undefined;
