@@ -190,7 +190,10 @@ function encode(row: CanonicalRow): number {
   str(l.userName);
   str(l.actorUser);
   if (l.srcIp === null) o = scratch.writeUInt8(0, o);
-  else o += Buffer.from(l.srcIp.buffer, l.srcIp.byteOffset, l.srcIp.byteLength).copy(scratch, o);
+  else {
+    scratch.set(l.srcIp, o);
+    o += l.srcIp.length;
+  }
   return o;
 }
 

@@ -7,12 +7,9 @@
 
 /** `[4|6, prefix bits, 4 or 16 address bytes]` of `addr[/bits]`, or null when it is not an IPv4/IPv6 address. */
 export function inetBytes(text: string): Buffer | null {
-  const fast = hostV4(text);
-  if (fast !== null) return fast;
   const slash = text.indexOf('/');
   const addr = slash < 0 ? text : text.slice(0, slash);
-  const v4 = addr.includes(':') ? null : ipv4(addr);
-  const bytes = v4 ?? ipv6(addr);
+  const bytes = addr.includes(':') ? ipv6(addr) : ipv4(addr);
   if (bytes === null) return null;
   const max = bytes.length * 8;
   let bits = max;
@@ -21,24 +18,23 @@ export function inetBytes(text: string): Buffer | null {
     if (!/^\d{1,3}$/.test(b) || Number(b) > max) return null;
     bits = Number(b);
   }
-  return Buffer.from([bytes.length === 4 ? 4 : 6, bits, ...bytes]);
+  const out = Buffer.allocUnsafe(2 + bytes.length);
+  out[0] = bytes.length === 4 ? 4 : 6;
+  out[1] = bits;
+  out.set(bytes, 2);
+  return out;
 }
 
-/** A plain dotted IPv4 host address (the common case) without split or regex; null for anything else. */
-function hostV4(s: string): Buffer | null {
-  const n = s.length;
-  if (n < 7 || n > 15) return null;
-  const out = Buffer.allocUnsafe(6);
-  out[0] = 4;
-  out[1] = 32;
-  let part = 0;
+/** Dotted-quad IPv4 (1-3 digits a part, each at most 255), without split or regex: the common case. */
+function ipv4(s: string): number[] | null {
+  const out: number[] = [];
   let v = 0;
   let digits = 0;
-  for (let i = 0; i <= n; i++) {
-    const c = i < n ? s.charCodeAt(i) : 0x2e;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0x2e;
     if (c === 0x2e) {
-      if (digits === 0 || v > 255 || part > 3) return null;
-      out[2 + part++] = v;
+      if (digits === 0 || v > 255 || out.length === 4) return null;
+      out.push(v);
       v = 0;
       digits = 0;
     } else if (c >= 0x30 && c <= 0x39 && digits < 3) {
@@ -46,18 +42,7 @@ function hostV4(s: string): Buffer | null {
       digits++;
     } else return null;
   }
-  return part === 4 ? out : null;
-}
-
-function ipv4(s: string): number[] | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
-  const out: number[] = [];
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return null;
-    out.push(Number(p));
-  }
-  return out;
+  return out.length === 4 ? out : null;
 }
 
 function ipv6(s: string): number[] | null {
