@@ -16,7 +16,8 @@ import { resolveDatabase } from '../db/resolve.js';
 import { parseCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
 import { DbNodeSource } from '../ledger/merkle-store.js';
 import { consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyInclusion } from '../ledger/merkle.js';
-import { readChain, recomputeHash, type StoredRow } from '../ledger/verify.js';
+import { readChain, recomputeHash } from '../ledger/verify.js';
+import type { LiftedColumns } from '../normalize/types.js';
 import { DB_OPTIONS } from './migrate.js';
 
 export const PROVE_OPTIONS = {
@@ -67,7 +68,7 @@ export interface ProofEvent {
    * The lifted filter columns as stored (event_time as UTC text with six digits, src_ip as
    * abbrev(src_ip)), for a row in canonical form version 2, whose hash covers them; absent for version 1.
    */
-  columns?: StoredRow['lifted'];
+  columns?: LiftedColumns;
 }
 
 /** A consistency proof between two checkpoints of one chain. */

@@ -222,9 +222,11 @@ export function canonicalLifted(c: LiftedColumns): CanonicalLifted | null {
   return liftedOf(c, eventTimeUs, srcIp);
 }
 
+const isInt32 = (n: unknown): boolean => typeof n === 'number' && (n | 0) === n;
+
+/** CanonicalLifted of columns whose time and address are already read (per event: no arrays, no closures). */
 function liftedOf(c: LiftedColumns, eventTimeUs: number | null, srcIp: Uint8Array | null): CanonicalLifted | null {
-  const ints = [c.class_uid, c.activity_id, c.status_id, c.severity_id];
-  if (!ints.every((n) => Number.isInteger(n) && (n | 0) === n)) return null;
+  if (!(isInt32(c.class_uid) && isInt32(c.activity_id) && isInt32(c.status_id) && isInt32(c.severity_id))) return null;
   return {
     eventTimeUs,
     hostname: c.hostname,

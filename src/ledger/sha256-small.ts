@@ -76,30 +76,28 @@ function digest(): Buffer {
   return out;
 }
 
-/** SHA-256(prefix || data), data exactly 32 bytes. */
+/** SHA-256(prefix || data), data exactly 32 bytes: one block. */
 export function sha256Prefixed32(prefix: number, data: Uint8Array): Buffer {
-  M.fill(0, 0, 64);
-  M[0] = prefix;
-  M.set(data, 1);
-  M[33] = 0x80;
-  M[62] = 0x01; // 33 bytes = 264 bits = 0x0108
-  M[63] = 0x08;
-  H.set(IV);
-  compress(0);
-  return digest();
+  return prefixed(prefix, data, undefined);
 }
 
-/** SHA-256(prefix || left || right), both exactly 32 bytes. */
+/** SHA-256(prefix || left || right), both exactly 32 bytes: two blocks. */
 export function sha256Prefixed64(prefix: number, left: Uint8Array, right: Uint8Array): Buffer {
-  M.fill(0, 64, 128);
+  return prefixed(prefix, left, right);
+}
+
+/** SHA-256 of a prefix byte and one or two 32-byte inputs (33 or 65 bytes), padded in M. */
+function prefixed(prefix: number, a: Uint8Array, b: Uint8Array | undefined): Buffer {
+  const len = b === undefined ? 33 : 65;
+  const end = b === undefined ? 64 : 128;
   M[0] = prefix;
-  M.set(left, 1);
-  M.set(right, 33);
-  M[65] = 0x80;
-  M[126] = 0x02; // 65 bytes = 520 bits = 0x0208
-  M[127] = 0x08;
+  M.set(a, 1);
+  if (b !== undefined) M.set(b, 33);
+  M[len] = 0x80;
+  M.fill(0, len + 1, end - 2);
+  M[end - 2] = (len * 8) >> 8; // the length in bits, big-endian (264 or 520: two bytes)
+  M[end - 1] = (len * 8) & 0xff;
   H.set(IV);
-  compress(0);
-  compress(64);
+  for (let at = 0; at < end; at += 64) compress(at);
   return digest();
 }

@@ -6,7 +6,7 @@
  * these whenever it does not agree with the stored row, so every finding is confirmed here.
  */
 import { liftColumns } from '../normalize/columns.js';
-import type { OcsfEvent } from '../normalize/types.js';
+import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
 import type { Format, ParsedMessage, SyslogFields } from '../parsing/types.js';
 import { canonicalJson, canonicalLifted, chainHash, type CanonicalRow } from './canonical.js';
 import { rfc3339ToUtcMicros } from './time.js';
@@ -38,26 +38,18 @@ export interface StoredRow {
   raw: Buffer;
   syslogText: string;
   eventText: string;
-  lifted: {
-    /** As `to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`. */
-    event_time: string | null;
-    hostname: string | null;
-    app_name: string | null;
-    class_uid: number;
-    activity_id: number;
-    status_id: number;
-    severity_id: number;
-    user_name: string | null;
-    actor_user: string | null;
-    /** As `abbrev(src_ip)`: the address, and a netmask only when it is not a single host's (a tampered column). */
-    src_ip: string | null;
-  };
+  /**
+   * The lifted columns as stored: `event_time` as `to_char(event_time AT TIME ZONE 'UTC',
+   * 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`, `src_ip` as `abbrev(src_ip)` (the address, and a netmask only
+   * when it is not a single host's: a tampered column).
+   */
+  lifted: LiftedColumns;
   prevHash: Buffer;
   hash: Buffer;
 }
 
 /** The lifted columns of a row read under the columns' own names (verify's DbRow, the archive's ArchiveRow). */
-export function liftedOf(r: StoredRow['lifted']): StoredRow['lifted'] {
+export function liftedOf(r: LiftedColumns): LiftedColumns {
   const { event_time, hostname, app_name, class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip } = r;
   return { event_time, hostname, app_name, class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip };
 }
@@ -118,7 +110,7 @@ export function liftedMismatches(row: StoredRow, syslog: SyslogFields | null, ev
 }
 
 /** The comparison itself, shared with the fast path. */
-export function compareLifted(got: StoredRow['lifted'], want: ReturnType<typeof liftColumns>): string[] {
+export function compareLifted(got: LiftedColumns, want: LiftedColumns): string[] {
   const bad: string[] = [];
   if (got.event_time !== null) {
     // A lifted time PostgreSQL refused is written as NULL (writer's data-error fallback); not tampering.

@@ -17,7 +17,7 @@ import { isoMicros } from '../ledger/copy.js';
 import type { ChainedRecord } from '../ledger/types.js';
 import { liftedOf } from '../ledger/verify-reference.js';
 import type { StoredRow } from '../ledger/verify.js';
-import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
+import type { OcsfEvent } from '../normalize/types.js';
 import type { SyslogFields } from '../parsing/types.js';
 import type { SourceClass } from './policy.js';
 
@@ -131,18 +131,6 @@ export function toStoredRow(r: ArchiveRow, syslogText: string, eventText: string
 
 /** The row as the writer's ChainedRecord, for a COPY line (src/ledger/copy.ts) when restoring. */
 export function toChainedRecord(r: ArchiveRow): ChainedRecord {
-  const columns: LiftedColumns = {
-    event_time: r.event_time,
-    hostname: r.hostname,
-    app_name: r.app_name,
-    class_uid: r.class_uid,
-    activity_id: r.activity_id,
-    status_id: r.status_id,
-    severity_id: r.severity_id,
-    user_name: r.user_name,
-    actor_user: r.actor_user,
-    src_ip: r.src_ip,
-  };
   return {
     chain: r.chain,
     seq: r.seq,
@@ -154,7 +142,7 @@ export function toChainedRecord(r: ArchiveRow): ChainedRecord {
     parseError: r.parse_error,
     syslog: r.syslog,
     event: r.event,
-    columns,
+    columns: liftedOf(r),
     prevHash: Buffer.from(r.prev_hash, 'hex'),
     hash: Buffer.from(r.hash, 'hex'),
   };
