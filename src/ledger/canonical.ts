@@ -8,9 +8,9 @@
  * Binary, not JSON-of-the-row: a length-prefixed layout has one encoding, needs no escaping rules,
  * and costs one buffer write per field (see bench/stages.ts "canonical+sha256").
  */
-import { createHash } from 'node:crypto';
 import type { LiftedColumns } from '../normalize/types.js';
 import { inetBytes, inetText } from './inet.js';
+import { sha256 } from './sha256.js';
 import { isoMicros } from './copy.js';
 import { rfc3339Micros, rfc3339ToUtcMicros } from './time.js';
 import type { ChainedRecord, LedgerRecord } from './types.js';
@@ -143,7 +143,10 @@ function ensure(bytes: number): void {
   if (scratch.length < bytes) scratch = Buffer.allocUnsafe(Math.max(bytes, scratch.length * 2));
 }
 
-/** Writes the canonical form into the scratch buffer; returns its length. */
+/** Where encode() starts: the room before it takes the prev_hash that chainHash() hashes with it. */
+const AT = 32;
+
+/** Writes the canonical form into the scratch buffer from AT; returns where it ends. */
 function encode(row: CanonicalRow): number {
   const strings = [row.chain, row.peerCn, row.peerAddr, row.format, row.parseError, row.syslogJson, row.eventJson];
   const l = row.lifted;
@@ -152,9 +155,9 @@ function encode(row: CanonicalRow): number {
   for (const s of strings) if (s !== null) upper += s.length * 3;
   upper += 4;
   for (const s of row.peerSans) upper += 4 + s.length * 3;
-  ensure(upper);
+  ensure(AT + upper);
 
-  let o = (l === undefined ? MAGIC_V1 : MAGIC_V2).copy(scratch, 0);
+  let o = AT + (l === undefined ? MAGIC_V1 : MAGIC_V2).copy(scratch, AT);
   const str = (s: string | null): void => {
     if (s === null) {
       o = scratch.writeUInt32BE(NULL_LEN, o);
@@ -266,13 +269,16 @@ export function ledgerColumns(c: LiftedColumns): { columns: LiftedColumns; lifte
 
 /** The canonical bytes of a row (a copy; for tests, test vectors and other tools). */
 export function canonicalBytes(row: CanonicalRow): Buffer {
-  return Buffer.from(scratch.subarray(0, encode(row)));
+  return Buffer.from(scratch.subarray(AT, encode(row)));
 }
 
 /** hash = SHA-256(prev_hash || canonical(row)). */
 export function chainHash(prevHash: Buffer, row: CanonicalRow): Buffer {
   const n = encode(row);
-  return createHash('sha256').update(prevHash).update(scratch.subarray(0, n)).digest();
+  // A prev_hash of another length (a tampered row) is hashed as it is: the hash will not match.
+  if (prevHash.length !== AT) return sha256(Buffer.concat([prevHash, scratch.subarray(AT, n)]));
+  prevHash.copy(scratch, 0);
+  return sha256(scratch.subarray(0, n));
 }
 
 /** The canonical fields (version 2) of a record placed at `seq` in `chain`, given its canonical JSON texts and ledgerColumns().lifted. */

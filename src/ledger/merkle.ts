@@ -18,22 +18,24 @@
  * Sizes and indexes are JavaScript numbers: exact up to 2^53 leaves. No bit operators are used on
  * them (those truncate to 32 bits).
  */
-import { hash as cryptoHash } from 'node:crypto';
-import { sha256Prefixed32, sha256Prefixed64 } from './sha256-small.js';
+import { sha256 } from './sha256.js';
 
 /** Length of every hash in the tree (SHA-256). */
 export const HASH_SIZE = 32;
 
 /** MTH of the empty tree: SHA-256 of the empty string. */
-export const EMPTY_ROOT: Buffer = cryptoHash('sha256', Buffer.alloc(0), 'buffer');
+export const EMPTY_ROOT: Buffer = sha256(new Uint8Array(0));
 
-// The 32-byte cases (every leaf of the ledger, every node) go through sha256-small.ts: node:crypto's
-// one-shot hash costs ~700 ns per call however small the input, the JS compression ~300 ns a block.
+/** The input of a leaf (0x00 || 32 bytes) and of a node (0x01 || 32 || 32 bytes), reused: every row of the ledger is one of each. */
+const LEAF_INPUT = Buffer.alloc(1 + HASH_SIZE);
+const NODE_INPUT = Buffer.alloc(1 + 2 * HASH_SIZE);
+NODE_INPUT[0] = 0x01;
 
 /** RFC 9162 leaf hash: SHA-256(0x00 || data). */
 export function leafHash(data: Uint8Array): Buffer {
-  if (data.length === HASH_SIZE) return sha256Prefixed32(0x00, data);
-  return cryptoHash('sha256', Buffer.concat([Buffer.from([0x00]), data]), 'buffer');
+  if (data.length !== HASH_SIZE) return sha256(Buffer.concat([Buffer.from([0x00]), data]));
+  LEAF_INPUT.set(data, 1);
+  return sha256(LEAF_INPUT);
 }
 
 /** RFC 9162 interior node hash: SHA-256(0x01 || left || right). */
@@ -41,7 +43,9 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) {
     throw new RangeError(`nodeHash: children must be ${HASH_SIZE} bytes`);
   }
-  return sha256Prefixed64(0x01, left, right);
+  NODE_INPUT.set(left, 1);
+  NODE_INPUT.set(right, 1 + HASH_SIZE);
+  return sha256(NODE_INPUT);
 }
 
 /** A complete subtree: 2^level leaves starting at leaf index * 2^level. */

@@ -7,10 +7,10 @@
  * on the 1M-event bench ledger (bench/verify.ts): the text cursor cost ~11 µs of PostgreSQL CPU and
  * ~10 µs of pg parsing per row; binary COPY ~7.4 µs in PostgreSQL (almost all of it jsonb_out, before
  * migration 007 made the columns json: ~2.5 µs since) and
- * ~0.3 µs here. The stream is a Readable with backpressure: memory stays at a few chunks.
+ * ~0.3 µs here. Rows are handed over as pg reads them, each handled before the next read: memory stays
+ * at a socket chunk.
  */
 import type pg from 'pg';
-import copyStreams from 'pg-copy-streams';
 
 /**
  * Connection settings for the sessions that read ranges: no JIT. Each range is one query, and
@@ -59,88 +59,136 @@ export interface CopyRow {
   readonly len: Int32Array;
 }
 
-/** Runs the COPY of a range and calls `onRow` for each row, in order; resolves when the stream ends. */
-export async function copyRange(client: pg.Client, range: ChainRange, onRow: (row: CopyRow) => void): Promise<number> {
-  const stream = client.query(copyStreams.to(copySql(client, range)));
-  const row: CopyRow = { buf: Buffer.alloc(0), start: new Int32Array(NFIELDS), len: new Int32Array(NFIELDS) };
-  let headerDone = false;
-  let ended = false;
-  let rows = 0;
+/** Runs the COPY of a range and calls `onRow` for each row, in order; resolves with the number of rows when the COPY has ended. */
+export function copyRange(client: pg.Client, range: ChainRange, onRow: (row: CopyRow) => void): Promise<number> {
+  const rows = new RowParser(onRow);
+  return new Promise((resolve, reject) => {
+    client.query(new CopyOut(copySql(client, range), (chunk) => rows.feed(chunk), (err) => (err === undefined ? resolve(rows.end()) : reject(err))));
+  });
+}
 
-  /** Parses complete units (header, rows, trailer) of `buf` from `p` while they start before `limit`; returns where it stopped. */
-  const consume = (buf: Buffer, p: number, limit: number): number => {
-    if (!headerDone) {
+/**
+ * A `COPY ... TO STDOUT` run as a pg "submittable": pg's own protocol parser hands over each CopyData
+ * message, in order, as a slice of what it read from the socket; nothing is buffered here, so memory
+ * stays at the socket's chunks. (pg-copy-streams' Readable cost ~10 % of verify's CPU on top: it
+ * copied every message into a new chunk and went through a stream and a promise per chunk.)
+ * PostgreSQL sends one CopyData message per row; RowParser does not rely on it.
+ */
+class CopyOut {
+  readonly text: string;
+  readonly #onData: (chunk: Buffer) => void;
+  readonly #done: (err?: Error) => void;
+  /** The first error onData threw: the rest of the data is skipped and the COPY fails with it once the server is done. */
+  #failed: Error | undefined;
+  #settled = false;
+
+  constructor(text: string, onData: (chunk: Buffer) => void, done: (err?: Error) => void) {
+    this.text = text;
+    this.#onData = onData;
+    this.#done = done;
+  }
+
+  submit(connection: { query(text: string): void }): void {
+    connection.query(this.text);
+  }
+
+  handleCopyData(msg: { chunk: Buffer }): void {
+    if (this.#failed !== undefined) return;
+    try {
+      this.#onData(msg.chunk);
+    } catch (err) {
+      this.#failed = err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  handleCommandComplete(): void {}
+
+  handleEmptyQuery(): void {}
+
+  handleReadyForQuery(): void {
+    this.#settle(this.#failed);
+  }
+
+  handleError(err: Error): void {
+    this.#settle(err);
+  }
+
+  #settle(err: Error | undefined): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#done(err);
+  }
+}
+
+/** Binary COPY data -> rows: header, rows, trailer, from chunks cut anywhere. */
+export class RowParser {
+  readonly #onRow: (row: CopyRow) => void;
+  readonly #row: CopyRow = { buf: Buffer.alloc(0), start: new Int32Array(NFIELDS), len: new Int32Array(NFIELDS) };
+  #headerDone = false;
+  #ended = false;
+  #rows = 0;
+  /** The bytes of an incomplete unit (header or row) at the end of the last chunk, copied. */
+  #carry: Buffer | undefined;
+
+  constructor(onRow: (row: CopyRow) => void) {
+    this.#onRow = onRow;
+  }
+
+  feed(chunk: Buffer): void {
+    if (this.#ended) throw new Error('COPY: bytes after the trailer');
+    let buf = chunk;
+    if (this.#carry !== undefined) {
+      buf = Buffer.concat([this.#carry, chunk]);
+      this.#carry = undefined;
+    }
+    const p = this.#consume(buf);
+    if (p < buf.length) {
+      if (this.#ended) throw new Error('COPY: bytes after the trailer');
+      // A copy: pg reuses the buffer it hands out when a message spans socket reads.
+      this.#carry = Buffer.from(buf.subarray(p));
+    }
+  }
+
+  /** The number of rows, once the data is complete. */
+  end(): number {
+    if (!this.#ended) throw new Error('COPY: the stream ended without its trailer');
+    return this.#rows;
+  }
+
+  /** Parses the complete units of `buf`; returns where the first incomplete one starts. */
+  #consume(buf: Buffer): number {
+    let p = 0;
+    if (!this.#headerDone) {
       if (buf.length < 19) return p;
       if (!buf.subarray(0, 11).equals(SIGNATURE)) throw new Error('COPY: not PostgreSQL binary COPY data');
       const q = 19 + buf.readUInt32BE(15);
       if (q > buf.length) return p;
-      headerDone = true;
+      this.#headerDone = true;
       p = q;
     }
+    const row = this.#row;
     row.buf = buf;
-    while (p < limit && !ended) {
-      if (p + 2 > buf.length) break;
+    while (p + 2 <= buf.length) {
       const n = buf.readInt16BE(p);
       if (n === -1) {
-        ended = true;
-        p += 2;
-        break;
+        this.#ended = true;
+        return p + 2;
       }
       if (n !== NFIELDS) throw new Error(`COPY: row with ${n} fields, expected ${NFIELDS}`);
       let q = p + 2;
-      let complete = true;
       for (let i = 0; i < NFIELDS; i++) {
-        if (q + 4 > buf.length) {
-          complete = false;
-          break;
-        }
+        if (q + 4 > buf.length) return p;
         const len = buf.readInt32BE(q);
         q += 4;
         row.start[i] = q;
         row.len[i] = len;
         if (len > 0) q += len;
-        if (q > buf.length) {
-          complete = false;
-          break;
-        }
       }
-      if (!complete) break;
-      onRow(row);
-      rows++;
+      if (q > buf.length) return p;
+      this.#onRow(row);
+      this.#rows++;
       p = q;
     }
     return p;
-  };
-
-  // Rows straddle chunks: the tail of a chunk is carried and completed with as little of the next
-  // chunk as it needs (a row is ~2 KB, a chunk ~64 KB), instead of concatenating whole chunks.
-  let carry: Buffer | undefined;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    let p = 0;
-    if (carry !== undefined) {
-      let take = Math.min(chunk.length, 16384);
-      for (;;) {
-        const joined = Buffer.concat([carry, chunk.subarray(0, take)]);
-        const q = consume(joined, 0, carry.length);
-        if (q >= carry.length) {
-          p = q - carry.length;
-          carry = undefined;
-          break;
-        }
-        if (take === chunk.length) {
-          carry = joined.subarray(q);
-          p = chunk.length;
-          break;
-        }
-        take = chunk.length;
-      }
-    }
-    if (carry === undefined) {
-      p = consume(chunk, p, chunk.length);
-      if (p < chunk.length) carry = Buffer.from(chunk.subarray(p));
-    }
   }
-  if (!ended) throw new Error('COPY: the stream ended without its trailer');
-  if (carry !== undefined && carry.length > 0) throw new Error('COPY: bytes after the trailer');
-  return rows;
 }

@@ -13,12 +13,12 @@
  * row is decoded and checked again by the reference code (verify-reference.ts), which decides: the
  * fast path can only save time.
  */
-import { hash as cryptoHash } from 'node:crypto';
 import type pg from 'pg';
 import { liftColumns } from '../normalize/columns.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import type { ParsedMessage } from '../parsing/types.js';
 import { pgInetInto } from './inet.js';
+import { sha256Equals } from './sha256.js';
 import { copyRange, F, type ChainRange, type CopyRow } from './verify-copy.js';
 import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, readInt64, same32, storedRow, TWO32 } from './verify-fields.js';
 import { captureMembers, LEAF, NotCanonicalizable, type Want } from './verify-capture.js';
@@ -208,7 +208,7 @@ export class RangeVerifier {
   #matches(row: CopyRow, n: number, version: number): boolean {
     if (n < 0) return false;
     this.#scratch[MAGIC_VERSION_AT] = version;
-    return same32(row.buf, row.start[F.hash] as number, sha256(this.#scratch.subarray(0, n)), 0);
+    return sha256Equals(this.#scratch.subarray(0, n), row.buf, row.start[F.hash] as number);
   }
 
   /**
@@ -294,7 +294,6 @@ export class RangeVerifier {
 /** Offset of the version digit of the magic (SLR1 / SLR2) in prev_hash || canonical(row). */
 const MAGIC_VERSION_AT = 35;
 const INT_COLUMNS = [F.classUid, F.activityId, F.statusId, F.severityId] as const;
-const sha256 = (b: Buffer): Buffer => cryptoHash('sha256', b, 'buffer') as unknown as Buffer;
 
 /** A safe integer as a big-endian int64 at o[w]; returns w + 8. */
 function writeInt64(o: Buffer, w: number, v: number): number {

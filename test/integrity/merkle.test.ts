@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { sha256Prefixed32, sha256Prefixed64 } from '../../src/ledger/sha256-small.js';
 import {
   EMPTY_ROOT,
   LeafBlock,
@@ -16,6 +15,7 @@ import {
   verifyInclusion,
   type NodeSource,
 } from '../../src/ledger/merkle.js';
+import { sha256, sha256Equals, sha256Into } from '../../src/ledger/sha256.js';
 
 // Published RFC 6962 test vectors (the 8-leaf tree used by Certificate Transparency and
 // transparency-dev/merkle, proof/verify_test.go).
@@ -151,17 +151,44 @@ function memorySource(inputs: Buffer[]): NodeSource {
   };
 }
 
-describe('merkle: the JS SHA-256 of leaves and nodes (src/ledger/sha256-small.ts)', () => {
-  it('equals node:crypto on random inputs, every prefix byte, and again after other sizes', () => {
+describe('merkle: SHA-256 with a string digest (src/ledger/sha256.ts)', () => {
+  const ref = (...parts: Uint8Array[]): Buffer => {
+    const h = createHash('sha256');
+    for (const p of parts) h.update(p);
+    return h.digest();
+  };
+
+  it('sha256, sha256Into and sha256Equals agree with createHash on every length 0..300 and every byte value', () => {
+    const out = Buffer.alloc(64, 0xee);
+    for (let len = 0; len <= 300; len++) {
+      const data = randomBytes(len);
+      if (len >= 2) data[0] = 0xff; // the latin1 digest round trip must keep bytes >= 0x80
+      const want = ref(data);
+      expect(sha256(data)).toEqual(want);
+      sha256Into(data, out, 16);
+      expect(out.subarray(16, 48)).toEqual(want);
+      expect(out.subarray(0, 16)).toEqual(Buffer.alloc(16, 0xee));
+      expect(out.subarray(48)).toEqual(Buffer.alloc(16, 0xee));
+      const stored = Buffer.concat([Buffer.alloc(7), want]);
+      expect(sha256Equals(data, stored, 7)).toBe(true);
+      stored[7 + (len % 32)] ^= 0x01;
+      expect(sha256Equals(data, stored, 7)).toBe(false);
+    }
+  });
+
+  it('leafHash and nodeHash equal node:crypto on random inputs, and a result is not overwritten by the next call', () => {
+    const first = randomBytes(32);
+    const firstLeaf = leafHash(first);
+    const firstNode = nodeHash(first, first);
     for (let i = 0; i < 2000; i++) {
       const l = randomBytes(32);
       const r = randomBytes(32);
-      const p = i % 256;
-      expect(sha256Prefixed32(p, l)).toEqual(createHash('sha256').update(Buffer.from([p])).update(l).digest());
-      expect(sha256Prefixed64(p, l, r)).toEqual(createHash('sha256').update(Buffer.from([p])).update(l).update(r).digest());
-      expect(leafHash(l)).toEqual(createHash('sha256').update(Buffer.from([0])).update(l).digest());
-      expect(nodeHash(l, r)).toEqual(createHash('sha256').update(Buffer.from([1])).update(l).update(r).digest());
+      expect(leafHash(l)).toEqual(ref(Buffer.from([0]), l));
+      expect(nodeHash(l, r)).toEqual(ref(Buffer.from([1]), l, r));
     }
+    expect(firstLeaf).toEqual(ref(Buffer.from([0]), first));
+    expect(firstNode).toEqual(ref(Buffer.from([1]), first, first));
+    expect(leafHash(randomBytes(40).subarray(3))).toHaveLength(32); // not 32 bytes: the general path
   });
 });
 
