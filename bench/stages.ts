@@ -17,7 +17,7 @@ import type { PeerIdentity } from '../src/listener/identity.js';
 import { canonicalJson, canonicalRowOf, chainHash, chainRecord, ledgerColumns, type CanonicalRow } from '../src/ledger/canonical.js';
 import { copyLine } from '../src/ledger/copy.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from '../src/ledger/types.js';
-import { toRecord } from '../src/main.js';
+import { toRecord } from '../src/pipeline.js';
 import { Metrics } from '../src/metrics/registry.js';
 import { normalize } from '../src/normalize/index.js';
 import { parseFrame } from '../src/parsing/index.js';

@@ -9,7 +9,7 @@ import { resolveDatabase } from '../db/resolve.js';
 import { parseHostBindings } from '../listener/limits.js';
 import { loadTlsMaterial, type TlsPaths } from '../listener/tls-files.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
-import { startPipeline, type PipelineConfig } from '../main.js';
+import { startPipeline, type PipelineConfig } from '../pipeline.js';
 import { Metrics } from '../metrics/registry.js';
 import { FORMAT_OPTIONS } from '../parsing/types.js';
 import { createDevPki } from '../pki/devpki.js';

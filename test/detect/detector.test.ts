@@ -12,7 +12,7 @@ import { Detector } from '../../src/detect/detector.js';
 import type { Frame } from '../../src/framing/framer.js';
 import { verifyLedger } from '../../src/ledger/verify.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
-import { toRecord } from '../../src/main.js';
+import { toRecord } from '../../src/pipeline.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { createTestDatabase, query } from '../helpers/db.js';
 import { Feed, PEER, stamp } from './helpers.js';

@@ -1,0 +1,274 @@
+/**
+ * syslog-ledger: wires the pipeline stages. Data flows one way; backpressure flows back.
+ *
+ *   peers ══TLS══► listener/ ──bytes──► framing/ ──frames──► parsing/ ──ParsedMessage──► normalize/
+ *   (mTLS,          (identity,          (octet-count        (RFC 5424, RFC 3164,         (OCSF event,
+ *    client cert)    limits)             or LF, per frame)   JSON; never throws)          lifted columns)
+ *                      ▲                                                                     │
+ *                      │ pause / resume                                                      ▼
+ *                      │                                                    redact/ (secrets masked,
+ *                      │                                                     HMAC of the original)
+ *                      │                                                                     │ LedgerRecord
+ *                      │                                                                     ▼
+ *                      └──────────── full / drain ◄───────────── ledger/writer (seq, SHA-256 chain,
+ *                                                                 COPY, one transaction per batch)
+ *                                                                        │ committed rows ▲
+ *                                                                        ▼                │ findings (2004)
+ *                                 checkpoints (signed heads), metrics per source, detect/ ┘
+ */
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { describeError } from './errors.js';
+import type { Frame } from './framing/framer.js';
+import { LedgerWriter } from './ledger/writer.js';
+import type { LedgerRecord, ChainedRecord } from './ledger/types.js';
+import { peerNames, type PeerIdentity } from './listener/identity.js';
+import { hostnameAllowed, type HostBinding } from './listener/limits.js';
+import { Listener } from './listener/server.js';
+import type { TlsMaterial } from './listener/tls-files.js';
+import { startMetricsServer } from './metrics/http.js';
+import type { Metrics } from './metrics/registry.js';
+import { liftColumns } from './normalize/columns.js';
+import { normalize } from './normalize/index.js';
+import { parseFrame } from './parsing/index.js';
+import { Monitor } from './monitor.js';
+import type { Detector } from './detect/detector.js';
+import type { Redactor } from './redact/redactor.js';
+import type { FormatOption } from './parsing/types.js';
+
+/** Everything the pipeline needs, already validated (src/cli/serve.ts builds it from options). */
+export interface PipelineConfig {
+  readonly listen: { host: string; port: number };
+  readonly metricsListen: { host: string; port: number };
+  readonly databaseUrl: string;
+  readonly chain: string;
+  readonly tls: TlsMaterial;
+  readonly allowPeers: readonly string[];
+  readonly format: FormatOption;
+  readonly timeZone: string;
+  readonly maxFrameBytes: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerPeer: number;
+  readonly ratePerPeer: number;
+  readonly burstPerPeer: number;
+  /** Which syslog HOSTNAMEs each certificate may claim (empty: any). */
+  readonly hostBindings: readonly HostBinding[];
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly batchMaxEvents: number;
+  readonly queueMaxEvents: number;
+  readonly queueMaxBytes: number;
+  readonly shutdownGraceMs: number;
+  readonly expectSources: readonly string[];
+  readonly silenceThresholdSec: number;
+  readonly stallThresholdSec: number;
+  /** Masks secrets before storage (src/redact/); unset: stored as received. */
+  readonly redactor?: Redactor;
+  /** Detections on committed rows (src/detect/), its findings written through the writer; unset: none. */
+  readonly detector?: Detector;
+}
+
+export interface Pipeline {
+  readonly listenAddress: AddressInfo;
+  readonly metricsAddress: AddressInfo;
+  readonly writer: LedgerWriter;
+  readonly listener: Listener;
+  readonly monitor: Monitor;
+  /**
+   * Stops accepting, reads what peers already sent, commits everything, and closes. Rejects with
+   * EventsNotCommittedError when the writer had failed with events it never committed.
+   */
+  shutdown(): Promise<void>;
+  /** Forced stop: returns how many received events were not committed. */
+  abort(): Promise<number>;
+}
+
+export interface PipelineHooks {
+  /** After each commit, in seq order (checkpoints, per-source metrics). */
+  readonly onCommitted?: (rows: readonly ChainedRecord[]) => void | Promise<void>;
+  readonly ready?: () => { ok: boolean; detail: Record<string, unknown> };
+}
+
+/** What toRecord needs of the configuration. */
+export interface RecordConfig {
+  readonly format: FormatOption;
+  readonly timeZone: string;
+  readonly hostBindings?: readonly HostBinding[];
+  readonly redactor?: Redactor;
+}
+
+/**
+ * Frame → LedgerRecord: parse, count, normalize, check the host binding, lift, redact. The stages
+ * never throw on input by design; should one throw anyway (a bug), the frame is still stored, raw,
+ * with the error as its parse error: an audit server neither drops the frame nor crashes the
+ * connection's read loop over it.
+ */
+export function toRecord(
+  frame: Frame,
+  peer: PeerIdentity,
+  receivedAtUs: number,
+  cfg: RecordConfig,
+  metrics: Metrics,
+  monitor?: Monitor,
+): LedgerRecord {
+  try {
+    return processFrame(frame, peer, receivedAtUs, cfg, metrics, monitor);
+  } catch (err) {
+    metrics.parseFailures.inc({ reason: 'internal' });
+    return unprocessedRecord(frame, peer, receivedAtUs, `internal error while processing the frame: ${describeError(err)}`);
+  }
+}
+
+/** The record of a frame no stage could process: raw bytes kept, text made storable, Base Event. */
+function unprocessedRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number, error: string): LedgerRecord {
+  const message = frame.body.toString('utf8').replaceAll('\0', '\uFFFD');
+  const syslog = { facility: null, severity: null, timestamp: null, hostname: null, app_name: null, procid: null, msgid: null, structured_data: null, message };
+  const event = {
+    class_uid: 0, category_uid: 0, activity_id: 0, type_uid: 0, severity_id: 0, status_id: 0,
+    time: Math.floor(receivedAtUs / 1000),
+    metadata: { product: { name: 'syslog-ledger' }, peer: { cn: peer.cn } },
+    message,
+    raw_data: message,
+    unmapped: { parse_error: error },
+  };
+  const parsed = { format: 'unparsed' as const, syslog, parse_error: error, parse_error_reason: 'internal' };
+  return { receivedAtUs, peer, raw: frame.raw, truncated: frame.truncated, format: 'unparsed', parseError: error, syslog, event, columns: liftColumns(event, parsed) };
+}
+
+function processFrame(
+  frame: Frame,
+  peer: PeerIdentity,
+  receivedAtUs: number,
+  cfg: RecordConfig,
+  metrics: Metrics,
+  monitor?: Monitor,
+): LedgerRecord {
+  const receivedAtMs = Math.floor(receivedAtUs / 1000);
+  const parsed = parseFrame(frame.body, { receivedAtMs, timeZone: cfg.timeZone, format: cfg.format });
+  monitor?.onParsed(parsed, peer, receivedAtUs);
+  metrics.framesReceived.inc({ format: parsed.format });
+  if (parsed.format === 'unparsed') metrics.parseFailures.inc({ reason: parsed.parse_error_reason ?? 'unknown' });
+  if (frame.truncated) metrics.framesTruncated.inc();
+  const event = normalize(parsed, { peer, receivedAtMs, rawText: frame.body.toString('utf8') });
+  if (cfg.hostBindings?.length && !hostnameAllowed(cfg.hostBindings, peerNames(peer), parsed.syslog.hostname)) {
+    // Stored, never silently trusted: the flag is part of the hashed event, and the view
+    // hostname_mismatches lists these events.
+    event.hostname_mismatch = true;
+    metrics.hostnameMismatches.inc();
+  }
+  const record: LedgerRecord = {
+    receivedAtUs,
+    peer,
+    raw: frame.raw,
+    truncated: frame.truncated,
+    format: parsed.format,
+    parseError: parsed.parse_error,
+    syslog: parsed.syslog,
+    event,
+    columns: liftColumns(event, parsed),
+  };
+  // Last: the hash chain covers the stored (redacted) form.
+  return cfg.redactor ? cfg.redactor.redact(record) : record;
+}
+
+export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: Logger, hooks: PipelineHooks = {}): Promise<Pipeline> {
+  const writer = new LedgerWriter({
+    databaseUrl: cfg.databaseUrl,
+    chain: cfg.chain,
+    metrics,
+    log: log.child({ stage: 'writer' }),
+    batchMaxEvents: cfg.batchMaxEvents,
+    queueMaxEvents: cfg.queueMaxEvents,
+    queueMaxBytes: cfg.queueMaxBytes,
+    role: 'syslog_ledger_writer',
+    onCommitted: async (rows) => {
+      monitor.onCommitted(rows);
+      cfg.detector?.onCommitted(rows);
+      await hooks.onCommitted?.(rows);
+    },
+  });
+  const monitor = new Monitor(metrics, log.child({ stage: 'monitor' }), {
+    expectSources: cfg.expectSources,
+    silenceThresholdSec: cfg.silenceThresholdSec,
+    stallThresholdSec: cfg.stallThresholdSec,
+    oldestPendingUs: () => writer.oldestPendingUs,
+    enqueue: (record) => writer.enqueue(record),
+  });
+  monitor.observeCertificates(cfg.tls.cert, cfg.tls.ca);
+  cfg.detector?.attach((record) => writer.enqueue(record));
+  await writer.start();
+
+  const listener = new Listener({
+    host: cfg.listen.host,
+    port: cfg.listen.port,
+    tls: cfg.tls,
+    allowPeers: cfg.allowPeers,
+    maxFrameBytes: cfg.maxFrameBytes,
+    maxConnections: cfg.maxConnections,
+    maxConnectionsPerPeer: cfg.maxConnectionsPerPeer,
+    ratePerPeer: cfg.ratePerPeer,
+    burstPerPeer: cfg.burstPerPeer,
+    handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+    idleTimeoutMs: cfg.idleTimeoutMs,
+    metrics,
+    log: log.child({ stage: 'listener' }),
+    onFrames: (frames, peer, receivedAtUs) => {
+      for (const frame of frames) {
+        writer.enqueue(toRecord(frame, peer, receivedAtUs, cfg, metrics, monitor));
+      }
+      if (writer.full) listener.pause();
+    },
+  });
+  writer.on('full', () => listener.pause());
+  writer.on('drain', () => listener.resume());
+  writer.on('error', (err) => {
+    // Nothing read from now on could be committed: leave it with the senders (TCP backpressure).
+    listener.pause();
+    log.fatal({ err: err.message, notCommitted: writer.pendingEvents }, 'writer failed; stopping intake');
+  });
+
+  const listenAddress = await listener.listen();
+  let shuttingDown = false;
+  const metricsServer = await startMetricsServer({
+    host: cfg.metricsListen.host,
+    port: cfg.metricsListen.port,
+    metrics,
+    ready:
+      hooks.ready ??
+      (() => ({
+        ok: writer.ready && !writer.fatalError && !shuttingDown,
+        detail: { database: writer.ready, queue: writer.pendingEvents, backpressure: writer.full },
+      })),
+  });
+
+  return {
+    listenAddress,
+    metricsAddress: metricsServer.address,
+    writer,
+    listener,
+    monitor,
+    async shutdown() {
+      shuttingDown = true;
+      monitor.close();
+      // Keep committing while the peers' last bytes come in: resume if backpressure had paused them
+      // (not after a writer failure: nothing read now could be committed).
+      if (!writer.fatalError) listener.resume();
+      try {
+        await listener.close(cfg.shutdownGraceMs);
+        // Rejects with EventsNotCommittedError, naming how many, when the writer had failed.
+        await writer.close();
+      } finally {
+        await metricsServer.close();
+      }
+    },
+    async abort() {
+      shuttingDown = true;
+      monitor.close();
+      // Read nothing more: a frame read after the count would be lost without being counted.
+      listener.pause();
+      const lost = await writer.abort();
+      await metricsServer.close();
+      return lost;
+    },
+  };
+}
