@@ -18,7 +18,7 @@
  * Sizes and indexes are JavaScript numbers: exact up to 2^53 leaves. No bit operators are used on
  * them (those truncate to 32 bits).
  */
-import { sha256 } from './sha256.js';
+import { sha256, sha256Into } from './sha256.js';
 
 /** Length of every hash in the tree (SHA-256). */
 export const HASH_SIZE = 32;
@@ -30,6 +30,10 @@ export const EMPTY_ROOT: Buffer = sha256(new Uint8Array(0));
 const LEAF_INPUT = Buffer.alloc(1 + HASH_SIZE);
 const NODE_INPUT = Buffer.alloc(1 + 2 * HASH_SIZE);
 NODE_INPUT[0] = 0x01;
+/** Where a node's right child starts in its input. */
+const RIGHT = 1 + HASH_SIZE;
+/** Levels an accumulator holds: sizes are exact JavaScript integers, below 2^53. */
+const MAX_LEVELS = 54;
 
 /** RFC 9162 leaf hash: SHA-256(0x00 || data). */
 export function leafHash(data: Uint8Array): Buffer {
@@ -65,11 +69,16 @@ export interface FrontierSnapshot {
 
 /**
  * The right edge of a growing Merkle tree (a "compact range" [0, size)): one hash per set bit of
- * `size`, so O(log n) memory. append() is amortized one leaf hash plus one node hash.
+ * `size`, so O(log n) memory. append() is amortized one leaf hash plus one node hash, and allocates
+ * nothing: the hashes live in one buffer, and each node hash is computed where the next one reads
+ * its right child (verify and the checkpointer append every row of the ledger).
  */
 export class MerkleAccumulator {
-  /** #byLevel[l] = root of the complete subtree at level l on the right edge, when bit l of size is set. */
-  #byLevel: Array<Buffer | undefined> = [];
+  /** Bytes [32 l, 32 l + 32): root of the complete subtree at level l on the right edge, when #has[l]. */
+  readonly #levels = new Uint8Array(MAX_LEVELS * HASH_SIZE);
+  readonly #has = new Uint8Array(MAX_LEVELS);
+  /** A node hash's input, 0x01 || left || right; the node being carried up is its right child. */
+  readonly #node = new Uint8Array(1 + 2 * HASH_SIZE);
   #size = 0;
   readonly #sink: NodeSink | undefined;
   readonly #sinkMinLevel: number;
@@ -81,6 +90,7 @@ export class MerkleAccumulator {
   constructor(opts: { onNode?: NodeSink; onNodeMinLevel?: number } = {}) {
     this.#sink = opts.onNode;
     this.#sinkMinLevel = opts.onNodeMinLevel ?? 0;
+    this.#node[0] = 0x01;
   }
 
   /** Number of leaves appended. */
@@ -90,37 +100,52 @@ export class MerkleAccumulator {
 
   /** Appends one leaf input (a ledger row hash); it is leaf-hashed here. */
   append(data: Uint8Array): void {
-    this.appendLeafHash(leafHash(data));
+    if (data.length !== HASH_SIZE) {
+      this.appendLeafHash(leafHash(data));
+      return;
+    }
+    LEAF_INPUT.set(data, 1);
+    sha256Into(LEAF_INPUT, this.#node, RIGHT);
+    this.#carry();
   }
 
   /** Appends an already leaf-hashed value (level 0 node). */
-  appendLeafHash(h: Buffer): void {
+  appendLeafHash(h: Uint8Array): void {
+    if (h.length !== HASH_SIZE) throw new RangeError(`a leaf hash is ${HASH_SIZE} bytes`);
+    this.#node.set(h, RIGHT);
+    this.#carry();
+  }
+
+  /** Adds the level 0 node in #node's right child: a binary-counter carry, each set bit from the bottom merging with it. */
+  #carry(): void {
     const sink = this.#sink;
-    const nodes = this.#byLevel;
+    const node = this.#node;
+    const levels = this.#levels;
+    const has = this.#has;
     this.#size += 1;
-    if (sink !== undefined && this.#sinkMinLevel === 0) sink(0, this.#size - 1, h);
+    if (sink !== undefined && this.#sinkMinLevel === 0) sink(0, this.#size - 1, Buffer.from(node.subarray(RIGHT)));
     let level = 0;
-    let carry = h;
-    // Binary-counter carry: each set bit from the bottom merges with the new node.
-    for (let left = nodes[level]; left !== undefined; left = nodes[level]) {
-      carry = nodeHash(left, carry);
-      nodes[level] = undefined;
+    while (has[level] === 1) {
+      for (let k = 0, o = level * HASH_SIZE; k < HASH_SIZE; k++) node[1 + k] = levels[o + k] as number;
+      sha256Into(node, node, RIGHT);
+      has[level] = 0;
       level += 1;
-      if (sink !== undefined && level >= this.#sinkMinLevel) {
-        sink(level, this.#size / 2 ** level - 1, carry);
-      }
+      if (sink !== undefined && level >= this.#sinkMinLevel) sink(level, this.#size / 2 ** level - 1, Buffer.from(node.subarray(RIGHT)));
     }
-    nodes[level] = carry;
+    for (let k = 0, o = level * HASH_SIZE; k < HASH_SIZE; k++) levels[o + k] = node[RIGHT + k] as number;
+    has[level] = 1;
+  }
+
+  /** The stored subtree root at `level` (present). */
+  #at(level: number): Buffer {
+    return Buffer.from(this.#levels.subarray(level * HASH_SIZE, (level + 1) * HASH_SIZE));
   }
 
   /** MTH of all leaves appended so far: O(log n) hashes. */
   root(): Buffer {
     let r: Buffer | undefined;
-    const nodes = this.#byLevel;
-    for (let l = 0; l < nodes.length; l++) {
-      const n = nodes[l];
-      if (n === undefined) continue;
-      r = r === undefined ? n : nodeHash(n, r);
+    for (let l = 0; l < MAX_LEVELS; l++) {
+      if (this.#has[l] === 1) r = r === undefined ? this.#at(l) : nodeHash(this.#at(l), r);
     }
     return r ?? EMPTY_ROOT;
   }
@@ -128,10 +153,7 @@ export class MerkleAccumulator {
   /** The frontier, left (highest level) to right: persist it to resume without rehashing. */
   snapshot(): FrontierSnapshot {
     const frontier: Buffer[] = [];
-    for (let l = this.#byLevel.length - 1; l >= 0; l--) {
-      const n = this.#byLevel[l];
-      if (n !== undefined) frontier.push(n);
-    }
+    for (let l = MAX_LEVELS - 1; l >= 0; l--) if (this.#has[l] === 1) frontier.push(this.#at(l));
     return { size: this.#size, frontier };
   }
 
@@ -141,13 +163,12 @@ export class MerkleAccumulator {
     if (levels.length !== s.frontier.length) {
       throw new RangeError(`frontier for size ${s.size} needs ${levels.length} hashes, got ${s.frontier.length}`);
     }
-    const byLevel: Array<Buffer | undefined> = [];
+    if (s.frontier.some((h) => h === undefined || h.length !== HASH_SIZE)) throw new RangeError('frontier hash must be 32 bytes');
+    this.#has.fill(0);
     levels.forEach((level, i) => {
-      const h = s.frontier[i];
-      if (h === undefined || h.length !== HASH_SIZE) throw new RangeError('frontier hash must be 32 bytes');
-      byLevel[level] = Buffer.from(h);
+      this.#levels.set(s.frontier[i] as Buffer, level * HASH_SIZE);
+      this.#has[level] = 1;
     });
-    this.#byLevel = byLevel;
     this.#size = s.size;
   }
 }

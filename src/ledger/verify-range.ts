@@ -126,6 +126,14 @@ export class RangeVerifier {
       sum.findingCount++;
       if (sum.findings.length < this.#maxFindings) sum.findings.push({ seq, kind, detail });
     };
+    // The previous row's hash: in the batch (at 32 (n - 1)), or in lastHash right after a batch went out.
+    const flush = (): void => {
+      for (let k = 0, o = 32 * (n - 1); k < 32; k++) lastHash[k] = hashes[o + k] as number;
+      onHashes(seqs, hashes, n); // transferred: new arrays from here on
+      seqs = new Float64Array(BATCH);
+      hashes = new Uint8Array(32 * BATCH);
+      n = 0;
+    };
     await copyRange(client, range, (row) => {
       const b = row.buf;
       const seq = readInt64(b, row.start[F.seq] as number);
@@ -144,22 +152,17 @@ export class RangeVerifier {
         if (seq !== lastSeq + 1) {
           report(seq, seq > lastSeq + 1 ? 'seq_gap' : 'seq_order', seq > lastSeq + 1 ? `seq ${lastSeq + 1}..${seq - 1} missing` : `seq ${seq} after ${lastSeq}`);
         }
-        if (!same32(hb, ps, lastHash, 0)) report(seq, 'broken_link', "prev_hash is not the previous row's hash");
+        const linked = n > 0 ? same32(hb, ps, hashes, 32 * (n - 1)) : same32(hb, ps, lastHash, 0);
+        if (!linked) report(seq, 'broken_link', "prev_hash is not the previous row's hash");
       }
       if (whole) this.#check(row, seq, report, sum);
       sum.rows++;
-      for (let k = 0; k < 32; k++) lastHash[k] = hb[hs + k] as number;
       lastSeq = seq;
       seqs[n] = seq;
       for (let k = 0, o = 32 * n; k < 32; k++) hashes[o + k] = hb[hs + k] as number;
-      if (++n === BATCH) {
-        onHashes(seqs, hashes, n);
-        seqs = new Float64Array(BATCH);
-        hashes = new Uint8Array(32 * BATCH);
-        n = 0;
-      }
+      if (++n === BATCH) flush();
     });
-    if (n > 0) onHashes(seqs, hashes, n);
+    if (n > 0) flush();
     if (sum.rows > 0) sum.last = { seq: lastSeq, hash: lastHash };
     return sum;
   }
