@@ -49,7 +49,7 @@ import { MerkleAccumulator } from '../src/ledger/merkle.js';
 import { keyIdOf } from '../src/ledger/signing.js';
 import { ZERO_HASH, type LedgerRecord } from '../src/ledger/types.js';
 import { adminUrl, withClient, withDatabase } from './lib/db.js';
-import { diff, machine, machineTicks, snapshot } from './lib/proc.js';
+import { accumulate, diff, machine, machineTicks, snapshot } from './lib/proc.js';
 import { printProfile, summarizeProfile } from './profile.js';
 import { mixRecords } from './stages.js';
 
@@ -387,7 +387,7 @@ async function runVerify(l: BenchLedger, workers: string, extra: readonly string
   const m0 = machineTicks();
   const seen = new Map(s0);
   const poll = setInterval(() => {
-    for (const [k, v] of snapshot(child.pid, l.name)) seen.set(k, v);
+    accumulate(seen, snapshot(child.pid, l.name));
   }, 200);
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));

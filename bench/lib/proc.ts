@@ -74,6 +74,19 @@ export function snapshot(serverPid: number | undefined, database: string): CpuSn
   return out;
 }
 
+/**
+ * Merges a later snapshot into `seen`: the later ticks, and the class of whichever sighting placed the
+ * process as ours. A backend on its way out shows an empty command line (it would count as another
+ * tenant's), and one just forked still shows the postmaster's.
+ */
+export function accumulate(seen: CpuSnapshot, later: CpuSnapshot): void {
+  const ours = (c: CpuClass): boolean => c !== 'foreign' && c !== 'pg_shared';
+  for (const [k, v] of later) {
+    const before = seen.get(k);
+    seen.set(k, before !== undefined && ours(before.cls) && !ours(v.cls) ? { cls: before.cls, ticks: v.ticks } : v);
+  }
+}
+
 export type CpuDiff = Record<CpuClass, number>;
 
 /** CPU seconds used per class between two snapshots (processes that exited in between are not counted). */
