@@ -11,6 +11,7 @@
  * at a socket chunk.
  */
 import type pg from 'pg';
+import { get32 } from './bytes.js';
 
 /**
  * Connection settings for the sessions that read ranges: no JIT. Each range is one query, and
@@ -178,8 +179,7 @@ export class RowParser {
       let q = p + 2;
       for (let i = 0; i < NFIELDS; i++) {
         if (q + 4 > buf.length) return p;
-        // readInt32BE's argument checks, inlined away: this runs 24 times a row.
-        const len = ((buf[q] as number) << 24) | ((buf[q + 1] as number) << 16) | ((buf[q + 2] as number) << 8) | (buf[q + 3] as number);
+        const len = get32(buf, q);
         q += 4;
         row.start[i] = q;
         row.len[i] = len;

@@ -6,6 +6,7 @@
 import type { liftColumns } from '../normalize/columns.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import { isoMicros } from './copy.js';
+import { get32, put32 } from './bytes.js';
 import { inetBytes, inetText, pgInetBytes, pgInetInto } from './inet.js';
 import { rfc3339Micros, rfc3339ToUtcMicros } from './time.js';
 import { F, type CopyRow } from './verify-copy.js';
@@ -37,18 +38,16 @@ export function same32(a: Buffer, as: number, b: Uint8Array, bs: number): boolea
 }
 
 export function readInt64(b: Buffer, at: number): number {
-  return b.readInt32BE(at) * TWO32 + b.readUInt32BE(at + 4);
+  return get32(b, at) * TWO32 + (get32(b, at + 4) >>> 0);
 }
 
 /** A text field as a canonical str: 4-byte length and the bytes, or 0xFFFFFFFF for NULL. */
 export function copyStr(b: Buffer, s: number, len: number, o: Buffer, w: number, nullable: boolean): number {
   if (len < 0) {
     if (!nullable) throw new NotCanonicalizable('unexpected NULL');
-    o.writeUInt32BE(0xffffffff, w);
-    return w + 4;
+    return put32(o, w, 0xffffffff);
   }
-  o.writeUInt32BE(len, w);
-  w += 4;
+  w = put32(o, w, len);
   if (len < 48) for (let k = 0; k < len; k++) o[w + k] = b[s + k] as number;
   else b.copy(o, w, s, s + len);
   return w + len;

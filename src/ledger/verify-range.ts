@@ -20,6 +20,7 @@ import type { ParsedMessage } from '../parsing/types.js';
 import { pgInetInto } from './inet.js';
 import { sha256Equals } from './sha256.js';
 import { copyRange, F, type ChainRange, type CopyRow } from './verify-copy.js';
+import { put32 } from './bytes.js';
 import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, readInt64, same32, storedRow, TWO32 } from './verify-fields.js';
 import { captureMembers, LEAF, NotCanonicalizable, type Want } from './verify-capture.js';
 import { rowFindings, type FindingKind, type StoredRow } from './verify-reference.js';
@@ -301,9 +302,7 @@ const INT_COLUMNS = [F.classUid, F.activityId, F.statusId, F.severityId] as cons
 /** A safe integer as a big-endian int64 at o[w]; returns w + 8. */
 function writeInt64(o: Buffer, w: number, v: number): number {
   const hi = Math.floor(v / TWO32);
-  o.writeInt32BE(hi, w);
-  o.writeUInt32BE(v - hi * TWO32, w + 4);
-  return w + 8;
+  return put32(o, put32(o, w, hi), v - hi * TWO32);
 }
 
 /** The members of the stored event that liftColumns() reads (LIFT_WANT). */
