@@ -130,7 +130,7 @@ export class RangeVerifier {
     // The previous row's hash: in the batch (at 32 (n - 1)), or in lastHash right after a batch went out.
     const flush = (): void => {
       for (let k = 0, o = 32 * (n - 1); k < 32; k++) lastHash[k] = hashes[o + k] as number;
-      onHashes(seqs, hashes, n); // transferred: new arrays from here on
+      onHashes(seqs, hashes, n); // the consumer may keep them (batches of a later range wait): new arrays from here on
       seqs = new Float64Array(BATCH);
       hashes = new Uint8Array(32 * BATCH);
       n = 0;
