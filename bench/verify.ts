@@ -30,8 +30,12 @@
  * BENCH_VERIFY_PROOFS=0 (skip the proof sizes: inclusion and consistency proofs made by the real
  * `prove` on the bench chain and checked by `verify-proof`),
  * DATABASE_URL (admin URL; default postgres://postgres@127.0.0.1:5432/postgres).
+ *
+ * Before the timed runs: CHECKPOINT and sync (the build's writes reach the disk now, not during a run),
+ * and one untimed run. The result records PostgreSQL's shared_buffers and huge_pages and this
+ * machine's huge pages, which change verify's speed by ~10 % here (databaseSettings below).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -416,6 +420,26 @@ async function runVerify(l: BenchLedger, workers: string, extra: readonly string
   };
 }
 
+/**
+ * The PostgreSQL settings verify's speed depends on most. On this VM a page fault costs ~25 µs, and a
+ * new backend faults in every shared_buffers page it touches (32,768 for 128 MB with 4 KB pages: ~0.85 s
+ * of a backend's CPU); with huge pages (`huge_pages = try`, the default, once the kernel has them:
+ * `vm.nr_hugepages`) it is ~250 faults. docs/integrity.md "Measured" has both figures.
+ */
+async function databaseSettings(url: string): Promise<{ shared_buffers: string; huge_pages: string; machine_huge_pages_mb: number; machine_huge_pages_in_use_mb: number }> {
+  const show = async (c: pg.Client, name: string): Promise<string> => (await c.query<Record<string, string>>(`SHOW ${name}`)).rows[0]?.[name] ?? '?';
+  const [shared, huge] = await withClient(url, async (c) => [await show(c, 'shared_buffers'), await show(c, 'huge_pages')]);
+  const info = existsSync('/proc/meminfo') ? readFileSync('/proc/meminfo', 'utf8') : '';
+  const field = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+  const pageMb = field('Hugepagesize') / 1024;
+  return {
+    shared_buffers: shared ?? '?',
+    huge_pages: huge ?? '?',
+    machine_huge_pages_mb: field('HugePages_Total') * pageMb,
+    machine_huge_pages_in_use_mb: (field('HugePages_Total') - field('HugePages_Free') + field('HugePages_Rsvd')) * pageMb,
+  };
+}
+
 export async function benchVerify(o: VerifyBenchOptions = {}): Promise<VerifyBenchResult> {
   const rows = o.rows ?? Number(env('BENCH_VERIFY_ROWS', '1000000'));
   const chains = o.chains ?? Number(env('BENCH_VERIFY_CHAINS', '1'));
@@ -426,8 +450,13 @@ export async function benchVerify(o: VerifyBenchOptions = {}): Promise<VerifyBen
   const form = (o.form ?? Number(env('BENCH_VERIFY_FORM', '2'))) === 1 ? 1 : 2;
   const l = await buildLedger(rows, chains, o.templates ?? Number(env('BENCH_VERIFY_TEMPLATES', '20000')), keep, form);
   try {
-    const m = machine();
-    // One untimed pass: the table into the OS page cache (shared_buffers is far smaller than the table).
+    const m = { ...machine(), database: await databaseSettings(l.url) };
+    log(`PostgreSQL: shared_buffers ${m.database.shared_buffers}, huge_pages ${m.database.huge_pages}; this machine's huge pages: ${m.database.machine_huge_pages_mb} MB, ${m.database.machine_huge_pages_in_use_mb} MB in use`);
+    // The build's writes go to disk first (PostgreSQL's dirty buffers, then the kernel's), not during
+    // the timed runs; then one untimed pass reads the table into the OS page cache (shared_buffers is
+    // far smaller than the table).
+    await withClient(l.url, (c) => c.query('CHECKPOINT'));
+    execFileSync('sync');
     await runVerify(l, workers[0]!, extra);
     const runs: VerifyRun[] = [];
     for (let i = 0; i < runsPer; i++) {
