@@ -428,13 +428,13 @@ async function runVerify(l: BenchLedger, workers: string, extra: readonly string
  */
 async function databaseSettings(url: string): Promise<{ shared_buffers: string; huge_pages: string; machine_huge_pages_mb: number; machine_huge_pages_in_use_mb: number }> {
   const show = async (c: pg.Client, name: string): Promise<string> => (await c.query<Record<string, string>>(`SHOW ${name}`)).rows[0]?.[name] ?? '?';
-  const [shared, huge] = await withClient(url, async (c) => [await show(c, 'shared_buffers'), await show(c, 'huge_pages')]);
+  const [shared, huge] = await withClient(url, async (c): Promise<[string, string]> => [await show(c, 'shared_buffers'), await show(c, 'huge_pages')]);
   const info = existsSync('/proc/meminfo') ? readFileSync('/proc/meminfo', 'utf8') : '';
   const field = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(info)?.[1] ?? 0);
   const pageMb = field('Hugepagesize') / 1024;
   return {
-    shared_buffers: shared ?? '?',
-    huge_pages: huge ?? '?',
+    shared_buffers: shared,
+    huge_pages: huge,
     machine_huge_pages_mb: field('HugePages_Total') * pageMb,
     machine_huge_pages_in_use_mb: (field('HugePages_Total') - field('HugePages_Free') + field('HugePages_Rsvd')) * pageMb,
   };

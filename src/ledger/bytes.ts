@@ -1,4 +1,4 @@
-/** Big-endian 32-bit integers in byte arrays, for verify's hot path (verify-copy.ts, verify-fields.ts, verify-range.ts). */
+/** Big-endian integers in byte arrays, for verify's hot path (verify-copy.ts, verify-fields.ts, verify-range.ts). */
 
 /**
  * A big-endian int32 at b[at]. Buffer's readInt32BE / writeUInt32BE check their arguments on every
@@ -15,4 +15,17 @@ export function put32(o: Uint8Array, w: number, v: number): number {
   o[w + 2] = (v >>> 8) & 0xff;
   o[w + 3] = v & 0xff;
   return w + 4;
+}
+
+const TWO32 = 2 ** 32;
+
+/** A big-endian int64 at b[at] as a number (exact for a safe integer: seq, microseconds). */
+export function get64(b: Uint8Array, at: number): number {
+  return get32(b, at) * TWO32 + (get32(b, at + 4) >>> 0);
+}
+
+/** A safe integer as a big-endian int64 at o[w]; returns w + 8. */
+export function put64(o: Uint8Array, w: number, v: number): number {
+  const hi = Math.floor(v / TWO32);
+  return put32(o, put32(o, w, hi), v - hi * TWO32);
 }

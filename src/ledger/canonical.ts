@@ -200,14 +200,13 @@ function encode(row: CanonicalRow): number {
   return o;
 }
 
-const UTC_MICROS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.(\d{6})Z$/;
-
-/** Microseconds of UTC text with six digits (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), when a double holds them exactly. */
+/**
+ * Microseconds of a time in the stored form, UTC text with six digits (isoMicros's
+ * `YYYY-MM-DDTHH:MM:SS.ffffffZ`), when a double holds them exactly; null for any other text.
+ */
 function utcTextMicros(text: string): number | null {
-  const m = UTC_MICROS.exec(text);
-  if (m === null) return null;
-  const us = Date.parse(`${text.slice(0, 19)}Z`) * 1000 + Number(m[1]);
-  return Number.isSafeInteger(us) ? us : null;
+  const us = rfc3339Micros(text);
+  return us !== undefined && isoMicros(us) === text ? us : null;
 }
 
 /**

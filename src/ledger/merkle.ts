@@ -38,8 +38,15 @@ const MAX_LEVELS = 54;
 /** RFC 9162 leaf hash: SHA-256(0x00 || data). */
 export function leafHash(data: Uint8Array): Buffer {
   if (data.length !== HASH_SIZE) return sha256(Buffer.concat([Buffer.from([0x00]), data]));
+  const out = Buffer.allocUnsafe(HASH_SIZE);
+  leafHashInto(data, out, 0);
+  return out;
+}
+
+/** The leaf hash of 32 bytes of data, written to out[at, at + 32). */
+function leafHashInto(data: Uint8Array, out: Uint8Array, at: number): void {
   LEAF_INPUT.set(data, 1);
-  return sha256(LEAF_INPUT);
+  sha256Into(LEAF_INPUT, out, at);
 }
 
 /** RFC 9162 interior node hash: SHA-256(0x01 || left || right). */
@@ -104,8 +111,7 @@ export class MerkleAccumulator {
       this.appendLeafHash(leafHash(data));
       return;
     }
-    LEAF_INPUT.set(data, 1);
-    sha256Into(LEAF_INPUT, this.#node, RIGHT);
+    leafHashInto(data, this.#node, RIGHT);
     this.#carry();
   }
 

@@ -6,7 +6,7 @@
 import type { liftColumns } from '../normalize/columns.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import { isoMicros } from './copy.js';
-import { get32, put32 } from './bytes.js';
+import { get32, get64, put32 } from './bytes.js';
 import { inetBytes, inetText, pgInetBytes, pgInetInto } from './inet.js';
 import { rfc3339Micros, rfc3339ToUtcMicros } from './time.js';
 import { F, type CopyRow } from './verify-copy.js';
@@ -15,7 +15,6 @@ import type { StoredRow } from './verify-reference.js';
 
 /** Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch. */
 export const PG_EPOCH_US = 946_684_800_000_000;
-export const TWO32 = 2 ** 32;
 
 /** The whole event, parsed (when liftColumns reads more than LIFT_WANT). */
 export function eventOf(row: CopyRow): OcsfEvent {
@@ -35,10 +34,6 @@ export function jsonText(b: Buffer, start: number, len: number): string {
 export function same32(a: Buffer, as: number, b: Uint8Array, bs: number): boolean {
   for (let k = 0; k < 32; k++) if (a[as + k] !== b[bs + k]) return false;
   return true;
-}
-
-export function readInt64(b: Buffer, at: number): number {
-  return get32(b, at) * TWO32 + (get32(b, at + 4) >>> 0);
 }
 
 /** A text field as a canonical str: 4-byte length and the bytes, or 0xFFFFFFFF for NULL. */
@@ -78,7 +73,7 @@ export function liftedEqual(row: CopyRow, want: ReturnType<typeof liftColumns>):
   const ln = row.len;
   if (ln[F.eventTime] === 8) {
     if (want.event_time === null) return false;
-    const gotUs = readInt64(b, st[F.eventTime] as number) + PG_EPOCH_US;
+    const gotUs = get64(b, st[F.eventTime] as number) + PG_EPOCH_US;
     const wantUs = rfc3339Micros(want.event_time);
     if (wantUs === undefined || !Number.isSafeInteger(gotUs)) {
       if (rfc3339ToUtcMicros(want.event_time) !== isoMicros(gotUs)) return false;
@@ -126,8 +121,8 @@ export function storedRow(row: CopyRow): StoredRow {
   const json = (f: number): string => jsonText(b, st[f] as number, ln[f] as number);
   return {
     chain: text(F.chain) ?? '',
-    seq: readInt64(b, st[F.seq] as number),
-    receivedAtUs: readInt64(b, st[F.receivedAt] as number) + PG_EPOCH_US,
+    seq: get64(b, st[F.seq] as number),
+    receivedAtUs: get64(b, st[F.receivedAt] as number) + PG_EPOCH_US,
     peerCn: text(F.peerCn),
     peerSans: sans(b, st[F.peerSans] as number, ln[F.peerSans] as number),
     peerAddr: text(F.peerAddr) ?? '',
@@ -138,7 +133,7 @@ export function storedRow(row: CopyRow): StoredRow {
     syslogText: json(F.syslog),
     eventText: json(F.event),
     lifted: {
-      event_time: (ln[F.eventTime] as number) === 8 ? isoMicros(readInt64(b, st[F.eventTime] as number) + PG_EPOCH_US) : null,
+      event_time: (ln[F.eventTime] as number) === 8 ? isoMicros(get64(b, st[F.eventTime] as number) + PG_EPOCH_US) : null,
       hostname: text(F.hostname),
       app_name: text(F.appName),
       class_uid: int(F.classUid),

@@ -20,8 +20,8 @@ import type { ParsedMessage } from '../parsing/types.js';
 import { pgInetInto } from './inet.js';
 import { sha256Equals } from './sha256.js';
 import { copyRange, F, type ChainRange, type CopyRow } from './verify-copy.js';
-import { put32 } from './bytes.js';
-import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, readInt64, same32, storedRow, TWO32 } from './verify-fields.js';
+import { get64, put64 } from './bytes.js';
+import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, same32, storedRow } from './verify-fields.js';
 import { captureMembers, LEAF, NotCanonicalizable, type Want } from './verify-capture.js';
 import { rowFindings, type FindingKind, type StoredRow } from './verify-reference.js';
 
@@ -137,7 +137,7 @@ export class RangeVerifier {
     };
     await copyRange(client, range, (row) => {
       const b = row.buf;
-      const seq = readInt64(b, row.start[F.seq] as number);
+      const seq = get64(b, row.start[F.seq] as number);
       let ps = row.start[F.prevHash] as number;
       let hs = row.start[F.hash] as number;
       const whole = row.len[F.prevHash] === 32 && row.len[F.hash] === 32;
@@ -228,10 +228,10 @@ export class RangeVerifier {
     if (te < 0) o[w++] = 0;
     else {
       if (te !== 8) return -1;
-      const us = readInt64(b, st[F.eventTime] as number) + PG_EPOCH_US;
+      const us = get64(b, st[F.eventTime] as number) + PG_EPOCH_US;
       if (!Number.isSafeInteger(us)) return -1;
       o[w++] = 1;
-      w = writeInt64(o, w, us);
+      w = put64(o, w, us);
     }
     w = copyStr(b, st[F.hostname] as number, ln[F.hostname] as number, o, w, true);
     w = copyStr(b, st[F.appName] as number, ln[F.appName] as number, o, w, true);
@@ -274,9 +274,9 @@ export class RangeVerifier {
     for (let k = 0; k < 8; k++) o[w + k] = b[ss + k] as number;
     w += 8;
     // received_at: microseconds since 2000-01-01 -> since 1970-01-01.
-    const us = readInt64(b, st[F.receivedAt] as number) + PG_EPOCH_US;
+    const us = get64(b, st[F.receivedAt] as number) + PG_EPOCH_US;
     if (!Number.isSafeInteger(us)) throw new NotCanonicalizable('received_at out of range');
-    w = writeInt64(o, w, us);
+    w = put64(o, w, us);
     w = copyStr(b, st[F.peerCn] as number, ln[F.peerCn] as number, o, w, true);
     w = copySans(b, st[F.peerSans] as number, ln[F.peerSans] as number, o, w);
     w = copyStr(b, st[F.peerAddr] as number, ln[F.peerAddr] as number, o, w, false);
@@ -298,12 +298,6 @@ export class RangeVerifier {
 /** Offset of the version digit of the magic (SLR1 / SLR2) in prev_hash || canonical(row). */
 const MAGIC_VERSION_AT = 35;
 const INT_COLUMNS = [F.classUid, F.activityId, F.statusId, F.severityId] as const;
-
-/** A safe integer as a big-endian int64 at o[w]; returns w + 8. */
-function writeInt64(o: Buffer, w: number, v: number): number {
-  const hi = Math.floor(v / TWO32);
-  return put32(o, put32(o, w, hi), v - hi * TWO32);
-}
 
 /** The members of the stored event that liftColumns() reads (LIFT_WANT). */
 function capturedEvent(row: CopyRow): OcsfEvent {
