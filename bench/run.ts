@@ -21,6 +21,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { createDevPki, type DevPkiFiles } from '../src/pki/devpki.js';
 import { CEILING_VARIANTS as VARIANTS, copyCeiling, type CeilingResult, type CeilingVariant } from './ceiling.js';
 import { holdConnections, reconnectStorm, type HoldResult, type StormResult } from './conns.js';
@@ -32,6 +33,7 @@ import { histogramQuantileUpper, metricSum, metricValue, startBenchServer, type 
 import { prepareLoad, runLoad, type LoadTarget } from './load.js';
 import { printProfile, summarizeProfile, type ProfileSummary } from './profile.js';
 import { benchStages, type StageReport } from './stages.js';
+import type { VerifyBenchResult } from './verify.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const env = (k: string, d: string): string => process.env[k] ?? d;
@@ -355,7 +357,7 @@ interface Results {
   versions: Record<string, string>;
   stages?: StageReport;
   ingest?: unknown;
-  verify?: unknown;
+  verify?: Omit<VerifyBenchResult, 'profile'>;
   parsers?: OpsResult[] | { error: string } | null;
   normalize?: OpsResult[] | { error: string } | null;
   throughput: { conn1?: ThroughputResult; conn8?: ThroughputResult; runs: ThroughputResult[] };
@@ -418,6 +420,18 @@ export function table(r: Results): string {
     L.push(`| lower bound, ms | ${fmt(l.p50LowerMs, 1)} | ${fmt(l.p99LowerMs, 1)} | |`);
     L.push(`| server histogram bucket (le), ms | ${fmt(l.histogramP50LeMs, 1)} | ${fmt(l.histogramP99LeMs, 1)} | |`);
     L.push(`| (RSS peak ${fmt(l.rssPeakMb, 1)} MB; CPU s/100k server ${fmt(l.cpuPer100k.server, 2)}, PG ${fmt(l.cpuPer100k.pg_backends, 2)}; other tenants ${l.foreignCores} cores) | | | |`);
+    L.push('');
+  }
+  if (r.verify) {
+    const v = r.verify;
+    const cpu = (w: string, k: 'verify' | 'pg_backends'): string => {
+      const xs = v.runs.filter((x) => x.workers === w).map((x) => x.cpu[k]);
+      return xs.length ? `${fmt(Math.min(...xs), 2)}-${fmt(Math.max(...xs), 2)}` : '-';
+    };
+    L.push(`| verify, ${fmt(v.rows)} events (form v${v.form}, ${fmt(v.chains)} chain(s), ${fmt(v.tableMb)} MB), spawn to exit | best /s | median /s | CPU s verify / PG |`);
+    L.push('|---|---:|---:|---:|');
+    for (const s of v.summary) L.push(`| --workers ${s.workers} (${v.runs.filter((x) => x.workers === s.workers).length} runs) | ${fmt(s.best)} | ${fmt(s.median)} | ${cpu(s.workers, 'verify')} / ${cpu(s.workers, 'pg_backends')} |`);
+    for (const p of v.proofs) L.push(`| ${p.kind} proof ${p.args} (tree size ${fmt(p.treeSize)}): hashes, bytes, verify-proof | ${p.hashes} | ${fmt(p.documentBytes)} | ${p.verifies ? 'ok' : 'FAILED'} |`);
     L.push('');
   }
   if (r.connections?.hold || r.connections?.storm) {
@@ -610,7 +624,10 @@ async function main(): Promise<number> {
   return 0;
 }
 
-process.exitCode = await main().catch((err: unknown) => {
-  console.error(err);
-  return 1;
-});
+// Run only as the program (importing table() must not start a bench).
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  process.exitCode = await main().catch((err: unknown) => {
+    console.error(err);
+    return 1;
+  });
+}
