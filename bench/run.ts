@@ -8,6 +8,7 @@
  *   3. the ceiling in the same database: COPY of identical, already-hashed rows (bench/ceiling.ts)
  *   4. receive-to-commit latency at half the best rate, measured from the ledger itself
  *   5. 1,000 concurrent connections held, and a reconnect storm of 500 clients (bench/conns.ts)
+ *   6. `verify` of a 1,000,000-event ledger, and proof sizes (bench/verify.ts; it runs after the stages)
  * Prints a table and writes bench/results/<date>.json.
  *
  * Environment: BENCH_N (200000 frames per throughput run), BENCH_RUNS (1; the median is reported),
@@ -15,7 +16,8 @@
  * BENCH_CONNS (1000), BENCH_STORM (500), BENCH_CEILING_BATCHES (5000; comma list), BENCH_CEILING_VARIANTS
  * (ledger; comma list of ledger, slim, pk-only: see bench/ceiling.ts), BENCH_SERVER_ARGS
  * (extra serve flags), BENCH_SERVER_NODE_ARGS (extra node flags for the server), BENCH_PROFILE (1: also run 8 connections under node --cpu-prof and summarize),
- * BENCH_ONLY (comma list of: stages,throughput,ceiling,latency,conns), DATABASE_URL (admin URL).
+ * BENCH_ONLY (comma list of: stages,throughput,ceiling,latency,conns,verify), BENCH_ANCHOR_A1 (rsyslog + ompgsql
+ * events/s measured beside this run, for the comparison row; default the RESULTS.md figure), DATABASE_URL (admin URL).
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -377,8 +379,17 @@ function headlineCeiling(cs: readonly CeilingResult[]): CeilingResult | undefine
   return ledger.find((c) => c.batch === 5000) ?? ledger[0];
 }
 
-/** The anchors' numbers for the same machine (../shared/anchors/RESULTS.md), for the comparison column. */
-const ANCHORS = { rsyslog_ompgsql_octet_1conn: 18396, rsyslog_ompgsql_tuned: 20046, copy_1000_per_txn: 65808, copy_1_txn: 93132, sha256_chain: 276340, node_tls_sink: 1298701 };
+/**
+ * The anchors' numbers (../shared/anchors/RESULTS.md, measured 2026-11-28), for the comparison column.
+ * Machines of this kind differ by up to ~2.5x (rsyslog + ompgsql ran 45,788/s on 2026-11-29 on the
+ * machine of that day): BENCH_ANCHOR_A1 gives the figure of `bench-rsyslog.sh pg octet node` run beside.
+ */
+const A1_BESIDE = process.env.BENCH_ANCHOR_A1 === undefined ? undefined : Number(process.env.BENCH_ANCHOR_A1);
+if (A1_BESIDE !== undefined && !(A1_BESIDE > 0)) throw new Error('BENCH_ANCHOR_A1 must be a positive number (events/s)');
+const ANCHORS = {
+  rsyslog_ompgsql_octet_1conn: A1_BESIDE ?? 18396, rsyslog_ompgsql_tuned: 20046, copy_1000_per_txn: 65808, copy_1_txn: 93132, sha256_chain: 276340, node_tls_sink: 1298701,
+};
+const A1_LABEL = A1_BESIDE === undefined ? 'anchor A1 of RESULTS.md' : 'A1 measured beside, BENCH_ANCHOR_A1';
 
 export function table(r: Results): string {
   const L: string[] = [];
@@ -394,7 +405,7 @@ export function table(r: Results): string {
   if (t1 || t8) {
     L.push(`| events committed /s | ${fmt(t1?.eventsPerSec)} | ${fmt(t8?.eventsPerSec)} |`);
     if (ceil) L.push(`| fraction of COPY ceiling (${fmt(ceil.rowsPerSec)} rows/s, batch ${ceil.batch}) | ${fmt(r.ratioToCeiling?.conn1, 2)} | ${fmt(r.ratioToCeiling?.conn8, 2)} |`);
-    L.push(`| x rsyslog+ompgsql (anchor A1 ${fmt(ANCHORS.rsyslog_ompgsql_octet_1conn)}/s) | ${fmt((t1?.eventsPerSec ?? NaN) / ANCHORS.rsyslog_ompgsql_octet_1conn, 2)} | ${fmt((t8?.eventsPerSec ?? NaN) / ANCHORS.rsyslog_ompgsql_octet_1conn, 2)} |`);
+    L.push(`| x rsyslog+ompgsql (${A1_LABEL}: ${fmt(ANCHORS.rsyslog_ompgsql_octet_1conn)}/s) | ${fmt((t1?.eventsPerSec ?? NaN) / ANCHORS.rsyslog_ompgsql_octet_1conn, 2)} | ${fmt((t8?.eventsPerSec ?? NaN) / ANCHORS.rsyslog_ompgsql_octet_1conn, 2)} |`);
     L.push(`| seconds to commit all / sender done writing after | ${fmt(t1?.seconds, 2)} / ${fmt(t1?.sendSeconds, 2)} | ${fmt(t8?.seconds, 2)} / ${fmt(t8?.sendSeconds, 2)} |`);
     L.push(`| server RSS peak, MB | ${fmt(t1?.rssPeakMb, 1)} | ${fmt(t8?.rssPeakMb, 1)} |`);
     L.push(`| server V8 heap used / external peak, MB; writer queue peak, events | ${fmt(t1?.heapPeakMb)} / ${fmt(t1?.externalPeakMb)}; ${fmt(t1?.queuePeakEvents)} | ${fmt(t8?.heapPeakMb)} / ${fmt(t8?.externalPeakMb)}; ${fmt(t8?.queuePeakEvents)} |`);
