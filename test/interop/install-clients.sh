@@ -13,7 +13,12 @@ export DEBIAN_FRONTEND=noninteractive
 RSYSLOG_LIBS=(libestr0 libfastjson4 liblognorm5 libuuid1 libzstd1 zlib1g libsystemd0 libgnutls30 libssl3)
 SYSLOG_NG_LIBS=(libivykis0 libnet1 libwrap0 libpcre3 libjson-c5 libglib2.0-0 libcap2 libssl3 libsystemd0)
 
-have_rsyslog() { command -v rsyslogd >/dev/null && ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || [ -x /opt/rsyslog/usr/sbin/rsyslogd ]; }
+# Both TLS drivers: an rsyslog installed without rsyslog-openssl (for another purpose) would make the
+# OpenSSL-driver test skip, so it counts as not installed and apt adds the missing package.
+have_rsyslog() {
+  { command -v rsyslogd >/dev/null && ls /usr/lib/*/rsyslog/lmnsd_gtls.so /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1; } ||
+    [ -x /opt/rsyslog/usr/sbin/rsyslogd ]
+}
 have_syslog_ng() { command -v syslog-ng >/dev/null || [ -x /opt/syslog-ng/usr/sbin/syslog-ng ]; }
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
