@@ -10,12 +10,13 @@
  *   canonicalJson    canonicalJson(syslog) + canonicalJson(event)
  *   chainHash        canonical bytes + SHA-256, given the canonical JSON texts
  *   copyLine         COPY text encoding of one chained row
- *   ledger (writer)  everything the writer does per row before COPY: canonicalJson x2 + chainHash + copyLine
+ *   COPY bytes       copyLine, then copyChunks: the lines as the UTF-8 chunks the writer sends
+ *   ledger (writer)  everything the writer does per row before COPY: canonicalJson x2 + chainHash + COPY bytes
  */
 import { Framer } from '../src/framing/framer.js';
 import type { PeerIdentity } from '../src/listener/identity.js';
 import { canonicalJson, canonicalRowOf, chainHash, chainRecord, ledgerColumns, type CanonicalRow } from '../src/ledger/canonical.js';
-import { copyLine } from '../src/ledger/copy.js';
+import { copyChunks, copyLine } from '../src/ledger/copy.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from '../src/ledger/types.js';
 import { toRecord } from '../src/pipeline.js';
 import { Metrics } from '../src/metrics/registry.js';
@@ -127,10 +128,11 @@ export function benchStages(n = Number(process.env.BENCH_STAGE_N ?? 20000)): Sta
   );
   const { rows, lines } = chainRecords('bench', records);
   results.push(measure('copyLine (COPY text encoding)', n, () => rows.map((r, i) => copyLine(r, json[i]![0], json[i]![1]))));
+  results.push(measure('COPY bytes (copyLine + copyChunks, UTF-8)', n, () => copyChunks(rows.map((r, i) => copyLine(r, json[i]![0], json[i]![1])))));
   // In writer-sized batches (5,000), as the writer does: one pass over all n would measure a major GC of n rows.
   const batches: LedgerRecord[][] = [];
   for (let o = 0; o < records.length; o += 5000) batches.push(records.slice(o, o + 5000));
-  results.push(measure('ledger prep (canonical x2 + hash + copyLine)', n, () => batches.reduce((a, b) => a + chainRecords('bench', b).lines.length, 0)));
+  results.push(measure('ledger prep (canonical x2 + hash + COPY bytes)', n, () => batches.reduce((a, b) => a + copyChunks(chainRecords('bench', b).lines).length, 0)));
 
   const avg = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
   const formats: Record<string, number> = {};

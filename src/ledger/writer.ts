@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { ChainDivergedError, ChainLockedError, describeError, EventsNotCommittedError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import { chainRecord } from './canonical.js';
-import { COPY_SQL, copyLine } from './copy.js';
+import { COPY_SQL, copyChunks, copyLine } from './copy.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from './types.js';
 
 export interface WriterOptions {
@@ -442,7 +442,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     }
     const last = { seq, hash: prevHash };
     this.#head = last;
-    return { rows, copy: encodeCopy(copy), prev, last, bytes };
+    return { rows, copy: copyChunks(copy), prev, last, bytes };
   }
 
   #committed(p: PreparedBatch): void {
@@ -510,21 +510,6 @@ interface PreparedBatch {
 
 function sameHead(a: ChainHead, b: ChainHead): boolean {
   return a.seq === b.seq && a.hash.equals(b.hash);
-}
-
-/** Joins COPY lines into ~64 KiB UTF-8 buffers. */
-function encodeCopy(lines: string[]): Buffer[] {
-  const out: Buffer[] = [];
-  let buf = '';
-  for (const line of lines) {
-    buf += line;
-    if (buf.length >= 65536) {
-      out.push(Buffer.from(buf, 'utf8'));
-      buf = '';
-    }
-  }
-  if (buf) out.push(Buffer.from(buf, 'utf8'));
-  return out;
 }
 
 function pgErrorKind(err: unknown): string {
