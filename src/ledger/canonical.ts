@@ -309,5 +309,22 @@ export function chainRecord(record: LedgerRecord, chain: string, seq: number, pr
   const eventJson = canonicalJson(record.event);
   const { columns, lifted } = ledgerColumns(record.columns);
   const hash = chainHash(prevHash, canonicalRowOf(record, chain, seq, syslogJson, eventJson, lifted));
-  return { row: { ...record, columns, chain, seq, prevHash, hash }, syslogJson, eventJson };
+  // Every field named, not `{ ...record, ... }`: records reach here in several shapes (one per
+  // format and producer), and the spread's generic copy cost ~2.6 µs per row against ~0.1 µs.
+  const row: ChainedRecord = {
+    receivedAtUs: record.receivedAtUs,
+    peer: record.peer,
+    raw: record.raw,
+    truncated: record.truncated,
+    format: record.format,
+    parseError: record.parseError,
+    syslog: record.syslog,
+    event: record.event,
+    columns,
+    chain,
+    seq,
+    prevHash,
+    hash,
+  };
+  return { row, syslogJson, eventJson };
 }

@@ -2,10 +2,10 @@ import type { PeerIdentity } from '../listener/identity.js';
 import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
 import type { Format, SyslogFields } from '../parsing/types.js';
 
-/** One accepted frame, parsed and normalized, waiting for its place in a chain. */
 /** Formats a ledger row can have: a parsed frame's, or `internal` for records the server writes itself (findings). */
 export type LedgerFormat = Format | 'internal';
 
+/** One accepted frame, parsed and normalized, waiting for its place in a chain. */
 export interface LedgerRecord {
   /** Receive time, microseconds since the epoch (integer). */
   readonly receivedAtUs: number;
