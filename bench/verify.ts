@@ -33,7 +33,7 @@
  *
  * Before the timed runs: CHECKPOINT and sync (the build's writes reach the disk now, not during a run),
  * and one untimed run. The result records PostgreSQL's shared_buffers and huge_pages and this
- * machine's huge pages, which change verify's speed by ~10 % here (databaseSettings below).
+ * machine's huge pages, which changed verify's speed by ~10 % on the earlier machine (databaseSettings below).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -421,10 +421,11 @@ async function runVerify(l: BenchLedger, workers: string, extra: readonly string
 }
 
 /**
- * The PostgreSQL settings verify's speed depends on most. On this VM a page fault costs ~25 µs, and a
- * new backend faults in every shared_buffers page it touches (32,768 for 128 MB with 4 KB pages: ~0.85 s
- * of a backend's CPU); with huge pages (`huge_pages = try`, the default, once the kernel has them:
- * `vm.nr_hugepages`) it is ~250 faults. docs/integrity.md "Measured" has both figures.
+ * The PostgreSQL settings verify's speed depends on most where page faults are expensive. On the PVM
+ * guest of 2026-11-28/29 a fault cost ~25 µs, and a new backend faults in every shared_buffers page it
+ * touches (32,768 for 128 MB with 4 KB pages: ~0.85 s of a backend's CPU); with huge pages
+ * (`huge_pages = try`, the default, once the kernel has them: `vm.nr_hugepages`) it is ~250 faults.
+ * docs/integrity.md "Measured" has both machines' figures.
  */
 async function databaseSettings(url: string): Promise<{ shared_buffers: string; huge_pages: string; machine_huge_pages_mb: number; machine_huge_pages_in_use_mb: number }> {
   const show = async (c: pg.Client, name: string): Promise<string> => (await c.query<Record<string, string>>(`SHOW ${name}`)).rows[0]?.[name] ?? '?';

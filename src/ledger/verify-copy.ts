@@ -62,9 +62,27 @@ export interface CopyRow {
 
 /** Runs the COPY of a range and calls `onRow` for each row, in order; resolves with the number of rows when the COPY has ended. */
 export function copyRange(client: pg.Client, range: ChainRange, onRow: (row: CopyRow) => void): Promise<number> {
+  return copyRows(client, copySql(client, range), onRow);
+}
+
+/**
+ * Runs a binary `COPY ... TO STDOUT` and calls `onRow` for each row; rejects on any error: the
+ * server's, the row handler's, or data that is not complete binary COPY.
+ */
+export function copyRows(client: pg.Client, sql: string, onRow: (row: CopyRow) => void): Promise<number> {
   const rows = new RowParser(onRow);
   return new Promise((resolve, reject) => {
-    client.query(new CopyOut(copySql(client, range), (chunk) => rows.feed(chunk), (err) => (err === undefined ? resolve(rows.end()) : reject(err))));
+    const done = (err?: Error): void => {
+      if (err !== undefined) return reject(err);
+      // end() throws when the data stopped short of its trailer: that must reject too (it runs inside
+      // pg's message handler, where a throw would be uncaught).
+      try {
+        resolve(rows.end());
+      } catch (e) {
+        reject(e);
+      }
+    };
+    client.query(new CopyOut(sql, (chunk) => rows.feed(chunk), done));
   });
 }
 

@@ -55,15 +55,11 @@ export function copyStr(b: Buffer, s: number, len: number, o: Buffer, w: number,
  */
 export function copySans(b: Buffer, s: number, len: number, o: Buffer, w: number): number {
   if (len < 12) throw new NotCanonicalizable('peer_sans is NULL');
-  const ndim = b.readInt32BE(s);
-  if (ndim === 0) {
-    o.writeUInt32BE(0, w);
-    return w + 4;
-  }
+  const ndim = get32(b, s);
+  if (ndim === 0) return put32(o, w, 0);
   if (ndim !== 1) throw new NotCanonicalizable('peer_sans is multidimensional');
-  o.writeUInt32BE(b.readInt32BE(s + 12), w);
-  const from = s + 20;
-  return w + 4 + b.copy(o, w + 4, from, s + len);
+  w = put32(o, w, get32(b, s + 12));
+  return w + b.copy(o, w, s + 20, s + len);
 }
 
 /** Whether the stored lifted columns equal `want`, without decoding them (compareLifted's semantics). */

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COLUMNS, copyRange, copySql, RowParser, type CopyRow } from '../../src/ledger/verify-copy.js';
+import { COLUMNS, copyRange, copyRows, copySql, RowParser, type CopyRow } from '../../src/ledger/verify-copy.js';
 import { appendCanonicalRows, createDb, type TestDb } from '../integrity/helpers.js';
 
 const CHAIN = 'copy-chain';
@@ -86,6 +86,13 @@ describe('verify-copy: binary COPY of a range', () => {
     // NaN is not a number PostgreSQL reads: `seq >= NaN` names a column that does not exist.
     await expect(copyRange(client, { chain: CHAIN, from: Number.NaN }, () => {})).rejects.toThrow(/column "nan" does not exist/);
     expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  });
+
+  it('a COPY whose data is not complete binary COPY rejects (never throws out of pg), and the connection runs the next query', async () => {
+    // Text format, 2 bytes: shorter than a binary header, so the data simply ends without a trailer.
+    await expect(copyRows(client, 'COPY (SELECT 1) TO STDOUT', () => {})).rejects.toThrow(/without its trailer/);
+    await expect(copyRows(client, "COPY (SELECT repeat('x', 40)) TO STDOUT", () => {})).rejects.toThrow(/not PostgreSQL binary COPY/);
+    expect((await client.query('SELECT 3 AS three')).rows).toEqual([{ three: 3 }]);
   });
 
   it('an error thrown while handling a row rejects copyRange once the server is done, and the connection runs the next query', async () => {
