@@ -7,7 +7,8 @@
  *     "rules": { "pan": true, "jwt": { "enabled": true, "except_peers": ["lab-*"] }, "bearer": false },
  *     "except_peers": ["trusted-relay.example.com"],
  *     "extra_password_keys": ["pin", "otp"],
- *     "custom": [{ "id": "employee_id", "pattern": "EMP-[0-9]{6}", "flags": "i", "triggers": ["EMP-", "emp-"] }]
+ *     "custom": [{ "id": "employee_id", "pattern": "EMP-[0-9]{6}", "flags": "i", "triggers": ["EMP-", "emp-"] }],
+ *     "budget": { "max_bytes": 65536, "max_ms": 100 }
  *   }
  */
 import { readJsonFile } from '../config.js';
@@ -29,8 +30,21 @@ export interface CustomRule {
   readonly exceptPeers: readonly string[];
 }
 
+/**
+ * What redaction may spend on one frame (docs/redaction.md, "Cost"). Text past `maxBytes` is not
+ * scanned but masked wholesale; a frame whose masking runs past `maxMs` has its free text masked
+ * wholesale. Either way the event is flagged (`budget` in `event.redactions`): never left unmasked.
+ */
+export interface RedactionBudget {
+  readonly maxBytes: number;
+  readonly maxMs: number;
+}
+
+export const DEFAULT_REDACTION_BUDGET: RedactionBudget = { maxBytes: 64 * 1024, maxMs: 100 };
+
 export interface RedactionConfig {
   readonly enabled: boolean;
+  readonly budget: RedactionBudget;
   readonly rules: Readonly<Record<BuiltinRuleId, RuleSetting>>;
   /** Peer CN/SAN patterns no rule applies to. */
   readonly exceptPeers: readonly string[];
@@ -44,7 +58,7 @@ const ID_RE = /^[a-z][a-z0-9_]{0,31}$/;
 export function defaultRedactionConfig(): RedactionConfig {
   const rules = {} as Record<BuiltinRuleId, RuleSetting>;
   for (const id of REDACTION_RULES) rules[id] = { enabled: true, exceptPeers: [] };
-  return { enabled: true, rules, exceptPeers: [], extraPasswordKeys: [], custom: [] };
+  return { enabled: true, budget: DEFAULT_REDACTION_BUDGET, rules, exceptPeers: [], extraPasswordKeys: [], custom: [] };
 }
 
 function fail(msg: string): never {
@@ -68,7 +82,7 @@ function onlyKeys(o: Record<string, unknown>, allowed: readonly string[], where:
 /** Validates a parsed rules file; unknown keys are errors (a typo must not silently disable a rule). */
 export function parseRedactionConfig(json: unknown): RedactionConfig {
   if (!isObject(json)) fail('the file must hold a JSON object');
-  onlyKeys(json, ['enabled', 'rules', 'except_peers', 'extra_password_keys', 'custom', '$comment'], 'top level');
+  onlyKeys(json, ['enabled', 'rules', 'except_peers', 'extra_password_keys', 'custom', 'budget', '$comment'], 'top level');
   const base = defaultRedactionConfig();
   const rules = { ...base.rules };
   if (json.rules !== undefined) {
@@ -107,10 +121,26 @@ export function parseRedactionConfig(json: unknown): RedactionConfig {
   for (const k of extra) if (!/^[A-Za-z0-9_.-]+$/.test(k)) fail(`extra_password_keys: "${k}" is not a key name`);
   return {
     enabled: json.enabled !== false,
+    budget: parseBudget(json.budget),
     rules,
     exceptPeers: strings(json.except_peers, 'except_peers'),
     extraPasswordKeys: extra,
     custom,
+  };
+}
+
+function parseBudget(v: unknown): RedactionBudget {
+  if (v === undefined) return DEFAULT_REDACTION_BUDGET;
+  if (!isObject(v)) fail('"budget" must be an object { "max_bytes": N, "max_ms": N }');
+  onlyKeys(v, ['max_bytes', 'max_ms'], 'budget');
+  const num = (x: unknown, name: string, min: number, max: number, dflt: number): number => {
+    if (x === undefined) return dflt;
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < min || x > max) fail(`budget.${name} must be a number from ${min} to ${max}`);
+    return x;
+  };
+  return {
+    maxBytes: Math.floor(num(v.max_bytes, 'max_bytes', 1024, 64 << 20, DEFAULT_REDACTION_BUDGET.maxBytes)),
+    maxMs: num(v.max_ms, 'max_ms', 1, 10_000, DEFAULT_REDACTION_BUDGET.maxMs),
   };
 }
 

@@ -19,6 +19,16 @@ export function maskOf(rule: string): string {
   return `<redacted:${rule}>`;
 }
 
+const MASK_RE = /^<redacted:[A-Za-z0-9_.-]{1,64}>$/;
+
+/**
+ * True when `v` is exactly one mask, `<redacted:RULE>`, and nothing else: a value that only starts
+ * like one (`<redacted:x>hunter2`) is a secret in disguise and is masked like any other.
+ */
+export function isMask(v: string): boolean {
+  return v.length <= 75 && v.charCodeAt(0) === 60 && MASK_RE.test(v);
+}
+
 export interface Pattern {
   readonly id: string;
   /** True whenever `mask` could change `text` (false positives allowed, false negatives not). */
@@ -72,7 +82,7 @@ function valueAt(s: string, i: number): [number, number] | null {
 
 /** Values that hide nothing: already masked, a run of `*`, or a JSON literal. */
 function emptyValue(v: string): boolean {
-  if (v.startsWith('<redacted:')) return true;
+  if (isMask(v)) return true;
   if (v === 'null' || v === 'true' || v === 'false' || v === '{' || v === '[') return true;
   for (let k = 0; k < v.length; k++) if (v.charCodeAt(k) !== 42) return false;
   return true;
@@ -96,10 +106,12 @@ function keyValuePattern(id: string, re: RegExp, sieve: RegExp, accept?: (m: Reg
         const at = m.index + m[0].length;
         if (accept !== undefined && !accept(m, s)) continue;
         const v = valueAt(s, at);
-        if (v === null || emptyValue(s.slice(v[0], v[1]))) continue;
+        if (v === null) continue;
+        // The scan resumes after the value, masked or not: a skipped value is never read twice.
+        re.lastIndex = Math.max(re.lastIndex, v[1]);
+        if (emptyValue(s.slice(v[0], v[1]))) continue;
         out += s.slice(last, v[0]) + mark;
         last = v[1];
-        re.lastIndex = Math.max(re.lastIndex, v[1]);
         onHit();
       }
       return last === 0 ? s : out + s.slice(last);
@@ -108,7 +120,7 @@ function keyValuePattern(id: string, re: RegExp, sieve: RegExp, accept?: (m: Reg
 }
 
 /** A pattern whose whole match (or one group of it) is the secret. */
-function wholePattern(id: string, re: RegExp, sieve: (text: string) => boolean, check?: (match: string) => boolean, group = 0): Pattern {
+function wholePattern(id: string, re: RegExp, sieve: (text: string) => boolean, group = 0): Pattern {
   const mark = maskOf(id);
   return {
     id,
@@ -123,7 +135,6 @@ function wholePattern(id: string, re: RegExp, sieve: (text: string) => boolean, 
           re.lastIndex++;
           continue;
         }
-        if (check !== undefined && !check(m[0])) continue;
         let start = m.index;
         let end = m.index + m[0].length;
         if (group > 0) {
@@ -200,7 +211,6 @@ const urlPassword = wholePattern(
   'url_password',
   URL_RE,
   (t) => (t.indexOf('://') !== -1 || t.indexOf(':\\/\\/') !== -1) && t.indexOf('@') !== -1,
-  undefined,
   1,
 );
 
@@ -211,7 +221,7 @@ const AUTH_RE = /(?<![A-Za-z0-9])(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]
 const authHeader = keyValuePattern('bearer', AUTH_RE, /authorization/i);
 /** 16+ token characters: shorter words after "bearer" are prose ("bearer token expired"). */
 const BEARER_RE = /\bbearer[ \t]+([A-Za-z0-9\-._~+/]{16,}=*)/gi;
-const bareBearer = wholePattern('bearer', BEARER_RE, (t) => /bearer/i.test(t), undefined, 1);
+const bareBearer = wholePattern('bearer', BEARER_RE, (t) => /bearer/i.test(t), 1);
 const bearer: Pattern = {
   id: 'bearer',
   sieve: (t) => /bearer|authorization/i.test(t),
@@ -256,7 +266,9 @@ const privateKey = wholePattern('private_key', PRIVATE_KEY_RE, (t) => t.indexOf(
 // ---------------------------------------------------------------------------------------------------
 // jwt: header.payload.signature, base64url; the header is JSON, so it starts with `eyJ` (`{"`).
 
-const jwt = wholePattern('jwt', /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, (t) => t.indexOf('eyJ') !== -1);
+// A JWT starts after a character that cannot be part of one: with `\b`, each `eyJ` of `-eyJ-eyJ...`
+// started a scan to the end of the run (quadratic).
+const jwt = wholePattern('jwt', /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, (t) => t.indexOf('eyJ') !== -1);
 
 // ---------------------------------------------------------------------------------------------------
 // pan: payment card numbers, 13-19 digits (single spaces or dashes between them allowed), with a card
@@ -298,9 +310,34 @@ export function panPrefixValid(digits: string): boolean {
   return false;
 }
 
-function panCheck(match: string): boolean {
-  const digits = match.replace(/[ -]/g, '');
-  return digits.length >= 13 && digits.length <= 19 && panPrefixValid(digits) && luhnValid(digits);
+/**
+ * The length of the longest prefix of `match` (a PAN_RE match) that is a card number: it ends at the
+ * match's end or before a separator, holds 13-19 digits with a network's leading digits and passes
+ * Luhn; a shorter prefix only with 16 digits (`4111 1111 1111 1111 2`: a card followed by a number;
+ * shorter prefixes are mostly ids followed by a count). -1 when none is. One pass: the Luhn sums of
+ * every prefix are kept for both parities (a digit appended on the right doubles every other digit
+ * before it).
+ */
+function panEnd(match: string): number {
+  let n = 0;
+  let plain = 0; // Luhn sum of the digits so far with the last one not doubled
+  let doubled = 0; // ... with the last one doubled
+  let best = -1;
+  for (let i = 0; i <= match.length; i++) {
+    const c = i < match.length ? match.charCodeAt(i) : 32;
+    if (c === 32 || c === 45) {
+      // The whole match, or a 16-digit card followed by another number (`4111 1111 1111 1111 2`).
+      if (plain % 10 === 0 && (i === match.length ? n >= 13 && n <= 19 : n === 16)) best = i;
+      continue;
+    }
+    const d = c - 48;
+    const dd = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    const p = doubled + d;
+    doubled = plain + dd;
+    plain = p;
+    n++;
+  }
+  return best > 0 && panPrefixValid(match.replace(/[ -]/g, '').slice(0, 4)) ? best : -1;
 }
 
 /**
@@ -310,25 +347,54 @@ function panCheck(match: string): boolean {
  */
 const PAN_RE = /(?<![0-9A-Za-z_.+])[2-6][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{2}(?:[ -]?[0-9]){1,9}(?![0-9A-Za-z_]|\.[0-9])/g;
 const PAN_SIEVE = /[2-6][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{2}[ -]?[0-9]/;
-const pan = wholePattern('pan', PAN_RE, (t) => PAN_SIEVE.test(t), panCheck);
+const PAN_MASK = maskOf('pan');
+/**
+ * A match that is no card is retried from its next character, not skipped: in `5234 4111 1111 1111
+ * 1111` the first match (from 5234, 19 digits) fails Luhn, and the card starts inside it. Each retry
+ * reads at most one match length (~40 characters), so the scan stays linear.
+ */
+const pan: Pattern = {
+  id: 'pan',
+  sieve: (t) => PAN_SIEVE.test(t),
+  mask(s, onHit) {
+    PAN_RE.lastIndex = 0;
+    let out = '';
+    let last = 0;
+    let m: RegExpExecArray | null;
+    while ((m = PAN_RE.exec(s)) !== null) {
+      const len = panEnd(m[0]);
+      if (len < 0) {
+        PAN_RE.lastIndex = m.index + 1;
+        continue;
+      }
+      out += s.slice(last, m.index) + PAN_MASK;
+      last = m.index + len;
+      PAN_RE.lastIndex = last;
+      onHit();
+    }
+    return last === 0 ? s : out + s.slice(last);
+  },
+};
 
 // ---------------------------------------------------------------------------------------------------
 // The gate: one test that is true whenever any built-in pattern's sieve could be, run first on every
 // frame. Measured on the load test's mix (bench/ingest.ts): a regex alternation costs per character
 // about in proportion to its alternatives' first characters, so the keywords are factored into a
-// trie by first letter (~2.5 ns/char instead of ~4.7 for the flat list), keys must be followed by a
-// separator (so sshd's "Failed password for" passes), and card numbers use a separate alternation-free
-// regex (~0.4 ns/char).
+// trie by first letter, and card numbers use a separate alternation-free regex (~0.4 ns/char).
+//
+// Linear by construction (docs/redaction.md, "Cost"): each alternative is a fixed keyword, and a key
+// must be followed by its separator right away, as the key/value patterns themselves require. The
+// gate once allowed `[\w.-]*` between key and separator; on `passpasspass...` each `pass` then
+// rescanned the rest of the word, which made the gate quadratic (0.3-0.8 s for 64 KiB).
 
 const SEP = String.raw`\\?["']?[ \t]*[=:]`;
-const KEYED = String.raw`[\w.-]*${SEP}`;
 
 /** True whenever some built-in pattern (with `extraPasswordKeys`) could match `text`. */
 export function builtinGate(extraPasswordKeys: readonly string[] = []): (text: string) => boolean {
-  const extra = extraPasswordKeys.length > 0 ? `|(?:${extraPasswordKeys.map((k) => escapeRe(k.toLowerCase())).join('|')})${KEYED}` : '';
+  const extra = extraPasswordKeys.length > 0 ? `|(?:${extraPasswordKeys.map((k) => escapeRe(k.toLowerCase())).join('|')})${SEP}` : '';
   const words = new RegExp(
-    String.raw`p(?:ass(?:word|wd|phrase)?(?:${KEYED}|[ \t]+')|wd${SEP}|rivate key)|s(?:ecret${KEYED}|k-|k_live_|k_test_)|credential${KEYED}|identified` +
-      String.raw`|a(?:uthoriz|pi.?key|kia|sia|iza)|bearer|token${KEYED}|:(?:\/\/|\\\/\\\/)|eyj|g(?:h[pousr]_|ithub_pat_|lpat-)|xox[abposr]-|rk_(?:live|test)_|npm_` +
+    String.raw`p(?:ass(?:word|wd|phrase)?(?:${SEP}|[ \t]+')|wd${SEP}|rivate key)|s(?:ecret(?:_key|_access_key|key)?${SEP}|k-|k_live_|k_test_)|credentials?${SEP}|identified` +
+      String.raw`|a(?:uthoriz|pi.?key|kia|sia|iza)|bearer|token${SEP}|:(?:\/\/|\\\/\\\/)|eyj|g(?:h[pousr]_|ithub_pat_|lpat-)|xox[abposr]-|rk_(?:live|test)_|npm_` +
       String.raw`|--(?:pass|pwd|secret|credential)${extra}`,
     'i',
   );

@@ -17,9 +17,9 @@ import { liftColumns } from '../normalize/columns.js';
 import { setOwn } from '../normalize/text.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import type { SyslogFields } from '../parsing/types.js';
-import type { RedactionConfig } from './config.js';
+import type { RedactionBudget, RedactionConfig } from './config.js';
 import { rawHmac, type RedactionKey } from './key.js';
-import { builtinGate, builtinPatterns, customPattern, keyRule, maskOf, REDACTION_RULES, type Pattern } from './patterns.js';
+import { builtinGate, builtinPatterns, customPattern, isMask, keyRule, maskOf, REDACTION_RULES, type Pattern } from './patterns.js';
 
 interface Compiled {
   readonly pattern: Pattern;
@@ -42,6 +42,7 @@ export class Redactor {
   /** True whenever some enabled pattern could match: the one test a clean frame costs. */
   readonly #gate: (text: string) => boolean;
   readonly #keyRule: (name: string) => string | null;
+  readonly #budget: RedactionBudget;
   /** The patterns that apply to a peer, per connection identity (identities are one object per connection). */
   readonly #perPeer = new WeakMap<PeerIdentity, readonly Pattern[]>();
 
@@ -49,6 +50,7 @@ export class Redactor {
     this.#key = key;
     this.#metrics = metrics;
     this.#enabled = config.enabled;
+    this.#budget = config.budget;
     this.#except = config.exceptPeers.map(wildcard);
     const builtin = builtinPatterns(config.extraPasswordKeys);
     const all: Compiled[] = [];
@@ -66,7 +68,7 @@ export class Redactor {
     this.#keyRule = keyRule(config.extraPasswordKeys);
     const gate = all.length > custom.length ? builtinGate(config.extraPasswordKeys) : () => false;
     this.#gate = custom.length === 0 ? gate : (t) => gate(t) || custom.some((p) => p.sieve(t));
-    if (metrics !== undefined && config.enabled) for (const c of all) metrics.redactions.inc({ rule: c.pattern.id }, 0);
+    if (metrics !== undefined && config.enabled) for (const rule of [...all.map((c) => c.pattern.id), BUDGET_RULE]) metrics.redactions.inc({ rule }, 0);
   }
 
   readonly #counters = new Map<string, { inc(n: number): void }>();
@@ -104,43 +106,75 @@ export class Redactor {
    * The record as it may be stored: itself when nothing needed masking, else a copy with raw,
    * syslog and event masked, `event.redactions` and `event.raw_hmac` set and the lifted columns
    * re-derived. Server-written (`internal`) records are never touched.
+   *
+   * Work per frame is bounded (docs/redaction.md, "Cost"): every pattern is linear, the raw text is
+   * scanned once per flagged rule (JSON `\u` escapes of printable ASCII are spelled plainly first, so
+   * there is one representation to scan, not two), each field once per rule that hit the raw text,
+   * and past the budget's bytes or milliseconds the rest is masked wholesale and flagged `budget`.
    */
   redact(record: LedgerRecord): LedgerRecord {
     if (record.format === 'internal') return record;
     const patterns = this.#patternsFor(record.peer);
     if (patterns.length === 0) return record;
+    const budget = this.#budget;
     const rawData = record.event.raw_data;
     const text = typeof rawData === 'string' ? rawData : record.raw.toString('latin1');
-    // JSON frames may spell a secret with \u escapes that only the decoded fields show.
-    const escaped = record.format === 'json' && text.indexOf('\\u') !== -1;
-    if (!escaped && !this.#gate(gateText(record, text))) return record;
+    const overBytes = record.raw.length > budget.maxBytes;
+    // A JSON frame may spell a secret with \u escapes (and a reader of any other frame may take them
+    // as such): scan the text with printable ASCII spelled plainly; it is stored so only when masked.
+    const escaped = text.indexOf('\\u') !== -1;
+    const plain = escaped ? unescapeAscii(text) : text;
+    if (!overBytes && !this.#gate(escaped ? plain : gateText(record, text))) return record;
+    const head = overBytes ? plain.slice(0, budget.maxBytes) : plain;
     let flagged: Pattern[] | undefined;
-    for (const p of patterns) {
-      if (escaped || p.sieve(text)) (flagged ??= []).push(p);
-    }
-    if (flagged === undefined) return record;
+    for (const p of patterns) if (p.sieve(head)) (flagged ??= []).push(p);
+    if (flagged === undefined && !overBytes) return record;
 
+    const deadline = performance.now() + budget.maxMs;
     const hits: Hits = new Map();
     const rawText = record.raw.toString('latin1');
-    let maskedRaw = rawText;
-    for (const p of flagged) maskedRaw = p.mask(maskedRaw, () => hits.set(p.id, (hits.get(p.id) ?? 0) + 1));
-    if (hits.size === 0 && !escaped) return record;
-    // Mask the fields with the rules that matched the raw frame (all flagged ones for escaped JSON).
-    const use = escaped ? flagged : flagged.filter((p) => hits.has(p.id));
-    const fieldHits: Hits = new Map();
-    const walk: Walk = { patterns: use, ids: new Set(use.map((p) => p.id)), keyRule: this.#keyRule, gate: this.#gate, hits: fieldHits };
-    const event = maskValue(record.event, walk) as OcsfEvent;
-    const syslog = maskValue(record.syslog, walk) as SyslogFields;
-    const onlyInFields = [...fieldHits.keys()].filter((id) => !hits.has(id));
-    if (onlyInFields.length > 0) {
-      // A secret spelled with \u escapes in the raw JSON: spell printable ASCII plainly (the same
-      // JSON value) and mask again, so the raw bytes do not keep what the fields lost.
-      const plain = unescapeAscii(maskedRaw);
-      let again = plain;
-      for (const p of use) again = p.mask(again, () => {});
-      if (again !== plain) maskedRaw = again;
-      for (const id of onlyInFields) hits.set(id, fieldHits.get(id)!);
+    const scanned = escaped ? unescapeAscii(rawText) : rawText;
+    let maskedRaw = overBytes ? scanned.slice(0, budget.maxBytes) : scanned;
+    let timedOut = false;
+    for (const p of flagged ?? []) {
+      maskedRaw = p.mask(maskedRaw, () => hits.set(p.id, (hits.get(p.id) ?? 0) + 1));
+      if (performance.now() > deadline) {
+        timedOut = true;
+        break;
+      }
     }
+    if (overBytes) maskedRaw += BUDGET_MASK;
+    if (hits.size === 0 && !overBytes && !timedOut) return record;
+
+    // The fields, with the rules that matched the raw frame.
+    const use = (flagged ?? []).filter((p) => hits.has(p.id));
+    const walk: Walk = {
+      patterns: use,
+      ids: new Set(use.map((p) => p.id)),
+      keyRule: this.#keyRule,
+      gate: this.#gate,
+      hits: new Map(),
+      maxChars: budget.maxBytes,
+      deadline,
+      over: overBytes,
+      timedOut,
+      memo: new Map(),
+    };
+    let event: OcsfEvent;
+    let syslog: SyslogFields;
+    if (timedOut) {
+      maskedRaw = rawText.slice(0, headerEnd(record, rawText)) + BUDGET_MASK;
+      ({ event, syslog } = wholesale(record, walk));
+    } else {
+      event = maskValue(record.event, walk) as OcsfEvent;
+      syslog = maskValue(record.syslog, walk) as SyslogFields;
+      if (walk.timedOut) {
+        maskedRaw = rawText.slice(0, headerEnd(record, rawText)) + BUDGET_MASK;
+        ({ event, syslog } = wholesale(record, walk));
+      }
+    }
+    for (const [id, n] of walk.hits) if (!hits.has(id)) hits.set(id, n);
+    if (walk.over || walk.timedOut) hits.set(BUDGET_RULE, (hits.get(BUDGET_RULE) ?? 0) + 1);
     if (hits.size === 0) return record;
 
     const out: OcsfEvent = event === record.event ? { ...event } : event;
@@ -159,15 +193,33 @@ export class Redactor {
   }
 }
 
+/** The rule id of what the budget masked (`event.redactions`, the `rule` label). */
+export const BUDGET_RULE = 'budget';
+const BUDGET_MASK = maskOf(BUDGET_RULE);
+
+/**
+ * Where a frame's free text starts: after the PRI, VERSION and timestamp of RFC 3164 / 5424 (digits
+ * and punctuation the parser checked, which cannot hold a secret); 0 for anything else, or a frame
+ * whose text does not line up with its parsed fields.
+ */
+function headerEnd(record: LedgerRecord, text: string): number {
+  if (record.format !== 'rfc3164' && record.format !== 'rfc5424') return 0;
+  const s = record.syslog;
+  const ts = record.format === 'rfc3164' ? s.timestamp_original : s.timestamp;
+  if (typeof ts !== 'string' || ts.length === 0) return 0;
+  const at = text.indexOf(ts);
+  // The timestamp follows the PRI (and VERSION): within the first few characters.
+  return at > 0 && at < 12 ? at + ts.length : 0;
+}
+
 /**
  * What the gate reads: the frame text without what cannot hold a secret (bench/ingest.ts: the gate
  * costs a few ns per character, and these parts are a fifth to a half of a typical frame):
- *   RFC 3164 / 5424  from after the timestamp (the PRI, VERSION and timestamp are digits and
- *                    punctuation the parser checked)
+ *   RFC 3164 / 5424  from after the timestamp (`headerEnd`)
  *   JSON             only the message, when it is the frame's only free text (no unknown fields,
  *                    no structured data): the rest is the template's keys, a timestamp, a host,
  *                    a severity, a facility and a tag (the seed's json-audit template)
- * Anything else, or a frame whose text does not line up with its parsed fields: the whole text.
+ * Anything else: the whole text.
  */
 function gateText(record: LedgerRecord, text: string): string {
   const s = record.syslog;
@@ -177,12 +229,38 @@ function gateText(record: LedgerRecord, text: string): string {
     const unmapped = record.event.unmapped as { extra?: unknown } | undefined;
     return unmapped?.extra === undefined ? msg : text;
   }
-  if (record.format !== 'rfc3164' && record.format !== 'rfc5424') return text;
-  const ts = record.format === 'rfc3164' ? s.timestamp_original : s.timestamp;
-  if (typeof ts !== 'string' || ts.length === 0) return text;
-  const at = text.indexOf(ts);
-  // The timestamp follows the PRI (and VERSION): within the first few characters.
-  return at > 0 && at < 12 ? text.slice(at + ts.length) : text;
+  const end = headerEnd(record, text);
+  return end > 0 ? text.slice(end) : text;
+}
+
+/**
+ * The event and syslog fields of a frame whose masking ran out of time: the free text (message,
+ * raw_data, structured data, unmapped members) masked whole, and every other string the gate flags.
+ */
+function wholesale(record: LedgerRecord, w: Walk): { event: OcsfEvent; syslog: SyslogFields } {
+  const whole = (v: unknown): unknown => (v === null || v === undefined || v === '' ? v : maskAll(v));
+  const gated = (v: unknown, depth = 0): unknown => {
+    if (typeof v === 'string') return v.length >= 4 && w.gate(v) ? BUDGET_MASK : v;
+    if (v === null || typeof v !== 'object' || depth > 32) return v;
+    if (Array.isArray(v)) return v.map((x) => gated(x, depth + 1));
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) setOwn(o, k, gated((v as Record<string, unknown>)[k], depth + 1));
+    return o;
+  };
+  const event = gated(record.event) as Record<string, unknown>;
+  for (const k of ['message', 'raw_data', 'unmapped']) if (k in record.event) setOwn(event, k, whole((record.event as Record<string, unknown>)[k]));
+  const syslog = { ...record.syslog, message: whole(record.syslog.message), structured_data: whole(record.syslog.structured_data) } as SyslogFields;
+  return { event: event as OcsfEvent, syslog };
+}
+
+/** Every string of a JSON value replaced by the budget mask. */
+function maskAll(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return BUDGET_MASK;
+  if (v === null || typeof v !== 'object' || depth > 32) return v;
+  if (Array.isArray(v)) return v.map((x) => maskAll(x, depth + 1));
+  const o: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) setOwn(o, k, maskAll((v as Record<string, unknown>)[k], depth + 1));
+  return o;
 }
 
 /** `\u0041`-style escapes of printable ASCII (not `"` or `\`) written as the character itself: the same JSON. */
@@ -201,6 +279,14 @@ interface Walk {
   /** The redactor's gate: most fields of a flagged event hold nothing, and one test rules them out. */
   readonly gate: (text: string) => boolean;
   readonly hits: Hits;
+  /** Characters of one string the patterns scan; the rest is masked wholesale (`over` set). */
+  readonly maxChars: number;
+  /** `performance.now()` past which the walk stops (`timedOut` set) and the caller masks wholesale. */
+  readonly deadline: number;
+  over: boolean;
+  timedOut: boolean;
+  /** Long strings already masked in this record (the message is also `raw_data` and `syslog.message`). */
+  readonly memo: Map<string, string>;
 }
 
 function hit(w: Walk, id: string): void {
@@ -213,12 +299,7 @@ function hit(w: Walk, id: string): void {
  * `api_key`, `Authorization`: structured-data params, JSON fields) is masked whole.
  */
 function maskValue(v: unknown, w: Walk, depth = 0): unknown {
-  if (typeof v === 'string') {
-    if (v.length < 4 || !w.gate(v)) return v;
-    let s = v;
-    for (const p of w.patterns) s = p.mask(s, () => hit(w, p.id));
-    return s;
-  }
+  if (typeof v === 'string') return maskString(v, w);
   if (v === null || typeof v !== 'object' || depth > 32) return v;
   if (Array.isArray(v)) {
     let copy: unknown[] | undefined;
@@ -234,7 +315,7 @@ function maskValue(v: unknown, w: Walk, depth = 0): unknown {
   for (const k of Object.keys(obj)) {
     const x = obj[k];
     let y: unknown;
-    const rule = typeof x === 'string' && x !== '' && !x.startsWith('<redacted:') ? w.keyRule(k) : null;
+    const rule = typeof x === 'string' && x !== '' && !isMask(x) ? w.keyRule(k) : null;
     if (rule !== null && w.ids.has(rule)) {
       y = maskOf(rule);
       hit(w, rule);
@@ -242,6 +323,33 @@ function maskValue(v: unknown, w: Walk, depth = 0): unknown {
     if (y !== x) setOwn((copy ??= { ...obj }), k, y);
   }
   return copy ?? obj;
+}
+
+const MEMO_MIN = 256;
+
+function maskString(v: string, w: Walk): string {
+  if (v.length < 4 || w.timedOut) return v;
+  const long = v.length >= MEMO_MIN;
+  if (long) {
+    const seen = w.memo.get(v);
+    if (seen !== undefined) return seen;
+  }
+  const cut = v.length > w.maxChars;
+  let s = cut ? v.slice(0, w.maxChars) : v;
+  // A field may hold JSON text (`raw_data` of a JSON frame): scan it with \u escapes spelled plainly.
+  const plain = s.indexOf('\\u') !== -1 ? unescapeAscii(s) : s;
+  if (w.gate(plain)) {
+    let masked = plain;
+    for (const p of w.patterns) masked = p.mask(masked, () => hit(w, p.id));
+    if (masked !== plain) s = masked;
+    if (performance.now() > w.deadline) w.timedOut = true;
+  }
+  if (cut) {
+    s += BUDGET_MASK;
+    w.over = true;
+  }
+  if (long) w.memo.set(v, s);
+  return s;
 }
 
 /** The function `toRecord` calls: `record` as it may be stored (see Redactor.redact). */
