@@ -9,6 +9,7 @@
  *   4. receive-to-commit latency at half the best rate, measured from the ledger itself
  *   5. 1,000 concurrent connections held, and a reconnect storm of 500 clients (bench/conns.ts)
  *   6. `verify` of a 1,000,000-event ledger, and proof sizes (bench/verify.ts; it runs after the stages)
+ *   7. hostile frames: the worst time per redaction rule over adversarial 64 KiB frames (bench/redact.ts)
  * Prints a table and writes bench/results/<date>.json.
  *
  * Environment: BENCH_N (200000 frames per throughput run), BENCH_RUNS (1; the median is reported),
@@ -16,7 +17,7 @@
  * BENCH_CONNS (1000), BENCH_STORM (500), BENCH_CEILING_BATCHES (5000; comma list), BENCH_CEILING_VARIANTS
  * (ledger; comma list of ledger, slim, pk-only: see bench/ceiling.ts), BENCH_SERVER_ARGS
  * (extra serve flags), BENCH_SERVER_NODE_ARGS (extra node flags for the server), BENCH_PROFILE (1: also run 8 connections under node --cpu-prof and summarize),
- * BENCH_ONLY (comma list of: stages,throughput,ceiling,latency,conns,verify), BENCH_ANCHOR_A1 (rsyslog + ompgsql
+ * BENCH_ONLY (comma list of: stages,redact,throughput,ceiling,latency,conns,verify), BENCH_ANCHOR_A1 (rsyslog + ompgsql
  * events/s measured beside this run, for the comparison row; default the RESULTS.md figure), DATABASE_URL (admin URL).
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,7 @@ import { histogramQuantileUpper, metricSum, metricValue, startBenchServer, type 
 import { prepareLoad, runLoad, type LoadTarget } from './load.js';
 import { printProfile, summarizeProfile, type ProfileSummary } from './profile.js';
 import { benchStages, type StageReport } from './stages.js';
+import { benchRedaction, redactionTable, type RedactReport } from './redact.js';
 import type { VerifyBenchResult } from './verify.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -50,7 +52,7 @@ const CEILING_VARIANTS = env('BENCH_CEILING_VARIANTS', 'ledger').split(',') as C
 const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean);
 /** Extra node flags for the server process (e.g. --max-semi-space-size=64). */
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-const ONLY = new Set(env('BENCH_ONLY', 'stages,throughput,ceiling,latency,conns,verify').split(','));
+const ONLY = new Set(env('BENCH_ONLY', 'stages,redact,throughput,ceiling,latency,conns,verify').split(','));
 const PROFILE = process.env.BENCH_PROFILE === '1';
 /** Before each timed run, wait up to QUIET_MAX s for the machine to be under QUIET_PCT % busy. */
 const QUIET_MAX = Number(env('BENCH_QUIET_MAX', '60'));
@@ -358,6 +360,7 @@ interface Results {
   machine: Record<string, unknown>;
   versions: Record<string, string>;
   stages?: StageReport;
+  redact?: RedactReport;
   ingest?: unknown;
   verify?: Omit<VerifyBenchResult, 'profile'>;
   parsers?: OpsResult[] | { error: string } | null;
@@ -471,6 +474,7 @@ export function table(r: Results): string {
     }
     L.push('');
   }
+  if (r.redact) L.push(...redactionTable(r.redact), '');
   if (r.profile) L.push(printProfile(r.profile), '');
   return L.join('\n');
 }
@@ -516,6 +520,12 @@ async function main(): Promise<number> {
       const ingest = await import('./ingest.js');
       results.ingest = ingest.benchIngest();
       ingest.printIngest(results.ingest as ReturnType<typeof ingest.benchIngest>);
+    }
+
+    if (ONLY.has('redact')) {
+      log('hostile frames: adversarial 64 KiB frames through toRecord + redaction (bench/redact.ts)');
+      results.redact = benchRedaction();
+      for (const x of results.redact.perRule) log(`redaction ${x.rule}: worst ${x.worstMs.toFixed(2)} ms (${x.wrapper} ${x.shape}), median ${x.medianMs.toFixed(2)} ms`);
     }
 
     if (ONLY.has('verify')) {

@@ -146,7 +146,7 @@ export function withPlanted(body: string): string {
   return `${body.slice(0, mid)} ${PLANTED.map((p) => p.text).join(' ')} ${body.slice(mid)}`;
 }
 
-/** \u00XX for every `a`, `s` and `=`: what a JSON encoder may do, and what hid secrets from the raw-text scan. */
+/** \u00XX for every `a`, `s` and `=` of `json`: what a JSON encoder may do, and what hid secrets from the raw-text scan. */
 function escapeSome(json: string): string {
   return json.replace(/[as=]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
 }
@@ -162,7 +162,11 @@ export function wrap(wrapper: Wrapper, body: string): string {
       return `<86>Dec  6 12:00:00 adv-host adv-app[42]: ${body}`;
     case 'json':
       return JSON.stringify({ timestamp: '2026-12-06T12:00:00Z', host: 'adv-host', severity: 'info', facility: 'authpriv', tag: 'adv-app', message: body });
-    case 'json-escaped':
-      return escapeSome(JSON.stringify({ timestamp: '2026-12-06T12:00:00Z', host: 'adv-host', tag: 'adv-app', message: body }));
+    case 'json-escaped': {
+      // Escapes around the planted secrets only, so the frame stays ~64 KiB (each escape is 6 bytes).
+      const j = JSON.stringify({ timestamp: '2026-12-06T12:00:00Z', host: 'adv-host', tag: 'adv-app', message: body });
+      const mid = j.length >> 1;
+      return j.slice(0, mid - 1024) + escapeSome(j.slice(mid - 1024, mid + 1024)) + j.slice(mid + 1024);
+    }
   }
 }

@@ -8,7 +8,7 @@
  *     "except_peers": ["trusted-relay.example.com"],
  *     "extra_password_keys": ["pin", "otp"],
  *     "custom": [{ "id": "employee_id", "pattern": "EMP-[0-9]{6}", "flags": "i", "triggers": ["EMP-", "emp-"] }],
- *     "budget": { "max_bytes": 65536, "max_ms": 100 }
+ *     "budget": { "max_bytes": 65536, "max_matches": 1000, "max_ms": 100 }
  *   }
  */
 import { readJsonFile } from '../config.js';
@@ -32,15 +32,17 @@ export interface CustomRule {
 
 /**
  * What redaction may spend on one frame (docs/redaction.md, "Cost"). Text past `maxBytes` is not
- * scanned but masked wholesale; a frame whose masking runs past `maxMs` has its free text masked
- * wholesale. Either way the event is flagged (`budget` in `event.redactions`): never left unmasked.
+ * scanned but masked wholesale; past `maxMatches` candidates the rest of the text is masked
+ * wholesale; a frame whose masking runs past `maxMs` has its free text masked wholesale. Either way the event is flagged (`budget` in `event.redactions`): never left unmasked.
  */
 export interface RedactionBudget {
   readonly maxBytes: number;
+  /** Candidates the patterns may examine in one frame (masked or not); past them the rest is masked wholesale. */
+  readonly maxMatches: number;
   readonly maxMs: number;
 }
 
-export const DEFAULT_REDACTION_BUDGET: RedactionBudget = { maxBytes: 64 * 1024, maxMs: 100 };
+export const DEFAULT_REDACTION_BUDGET: RedactionBudget = { maxBytes: 64 * 1024, maxMatches: 1000, maxMs: 100 };
 
 export interface RedactionConfig {
   readonly enabled: boolean;
@@ -131,8 +133,8 @@ export function parseRedactionConfig(json: unknown): RedactionConfig {
 
 function parseBudget(v: unknown): RedactionBudget {
   if (v === undefined) return DEFAULT_REDACTION_BUDGET;
-  if (!isObject(v)) fail('"budget" must be an object { "max_bytes": N, "max_ms": N }');
-  onlyKeys(v, ['max_bytes', 'max_ms'], 'budget');
+  if (!isObject(v)) fail('"budget" must be an object { "max_bytes": N, "max_matches": N, "max_ms": N }');
+  onlyKeys(v, ['max_bytes', 'max_matches', 'max_ms'], 'budget');
   const num = (x: unknown, name: string, min: number, max: number, dflt: number): number => {
     if (x === undefined) return dflt;
     if (typeof x !== 'number' || !Number.isFinite(x) || x < min || x > max) fail(`budget.${name} must be a number from ${min} to ${max}`);
@@ -140,6 +142,7 @@ function parseBudget(v: unknown): RedactionBudget {
   };
   return {
     maxBytes: Math.floor(num(v.max_bytes, 'max_bytes', 1024, 64 << 20, DEFAULT_REDACTION_BUDGET.maxBytes)),
+    maxMatches: Math.floor(num(v.max_matches, 'max_matches', 16, 1_000_000, DEFAULT_REDACTION_BUDGET.maxMatches)),
     maxMs: num(v.max_ms, 'max_ms', 1, 10_000, DEFAULT_REDACTION_BUDGET.maxMs),
   };
 }

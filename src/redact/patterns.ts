@@ -33,8 +33,33 @@ export interface Pattern {
   readonly id: string;
   /** True whenever `mask` could change `text` (false positives allowed, false negatives not). */
   sieve(text: string): boolean;
-  /** `s` with every match masked (the same string when nothing matched); `onHit` is called once per mask. */
-  mask(s: string, onHit: () => void): string;
+  /**
+   * `s` with every match masked (the same string when nothing matched); `onHit` is called once per
+   * mask. Each candidate the matcher examines spends one unit of `budget`; when none is left, the
+   * rest of `s` from that candidate on is masked wholesale (`<redacted:budget>`) and `budget.spent` set.
+   */
+  mask(s: string, onHit: () => void, budget?: ScanBudget): string;
+}
+
+/**
+ * Candidates (matches a pattern examines, masked or not) the patterns may still examine in one
+ * frame: every candidate costs about a microsecond, so this bounds a frame built of nothing but
+ * candidates (`password"=password"=...`, `4111 4111 ...`) whatever the rules find in it.
+ */
+export interface ScanBudget {
+  left: number;
+  spent: boolean;
+}
+
+/** The rule id of what a budget masked wholesale (`event.redactions`, the `rule` label). */
+export const BUDGET_RULE = 'budget';
+export const BUDGET_MASK = maskOf(BUDGET_RULE);
+
+/** Spends one candidate; true when there was none left (the caller masks the rest wholesale). */
+function spend(budget: ScanBudget | undefined): boolean {
+  if (budget === undefined || --budget.left >= 0) return false;
+  budget.spent = true;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -97,12 +122,13 @@ function keyValuePattern(id: string, re: RegExp, sieve: RegExp, accept?: (m: Reg
   return {
     id,
     sieve: (text) => sieve.test(text),
-    mask(s, onHit) {
+    mask(s, onHit, budget) {
       re.lastIndex = 0;
       let out = '';
       let last = 0;
       let m: RegExpExecArray | null;
       while ((m = re.exec(s)) !== null) {
+        if (spend(budget)) return out + s.slice(last, m.index) + BUDGET_MASK;
         const at = m.index + m[0].length;
         if (accept !== undefined && !accept(m, s)) continue;
         const v = valueAt(s, at);
@@ -125,12 +151,13 @@ function wholePattern(id: string, re: RegExp, sieve: (text: string) => boolean, 
   return {
     id,
     sieve,
-    mask(s, onHit) {
+    mask(s, onHit, budget) {
       re.lastIndex = 0;
       let out = '';
       let last = 0;
       let m: RegExpExecArray | null;
       while ((m = re.exec(s)) !== null) {
+        if (spend(budget)) return out + s.slice(last, m.index) + BUDGET_MASK;
         if (m[0].length === 0) {
           re.lastIndex++;
           continue;
@@ -199,7 +226,7 @@ function passwordPattern(extraKeys: readonly string[]): Pattern {
       }
       return false;
     },
-    mask: (s, onHit) => flags.mask(kv.mask(s, onHit), onHit),
+    mask: (s, onHit, budget) => flags.mask(kv.mask(s, onHit, budget), onHit, budget),
   };
 }
 
@@ -225,7 +252,7 @@ const bareBearer = wholePattern('bearer', BEARER_RE, (t) => /bearer/i.test(t), 1
 const bearer: Pattern = {
   id: 'bearer',
   sieve: (t) => /bearer|authorization/i.test(t),
-  mask: (s, onHit) => bareBearer.mask(authHeader.mask(s, onHit), onHit),
+  mask: (s, onHit, budget) => bareBearer.mask(authHeader.mask(s, onHit, budget), onHit, budget),
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -249,7 +276,7 @@ const knownTokens = wholePattern('api_key', KNOWN_TOKEN_RE, (t) => KNOWN_TOKEN_S
 const apiKey: Pattern = {
   id: 'api_key',
   sieve: (t) => /api.?key|token/i.test(t) || KNOWN_TOKEN_SIEVE.test(t),
-  mask: (s, onHit) => knownTokens.mask(apiKeyKv.mask(s, onHit), onHit),
+  mask: (s, onHit, budget) => knownTokens.mask(apiKeyKv.mask(s, onHit, budget), onHit, budget),
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -356,12 +383,13 @@ const PAN_MASK = maskOf('pan');
 const pan: Pattern = {
   id: 'pan',
   sieve: (t) => PAN_SIEVE.test(t),
-  mask(s, onHit) {
+  mask(s, onHit, budget) {
     PAN_RE.lastIndex = 0;
     let out = '';
     let last = 0;
     let m: RegExpExecArray | null;
     while ((m = PAN_RE.exec(s)) !== null) {
+      if (spend(budget)) return out + s.slice(last, m.index) + BUDGET_MASK;
       const len = panEnd(m[0]);
       if (len < 0) {
         PAN_RE.lastIndex = m.index + 1;

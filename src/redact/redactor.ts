@@ -19,7 +19,7 @@ import type { OcsfEvent } from '../normalize/types.js';
 import type { SyslogFields } from '../parsing/types.js';
 import type { RedactionBudget, RedactionConfig } from './config.js';
 import { rawHmac, type RedactionKey } from './key.js';
-import { builtinGate, builtinPatterns, customPattern, isMask, keyRule, maskOf, REDACTION_RULES, type Pattern } from './patterns.js';
+import { BUDGET_MASK, BUDGET_RULE, builtinGate, builtinPatterns, customPattern, isMask, keyRule, maskOf, REDACTION_RULES, type Pattern, type ScanBudget } from './patterns.js';
 
 interface Compiled {
   readonly pattern: Pattern;
@@ -136,18 +136,20 @@ export class Redactor {
     const scanned = escaped ? unescapeAscii(rawText) : rawText;
     let maskedRaw = overBytes ? scanned.slice(0, budget.maxBytes) : scanned;
     let timedOut = false;
+    const scan: ScanBudget = { left: budget.maxMatches, spent: false };
     for (const p of flagged ?? []) {
-      maskedRaw = p.mask(maskedRaw, () => hits.set(p.id, (hits.get(p.id) ?? 0) + 1));
+      maskedRaw = p.mask(maskedRaw, () => hits.set(p.id, (hits.get(p.id) ?? 0) + 1), scan);
       if (performance.now() > deadline) {
         timedOut = true;
         break;
       }
     }
     if (overBytes) maskedRaw += BUDGET_MASK;
-    if (hits.size === 0 && !overBytes && !timedOut) return record;
+    if (hits.size === 0 && !overBytes && !timedOut && !scan.spent) return record;
 
-    // The fields, with the rules that matched the raw frame.
-    const use = (flagged ?? []).filter((p) => hits.has(p.id));
+    // The fields, with the rules that matched the raw frame; with every flagged rule when a budget cut
+    // the raw scan short (what the raw text hid past the cut, the fields may show).
+    const use = overBytes || scan.spent ? (flagged ?? []) : (flagged ?? []).filter((p) => hits.has(p.id));
     const walk: Walk = {
       patterns: use,
       ids: new Set(use.map((p) => p.id)),
@@ -159,7 +161,10 @@ export class Redactor {
       over: overBytes,
       timedOut,
       memo: new Map(),
+      scan,
     };
+    // raw_data is the frame's text: when it reads as the raw bytes do (ASCII), it is masked as they were.
+    if (!timedOut) seedRawText(walk.memo, rawText, maskedRaw);
     let event: OcsfEvent;
     let syslog: SyslogFields;
     if (timedOut) {
@@ -174,7 +179,7 @@ export class Redactor {
       }
     }
     for (const [id, n] of walk.hits) if (!hits.has(id)) hits.set(id, n);
-    if (walk.over || walk.timedOut) hits.set(BUDGET_RULE, (hits.get(BUDGET_RULE) ?? 0) + 1);
+    if (walk.over || walk.timedOut || scan.spent) hits.set(BUDGET_RULE, (hits.get(BUDGET_RULE) ?? 0) + 1);
     if (hits.size === 0) return record;
 
     const out: OcsfEvent = event === record.event ? { ...event } : event;
@@ -193,9 +198,6 @@ export class Redactor {
   }
 }
 
-/** The rule id of what the budget masked (`event.redactions`, the `rule` label). */
-export const BUDGET_RULE = 'budget';
-const BUDGET_MASK = maskOf(BUDGET_RULE);
 
 /**
  * Where a frame's free text starts: after the PRI, VERSION and timestamp of RFC 3164 / 5424 (digits
@@ -287,6 +289,23 @@ interface Walk {
   timedOut: boolean;
   /** Long strings already masked in this record (the message is also `raw_data` and `syslog.message`). */
   readonly memo: Map<string, string>;
+  /** Candidates the patterns may still examine in this record (shared with the raw text's scan). */
+  readonly scan: ScanBudget;
+}
+
+/**
+ * The raw frame's text (and the same without its trailing LF / CRLF, which is what `raw_data` holds)
+ * mapped to its masked form, so the field is not scanned a second time.
+ */
+function seedRawText(memo: Map<string, string>, rawText: string, maskedRaw: string): void {
+  if (rawText.length < MEMO_MIN) return;
+  memo.set(rawText, maskedRaw);
+  for (const eol of ['\r\n', '\n']) {
+    if (rawText.endsWith(eol) && maskedRaw.endsWith(eol)) {
+      memo.set(rawText.slice(0, -eol.length), maskedRaw.slice(0, -eol.length));
+      break;
+    }
+  }
 }
 
 function hit(w: Walk, id: string): void {
@@ -340,7 +359,7 @@ function maskString(v: string, w: Walk): string {
   const plain = s.indexOf('\\u') !== -1 ? unescapeAscii(s) : s;
   if (w.gate(plain)) {
     let masked = plain;
-    for (const p of w.patterns) masked = p.mask(masked, () => hit(w, p.id));
+    for (const p of w.patterns) masked = p.mask(masked, () => hit(w, p.id), w.scan);
     if (masked !== plain) s = masked;
     if (performance.now() > w.deadline) w.timedOut = true;
   }

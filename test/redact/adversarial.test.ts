@@ -103,9 +103,21 @@ describe('the per-frame budget', () => {
     expect(overTime).toBeGreaterThan(0);
   });
 
+  test('past budget.max_matches candidates the rest of the text is masked wholesale from the next candidate on', () => {
+    const config = parseRedactionConfig({ budget: { max_matches: 16 } });
+    const text = `<86>1 2026-12-06T12:00:00Z h app - - - start ${'password"='.repeat(100)} later-secret-456`;
+    const { after } = ingest(text, { config });
+    const raw = after.raw.toString();
+    expect(raw.startsWith('<86>1 2026-12-06T12:00:00Z h app - - - start password"=<redacted:password>')).toBe(true);
+    expect(raw.endsWith('<redacted:budget>')).toBe(true);
+    expect(storedText(after)).not.toContain('later-secret-456');
+    expect(after.event.redactions).toEqual(['budget', 'password']);
+  });
+
   test('a bad budget stops the program with a message naming the setting', () => {
     expect(() => parseRedactionConfig({ budget: { max_ms: 0 } })).toThrow(/budget\.max_ms/);
     expect(() => parseRedactionConfig({ budget: { max_bytes: 'big' } })).toThrow(/budget\.max_bytes/);
+    expect(() => parseRedactionConfig({ budget: { max_matches: 1 } })).toThrow(/budget\.max_matches/);
     expect(() => parseRedactionConfig({ budget: { maxBytes: 1 } })).toThrow(/unknown setting "maxBytes"/);
   });
 });
