@@ -233,7 +233,9 @@ function passwordPattern(extraKeys: readonly string[]): Pattern {
 // ---------------------------------------------------------------------------------------------------
 // url_password: `scheme://user:PASSWORD@host` (also with JSON's escaped `:\/\/`).
 
-const URL_RE = /\b[A-Za-z][A-Za-z0-9+.-]{0,20}:(?:\/\/|\\\/\\\/)[^\s:/@"'\\]*:([^\s/@"'\\]+)@/g;
+// The match starts at `://` and the scheme is a lookbehind read only there: starting at every word
+// boundary, the scheme's {0,20} was read forwards and back at each one (most of a 64 KiB frame's time).
+const URL_RE = /:(?:\/\/|\\\/\\\/)(?<=\b[A-Za-z][A-Za-z0-9+.-]{0,20}:(?:\/\/|\\\/\\\/))[^\s:/@"'\\]*:([^\s/@"'\\]+)@/g;
 const urlPassword = wholePattern(
   'url_password',
   URL_RE,
