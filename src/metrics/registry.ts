@@ -111,6 +111,11 @@ export class Metrics {
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
+  readonly sourceLabelsEvicted = new Counter({
+    name: 'syslog_ledger_source_labels_evicted_total',
+    help: 'Source label values evicted (least recently used first) to make room for a new source under the label cap; their series are removed.',
+    registers: [this.registry],
+  });
   readonly sourceSilent = new Gauge({
     name: 'syslog_ledger_source_silent',
     help: '1 when an expected source has sent nothing for longer than the silence threshold.',

@@ -1,5 +1,5 @@
 import type { ParsedMessage, StructuredData } from '../parsing/types.js';
-import { BoundedLabels } from './labels.js';
+import { BoundedLabels, OTHER_SOURCE } from './labels.js';
 import type { Metrics } from './registry.js';
 
 /**
@@ -97,7 +97,14 @@ export class SequenceTracker {
     this.#now = opts.now ?? Date.now;
     this.#maxStreams = opts.maxStreams ?? 10_000;
     this.#maxChains = opts.maxChainsPerStream ?? 16;
-    this.#labels = new BoundedLabels(opts.maxSources ?? 1000);
+    this.#labels = new BoundedLabels(opts.maxSources ?? 1000, {
+      evictions: metrics.sourceLabelsEvicted,
+      onEvict: (label) => {
+        metrics.sequenceGaps.remove({ source: label });
+        metrics.sequenceMissing.remove({ source: label });
+        for (const kind of SEQUENCE_FINDING_KINDS) metrics.sequenceFindings.remove({ source: label, kind });
+      },
+    });
   }
 
   /**
@@ -204,7 +211,7 @@ export class SequenceTracker {
   #label(source: string): string {
     const isNew = !this.#labels.has(source);
     const label = this.#labels.label(source);
-    if (isNew && label === source) {
+    if (isNew && label !== OTHER_SOURCE) {
       this.#metrics.sequenceGaps.inc({ source: label }, 0);
       this.#metrics.sequenceMissing.inc({ source: label }, 0);
       for (const kind of SEQUENCE_FINDING_KINDS) this.#metrics.sequenceFindings.inc({ source: label, kind }, 0);

@@ -78,7 +78,14 @@ export class SourceTracker {
     if (this.#learnWindowMs > 0 && this.#learnWindowMs <= this.#thresholdMs) {
       throw new RangeError(`learning window (${opts.learnWindowSec} s) must be longer than the silence threshold (${thresholdSec} s)`);
     }
-    this.#labels = new BoundedLabels(opts.maxSources ?? 1000);
+    this.#labels = new BoundedLabels(opts.maxSources ?? 1000, {
+      evictions: metrics.sourceLabelsEvicted,
+      onEvict: (label) => {
+        this.#lastSeen.delete(label);
+        metrics.sourceEvents.remove({ source: label });
+        metrics.sourceLastEvent.remove({ source: label });
+      },
+    });
     this.#startedAt = this.#now();
     for (const source of opts.expectSources ?? []) this.#expect(source, 'configured');
   }

@@ -26,7 +26,7 @@ import { emptyFields, parsed, unparsed } from './result.js';
 import { setOwn } from './structured-data.js';
 import { facilityFrom, severityFrom } from './syslog-names.js';
 import { splitTag } from './tag.js';
-import { beginFrame, frameText, storable } from './text.js';
+import { beginFrame, escapeControls, frameText, storable } from './text.js';
 import { Zone, formatEpochMs, formatOffset, newTimestampScan, pad2, pad4, scanRfc3339 } from './timestamp.js';
 import type { AppAuditRecord, ParseContext, ParsedMessage, StructuredData, SyslogFields } from './types.js';
 
@@ -177,7 +177,7 @@ function mapObject(obj: Json, ctx: ParseContext): ParsedMessage {
   }
 
   const host = take(obj, HOST_KEYS, used, short(MAX_HOSTNAME));
-  if (host !== undefined) fields.hostname = String(host);
+  if (host !== undefined) fields.hostname = escapeControls(String(host));
 
   const sev = take(obj, SEVERITY_KEYS, used, (v) => severityFrom(v) !== null);
   if (sev !== undefined) fields.severity = severityFrom(sev);
@@ -187,16 +187,16 @@ function mapObject(obj: Json, ctx: ParseContext): ParsedMessage {
   const tag = take(obj, TAG_KEYS, used, isString) as string | undefined;
   const split = tag !== undefined ? splitTag(tag) : null;
   const app = take(obj, APP_KEYS, used, short(MAX_APP));
-  if (app !== undefined) fields.app_name = String(app);
-  else if (split !== null) fields.app_name = split.app;
-  else if (frameIsAudit && typeof obj.service === 'string' && obj.service.length <= MAX_APP) fields.app_name = obj.service;
+  if (app !== undefined) fields.app_name = escapeControls(String(app));
+  else if (split !== null) fields.app_name = split.app === null ? null : escapeControls(split.app);
+  else if (frameIsAudit && typeof obj.service === 'string' && obj.service.length <= MAX_APP) fields.app_name = escapeControls(obj.service);
 
   const procid = take(obj, PROCID_KEYS, used, short(MAX_PROCID));
-  if (procid !== undefined) fields.procid = String(procid);
-  else if (split !== null) fields.procid = split.procid;
+  if (procid !== undefined) fields.procid = escapeControls(String(procid));
+  else if (split !== null) fields.procid = split.procid === null ? null : escapeControls(split.procid);
 
   const msgid = take(obj, ['msgid'], used, short(MAX_MSGID));
-  if (msgid !== undefined) fields.msgid = String(msgid);
+  if (msgid !== undefined) fields.msgid = escapeControls(String(msgid));
 
   const sd = take(obj, ['structured_data'], used, (v) => structuredDataOf(v) !== null);
   if (sd !== undefined) fields.structured_data = sd as StructuredData;

@@ -24,7 +24,7 @@
  */
 import { emptyFields, parsed, unparsed } from './result.js';
 import { newSdScan, scanStructuredData } from './structured-data.js';
-import { beginFrame, frameText, text } from './text.js';
+import { beginFrame, escapeControls, frameText, text } from './text.js';
 import { Zone, daysInMonth, newTimestampScan, pad2, pad4, scanRfc3339, formatOffset } from './timestamp.js';
 import type { ParseContext, ParsedMessage, StructuredData, SyslogFields } from './types.js';
 
@@ -340,10 +340,10 @@ export function parseRfc3164(buf: Buffer, ctx: ParseContext): ParsedMessage {
         while (b > t0 && buf[b] !== OPEN) b--;
         if (b > t0 && t1 - 1 - (b + 1) <= MAX_PROCID) {
           app = b;
-          if (t1 - 1 > b + 1) fields.procid = text(b + 1, t1 - 1);
+          if (t1 - 1 > b + 1) fields.procid = escapeControls(text(b + 1, t1 - 1));
         }
       }
-      fields.app_name = text(t0, app);
+      fields.app_name = escapeControls(text(t0, app));
       i = t1;
       if (buf[i] === COLON) i++;
       while (i < end && buf[i] === SP) i++;

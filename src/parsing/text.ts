@@ -87,6 +87,27 @@ export function storable(s: string): string {
   return replaceLoneSurrogates(s);
 }
 
+/**
+ * A header field (hostname, app name, procid, msgid) with its control characters (below 0x20, and
+ * 0x7f) written as rsyslog writes them on receipt (`#ooo`, octal: ESC is `#033`, LF `#012`), so
+ * they reach neither a column nor a metric label (terminals, dashboards and scrapers take them for
+ * commands). The raw frame keeps the bytes as received. The same string when there are none.
+ */
+export function escapeControls(s: string): string {
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) break;
+  }
+  if (i === s.length) return s;
+  let out = s.slice(0, i);
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out += c < 0x20 || c === 0x7f ? `#${c.toString(8).padStart(3, '0')}` : s[i];
+  }
+  return out;
+}
+
 /** Portable fallback of `String#toWellFormed`. */
 export function replaceLoneSurrogates(s: string): string {
   let out: string[] | null = null;

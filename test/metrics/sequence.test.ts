@@ -97,13 +97,15 @@ describe('SequenceTracker: RFC 5424 meta sequenceId', () => {
     expect(seq.observe('b', { sequenceId: 9 })).toEqual([]); // b forgotten: new baseline, no finding
   });
 
-  it('labels: sources beyond the cap are counted under _other_', async () => {
+  it('labels: beyond the cap, the least recently used source gives up its label and its series', async () => {
     const metrics = new Metrics({ defaultMetrics: false });
     const seq = new SequenceTracker(metrics, { maxSources: 1 });
     feed(seq, [1, 3], 'first');
-    feed(seq, [1, 3], 'second');
     expect(await counter(metrics, 'syslog_ledger_sequence_gaps_total', { source: 'first' })).toBe(1);
-    expect(await counter(metrics, 'syslog_ledger_sequence_gaps_total', { source: '_other_' })).toBe(1);
+    feed(seq, [1, 3], 'second');
+    expect(await counter(metrics, 'syslog_ledger_sequence_gaps_total', { source: 'second' })).toBe(1);
+    expect(await counter(metrics, 'syslog_ledger_sequence_gaps_total', { source: 'first' })).toBeUndefined();
+    expect((await metrics.sourceLabelsEvicted.get()).values[0]?.value).toBe(1);
   });
 });
 

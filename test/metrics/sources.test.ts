@@ -69,27 +69,46 @@ describe('SourceTracker', () => {
     expect(await gauge(m, 'syslog_ledger_source_events_committed_total', 'san-only.example.com')).toBe(1);
   });
 
-  it('label cap: hostnames beyond maxSources fold into _other_; peers and expected sources keep their label', async () => {
+  it('label cap: other hostnames share the slots left by peers and expected sources, least recently used out', async () => {
     const m = new Metrics({ defaultMetrics: false });
-    const tracker = new SourceTracker(m, { expectSources: ['late-expected'], maxSources: 3, now: () => 1_000 });
-    tracker.observeCommitted('peer-a', 'h1'); // labels: late-expected, peer-a, h1 (cap reached)
-    tracker.observeCommitted('peer-a', 'h2');
-    tracker.observeCommitted('peer-a', 'h3');
-    tracker.observeCommitted('peer-b', 'late-expected');
-    tracker.observeCommitted('peer-a', 'h1');
+    const tracker = new SourceTracker(m, { expectSources: ['late-expected'], maxSources: 4, now: () => 1_000 });
+    tracker.observeCommitted('peer-a', 'h1'); // reserved: late-expected, peer-a; shared: h1
+    tracker.observeCommitted('peer-a', 'h2'); // shared: h1, h2 (full)
+    tracker.observeCommitted('peer-a', 'h3'); // h1 evicted
+    tracker.observeCommitted('peer-a', 'h2'); // h2 used again: h3 is now the least recent
+    tracker.observeCommitted('peer-a', 'h4'); // h3 evicted
+    tracker.observeCommitted('peer-b', 'late-expected'); // a new peer is reserved: h2 evicted to keep the cap
 
     const events = (await m.sourceEvents.get()).values;
     const bySource = Object.fromEntries(events.map((v) => [v.labels['source'], v.value]));
-    expect(bySource).toEqual({ 'peer-a': 4, h1: 2, [OTHER_SOURCE]: 2, 'peer-b': 1, 'late-expected': 1 });
-    expect(bySource['h2']).toBeUndefined();
+    expect(bySource).toEqual({ 'peer-a': 5, h4: 1, 'peer-b': 1, 'late-expected': 1 });
+    expect((await m.sourceLabelsEvicted.get()).values[0]?.value).toBe(3);
+    expect((await m.sourceLastEvent.get()).values.map((v) => v.labels['source']).sort()).toEqual(['h4', 'late-expected', 'peer-a', 'peer-b']);
   });
 
-  it('label cap: a flood of hostnames keeps the number of series bounded', async () => {
+  it('label cap: 10,000 made-up hostnames from one client leave a slot for a real host that appears later', async () => {
     const m = new Metrics({ defaultMetrics: false });
-    const tracker = new SourceTracker(m, { maxSources: 50, now: () => 1_000 });
-    for (let i = 0; i < 10_000; i++) tracker.observeCommitted('peer', `spoofed-${i}`);
-    const series = (await m.sourceLastEvent.get()).values.length;
-    expect(series).toBe(51); // 50 labels + _other_
+    const tracker = new SourceTracker(m, { expectSources: ['db-01'], maxSources: 50, now: () => 1_000 });
+    for (let i = 0; i < 10_000; i++) tracker.observeCommitted('hostile-peer', `spoofed-${i}`);
+    expect((await m.sourceLastEvent.get()).values.length).toBeLessThanOrEqual(50);
+    expect((await m.sourceLabelsEvicted.get()).values[0]?.value).toBe(10_000 - 48);
+    tracker.observeCommitted('good-peer', 'web-07');
+    tracker.observeCommitted('good-peer', 'db-01');
+    const bySource = Object.fromEntries((await m.sourceEvents.get()).values.map((v) => [v.labels['source'], v.value]));
+    expect(bySource['web-07']).toBe(1);
+    expect(bySource['db-01']).toBe(1);
+    expect(bySource['hostile-peer']).toBe(10_000);
+    expect(bySource[OTHER_SOURCE]).toBeUndefined();
+    expect((await m.sourceLastEvent.get()).values.length).toBeLessThanOrEqual(50);
+  });
+
+  it('labels: control characters in a hostname or CN never reach a label value', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const tracker = new SourceTracker(m, { now: () => 1_000 });
+    tracker.observeCommitted('peer\u001b[2J', 'h2\r\n\u001b[2J\u0007x\u007f');
+    const labels = (await m.sourceEvents.get()).values.map((v) => v.labels['source'] as string).sort();
+    expect(labels).toEqual(['h2#015#012#033[2J#007x#177', 'peer#033[2J']);
+    expect(await m.registry.metrics()).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
   });
 
   it('learning: peers seen become expected, go silent, and are forgotten after the learn window', async () => {
