@@ -1,10 +1,11 @@
 /** `syslog-ledger serve`: run the listener, writer and metrics until SIGTERM/SIGINT. */
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
 import { ConfigError, describeError, EventsNotCommittedError } from '../errors.js';
 import { migrate } from '../db/migrate.js';
+import { embeddedPasswordFile, maskUrlPassword, withoutPassword } from '../db/embedded.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { parseHostBindings } from '../listener/limits.js';
 import { loadTlsMaterial, type TlsPaths } from '../listener/tls-files.js';
@@ -140,8 +141,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
   let exitCode = 0;
   try {
     if (db.source !== 'url') {
-      log.info({ url: db.url, source: db.source }, `embedded PostgreSQL: psql '${db.url}'`);
-      console.error(`Ledger database (embedded PostgreSQL): psql '${db.url}'`);
+      // The password stays in its 0600 file: no log line holds it.
+      const psql = `PGPASSFILE=${embeddedPasswordFile(join(dataDir, 'postgres'))} psql '${withoutPassword(db.url)}'`;
+      log.info({ url: maskUrlPassword(db.url), source: db.source }, `embedded PostgreSQL: ${psql}`);
+      console.error(`Ledger database (embedded PostgreSQL): ${psql}`);
     }
     const migrated = await migrate(db.url);
     if (migrated.applied.length) log.info({ applied: migrated.applied }, 'migrations applied');

@@ -9,6 +9,7 @@
  * exit into exit code 1), and its `stop()` hangs when PostgreSQL has already died.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -21,8 +22,45 @@ const execFileAsync = promisify(execFile);
 
 export const EMBEDDED_DEFAULT_PORT = 54329;
 const USER = 'postgres';
-const PASSWORD = 'syslog-ledger';
+/** The fixed password clusters made before per-cluster passwords had; replaced at their next start. */
+const LEGACY_PASSWORD = 'syslog-ledger';
 export const EMBEDDED_DATABASE = 'syslog_ledger';
+
+/**
+ * The cluster's superuser password lives beside its data directory in a libpq password file
+ * (`<dataDir>.pgpass`, mode 0600: `PGPASSFILE=./data/postgres.pgpass psql ...`), generated when the
+ * cluster is created. Nothing else holds it: not the code, not a log line.
+ */
+export function embeddedPasswordFile(dataDir: string): string {
+  return `${resolve(dataDir)}.pgpass`;
+}
+
+async function readPassword(dataDir: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(embeddedPasswordFile(dataDir), 'utf8');
+  } catch {
+    return undefined;
+  }
+  // host:port:database:user:password; the password is the fifth field (ours has no ':' or '\\').
+  const line = text.split('\n').find((l) => l.startsWith('127.0.0.1:*:*:'));
+  return line?.split(':')[4];
+}
+
+async function writePassword(dataDir: string, password: string): Promise<void> {
+  await writeFile(embeddedPasswordFile(dataDir), `127.0.0.1:*:*:${USER}:${password}\n`, { mode: 0o600 });
+  await chmod(embeddedPasswordFile(dataDir), 0o600);
+}
+
+/** A URL without its password (for a command line that takes it from a password file). */
+export function withoutPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1@');
+}
+
+/** A URL with its password replaced by `****`, for logs and messages. */
+export function maskUrlPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:****@');
+}
 
 export interface EmbeddedServer {
   /** URL of the `syslog_ledger` database (or `postgres` when `database` was given as such). */
@@ -88,7 +126,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const database = opts.database ?? EMBEDDED_DATABASE;
   const log = opts.onLog ?? (() => {});
 
+  let password = await readPassword(dataDir);
+  let legacy = false;
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    password = randomBytes(24).toString('base64url');
     await mkdir(dirname(dataDir), { recursive: true });
     // Running as root, PostgreSQL runs as the `postgres` user, which must be able to reach the data dir.
     if (userInfo().uid === 0) await chmod(dirname(dataDir), 0o755).catch(() => {});
@@ -97,7 +138,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     const cluster = new EmbeddedPostgres({
       databaseDir: dataDir,
       user: USER,
-      password: PASSWORD,
+      password,
       port,
       persistent: true,
       createPostgresUser: true,
@@ -106,6 +147,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
       onError: (e: unknown) => log(String(e)),
     });
     await cluster.initialise();
+    await writePassword(dataDir, password);
+  } else if (password === undefined) {
+    legacy = true;
+    password = LEGACY_PASSWORD;
   }
 
   const ids = await postgresIds();
@@ -146,7 +191,20 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   child.unref();
   (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
 
-  const base = `postgres://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}`;
+  if (legacy) {
+    // A cluster from before per-cluster passwords: give it its own, then keep it in the file.
+    const fresh = randomBytes(24).toString('base64url');
+    const c = new pg.Client({ connectionString: `postgres://${USER}:${encodeURIComponent(password!)}@127.0.0.1:${port}/postgres` });
+    await c.connect();
+    try {
+      await c.query(`ALTER ROLE ${USER} PASSWORD ${c.escapeLiteral(fresh)}`);
+    } finally {
+      await c.end();
+    }
+    await writePassword(dataDir, fresh);
+    password = fresh;
+  }
+  const base = `postgres://${USER}:${encodeURIComponent(password!)}@127.0.0.1:${port}`;
   if (database !== 'postgres') {
     const c = new pg.Client({ connectionString: `${base}/postgres` });
     await c.connect();
