@@ -157,6 +157,7 @@ export async function coverageReport(db: Queryable, o: CoverageOptions): Promise
   for (const f of await silenceFindings(db, o.fromUs - o.lookbackSec * 1e6, o.toUs + o.lookbackSec * 1e6)) {
     const a = of(f.source);
     if (f.kind === 'silent') {
+      if (f.atUs >= o.toUs) continue; // noticed after the period: not a silence within it (yet)
       const w = { startUs: f.silentSinceUs, endUs: null };
       a.findingWindows.push(w);
       open.set(f.source, w);

@@ -152,6 +152,9 @@ describe('source history and coverage, from the ledger', () => {
     await event(c, { us: from + 3000 * S, peer: 'gamma', host: 'gamma' });
     await event(c, { us: to + 500 * S, peer: 'gamma', host: 'gamma' });
 
+    // delta: quiet for 1 s at the period's end; the server noticed its silence after the period.
+    await event(c, { us: to - 1 * S, peer: 'delta', host: 'delta' });
+    await finding(c, to + 30 * S, silent('delta', to - 1 * S, to + 30 * S));
     const report = await coverageReport(c, { fromUs: from, toUs: to, thresholdSec: 30, lookbackSec: 7 * 86_400, expectSources: ['never-seen'], nowUs: to + 10_000 * S });
     const by = Object.fromEntries(report.sources.map((s) => [s.source, s]));
     expect(by['alpha']).toMatchObject({ events: 5, firstEventUs: from, lastEventUs: from + 120 * S });
@@ -168,6 +171,7 @@ describe('source history and coverage, from the ledger', () => {
       { startUs: from + 3000 * S, endUs: to + 500 * S, durationSec: 1100, basis: ['events'] },
     ]);
     expect(by['never-seen']).toMatchObject({ configured: true, events: 0, silentWindows: [{ startUs: null, endUs: null, durationSec: 3600 }] });
+    expect(by['delta']).toMatchObject({ events: 1, silentWindows: [] });
     expect(report.sources.map((s) => s.source)).not.toContain('syslog-ledger');
 
     const json = JSON.parse(formatJson(report)) as { sources: Array<{ source: string; silent_windows: Array<{ start: string; end: string | null }> }> };
