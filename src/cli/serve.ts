@@ -247,10 +247,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
             pipeline.monitor.setExpectedSources(expect);
             log.info(
               { serverSerial: material.serverSerial, serverNotAfter: new Date(material.serverNotAfter * 1000).toISOString(), crlEntries: material.crlEntries ?? null, allowPeers: allow.length, closedConnections: closed, configuredSources: expect.length },
-              'SIGHUP: reloaded certificate, key, CA, CRL, allowlist and expected sources',
+              'SIGHUP: reloaded certificate, key, CA, CRL and allowlist',
             );
           } catch (err) {
-            log.error({ err: describeError(err) }, 'SIGHUP: reload refused; the old TLS configuration, allowlist and expected sources stay');
+            log.error({ err: describeError(err) }, 'SIGHUP: reload refused; the old TLS configuration and allowlist stay');
           }
         });
       });
