@@ -40,6 +40,8 @@ export class Monitor {
   readonly sequences: SequenceTracker;
   readonly #stall: StallDetector;
   readonly #timer: NodeJS.Timeout;
+  /** Sources are ticked only once rebuilt from the ledger (or the rebuild gave up): no finding from a blank state. */
+  #sourcesStarted = false;
 
   constructor(
     readonly metrics: Metrics,
@@ -75,11 +77,17 @@ export class Monitor {
     const lookbackSec = this.o.learnWindowSec || REBUILD_LOOKBACK_SEC;
     const history = await loadSourceHistory(db, { chain, lookbackSec });
     this.sources.rebuild(history);
+    this.#sourcesStarted = true;
     this.log.info(
       { sources: history.lastEvents.length, pairs: history.pairs, truncated: history.truncated, openSilences: history.openSilences.length, expected: this.sources.expectedSources().length, lookbackSec },
       'sources rebuilt from the ledger',
     );
     this.tick();
+  }
+
+  /** Starts source ticks without a rebuild (the rebuild failed). */
+  startSources(): void {
+    this.#sourcesStarted = true;
   }
 
   /** `--expect-source` plus `--expect-sources-file`, after a SIGHUP re-read the file. */
@@ -93,7 +101,7 @@ export class Monitor {
   }
 
   tick(): void {
-    for (const f of this.sources.tick()) this.#record(f);
+    if (this.#sourcesStarted) for (const f of this.sources.tick()) this.#record(f);
     const stall = this.#stall.tick();
     if (stall.changed) {
       if (stall.stalled) this.log.error({ oldestUncommittedAgeSec: stall.ageSec }, 'pipeline stalled: events received but not committed');

@@ -209,6 +209,7 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     await monitor.rebuildSources(db, cfg.chain);
   } catch (err) {
     log.error({ err: describeError(err) }, 'sources: could not rebuild from the ledger; sources not seen since start are not known to be silent');
+    monitor.startSources();
   } finally {
     await db.end().catch(() => undefined);
   }
