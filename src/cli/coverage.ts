@@ -18,7 +18,7 @@ export type CoverageFormat = (typeof COVERAGE_FORMATS)[number];
 
 export const COVERAGE_OPTIONS = {
   ...DB_OPTIONS,
-  from: { type: 'string', arg: 'TIME', help: 'start of the period: RFC 3339, a date (UTC midnight), or -DURATION before now (-24h)' },
+  from: { type: 'string', arg: 'TIME', help: 'start of the period: RFC 3339, a date (UTC midnight), or -DURATION before now (written --from=-24h)' },
   to: { type: 'string', default: 'now', arg: 'TIME', help: 'end of the period (excluded), same forms' },
   format: { type: 'string', default: 'auto', arg: COVERAGE_FORMATS.join('|'), help: 'auto: a table on a terminal, JSON otherwise' },
   'silence-threshold': { type: 'string', default: '300s', arg: 'DURATION', help: 'two events of a source further apart than this bound a silent window' },

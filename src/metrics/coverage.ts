@@ -17,7 +17,11 @@ import { isoMicros } from '../ledger/copy.js';
 import type { Queryable } from '../ledger/merkle-store.js';
 import { firstEventOfPair, lastEventOfPairBefore, silenceFindings, sourcePairs, sourcesOfPair, type SourcePair } from './source-history.js';
 
-export const WINDOW_BASES = ['events', 'findings'] as const;
+/**
+ * Where a window comes from: `events` (a gap between two events), `findings` (the server's
+ * silence findings), `no_events` (a configured source with nothing in the ledger in reach).
+ */
+export const WINDOW_BASES = ['events', 'findings', 'no_events'] as const;
 export type WindowBasis = (typeof WINDOW_BASES)[number];
 
 /** One silent window. Times are ledger receive times, µs since the epoch. */
@@ -225,7 +229,7 @@ export function silentWindowsOf(
   configured = false,
 ): SilentWindow[] {
   const windows: Interval[] = [];
-  const events = (startUs: number | null, endUs: number | null): void => void windows.push({ startUs, endUs, basis: new Set(['events']) });
+  const events = (startUs: number | null, endUs: number | null, basis: WindowBasis = 'events'): void => void windows.push({ startUs, endUs, basis: new Set([basis]) });
   // The points the ledger has: the last before, the events inside (first, gaps, last), the first after.
   if (a.firstUs === null || a.lastUs === null) {
     const b = a.beforeUs;
@@ -234,7 +238,7 @@ export function silentWindowsOf(
         if (a.afterUs - b > thresholdUs) events(b, a.afterUs);
       } else if (endOfView - b > thresholdUs) events(b, null);
     } else if (configured && a.findingWindows.length === 0) {
-      events(null, a.afterUs); // expected, and nothing at all in the ledger in reach
+      events(null, a.afterUs, 'no_events'); // expected, and nothing at all in the ledger in reach
     }
   } else {
     if (a.beforeUs !== null && a.firstUs - a.beforeUs > thresholdUs) events(a.beforeUs, a.firstUs);

@@ -170,7 +170,7 @@ describe('source history and coverage, from the ledger', () => {
     expect(by['gamma']!.silentWindows).toEqual([
       { startUs: from + 3000 * S, endUs: to + 500 * S, durationSec: 1100, basis: ['events'] },
     ]);
-    expect(by['never-seen']).toMatchObject({ configured: true, events: 0, silentWindows: [{ startUs: null, endUs: null, durationSec: 3600 }] });
+    expect(by['never-seen']).toMatchObject({ configured: true, events: 0, silentWindows: [{ startUs: null, endUs: null, durationSec: 3600, basis: ['no_events'] }] });
     expect(by['delta']).toMatchObject({ events: 1, silentWindows: [] });
     expect(report.sources.map((s) => s.source)).not.toContain('syslog-ledger');
 
