@@ -23,6 +23,20 @@ export function readJsonFile(option: string, path: string): unknown {
   }
 }
 
+/** A file of names, one a line (`--expect-sources-file`); blank lines and `#` comments skipped. May be empty. */
+export function readNameList(option: string, path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(option, `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return text
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter((l) => l.length > 0);
+}
+
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
   readonly multiple?: boolean;

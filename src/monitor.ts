@@ -12,7 +12,9 @@ import { observeCertificateExpiry } from './metrics/certificates.js';
 import { findingToEvent, type Finding } from './metrics/findings.js';
 import type { Metrics } from './metrics/registry.js';
 import { observationOf, SequenceTracker } from './metrics/sequence.js';
+import { loadSourceHistory } from './metrics/source-history.js';
 import { peerSourceName, SourceTracker } from './metrics/sources.js';
+import type { Queryable } from './ledger/merkle-store.js';
 import { StallDetector } from './metrics/stall.js';
 import type { ParsedMessage } from './parsing/types.js';
 
@@ -22,24 +24,31 @@ export { SERVER_PEER } from './ledger/internal-record.js';
 export interface MonitorOptions {
   readonly expectSources: readonly string[];
   readonly silenceThresholdSec: number;
+  /** `--learn-sources`, seconds; 0: only the configured sources are expected. */
+  readonly learnWindowSec?: number;
   readonly stallThresholdSec: number;
   readonly oldestPendingUs: () => number | null;
   /** Where findings go: the writer's queue. */
   readonly enqueue: (record: LedgerRecord) => void;
 }
 
+/** How far back the start-up rebuild looks when learning is off (configured sources only). */
+export const REBUILD_LOOKBACK_SEC = 7 * 86_400;
+
 export class Monitor {
   readonly sources: SourceTracker;
   readonly sequences: SequenceTracker;
   readonly #stall: StallDetector;
   readonly #timer: NodeJS.Timeout;
+  /** Sources are ticked only once rebuilt from the ledger (or the rebuild gave up): no finding from a blank state. */
+  #sourcesStarted = false;
 
   constructor(
     readonly metrics: Metrics,
     readonly log: Logger,
     readonly o: MonitorOptions,
   ) {
-    this.sources = new SourceTracker(metrics, { expectSources: [...o.expectSources], silenceThresholdSec: o.silenceThresholdSec });
+    this.sources = new SourceTracker(metrics, { expectSources: [...o.expectSources], silenceThresholdSec: o.silenceThresholdSec, learnWindowSec: o.learnWindowSec ?? 0 });
     this.sequences = new SequenceTracker(metrics);
     this.#stall = new StallDetector(metrics, { oldestUncommittedUs: o.oldestPendingUs, thresholdSec: o.stallThresholdSec });
     this.#timer = setInterval(() => this.tick(), 1000);
@@ -59,13 +68,40 @@ export class Monitor {
     this.sources.observeBatch(rows.filter((r) => r.format !== 'internal'));
   }
 
+  /**
+   * At start, before the listener opens: the expected sources, their last events and the silences
+   * left open, from the ledger (src/metrics/source-history.ts); then one tick, so a source that went
+   * silent while the server was down is silent (and its finding queued) at once.
+   */
+  async rebuildSources(db: Queryable, chain: string): Promise<void> {
+    const lookbackSec = this.o.learnWindowSec || REBUILD_LOOKBACK_SEC;
+    const history = await loadSourceHistory(db, { chain, lookbackSec });
+    this.sources.rebuild(history);
+    this.#sourcesStarted = true;
+    this.log.info(
+      { sources: history.lastEvents.length, pairs: history.pairs, truncated: history.truncated, openSilences: history.openSilences.length, expected: this.sources.expectedSources().length, lookbackSec },
+      'sources rebuilt from the ledger',
+    );
+    this.tick();
+  }
+
+  /** Starts source ticks without a rebuild (the rebuild failed). */
+  startSources(): void {
+    this.#sourcesStarted = true;
+  }
+
+  /** `--expect-source` plus `--expect-sources-file`, after a SIGHUP re-read the file. */
+  setExpectedSources(sources: readonly string[]): void {
+    this.sources.setConfigured(sources);
+  }
+
   observeCertificates(serverPem: Buffer, caPem: Buffer): void {
     observeCertificateExpiry(this.metrics, 'server', serverPem);
     observeCertificateExpiry(this.metrics, 'ca', caPem);
   }
 
   tick(): void {
-    for (const f of this.sources.tick()) this.#record(f);
+    if (this.#sourcesStarted) for (const f of this.sources.tick()) this.#record(f);
     const stall = this.#stall.tick();
     if (stall.changed) {
       if (stall.stalled) this.log.error({ oldestUncommittedAgeSec: stall.ageSec }, 'pipeline stalled: events received but not committed');

@@ -17,6 +17,7 @@
  *                                 checkpoints (signed heads), metrics per source, detect/ ┘
  */
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import { describeError } from './errors.js';
 import type { Frame } from './framing/framer.js';
@@ -61,6 +62,8 @@ export interface PipelineConfig {
   readonly shutdownGraceMs: number;
   readonly expectSources: readonly string[];
   readonly silenceThresholdSec: number;
+  /** `--learn-sources`, seconds (0: only `expectSources` are expected). Default 0. */
+  readonly learnWindowSec?: number;
   readonly stallThresholdSec: number;
   /** Masks secrets before storage (src/redact/); unset: stored as received. */
   readonly redactor?: Redactor;
@@ -190,6 +193,7 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
   const monitor = new Monitor(metrics, log.child({ stage: 'monitor' }), {
     expectSources: cfg.expectSources,
     silenceThresholdSec: cfg.silenceThresholdSec,
+    learnWindowSec: cfg.learnWindowSec ?? 0,
     stallThresholdSec: cfg.stallThresholdSec,
     oldestPendingUs: () => writer.oldestPendingUs,
     enqueue: (record) => writer.enqueue(record),
@@ -197,6 +201,18 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
   monitor.observeCertificates(cfg.tls.cert, cfg.tls.ca);
   cfg.detector?.attach((record) => writer.enqueue(record));
   await writer.start();
+  // Before the listener opens: expected sources, last events and open silences from the ledger.
+  // A failure is logged and the server runs on: silence detection then starts from nothing.
+  const db = new pg.Client({ connectionString: cfg.databaseUrl, application_name: 'syslog-ledger sources' });
+  try {
+    await db.connect();
+    await monitor.rebuildSources(db, cfg.chain);
+  } catch (err) {
+    log.error({ err: describeError(err) }, 'sources: could not rebuild from the ledger; sources not seen since start are not known to be silent');
+    monitor.startSources();
+  } finally {
+    await db.end().catch(() => undefined);
+  }
 
   const listener = new Listener({
     host: cfg.listen.host,

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; run: () => Promise<(argv: stri
   retention: { summary: 'show a retention policy; --plan: what leaves the database, and when', run: async () => (await import('./retention.js')).retentionCommand },
   archive: { summary: 'archive partitions past their hot window (verified), then drop them', run: async () => (await import('./archive.js')).archiveCommand },
   restore: { summary: 'load an archive into its own schema, verified on the way in', run: async () => (await import('./restore.js')).restoreCommand },
+  coverage: { summary: 'per source over a period: first and last event, count, silent windows, sequence gaps', run: async () => (await import('./coverage.js')).coverageCommand },
 };
 
 export function usageText(): string {

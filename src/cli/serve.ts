@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
+import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, readNameList, requireStr, str, type OptionSpecs } from '../config.js';
 import { ConfigError, describeError, EventsNotCommittedError } from '../errors.js';
 import { migrate } from '../db/migrate.js';
 import { embeddedPasswordFile, maskUrlPassword, withoutPassword } from '../db/embedded.js';
@@ -46,7 +46,9 @@ export const SERVE_OPTIONS = {
   format: { type: 'string', default: 'auto', arg: FORMAT_OPTIONS.join('|'), help: 'frame format; auto detects per frame' },
   chain: { type: 'string', arg: 'NAME', help: 'the chain this process writes (default: the host name)' },
   'time-zone': { type: 'string', default: 'UTC', arg: 'TZ', help: 'zone of RFC 3164 timestamps, which carry none' },
-  'expect-source': { type: 'string', multiple: true, arg: 'NAME', help: 'a source that must keep sending (silent-source alert)' },
+  'expect-source': { type: 'string', multiple: true, arg: 'NAME', help: 'a source that must keep sending, even if never seen (silent-source alert)' },
+  'expect-sources-file': { type: 'string', arg: 'FILE', help: 'inventory of sources that must send, one name a line (# comments); re-read on SIGHUP' },
+  'learn-sources': { type: 'string', default: '7d', arg: 'DURATION', help: 'every peer and HOSTNAME that sent within this window is expected (0: off)' },
   'silence-threshold': { type: 'string', default: '300s', arg: 'DURATION', help: 'an expected source is silent after this long' },
   'stall-threshold': { type: 'string', default: '60s', arg: 'DURATION', help: 'events received but not committed this long: pipeline stalled' },
   'max-frame-size': { type: 'string', default: '64KiB', arg: 'BYTES', help: 'longer frames are cut, flagged and counted' },
@@ -112,6 +114,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     shutdownGraceMs: durationMs(values, 'shutdown-grace'),
     expectSources: list(values, 'expect-source'),
     silenceThresholdSec: durationMs(values, 'silence-threshold', 1000) / 1000,
+    learnWindowSec: durationMs(values, 'learn-sources') / 1000,
     stallThresholdSec: durationMs(values, 'stall-threshold', 1000) / 1000,
   };
   const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
@@ -136,6 +139,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const allowPeerFile = str(values, 'allow-peer-file');
   const allowPeers = (): string[] => [...cfgBase.allowPeers, ...(allowPeerFile ? readPatternFile(allowPeerFile) : [])];
   const startAllow = allowPeers();
+  if (cfgBase.learnWindowSec > 0 && cfgBase.learnWindowSec <= cfgBase.silenceThresholdSec) {
+    throw new ConfigError('--learn-sources', `must be longer than --silence-threshold (${cfgBase.silenceThresholdSec} s), or 0, got ${cfgBase.learnWindowSec} s`);
+  }
+  const expectSourcesFile = str(values, 'expect-sources-file');
+  const expectSources = (): string[] => [...new Set([...cfgBase.expectSources, ...(expectSourcesFile ? readNameList('--expect-sources-file', expectSourcesFile) : [])])];
+  const startExpect = expectSources();
 
   const db = await resolveDatabase({ databaseUrl: str(values, 'database-url'), dataDir, record: true });
   let exitCode = 0;
@@ -160,7 +169,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       redactor = new Redactor(redactionConfig, redactionKey, metrics);
     }
     const detector = detectionConfig === undefined ? undefined : new Detector({ config: detectionConfig, metrics, log: log.child({ stage: 'detect' }) });
-    const cfg: PipelineConfig = { ...cfgBase, allowPeers: startAllow, databaseUrl: db.url, tls: tlsMaterial, redactor, detector };
+    const cfg: PipelineConfig = { ...cfgBase, allowPeers: startAllow, expectSources: startExpect, databaseUrl: db.url, tls: tlsMaterial, redactor, detector };
 
     // Signed checkpoints: the signing key lives outside the database; heads go to the DB and a file.
     const signingKeyPath = resolve(requireStr(values, 'signing-key'));
@@ -235,10 +244,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
           try {
             const material = await loadTlsMaterial(tlsPaths);
             const allow = allowPeers();
+            const expect = expectSources();
             const closed = pipeline.listener.reload(material, allow);
             pipeline.monitor.observeCertificates(material.cert, material.ca);
+            pipeline.monitor.setExpectedSources(expect);
             log.info(
-              { serverSerial: material.serverSerial, serverNotAfter: new Date(material.serverNotAfter * 1000).toISOString(), crlEntries: material.crlEntries ?? null, allowPeers: allow.length, closedConnections: closed },
+              { serverSerial: material.serverSerial, serverNotAfter: new Date(material.serverNotAfter * 1000).toISOString(), crlEntries: material.crlEntries ?? null, allowPeers: allow.length, closedConnections: closed, configuredSources: expect.length },
               'SIGHUP: reloaded certificate, key, CA, CRL and allowlist',
             );
           } catch (err) {

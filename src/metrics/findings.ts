@@ -23,6 +23,7 @@ export const FINDING_OCSF_VERSION = '1.3.0';
 const SEVERITY: Record<Finding['kind'], { id: number; name: string }> = {
   reset: { id: 1, name: 'Informational' },
   resumed: { id: 1, name: 'Informational' },
+  forgotten: { id: 1, name: 'Informational' },
   duplicate: { id: 2, name: 'Low' },
   gap: { id: 3, name: 'Medium' },
   silent: { id: 3, name: 'Medium' },
@@ -88,6 +89,8 @@ function titleOf(f: Finding): string {
       return 'Expected source went silent';
     case 'resumed':
       return 'Silent source resumed sending';
+    case 'forgotten':
+      return 'Source no longer expected';
   }
 }
 
@@ -109,7 +112,11 @@ function messageOf(f: Finding): string {
     case 'silent':
       return `${who}: nothing committed for more than ${f.thresholdSec} s (last seen ${f.lastSeenMs === null ? 'never since start' : new Date(f.lastSeenMs).toISOString()})`;
     case 'resumed':
-      return `${who}: events committed again after a silence`;
+      return `${who}: events committed again after a silence${f.silentSinceUs != null && f.resumedAtUs !== undefined ? ` of ${Math.round((f.resumedAtUs - f.silentSinceUs) / 1e6)} s` : ''}`;
+    case 'forgotten':
+      return f.reason === 'unconfigured'
+        ? `${who}: no longer configured, no longer expected`
+        : `${who}: nothing for a whole learning window (last seen ${f.lastSeenMs === null ? 'never' : new Date(f.lastSeenMs).toISOString()}), no longer expected`;
   }
 }
 
@@ -117,5 +124,11 @@ function detailsOf(f: Finding): Record<string, unknown> {
   if ('via' in f) {
     return { kind: f.kind, via: f.via, source: f.source, stream: f.stream, expected: f.expected, got: f.got, ...(f.missing !== undefined ? { missing: f.missing } : {}), at_ms: f.atMs };
   }
-  return { kind: f.kind, source: f.source, last_seen_ms: f.lastSeenMs, threshold_sec: f.thresholdSec, at_ms: f.atMs };
+  // silent_since_us and resumed_at_us are ledger receive times: `syslog-ledger coverage` matches them to the events.
+  return {
+    kind: f.kind, source: f.source, last_seen_ms: f.lastSeenMs, threshold_sec: f.thresholdSec, at_ms: f.atMs,
+    ...(f.silentSinceUs !== undefined ? { silent_since_us: f.silentSinceUs } : {}),
+    ...(f.resumedAtUs !== undefined ? { resumed_at_us: f.resumedAtUs } : {}),
+    ...(f.reason !== undefined ? { reason: f.reason } : {}),
+  };
 }

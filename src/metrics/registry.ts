@@ -122,6 +122,12 @@ export class Metrics {
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
+  readonly sourcesExpected = new Gauge({
+    name: 'syslog_ledger_sources_expected',
+    help: 'Sources expected to keep sending: configured (--expect-source, --expect-sources-file) or learned (--learn-sources).',
+    labelNames: ['how'] as const,
+    registers: [this.registry],
+  });
   readonly sequenceGaps = new Counter({
     name: 'syslog_ledger_sequence_gaps_total',
     help: 'Gaps, duplicates and broken producer chains detected in sender sequence numbers, per source.',

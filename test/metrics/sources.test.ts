@@ -111,18 +111,124 @@ describe('SourceTracker', () => {
     expect(await m.registry.metrics()).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
   });
 
-  it('learning: peers seen become expected, go silent, and are forgotten after the learn window', async () => {
+  it('learning: peers and hostnames seen become expected, go silent once, and are forgotten on the record after the learn window', async () => {
     const m = new Metrics({ defaultMetrics: false });
     const clock = fakeClock();
     const tracker = new SourceTracker(m, { silenceThresholdSec: 300, learnWindowSec: 3600, now: clock.now });
     tracker.observeCommitted('peer-a', 'some-host');
-    expect(tracker.expectedSources()).toEqual(['peer-a']); // hostnames are not learned: they are not authenticated
+    expect(tracker.expectedSources()).toEqual(['peer-a', 'some-host']);
+    expect(await gauge(m, 'syslog_ledger_sources_expected', 'x')).toBeUndefined();
+    expect((await m.sourcesExpected.get()).values.map((v) => [v.labels['how'], v.value])).toEqual([['learned', 2], ['configured', 0]]);
     clock.advance(301);
-    expect(tracker.tick()).toMatchObject([{ kind: 'silent', source: 'peer-a' }]);
+    expect(tracker.tick()).toMatchObject([{ kind: 'silent', source: 'peer-a' }, { kind: 'silent', source: 'some-host' }]);
+    for (let i = 0; i < 10; i++) {
+      clock.advance(60);
+      expect(tracker.tick()).toEqual([]); // one finding per episode, not one per tick
+    }
     clock.advance(3600);
+    expect(tracker.tick()).toMatchObject([
+      { kind: 'forgotten', source: 'peer-a', reason: 'learn_window' },
+      { kind: 'forgotten', source: 'some-host', reason: 'learn_window' },
+    ]);
     expect(tracker.tick()).toEqual([]);
     expect(tracker.expectedSources()).toEqual([]);
     expect(await gauge(m, 'syslog_ledger_source_silent', 'peer-a')).toBeUndefined();
+    expect((await m.sourcesExpected.get()).values.find((v) => v.labels['how'] === 'learned')?.value).toBe(0);
+  });
+
+  it('learning: learned hostnames hold at most half the label slots (a flood of invented names cannot fill them); peers always are learned', () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const tracker = new SourceTracker(m, { maxSources: 4, learnWindowSec: 3600, now: () => 1_000 });
+    for (let i = 0; i < 50; i++) tracker.observeCommitted('relay', `spoofed-${i}`);
+    tracker.observeCommitted('late-peer', null);
+    expect(tracker.expectedSources()).toEqual(['relay', 'spoofed-0', 'spoofed-1', 'late-peer']);
+  });
+
+  it('episodes: silent and resumed carry the silent window as ledger receive times', () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const clock = fakeClock();
+    const tracker = new SourceTracker(m, { expectSources: ['web-01'], silenceThresholdSec: 10, now: clock.now });
+    const t0 = clock.now() * 1000;
+    tracker.observeCommitted('web-01', null, 2, t0 - 5_000, t0 - 1_000);
+    clock.advance(11);
+    const [silent] = tracker.tick();
+    expect(silent).toMatchObject({ kind: 'silent', source: 'web-01', silentSinceUs: t0 - 1_000 });
+    clock.advance(30);
+    const back = clock.now() * 1000;
+    tracker.observeBatch([
+      { peer: { cn: 'web-01' }, syslog: { hostname: null }, receivedAtUs: back - 200 },
+      { peer: { cn: 'web-01' }, syslog: { hostname: null }, receivedAtUs: back - 700 },
+    ]);
+    tracker.observeCommitted('web-01', null, 1, back + 5);
+    expect(tracker.tick()).toEqual([
+      { kind: 'resumed', source: 'web-01', lastSeenMs: Math.floor((back - 700) / 1000), thresholdSec: 10, atMs: clock.now(), silentSinceUs: t0 - 1_000, resumedAtUs: back - 700 },
+    ]);
+    expect(tracker.tick()).toEqual([]);
+  });
+
+  it('rebuild: a source silent while the server was down is silent on the first tick, with one finding', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const clock = fakeClock();
+    const tracker = new SourceTracker(m, { silenceThresholdSec: 300, learnWindowSec: 86_400, now: clock.now });
+    const lastUs = (clock.now() - 600_000) * 1000 + 123;
+    tracker.rebuild({ lastEvents: [{ source: 'db-01', lastEventUs: lastUs, peer: true }, { source: 'fresh', lastEventUs: clock.now() * 1000 - 5, peer: true }], openSilences: [] });
+    expect(tracker.expectedSources()).toEqual(['db-01', 'fresh']);
+    expect(tracker.tick()).toMatchObject([{ kind: 'silent', source: 'db-01', silentSinceUs: lastUs }]);
+    expect(await gauge(m, 'syslog_ledger_source_silent', 'db-01')).toBe(1);
+    expect(await gauge(m, 'syslog_ledger_source_silent', 'fresh')).toBe(0);
+    expect(await gauge(m, 'syslog_ledger_source_events_committed_total', 'db-01')).toBeUndefined();
+  });
+
+  it('rebuild: a silence left open by the previous run continues without a second finding, and ends with one', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const clock = fakeClock();
+    const tracker = new SourceTracker(m, { expectSources: ['never-seen'], silenceThresholdSec: 300, learnWindowSec: 86_400, now: clock.now });
+    const sinceUs = (clock.now() - 900_000) * 1000 + 7;
+    tracker.rebuild({
+      lastEvents: [{ source: 'db-01', lastEventUs: sinceUs, peer: true }],
+      openSilences: [
+        { source: 'db-01', silentSinceUs: sinceUs, firstEventAfterUs: null },
+        { source: 'never-seen', silentSinceUs: 1, firstEventAfterUs: null },
+      ],
+    });
+    expect(tracker.tick()).toEqual([]);
+    expect(await gauge(m, 'syslog_ledger_source_silent', 'never-seen')).toBe(1); // threshold not yet passed since start: still silent
+    expect(tracker.silentSources().sort()).toEqual(['db-01', 'never-seen']);
+    const back = clock.now() * 1000 + 50;
+    tracker.observeCommitted('db-01', null, 1, back);
+    expect(tracker.tick()).toMatchObject([{ kind: 'resumed', source: 'db-01', silentSinceUs: sinceUs, resumedAtUs: back }]);
+  });
+
+  it('rebuild: an open silence whose source sent before the server stopped ends at once; one no longer expected is forgotten', () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const clock = fakeClock();
+    const tracker = new SourceTracker(m, { silenceThresholdSec: 300, now: clock.now, expectSources: ['web-01'] });
+    const nowUs = clock.now() * 1000;
+    tracker.rebuild({
+      lastEvents: [{ source: 'web-01', lastEventUs: nowUs - 2_000_000, peer: true }],
+      openSilences: [
+        { source: 'web-01', silentSinceUs: nowUs - 900_000_000, firstEventAfterUs: nowUs - 3_000_000 },
+        { source: 'gone', silentSinceUs: nowUs - 900_000_000, firstEventAfterUs: null },
+      ],
+    });
+    expect(tracker.tick()).toMatchObject([
+      { kind: 'forgotten', source: 'gone', reason: 'unconfigured', silentSinceUs: nowUs - 900_000_000 },
+      { kind: 'resumed', source: 'web-01', silentSinceUs: nowUs - 900_000_000, resumedAtUs: nowUs - 3_000_000 },
+    ]);
+  });
+
+  it('configured sources: a re-read inventory adds sources; one removed stays learned if it sent within the window, else is forgotten', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const clock = fakeClock();
+    const tracker = new SourceTracker(m, { expectSources: ['a', 'b'], silenceThresholdSec: 60, learnWindowSec: 3600, now: clock.now });
+    tracker.observeCommitted('a', null);
+    tracker.setConfigured(['c']);
+    expect(tracker.expectation('a')).toBe('learned');
+    expect(tracker.expectation('b')).toBeUndefined();
+    expect(tracker.expectation('c')).toBe('configured');
+    expect(tracker.tick()).toMatchObject([{ kind: 'forgotten', source: 'b', reason: 'unconfigured' }]);
+    expect(await gauge(m, 'syslog_ledger_source_silent', 'b')).toBeUndefined();
+    expect((await m.sourcesExpected.get()).values.map((v) => [v.labels['how'], v.value])).toEqual([['learned', 1], ['configured', 1]]);
   });
 
   it('restore: a last-seen time from the ledger counts for silence without counting events', async () => {
