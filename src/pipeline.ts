@@ -62,6 +62,10 @@ export interface PipelineConfig {
   readonly expectSources: readonly string[];
   readonly silenceThresholdSec: number;
   readonly stallThresholdSec: number;
+  /** `--max-findings-per-minute`: server rows per source per minute (src/metrics/finding-budget.ts). Default 60. */
+  readonly maxFindingsPerMinute?: number;
+  /** `--finding-summary-interval`: summaries of episodes still going on, this often. Default 300 s. */
+  readonly findingSummaryIntervalMs?: number;
   /** Masks secrets before storage (src/redact/); unset: stored as received. */
   readonly redactor?: Redactor;
   /** Detections on committed rows (src/detect/), its findings written through the writer; unset: none. */
@@ -193,9 +197,13 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     stallThresholdSec: cfg.stallThresholdSec,
     oldestPendingUs: () => writer.oldestPendingUs,
     enqueue: (record) => writer.enqueue(record),
+    maxFindingsPerMinute: cfg.maxFindingsPerMinute,
+    summaryIntervalMs: cfg.findingSummaryIntervalMs,
+    onTick: () => cfg.detector?.tick(),
   });
   monitor.observeCertificates(cfg.tls.cert, cfg.tls.ca);
-  cfg.detector?.attach((record) => writer.enqueue(record));
+  // Every server row (pipeline findings, detections, their summaries) passes one per-source budget.
+  cfg.detector?.attach(monitor.budget);
   await writer.start();
 
   const listener = new Listener({

@@ -180,6 +180,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly findingsSuppressed = new Counter({
+    name: 'syslog_ledger_findings_suppressed_total',
+    help: 'Findings the server did not write because their source was over --max-findings-per-minute, per source and kind; one finding.suppressed row a minute counts them in the ledger.',
+    labelNames: ['source', 'kind'] as const,
+    registers: [this.registry],
+  });
+
   // Detections and redaction at ingest (docs/detections.md, docs/redaction.md). Set by src/detect/ and src/redact/.
   readonly detections = new Counter({
     name: 'syslog_ledger_detections_total',
