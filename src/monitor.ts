@@ -94,6 +94,11 @@ export class Monitor {
     clearInterval(this.#timer);
   }
 
+  /** Writes the suppression notices of the minutes not over yet (at shutdown, before the writer closes). */
+  flush(): void {
+    for (const n of this.budget.flush()) this.log.warn({ source: n.source, suppressed: n.suppressed, byKind: n.byKind }, 'findings over the per-source cap were not written');
+  }
+
   /** The sink the detector shares. */
   get sink(): FindingSink {
     return this.budget;

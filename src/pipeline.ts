@@ -263,6 +263,7 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
       if (!writer.fatalError) listener.resume();
       try {
         await listener.close(cfg.shutdownGraceMs);
+        if (!writer.fatalError) monitor.flush();
         // Rejects with EventsNotCommittedError, naming how many, when the writer had failed.
         await writer.close();
       } finally {

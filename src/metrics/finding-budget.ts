@@ -126,6 +126,16 @@ export class FindingBudget implements FindingSink {
     return out;
   }
 
+  /** Ends every minute now, writing the notices of those that held something back (at shutdown). */
+  flush(): SuppressionNotice[] {
+    const out: SuppressionNotice[] = [];
+    for (const [key, m] of this.#minutes) {
+      const notice = this.#close(key, m);
+      if (notice) out.push(notice);
+    }
+    return out;
+  }
+
   /** Rows written, findings suppressed and notices written since start. */
   get stats(): { written: number; suppressed: number; notices: number; sources: number } {
     return { written: this.#written, suppressed: this.#suppressed, notices: this.#notices, sources: this.#minutes.size };

@@ -143,8 +143,9 @@ describe('no finding storms: a client built to trigger every finding kind', () =
     const now = Date.now();
     const frames: string[] = [];
     for (let i = 0; i < 100_000; i++) {
-      const ip = `203.0.113.${i % 200}`;
-      const user = `u${i % 300}`;
+      // 200 addresses, 50 users, each address failing for every user in turn, and logging in.
+      const ip = `203.0.113.${Math.floor(i / 10) % 200}`;
+      const user = `u${Math.floor(i / 2000)}`;
       switch (i % 10) {
         case 0: // many streams (PROCIDs), each numbered at random: gaps and duplicates
         case 8:
@@ -154,7 +155,8 @@ describe('no finding storms: a client built to trigger every finding kind', () =
           frames.push(`<38>${stamp(now)} bastion sshd[${i}]: Failed password for ${user} from ${ip} port ${i % 60000} ssh2\n`);
           break;
         case 2:
-          frames.push(`<38>${stamp(now)} bastion sshd[${i}]: Accepted password for ${user} from ${ip} port ${i % 60000} ssh2\n`);
+          // Failures first; the last tenth logs in (success after failures, new login networks).
+          frames.push(`<38>${stamp(now)} bastion sshd[${i}]: ${i < 90_000 ? 'Failed' : 'Accepted'} password for ${user} from ${ip} port ${i % 60000} ssh2\n`);
           break;
         case 3:
           frames.push(`<86>${stamp(now)} web-1 sudo:    s${i % 1000} : TTY=pts/0 ; PWD=/home/s ; USER=root ; COMMAND=/usr/bin/id ${i}\n`);
@@ -204,13 +206,17 @@ describe('no finding storms: a client built to trigger every finding kind', () =
     const findings = own.filter((o) => o.msgid !== 'finding.suppressed');
     // Two sources wrote: the client's certificate (its streams and detections) and the silent ghost.
     expect(findings.length).toBeLessThanOrEqual(CAP * minutes * 2);
-    expect(findings.some((o) => o.msgid === 'finding.silent')).toBe(true);
-    expect(findings.some((o) => o.msgid.startsWith('detection.'))).toBe(true);
-    expect(notices.length).toBeGreaterThanOrEqual(1);
+    const msgids = [...new Set(findings.map((o) => o.msgid))];
+    expect(msgids).toContain('finding.silent');
+    // Sequence findings come at intake, detections after commit: which kinds the cap lets through
+    // first depends on timing; the suppressed ones are counted by kind either way.
+    const kinds = new Set(suppressedKinds.map((m) => m[2]!));
+    expect([...kinds].some((k) => k.startsWith('detection_')) || msgids.some((m) => m.startsWith('detection.')), msgids.join(' ')).toBe(true);
+    expect(notices.length, JSON.stringify(server.logs.filter((l) => /cap|shutdown|writer/.test(String(l.msg))).slice(-8))).toBeGreaterThanOrEqual(1);
     expect(notices.length).toBeLessThanOrEqual(minutes * 2);
     const noticed = notices.reduce((n, o) => n + o.event.unmapped.syslog_ledger_finding!.suppressed, 0);
-    expect(noticed).toBeGreaterThanOrEqual(suppressed);
-    expect(notices.every((o) => o.event.unmapped.syslog_ledger_finding!.source === CN)).toBe(true);
+    expect(noticed, JSON.stringify(suppressedKinds.map((m) => m.slice(1)))).toBeGreaterThanOrEqual(suppressed);
+    expect(notices.map((o) => o.event.unmapped.syslog_ledger_finding!.source)).toEqual(notices.map(() => CN));
 
     const sender = (await query<{ n: string; d: string }>(server.databaseUrl, `SELECT count(*) AS n, count(DISTINCT raw) AS d FROM ledger WHERE format <> 'internal'`))[0]!;
     expect(Number(sender.n)).toBe(100_000);
