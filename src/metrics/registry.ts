@@ -190,7 +190,7 @@ export class Metrics {
   // Detections and redaction at ingest (docs/detections.md, docs/redaction.md). Set by src/detect/ and src/redact/.
   readonly detections = new Counter({
     name: 'syslog_ledger_detections_total',
-    help: 'Detection findings written to the ledger (OCSF 2004 Detection Finding rows), by detection rule.',
+    help: 'Detection findings (episodes opened; OCSF 2004 Detection Finding rows unless the per-source cap held them back), by detection rule.',
     labelNames: ['rule'] as const,
     registers: [this.registry],
   });
