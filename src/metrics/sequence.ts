@@ -1,6 +1,7 @@
 import type { ParsedMessage, StructuredData } from '../parsing/types.js';
 import { Episode } from './episode.js';
 import { BoundedLabels } from './labels.js';
+import { StreamTable, type Numbering } from './sequence-streams.js';
 import type { Metrics } from './registry.js';
 
 /**
@@ -135,57 +136,24 @@ export interface SequenceTrackerOptions {
   readonly now?: () => number;
 }
 
-/** One followed numbering: a stream's, or one connection's share of a stream. */
-interface Numbering {
-  readonly id: SequenceStream;
-  conn: string | null;
-  lastSeenMs: number;
-  lastSeq: number | null;
-  /** A number that went back: if the next one follows it, the sender restarted its count there. */
-  altSeq: number | null;
-  /** Hashes that end a chain, least recently extended first. */
-  readonly tips: string[];
-  /** Hashes that were tips before being extended, newest last: a record naming one of them forks the chain. */
-  readonly passed: string[];
-  episode: Episode<AnomalyDetail> | null;
-  missing: number;
-  restartedAt: number | null;
-  summaries: number;
-  inOrderRun: number;
-}
-
-interface StreamState {
-  readonly key: SequenceStream;
-  /** Followed as one numbering, whichever connection feeds it... */
-  single: Numbering | null;
-  /** ...or per connection, while several feed it at once. */
-  perConn: Map<string, Numbering> | null;
-}
-
-const MAX_CONNECTIONS_PER_STREAM = 64;
-
 type Anomaly = Omit<AnomalyDetail, 'atMs'> & { missing?: number };
 
 export class SequenceTracker {
   readonly #metrics: Metrics;
   readonly #now: () => number;
-  readonly #maxStreams: number;
   readonly #maxChains: number;
   readonly #summaryMs: number;
-  readonly #concurrentMs: number;
   readonly #labels: BoundedLabels;
-  /** Insertion order is recency order: the first key is the least recently used. */
-  readonly #streams = new Map<string, StreamState>();
+  readonly #streams: StreamTable;
   /** Numberings with an open episode (what `tick()` looks at). */
   readonly #open = new Set<Numbering>();
 
   constructor(metrics: Metrics, opts: SequenceTrackerOptions = {}) {
     this.#metrics = metrics;
     this.#now = opts.now ?? Date.now;
-    this.#maxStreams = opts.maxStreams ?? 10_000;
     this.#maxChains = opts.maxChainsPerStream ?? 16;
     this.#summaryMs = opts.summaryIntervalMs ?? 300_000;
-    this.#concurrentMs = opts.concurrentMs ?? 10_000;
+    this.#streams = new StreamTable({ maxStreams: opts.maxStreams ?? 10_000, concurrentMs: opts.concurrentMs ?? 10_000, onDrop: (n) => this.#open.delete(n) });
     this.#labels = new BoundedLabels(opts.maxSources ?? 1000);
   }
 
@@ -197,7 +165,7 @@ export class SequenceTracker {
   observe(source: string, obs: SequenceObservation): SequenceReport[] {
     const label = this.#label(source);
     const atMs = obs.receivedAtMs ?? this.#now();
-    const n = this.#numbering(source, obs, atMs);
+    const n = this.#streams.numbering(source, obs.stream ?? null, obs.app ?? null, obs.procid ?? null, obs.connection ?? null, atMs);
     const found: Anomaly[] = [];
     if (obs.sequenceId !== undefined && obs.sequenceId !== null) this.#followSequence(n, obs.sequenceId, found);
     if (obs.auditPrevHash !== undefined) this.#followChain(n, obs.auditPrevHash, obs.auditHash ?? null, found);
@@ -340,107 +308,6 @@ export class SequenceTracker {
   #push(list: string[], value: string, max: number): void {
     list.push(value);
     if (list.length > max) list.shift();
-  }
-
-  /** The numbering this message continues: the stream's, or its connection's share while several connections feed it. */
-  #numbering(source: string, obs: SequenceObservation, atMs: number): Numbering {
-    const stream = obs.stream ?? null;
-    const app = obs.app ?? null;
-    const procid = obs.procid ?? null;
-    const conn = obs.connection ?? null;
-    const s = this.#state(source, stream, app, procid);
-    if (s.perConn === null) {
-      const n = s.single;
-      if (n === null) return (s.single = this.#fresh(s, conn, atMs, false));
-      if (conn === null || n.conn === null || n.conn === conn || atMs - n.lastSeenMs > this.#concurrentMs) {
-        // The same connection, or a new one after the last went quiet (a reconnect): the count goes on.
-        n.conn = conn;
-        n.lastSeenMs = atMs;
-        return n;
-      }
-      // Another connection feeds the stream at the same time: its numbers and the first one's
-      // interleave, and only per connection do they mean anything.
-      s.perConn = new Map([[n.conn, this.#asConnection(s, n)]]);
-      s.single = null;
-      this.#open.delete(n);
-      const own = s.perConn.get(n.conn)!;
-      if (own.episode !== null) this.#open.add(own);
-    }
-    const shares = s.perConn;
-    let n = shares.get(conn ?? '');
-    let othersActive = false;
-    for (const [c, m] of shares) if (c !== conn && atMs - m.lastSeenMs <= this.#concurrentMs) othersActive = true;
-    if (!othersActive) {
-      // One connection left: the stream is followed as one again, from the newest share's count.
-      let latest = n;
-      if (latest === undefined) for (const m of shares.values()) if (latest === undefined || m.lastSeenMs > latest.lastSeenMs) latest = m;
-      for (const m of shares.values()) if (m !== latest) this.#open.delete(m);
-      s.perConn = null;
-      s.single = this.#asStream(s, latest!);
-      this.#open.delete(latest!);
-      if (s.single.episode !== null) this.#open.add(s.single);
-      s.single.conn = conn;
-      s.single.lastSeenMs = atMs;
-      return s.single;
-    }
-    if (n === undefined) {
-      if (shares.size >= MAX_CONNECTIONS_PER_STREAM) {
-        let oldest: [string, Numbering] | undefined;
-        for (const e of shares) if (oldest === undefined || e[1].lastSeenMs < oldest[1].lastSeenMs) oldest = e;
-        shares.delete(oldest![0]);
-        this.#open.delete(oldest![1]);
-      }
-      n = this.#fresh(s, conn, atMs, true);
-      shares.set(conn ?? '', n);
-    }
-    n.lastSeenMs = atMs;
-    return n;
-  }
-
-  #fresh(s: StreamState, conn: string | null, atMs: number, perConnection: boolean): Numbering {
-    return {
-      id: { ...s.key, connection: perConnection ? conn : null },
-      conn,
-      lastSeenMs: atMs,
-      lastSeq: null,
-      altSeq: null,
-      tips: [],
-      passed: [],
-      episode: null,
-      missing: 0,
-      restartedAt: null,
-      summaries: 0,
-      inOrderRun: 0,
-    };
-  }
-
-  #asConnection(s: StreamState, n: Numbering): Numbering {
-    return { ...n, id: { ...s.key, connection: n.conn } };
-  }
-
-  #asStream(s: StreamState, n: Numbering): Numbering {
-    return { ...n, id: s.key };
-  }
-
-  #state(source: string, stream: string | null, app: string | null, procid: string | null): StreamState {
-    const key = `${source}\u0000${stream ?? ''}\u0000${app ?? ''}\u0000${procid ?? ''}`;
-    let state = this.#streams.get(key);
-    if (state) {
-      this.#streams.delete(key);
-    } else {
-      state = { key: { source, stream, app, procid, connection: null }, single: null, perConn: null };
-      if (this.#streams.size >= this.#maxStreams) {
-        const oldest = this.#streams.entries().next();
-        if (!oldest.done) {
-          this.#streams.delete(oldest.value[0]);
-          const gone = oldest.value[1];
-          if (gone.single) this.#open.delete(gone.single);
-          for (const m of gone.perConn?.values() ?? []) this.#open.delete(m);
-        }
-      }
-    }
-    this.#streams.set(key, state);
-    return state;
   }
 
   /** The source's label; a new label starts its counters at 0 so `increase()` sees the first finding. */

@@ -178,6 +178,18 @@ describe('SequenceTracker: streams and episodes', () => {
     expect(out).toMatchObject([{ kind: 'gap', expected: 11, got: 15, missing: 4, connection: null }]);
   });
 
+  it('connections: once one connection is left, the stream is followed as one again, across its reconnects', () => {
+    const { seq } = make();
+    const at = (n: number, connection: string, ms: number) => seq.observe('web', obs(n, { connection, receivedAtMs: ms }));
+    const t = clock.ms;
+    const out = [at(1, 'a:1', t), at(100, 'b:1', t + 1), at(2, 'a:1', t + 2), at(101, 'b:1', t + 3)].flat();
+    expect(out).toEqual([]);
+    // a goes away; b alone for 20 s: one stream again, from b's count.
+    expect([at(102, 'b:1', t + 20_000), at(103, 'b:1', t + 20_001)].flat()).toEqual([]);
+    // b reconnects as c after 30 s of quiet and has lost 104..106: a gap on the stream.
+    expect(at(107, 'c:1', t + 50_000)).toMatchObject([{ kind: 'gap', expected: 104, got: 107, connection: null }]);
+  });
+
   it('connections: interleaved on the same stream within the window, a second connection starts its own baseline', () => {
     const { seq } = make();
     const out = [
