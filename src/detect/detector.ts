@@ -217,7 +217,15 @@ export class Detector {
         ep.affectedSeconds++;
         ep.lastSecond = second;
       }
-      this.#pending.add(ep);
+      if (!this.#pending.has(ep)) {
+        // Bounded like the rest of the state: the episode pending longest is summarized and let go.
+        if (this.#pending.size >= this.config.maxKeys) {
+          const oldest = this.#pending.values().next().value!;
+          this.#pending.delete(oldest);
+          this.#summarize(oldest, true, this.#now());
+        }
+        this.#pending.add(ep);
+      }
     }
     return true;
   }
