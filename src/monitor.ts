@@ -1,7 +1,9 @@
 /**
  * Watches the pipeline from the side: silent sources, sender sequence gaps, stalls, certificate
  * expiry. What it finds is logged once, counted, and written to the ledger itself as an `internal`
- * record (OCSF Detection Finding), so a hole in the audit trail is part of the audit trail.
+ * record (OCSF Detection Finding), so a hole in the audit trail is part of the audit trail. Every
+ * row goes through the per-source finding budget (src/metrics/finding-budget.ts), whose minutes it
+ * also ends, once a second.
  */
 import type { Logger } from 'pino';
 import { internalRecord } from './ledger/internal-record.js';
@@ -9,6 +11,7 @@ import type { ChainedRecord, LedgerRecord } from './ledger/types.js';
 import type { PeerIdentity } from './listener/identity.js';
 import { nowMicros } from './listener/server.js';
 import { observeCertificateExpiry } from './metrics/certificates.js';
+import { FindingBudget, type FindingSink } from './metrics/finding-budget.js';
 import { findingToEvent, type Finding } from './metrics/findings.js';
 import type { Metrics } from './metrics/registry.js';
 import { observationOf, SequenceTracker } from './metrics/sequence.js';
@@ -28,8 +31,16 @@ export interface MonitorOptions {
   readonly learnWindowSec?: number;
   readonly stallThresholdSec: number;
   readonly oldestPendingUs: () => number | null;
-  /** Where findings go: the writer's queue. */
+  /** Where findings go: the writer's queue, through `budget` (one is made when absent). */
   readonly enqueue: (record: LedgerRecord) => void;
+  /** The per-source cap every server row passes (shared with the detector). */
+  readonly budget?: FindingBudget;
+  /** `--max-findings-per-minute`, when the monitor makes its own budget. Default 60. */
+  readonly maxFindingsPerMinute?: number;
+  /** `--finding-summary-interval`. Default 300 s. */
+  readonly summaryIntervalMs?: number;
+  /** Also run once a second, before the budget's minutes end (the detector's episode summaries). */
+  readonly onTick?: () => void;
 }
 
 /** How far back the start-up rebuild looks when learning is off (configured sources only). */
@@ -38,6 +49,8 @@ export const REBUILD_LOOKBACK_SEC = 7 * 86_400;
 export class Monitor {
   readonly sources: SourceTracker;
   readonly sequences: SequenceTracker;
+  /** Every server row passes here. */
+  readonly budget: FindingBudget;
   readonly #stall: StallDetector;
   readonly #timer: NodeJS.Timeout;
   /** Sources are ticked only once rebuilt from the ledger (or the rebuild gave up): no finding from a blank state. */
@@ -49,7 +62,8 @@ export class Monitor {
     readonly o: MonitorOptions,
   ) {
     this.sources = new SourceTracker(metrics, { expectSources: [...o.expectSources], silenceThresholdSec: o.silenceThresholdSec, learnWindowSec: o.learnWindowSec ?? 0 });
-    this.sequences = new SequenceTracker(metrics);
+    this.sequences = new SequenceTracker(metrics, { summaryIntervalMs: o.summaryIntervalMs });
+    this.budget = o.budget ?? new FindingBudget(metrics, { perMinute: o.maxFindingsPerMinute, enqueue: o.enqueue });
     this.#stall = new StallDetector(metrics, { oldestUncommittedUs: o.oldestPendingUs, thresholdSec: o.stallThresholdSec });
     this.#timer = setInterval(() => this.tick(), 1000);
     this.#timer.unref();
@@ -59,7 +73,7 @@ export class Monitor {
   onParsed(parsed: ParsedMessage, peer: PeerIdentity, receivedAtUs: number): void {
     const obs = observationOf(parsed, receivedAtUs);
     if (!obs) return;
-    const findings = this.sequences.observe(peerSourceName(peer) ?? peer.address, obs);
+    const findings = this.sequences.observe(peerSourceName(peer) ?? peer.address, { ...obs, connection: peer.address });
     for (const f of findings) this.#record(f);
   }
 
@@ -102,6 +116,9 @@ export class Monitor {
 
   tick(): void {
     if (this.#sourcesStarted) for (const f of this.sources.tick()) this.#record(f);
+    for (const f of this.sequences.tick()) this.#record(f);
+    this.o.onTick?.();
+    for (const n of this.budget.tick()) this.log.warn({ source: n.source, suppressed: n.suppressed, byKind: n.byKind }, 'findings over the per-source cap were not written');
     const stall = this.#stall.tick();
     if (stall.changed) {
       if (stall.stalled) this.log.error({ oldestUncommittedAgeSec: stall.ageSec }, 'pipeline stalled: events received but not committed');
@@ -113,10 +130,24 @@ export class Monitor {
     clearInterval(this.#timer);
   }
 
+  /** Writes the suppression notices of the minutes not over yet (at shutdown, before the writer closes). */
+  flush(): void {
+    for (const n of this.budget.flush()) this.log.warn({ source: n.source, suppressed: n.suppressed, byKind: n.byKind }, 'findings over the per-source cap were not written');
+  }
+
+  /** The sink the detector shares. */
+  get sink(): FindingSink {
+    return this.budget;
+  }
+
   #record(f: Finding): void {
-    const event = findingToEvent(f);
-    this.log.warn({ finding: f.kind, source: f.source }, String(event.message ?? f.kind));
-    const hostname = 'stream' in f && f.stream ? f.stream : f.source;
-    this.o.enqueue(internalRecord(event, { receivedAtUs: nowMicros(), hostname, msgid: `finding.${f.kind}` }));
+    const kind = f.kind === 'sequence_summary' ? f.kind : 'via' in f ? `sequence_${f.kind}` : `source_${f.kind}`;
+    const written = this.budget.write(f.source, kind, () => {
+      const event = findingToEvent(f);
+      this.log.warn({ finding: f.kind, source: f.source }, String(event.message ?? f.kind));
+      const hostname = 'stream' in f && f.stream ? f.stream : f.source;
+      return internalRecord(event, { receivedAtUs: nowMicros(), hostname, msgid: `finding.${f.kind}` });
+    });
+    if (!written) this.log.debug({ finding: f.kind, source: f.source }, 'finding over the per-source cap: counted, not written');
   }
 }

@@ -65,6 +65,10 @@ export interface PipelineConfig {
   /** `--learn-sources`, seconds (0: only `expectSources` are expected). Default 0. */
   readonly learnWindowSec?: number;
   readonly stallThresholdSec: number;
+  /** `--max-findings-per-minute`: server rows per source per minute (src/metrics/finding-budget.ts). Default 60. */
+  readonly maxFindingsPerMinute?: number;
+  /** `--finding-summary-interval`: summaries of episodes still going on, this often. Default 300 s. */
+  readonly findingSummaryIntervalMs?: number;
   /** Masks secrets before storage (src/redact/); unset: stored as received. */
   readonly redactor?: Redactor;
   /** Detections on committed rows (src/detect/), its findings written through the writer; unset: none. */
@@ -197,9 +201,13 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     stallThresholdSec: cfg.stallThresholdSec,
     oldestPendingUs: () => writer.oldestPendingUs,
     enqueue: (record) => writer.enqueue(record),
+    maxFindingsPerMinute: cfg.maxFindingsPerMinute,
+    summaryIntervalMs: cfg.findingSummaryIntervalMs,
+    onTick: () => cfg.detector?.tick(),
   });
   monitor.observeCertificates(cfg.tls.cert, cfg.tls.ca);
-  cfg.detector?.attach((record) => writer.enqueue(record));
+  // Every server row (pipeline findings, detections, their summaries) passes one per-source budget.
+  cfg.detector?.attach(monitor.budget);
   await writer.start();
   // Before the listener opens: expected sources, last events and open silences from the ledger.
   // A failure is logged and the server runs on: silence detection then starts from nothing.
@@ -271,6 +279,7 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
       if (!writer.fatalError) listener.resume();
       try {
         await listener.close(cfg.shutdownGraceMs);
+        if (!writer.fatalError) monitor.flush();
         // Rejects with EventsNotCommittedError, naming how many, when the writer had failed.
         await writer.close();
       } finally {

@@ -51,6 +51,8 @@ export const SERVE_OPTIONS = {
   'learn-sources': { type: 'string', default: '7d', arg: 'DURATION', help: 'every peer and HOSTNAME that sent within this window is expected (0: off)' },
   'silence-threshold': { type: 'string', default: '300s', arg: 'DURATION', help: 'an expected source is silent after this long' },
   'stall-threshold': { type: 'string', default: '60s', arg: 'DURATION', help: 'events received but not committed this long: pipeline stalled' },
+  'max-findings-per-minute': { type: 'string', default: '60', arg: 'N', help: 'rows the server writes of its own (findings, detections, summaries) per source per minute; the rest are counted' },
+  'finding-summary-interval': { type: 'string', default: '5m', arg: 'DURATION', help: 'a summary of each finding episode still going on, this often' },
   'max-frame-size': { type: 'string', default: '64KiB', arg: 'BYTES', help: 'longer frames are cut, flagged and counted' },
   'max-connections': { type: 'string', default: '2000', arg: 'N', help: 'connections at once, in total' },
   'max-connections-per-peer': { type: 'string', default: '50', arg: 'N', help: 'connections at once from one certificate identity' },
@@ -116,6 +118,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     silenceThresholdSec: durationMs(values, 'silence-threshold', 1000) / 1000,
     learnWindowSec: durationMs(values, 'learn-sources') / 1000,
     stallThresholdSec: durationMs(values, 'stall-threshold', 1000) / 1000,
+    maxFindingsPerMinute: int(values, 'max-findings-per-minute', 1, 1_000_000),
+    findingSummaryIntervalMs: durationMs(values, 'finding-summary-interval', 1000),
   };
   const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
   // Read both rule files before anything starts, so a mistake in them stops serve at once.
@@ -168,7 +172,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       if (redactionKey.created) log.warn({ file: redactionKeyPath, keyId: redactionKey.keyId }, 'created a new redaction HMAC key; keep it secret and backed up (docs/redaction.md)');
       redactor = new Redactor(redactionConfig, redactionKey, metrics);
     }
-    const detector = detectionConfig === undefined ? undefined : new Detector({ config: detectionConfig, metrics, log: log.child({ stage: 'detect' }) });
+    const detector = detectionConfig === undefined ? undefined : new Detector({ config: detectionConfig, metrics, log: log.child({ stage: 'detect' }), summaryIntervalMs: cfgBase.findingSummaryIntervalMs });
     const cfg: PipelineConfig = { ...cfgBase, allowPeers: startAllow, expectSources: startExpect, databaseUrl: db.url, tls: tlsMaterial, redactor, detector };
 
     // Signed checkpoints: the signing key lives outside the database; heads go to the DB and a file.

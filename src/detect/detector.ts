@@ -8,22 +8,30 @@
  * into the writer's queue, chained after the rows it names. Internal rows (these findings, the
  * monitor's) are not observed.
  *
+ * Findings come per episode (docs/detections.md, "Episodes"): the first trigger of a rule for a key
+ * writes a finding and opens an episode; triggers within the rule's cool-down of the last one only
+ * count; a summary is written every `--finding-summary-interval` while they go on, and when the
+ * episode ends (a cool-down without a trigger). Every row passes the per-source finding budget
+ * (src/metrics/finding-budget.ts); the source is the peer that sent the triggering row.
+ *
  * State is bounded (LRU maps capped at `max_keys` per rule, windows capped per key) and rebuilt at
  * start by replaying the ledger's recent rows (`rebuildFromLedger`) without writing findings; the
- * findings already in the ledger restore the cool-downs, so a restart neither repeats nor loses one.
+ * findings already in the ledger restore the episodes, so a restart neither repeats nor loses one.
  */
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { internalRecord } from '../ledger/internal-record.js';
 import type { ChainedRecord, LedgerRecord } from '../ledger/types.js';
 import { RateLimitedLog } from '../listener/ratelimit-log.js';
+import { uncappedSink, type FindingSink } from '../metrics/finding-budget.js';
 import type { Metrics } from '../metrics/registry.js';
+import { peerSourceName } from '../metrics/sources.js';
 import { liftColumns } from '../normalize/columns.js';
 import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
 import type { DetectionConfig } from './config.js';
 import { emptyObserved, eventTime, observeInto, type Ref } from './event.js';
 import { DETECTION_RULES, detectionOf, detectionToEvent, type Detection } from './finding.js';
-import type { RuleContext, RuleModule } from './rule.js';
+import { human, type RuleContext, type RuleModule } from './rule.js';
 import { bruteForce } from './rules/brute-force.js';
 import { bulkExport } from './rules/bulk-export.js';
 import { changeWindow } from './rules/change-window.js';
@@ -37,8 +45,10 @@ export interface DetectorOptions {
   readonly config: DetectionConfig;
   readonly metrics?: Metrics;
   readonly log?: Logger;
-  /** Where findings go: the writer's queue (or set later with `attach`). */
+  /** Where findings go: the writer's queue, uncapped (or set later with `attach`). */
   readonly enqueue?: (record: LedgerRecord) => void;
+  /** `--finding-summary-interval`: a summary of an episode still going on this often. Default 300 s. */
+  readonly summaryIntervalMs?: number;
   /** Clock for the findings' receive time (ms); tests pin it. */
   readonly now?: () => number;
 }
@@ -71,9 +81,14 @@ export class Detector {
   readonly #metrics: Metrics | undefined;
   readonly #log: RateLimitedLog | undefined;
   readonly #now: () => number;
-  #enqueue: ((record: LedgerRecord) => void) | undefined;
-  /** rule -> key -> time of the last finding written (one map per rule: no key strings to build per check). */
-  readonly #cooldowns = new Map<string, Lru<string, number>>();
+  #sink: FindingSink | undefined;
+  readonly #summaryMs: number;
+  /** rule -> key -> its episode (one map per rule: no key strings to build per check). */
+  readonly #episodes = new Map<string, Lru<string, DetectionEpisode>>();
+  /** Live episodes with triggers after their finding: what `tick()` summarizes and closes. */
+  readonly #pending = new Set<DetectionEpisode>();
+  /** The source (peer) of the row being observed: whose finding budget a finding spends. */
+  #source = '';
   /** Earliest event time observed (replayed or live): how much history "never seen" rests on. */
   #historyStart: number | null = null;
   #replaying = false;
@@ -88,7 +103,8 @@ export class Detector {
     this.#metrics = o.metrics;
     this.#log = o.log ? new RateLimitedLog(o.log, 1000) : undefined;
     this.#now = o.now ?? Date.now;
-    this.#enqueue = o.enqueue;
+    this.#sink = o.enqueue ? uncappedSink(o.enqueue) : undefined;
+    this.#summaryMs = o.summaryIntervalMs ?? 300_000;
     this.#modules = buildModules(o.config);
     for (const m of this.#modules) {
       for (const cls of m.classes) {
@@ -107,23 +123,40 @@ export class Detector {
     };
   }
 
-  /** Sets where findings go (the writer's `enqueue`). */
-  attach(enqueue: (record: LedgerRecord) => void): void {
-    this.#enqueue = enqueue;
+  /** Sets where findings go: the per-source finding budget, or (uncapped) the writer's `enqueue`. */
+  attach(target: FindingSink | ((record: LedgerRecord) => void)): void {
+    this.#sink = typeof target === 'function' ? uncappedSink(target) : target;
   }
 
-  /** Findings written, and findings held back by a cool-down, since start. */
-  get stats(): { emitted: number; suppressed: number; keys: number; historyStart: number | null } {
+  /** Findings written, and triggers counted in an open episode instead, since start. */
+  get stats(): { emitted: number; suppressed: number; keys: number; historyStart: number | null; episodes: number } {
     let keys = 0;
-    for (const c of this.#cooldowns.values()) keys += c.size;
+    for (const c of this.#episodes.values()) keys += c.size;
     for (const m of this.#modules) keys += m.size();
-    return { emitted: this.#emitted, suppressed: this.#suppressed, keys, historyStart: this.#historyStart };
+    return { emitted: this.#emitted, suppressed: this.#suppressed, keys, historyStart: this.#historyStart, episodes: this.#pending.size };
+  }
+
+  /**
+   * Summaries: of each episode whose summary interval is over and which had triggers since, and of
+   * each that ended (no trigger for its cool-down). Call once a second (the monitor's tick does).
+   */
+  tick(): void {
+    const now = this.#now();
+    for (const ep of this.#pending) {
+      if (now - ep.lastTriggerWall >= ep.cooldownMs) {
+        this.#pending.delete(ep);
+        if (ep.sinceSummary > 0 || ep.summaries > 0) this.#summarize(ep, false, now);
+      } else if (ep.sinceSummary > 0 && now - ep.lastSummaryWall >= this.#summaryMs) {
+        this.#summarize(ep, true, now);
+      }
+    }
   }
 
   /** The writer's post-commit hook: committed rows in seq order. Synchronous and never throws on input. */
   onCommitted(rows: readonly ChainedRecord[]): void {
     for (const r of rows) {
       if (r.format === 'internal') continue;
+      this.#source = peerSourceName(r.peer) ?? r.peer.address;
       this.observe(r.event, r.columns, r.chain, r.seq, r.receivedAtUs);
     }
   }
@@ -152,44 +185,109 @@ export class Detector {
     }
   }
 
-  #cooldownsOf(rule: string): Lru<string, number> {
-    let c = this.#cooldowns.get(rule);
+  #episodesOf(rule: string): Lru<string, DetectionEpisode> {
+    let c = this.#episodes.get(rule);
     if (c === undefined) {
       c = new Lru(this.config.maxKeys);
-      this.#cooldowns.set(rule, c);
+      this.#episodes.set(rule, c);
     }
     return c;
   }
 
+  /** True when `t` falls in the open episode of `rule` and `key`: the trigger is counted there. */
   #cooling(rule: string, key: string, t: number, cooldownMs: number): boolean {
     if (cooldownMs <= 0) return false;
-    const last = this.#cooldowns.get(rule)?.peek(key);
-    if (last !== undefined && t >= last && t - last < cooldownMs) {
-      if (!this.#replaying) this.#suppressed++;
-      return true;
+    const ep = this.#episodes.get(rule)?.peek(key);
+    if (ep === undefined || Math.abs(t - ep.lastT) >= cooldownMs) return false;
+    if (t > ep.lastT) ep.lastT = t;
+    if (!this.#replaying) {
+      if (!ep.live) {
+        // An episode restored from the ledger goes on after the restart: from now on it is summarized.
+        ep.live = true;
+        ep.source = this.#source;
+        ep.cooldownMs = cooldownMs;
+        ep.lastSummaryWall = this.#now();
+      }
+      this.#suppressed++;
+      ep.triggers++;
+      ep.sinceSummary++;
+      ep.lastTriggerWall = this.#now();
+      const second = Math.floor(t / 1000);
+      if (second !== ep.lastSecond) {
+        ep.affectedSeconds++;
+        ep.lastSecond = second;
+      }
+      if (!this.#pending.has(ep)) {
+        // Bounded like the rest of the state: the episode pending longest is summarized and let go.
+        if (this.#pending.size >= this.config.maxKeys) {
+          const oldest = this.#pending.values().next().value!;
+          this.#pending.delete(oldest);
+          this.#summarize(oldest, true, this.#now());
+        }
+        this.#pending.add(ep);
+      }
     }
-    return false;
+    return true;
   }
 
   #fire(d: Detection, cooldownMs: number): boolean {
     if (this.#cooling(d.rule, d.key, d.time, cooldownMs)) return false;
     if (this.#replaying) return true;
-    if (cooldownMs > 0) this.#cooldownsOf(d.rule).set(d.key, d.time);
+    if (cooldownMs > 0) {
+      const episodes = this.#episodesOf(d.rule);
+      const old = episodes.peek(d.key);
+      if (old !== undefined && this.#pending.delete(old)) this.#summarize(old, false, this.#now());
+      const now = this.#now();
+      episodes.set(d.key, {
+        d, source: this.#source, cooldownMs, live: true, firstT: d.time, lastT: d.time, triggers: 1, sinceSummary: 0, summaries: 0,
+        affectedSeconds: 1, lastSecond: Math.floor(d.time / 1000), lastTriggerWall: now, lastSummaryWall: now,
+      });
+    }
     this.#emitted++;
     this.#metrics?.detections.inc({ rule: d.rule });
-    const event = detectionToEvent(d);
-    this.#log?.warn(`detection:${d.rule}`, { rule: d.rule, key: d.key, refs: d.refs.length }, d.message);
-    this.#enqueue?.(internalRecord(event, { receivedAtUs: this.#now() * 1000, hostname: d.host, msgid: `detection.${d.rule}` }));
+    this.#sink?.write(this.#source, `detection_${d.rule}`, () => {
+      this.#log?.warn(`detection:${d.rule}`, { rule: d.rule, key: d.key, refs: d.refs.length }, d.message);
+      return internalRecord(detectionToEvent(d), { receivedAtUs: this.#now() * 1000, hostname: d.host, msgid: `detection.${d.rule}` });
+    });
     return true;
   }
 
-  /** A replayed finding row: its rule and key start their cool-down again. */
+  /** Writes the summary of an episode (through the budget, as its finding). */
+  #summarize(ep: DetectionEpisode, open: boolean, now: number): void {
+    const since = ep.sinceSummary;
+    ep.sinceSummary = 0;
+    ep.summaries++;
+    ep.lastSummaryWall = now;
+    const d = ep.d;
+    const summary: Detection = {
+      ...d,
+      title: `${d.title}: ${open ? 'still going on' : 'episode over'} (summary)`,
+      message: `${d.rule} for ${d.key}: ${ep.triggers} trigger(s) in ${ep.affectedSeconds} s between ${new Date(ep.firstT).toISOString()} and ${new Date(ep.lastT).toISOString()}, ${since} since the last finding or summary; ${open ? 'still going on' : `none for ${human(ep.cooldownMs)}`}. The first: ${d.message}`,
+      time: ep.lastT,
+      firstTime: ep.firstT,
+      count: ep.triggers,
+      details: { ...d.details, episode: { summary: true, open, triggers: ep.triggers, since_summary: since, first_ms: ep.firstT, last_ms: ep.lastT, affected_seconds: ep.affectedSeconds } },
+    };
+    this.#sink?.write(ep.source, 'detection_summary', () =>
+      internalRecord(detectionToEvent(summary), { receivedAtUs: now * 1000, hostname: d.host, msgid: `detection.${d.rule}.summary` }),
+    );
+  }
+
+  /** A replayed finding row (or summary): its rule and key have an episode again, until a cool-down passes without a trigger. */
   #restoreCooldown(event: OcsfEvent): void {
     const det = detectionOf(event);
     if (det === null) return;
-    const c = this.#cooldownsOf(det.rule);
+    const c = this.#episodesOf(det.rule);
     const prev = c.peek(det.key);
-    if (prev === undefined || event.time > prev) c.set(det.key, event.time);
+    if (prev !== undefined && event.time <= prev.lastT) return;
+    const t = event.time;
+    c.set(det.key, {
+      d: {
+        rule: det.rule as Detection['rule'], key: det.key, title: String((event.finding_info as { title?: unknown } | undefined)?.title ?? det.rule),
+        message: String(event.message ?? ''), severityId: ([2, 3, 4].includes(event.severity_id as number) ? event.severity_id : 3) as 2 | 3 | 4, time: t, firstTime: t, host: ((event.device as { hostname?: string } | undefined)?.hostname) ?? null, refs: [], details: {},
+      },
+      source: '', cooldownMs: 0, live: false, firstT: t, lastT: t, triggers: 0, sinceSummary: 0, summaries: 0, affectedSeconds: 0, lastSecond: 0, lastTriggerWall: 0, lastSummaryWall: 0,
+    });
   }
 
   /** Replays rows (from `rebuildFromLedger`, or tests): state is learned, nothing is written. */
@@ -263,3 +361,24 @@ export function rebuildFromLedger(detector: Detector, pool: pg.Pool, chain: stri
 }
 
 export type { Ref };
+
+/** One rule's run of triggers for one key: the finding that opened it and the counts since. */
+interface DetectionEpisode {
+  /** The detection written as the episode's finding. */
+  readonly d: Detection;
+  source: string;
+  cooldownMs: number;
+  /** False for an episode restored from the ledger at start, until a live trigger continues it. */
+  live: boolean;
+  readonly firstT: number;
+  /** Event time of the last trigger. */
+  lastT: number;
+  triggers: number;
+  sinceSummary: number;
+  summaries: number;
+  affectedSeconds: number;
+  lastSecond: number;
+  /** Wall-clock ms of the last trigger and of the last summary (or the finding). */
+  lastTriggerWall: number;
+  lastSummaryWall: number;
+}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { OcsfEvent } from '../normalize/types.js';
-import type { SequenceFinding } from './sequence.js';
+import type { SequenceFinding, SequenceSummary } from './sequence.js';
 import type { SourceFinding } from './sources.js';
 
 /**
@@ -12,7 +12,7 @@ import type { SourceFinding } from './sources.js';
  * hide the rows from anyone querying the Findings category. `status_id` is the finding's triage
  * status (1 New), not success/failure as in activity classes.
  */
-export type Finding = SequenceFinding | SourceFinding;
+export type Finding = SequenceFinding | SequenceSummary | SourceFinding;
 
 export const FINDING_CLASS_UID = 2004;
 const CATEGORY_UID = 2;
@@ -28,13 +28,14 @@ const SEVERITY: Record<Finding['kind'], { id: number; name: string }> = {
   gap: { id: 3, name: 'Medium' },
   silent: { id: 3, name: 'Medium' },
   chain_break: { id: 4, name: 'High' },
+  sequence_summary: { id: 2, name: 'Low' },
 };
 
 const ALERTING: ReadonlySet<Finding['kind']> = new Set(['gap', 'chain_break', 'silent']);
 
 /** The ledger event for a finding (OCSF 2004 Detection Finding / Create). Deterministic: same finding, same event. */
 export function findingToEvent(finding: Finding): OcsfEvent {
-  const severity = SEVERITY[finding.kind];
+  const severity = finding.kind === 'sequence_summary' && (finding.counts.gap ?? 0) + (finding.counts.chain_break ?? 0) > 0 ? SEVERITY.gap : SEVERITY[finding.kind];
   const title = titleOf(finding);
   const details = detailsOf(finding);
   return {
@@ -58,7 +59,8 @@ export function findingToEvent(finding: Finding): OcsfEvent {
       uid: createHash('sha256').update(JSON.stringify(details)).digest('hex').slice(0, 32),
       title,
       types: [typeOf(finding)],
-      analytic: { name: `syslog-ledger ${'via' in finding ? 'sequence' : 'silence'} tracker`, type_id: 1, type: 'Rule' },
+      ...(finding.kind === 'sequence_summary' ? { first_seen_time: finding.firstAtMs, last_seen_time: finding.lastAtMs } : {}),
+      analytic: { name: `syslog-ledger ${'stream' in finding ? 'sequence' : 'silence'} tracker`, type_id: 1, type: 'Rule' },
     },
     metadata: {
       version: FINDING_OCSF_VERSION,
@@ -71,6 +73,7 @@ export function findingToEvent(finding: Finding): OcsfEvent {
 
 /** A short machine label, also `finding_info.types[0]`: `sequence_gap`, `audit_chain_break`, `source_silent`, ... */
 function typeOf(f: Finding): string {
+  if (f.kind === 'sequence_summary') return 'sequence_summary';
   if (!('via' in f)) return `source_${f.kind}`;
   return `${f.via === 'sequence_id' ? 'sequence' : 'audit_chain'}_${f.kind === 'chain_break' ? 'break' : f.kind}`;
 }
@@ -91,11 +94,19 @@ function titleOf(f: Finding): string {
       return 'Silent source resumed sending';
     case 'forgotten':
       return 'Source no longer expected';
+    case 'sequence_summary':
+      return f.open ? 'Sender sequence still out of order: summary' : 'Sender sequence back in order: summary of the episode';
   }
 }
 
+/** `source (host app[procid] via ip:port)`: the stream a sequence finding is about. */
+function streamName(f: SequenceFinding | SequenceSummary): string {
+  const parts = [f.stream !== null && f.stream !== f.source ? f.stream : null, f.app === null ? null : `${f.app}${f.procid === null ? '' : `[${f.procid}]`}`, f.connection === null ? null : `connection ${f.connection}`].filter((p) => p !== null);
+  return parts.length > 0 ? `${f.source} (${parts.join(' ')})` : f.source;
+}
+
 function messageOf(f: Finding): string {
-  const who = 'via' in f && f.stream !== null && f.stream !== f.source ? `${f.source} (${f.stream})` : f.source;
+  const who = 'stream' in f ? streamName(f) : f.source;
   switch (f.kind) {
     case 'gap':
       return `${who}: sequenceId ${f.got} arrived where ${f.expected} was expected; ${f.missing ?? '?'} message(s) missing`;
@@ -117,12 +128,24 @@ function messageOf(f: Finding): string {
       return f.reason === 'unconfigured'
         ? `${who}: no longer configured, no longer expected`
         : `${who}: nothing for a whole learning window (last seen ${f.lastSeenMs === null ? 'never' : new Date(f.lastSeenMs).toISOString()}), no longer expected`;
+    case 'sequence_summary': {
+      const counts = Object.entries(f.counts).map(([k, n]) => `${n} ${k}`).join(', ');
+      const restart = f.restartedAt === null ? '' : `; the sender restarted its count at ${f.restartedAt}`;
+      return `${who}: ${f.anomalies} anomalies (${counts}) in ${f.affectedSeconds} s between ${new Date(f.firstAtMs).toISOString()} and ${new Date(f.lastAtMs).toISOString()}, first ${String(f.first.got)} where ${String(f.first.expected)} was expected, last ${String(f.last.got)}${f.missing > 0 ? `; ${f.missing} message(s) missing` : ''}${restart}; ${f.open ? 'still out of order' : 'back in order'}`;
+    }
   }
 }
 
 function detailsOf(f: Finding): Record<string, unknown> {
+  const who = 'stream' in f ? { app: f.app, procid: f.procid, ...(f.connection !== null ? { connection: f.connection } : {}) } : {};
+  if (f.kind === 'sequence_summary') {
+    return {
+      kind: f.kind, source: f.source, stream: f.stream, ...who, open: f.open, anomalies: f.anomalies, since_summary: f.sinceSummary, counts: f.counts, missing: f.missing,
+      first: f.first, last: f.last, first_at_ms: f.firstAtMs, last_at_ms: f.lastAtMs, affected_seconds: f.affectedSeconds, restarted_at: f.restartedAt, at_ms: f.atMs,
+    };
+  }
   if ('via' in f) {
-    return { kind: f.kind, via: f.via, source: f.source, stream: f.stream, expected: f.expected, got: f.got, ...(f.missing !== undefined ? { missing: f.missing } : {}), at_ms: f.atMs };
+    return { kind: f.kind, via: f.via, source: f.source, stream: f.stream, ...who, expected: f.expected, got: f.got, ...(f.missing !== undefined ? { missing: f.missing } : {}), at_ms: f.atMs };
   }
   // silent_since_us and resumed_at_us are ledger receive times: `syslog-ledger coverage` matches them to the events.
   return {

@@ -191,10 +191,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly findingsSuppressed = new Counter({
+    name: 'syslog_ledger_findings_suppressed_total',
+    help: 'Findings the server did not write because their source was over --max-findings-per-minute, per source and kind; one finding.suppressed row a minute counts them in the ledger.',
+    labelNames: ['source', 'kind'] as const,
+    registers: [this.registry],
+  });
+
   // Detections and redaction at ingest (docs/detections.md, docs/redaction.md). Set by src/detect/ and src/redact/.
   readonly detections = new Counter({
     name: 'syslog_ledger_detections_total',
-    help: 'Detection findings written to the ledger (OCSF 2004 Detection Finding rows), by detection rule.',
+    help: 'Detection findings (episodes opened; OCSF 2004 Detection Finding rows unless the per-source cap held them back), by detection rule.',
     labelNames: ['rule'] as const,
     registers: [this.registry],
   });

@@ -66,13 +66,19 @@ describe('detection: brute force and password spraying', () => {
     expect(ok.findings).toEqual([]);
   });
 
-  it('brute_force: one finding per key per cool-down, then it re-arms', () => {
+  it('brute_force: one finding per episode; a cool-down without triggers ends it (with a summary), then it re-arms', () => {
     const feed = new Feed({ brute_force: { per_user: 1000 } });
     for (let i = 0; i < 40; i++) feed.line(failed(i * 10, 'root', '203.0.113.66'));
     expect(feed.rules()).toEqual(['brute_force_source']);
     expect(feed.detector.stats.suppressed).toBe(30);
+    // Still within 15 min of the last trigger (t=390 s): the same episode (one more trigger: the window reaches 10 at t=1009).
     for (let i = 0; i < 10; i++) feed.line(failed(1000 + i, 'root', '203.0.113.66'));
-    expect(feed.rules()).toEqual(['brute_force_source', 'brute_force_source']);
+    expect(feed.rules()).toEqual(['brute_force_source']);
+    // 15 min after the last trigger: the episode is over (its summary), a new one opens (its finding).
+    for (let i = 0; i < 10; i++) feed.line(failed(1009 + 900 + i, 'root', '203.0.113.66'));
+    expect(feed.rules()).toEqual(['brute_force_source', 'brute_force_source', 'brute_force_source']);
+    const summary = feed.findings[1]!.event.unmapped as { syslog_ledger_detection: { episode: Record<string, unknown> } };
+    expect(summary.syslog_ledger_detection.episode).toMatchObject({ summary: true, open: false, triggers: 32 });
   });
 
   it('password_spraying: one source failing for 5 different users within 10 minutes', () => {

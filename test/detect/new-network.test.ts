@@ -40,7 +40,10 @@ describe('detection: login from a new network', () => {
     for (let d = 0; d < 3; d++) feed.line(login(T0 + d * DAY, 'erin', '198.51.100.1'));
     for (let i = 0; i < 30; i++) feed.line(login(T0 + 4 * DAY + i * 60_000, 'erin', `203.0.${i}.1`));
     expect(feed.rules()).toEqual(['new_login_network']);
-    expect(feed.line(login(T0 + 4 * DAY + 2 * 3_600_000, 'erin', '192.0.2.1')).map((f) => f.rule)).toEqual(['new_login_network']);
+    // 2 h later: the roaming episode is over (its summary: 30 triggers), and a new one opens.
+    const next = feed.line(login(T0 + 4 * DAY + 2 * 3_600_000, 'erin', '192.0.2.1'));
+    expect(next.map((f) => f.rule)).toEqual(['new_login_network', 'new_login_network']);
+    expect(next[0]!.event.unmapped).toMatchObject({ syslog_ledger_detection: { episode: { summary: true, open: false, triggers: 30 } } });
   });
 
   it('new_login_network: IPv6 networks are /48', () => {

@@ -9,6 +9,20 @@ describe('command line', () => {
     expect(r.stderr).toContain('HOST:PORT');
   });
 
+  it('the finding cap and summary interval are validated like the others', async () => {
+    for (const [option, value, says] of [
+      ['--max-findings-per-minute', '0', 'between 1 and'],
+      ['--max-findings-per-minute', 'many', 'whole number'],
+      ['--finding-summary-interval', 'soon', 'duration'],
+      ['--finding-summary-interval', '10ms', 'at least 1000 ms'],
+    ] as const) {
+      const r = await runCli(['serve', option, value, '--database-url', 'postgres://127.0.0.1:1/none']);
+      expect(r.code, `${option} ${value}`).toBe(2);
+      expect(r.stderr).toContain(option);
+      expect(r.stderr).toContain(says);
+    }
+  });
+
   it('an unknown option is named', async () => {
     const r = await runCli(['verify', '--no-such-flag']);
     expect(r.code).toBe(2);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { observeCertificateExpiry } from '../../src/metrics/certificates.js';
+import { FindingBudget } from '../../src/metrics/finding-budget.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { SequenceTracker } from '../../src/metrics/sequence.js';
 import { SourceTracker } from '../../src/metrics/sources.js';
@@ -62,6 +63,8 @@ async function renderAfterTraffic(): Promise<string> {
   sources.tick();
   const seq = new SequenceTracker(m);
   for (const sequenceId of [1, 2, 5, 5, 1]) seq.observe('web-01', { sequenceId });
+  const budget = new FindingBudget(m, { perMinute: 1, enqueue: () => {} });
+  for (let i = 0; i < 3; i++) budget.write('web-01', 'sequence_gap', () => ({}) as never);
   new StallDetector(m, { oldestUncommittedUs: () => (Date.now() - 1500) * 1000 }).tick();
   m.certificateExpiry.set({ cert: 'server' }, Date.now() / 1000 + 86_400);
   m.certificateExpiry.set({ cert: 'ca' }, Date.now() / 1000 + 86_400 * 3650);
