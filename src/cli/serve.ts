@@ -31,6 +31,8 @@ export const DEFAULT_CERTS = {
 
 export const SERVE_OPTIONS = {
   listen: { type: 'string', default: '0.0.0.0:6514', arg: 'HOST:PORT', help: 'syslog over TLS (RFC 5425) listener' },
+  'relp-listen': { type: 'string', arg: 'HOST:PORT', help: 'RELP over TLS (acknowledged after COMMIT; same CA, CRL, allowlist), conventionally 0.0.0.0:2514; unset: off' },
+  'relp-max-data': { type: 'string', default: '128KiB', arg: 'BYTES', help: 'RELP DATALEN over this is read through and stored cut, flagged truncated' },
   metrics: { type: 'string', default: '127.0.0.1:9464', arg: 'HOST:PORT', help: '/metrics, /healthz, /readyz' },
   'database-url': { type: 'string', arg: 'URL', help: 'PostgreSQL URL; unset: embedded PostgreSQL in DATA_DIR/postgres' },
   'data-dir': { type: 'string', default: './data', arg: 'DIR', help: 'embedded database, its URL record, checkpoints' },
@@ -112,6 +114,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     expectSources: list(values, 'expect-source'),
     silenceThresholdSec: durationMs(values, 'silence-threshold', 1000) / 1000,
     stallThresholdSec: durationMs(values, 'stall-threshold', 1000) / 1000,
+    ...(str(values, 'relp-listen') ? { relp: { ...hostPort(values, 'relp-listen'), maxDataBytes: int(values, 'relp-max-data', 64, 64 << 20) } } : {}),
   };
   const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
   // Read both rule files before anything starts, so a mistake in them stops serve at once.
@@ -178,7 +181,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     // Called synchronously per commit (no await before it), so Merkle appends keep commit order.
     const pipeline = await startPipeline(cfg, metrics, log, { onCommitted: (rows) => checkpointer.onCommitted(cfg.chain, rows) });
     log.info(
-      { listen: `${pipeline.listenAddress.address}:${pipeline.listenAddress.port}`, metrics: `${pipeline.metricsAddress.address}:${pipeline.metricsAddress.port}`, chain: cfg.chain, headSeq: pipeline.writer.head.seq },
+      {
+        listen: `${pipeline.listenAddress.address}:${pipeline.listenAddress.port}`,
+        ...(pipeline.relpAddress ? { relpListen: `${pipeline.relpAddress.address}:${pipeline.relpAddress.port}` } : {}),
+        metrics: `${pipeline.metricsAddress.address}:${pipeline.metricsAddress.port}`, chain: cfg.chain, headSeq: pipeline.writer.head.seq },
       'syslog-ledger serving',
     );
 
@@ -232,7 +238,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
           try {
             const material = await loadTlsMaterial(tlsPaths);
             const allow = allowPeers();
-            const closed = pipeline.listener.reload(material, allow);
+            const closed = pipeline.listener.reload(material, allow) + (pipeline.relp?.reload(material, allow) ?? 0);
             pipeline.monitor.observeCertificates(material.cert, material.ca);
             log.info(
               { serverSerial: material.serverSerial, serverNotAfter: new Date(material.serverNotAfter * 1000).toISOString(), crlEntries: material.crlEntries ?? null, allowPeers: allow.length, closedConnections: closed },
