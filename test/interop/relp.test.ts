@@ -14,7 +14,7 @@ import { freePort } from '../relp/client.js';
 import { findRsyslog } from './harness/binaries.js';
 import { startRsyslog, type ClientProcess } from './harness/clients.js';
 import { renderClientConfig } from './harness/configs.js';
-import { ranges, rowsOfRun, tally, waitForRun } from './harness/ledger.js';
+import { countOfRun, ranges, rowsOfRun, tally, waitForRun } from './harness/ledger.js';
 import { plainLines, writeLines } from './harness/lines.js';
 
 const rsyslog = findRsyslog();
@@ -90,9 +90,11 @@ describe.skipIf(!rsyslog || !omrelp)('rsyslog omrelp -> serve --relp-listen', ()
 
   it('~3,000 lines/s while the server is killed (SIGKILL) 3 times and restarted: 0 missing, 0 stored twice, resends counted, verify 0', async () => {
     const relpPort = await freePort();
-    // Lifetimes 1 and 2 kill themselves (SIGKILL) between a COMMIT and its acks, so that frames
-    // committed but never acknowledged are certain; lifetime 3 is killed from outside.
-    const env: Record<string, string> = { SYSLOG_LEDGER_TEST_CRASH: 'after-commit-before-ack', SYSLOG_LEDGER_TEST_CRASH_AFTER: '6000' };
+    // Lifetimes 1 and 3 die at the crash point: SIGKILL between a COMMIT and its acks once 1,000 RELP
+    // frames are committed, so frames committed but never acknowledged are certain. Lifetime 2 is
+    // killed with SIGKILL from here, a few seconds in; lifetime 4 runs to the end.
+    const CRASH = { SYSLOG_LEDGER_TEST_CRASH: 'after-commit-before-ack', SYSLOG_LEDGER_TEST_CRASH_AFTER: '1000' };
+    const env: Record<string, string> = { ...CRASH };
     const server = await startServer({ args: ['--relp-listen', `127.0.0.1:${relpPort}`], env });
     servers.push(server);
     const cn = 'relp-crash.interop.test';
@@ -102,64 +104,67 @@ describe.skipIf(!rsyslog || !omrelp)('rsyslog omrelp -> serve --relp-listen', ()
     const run = randomBytes(6).toString('hex');
     const N = 45_000;
     const lines = plainLines(run, N);
+    // The resend counter of each lifetime, polled (a killed process takes its metrics with it).
+    const resendsByPid = new Map<number, number>();
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const pid = server.child.pid!;
+        const v = await metric(server, 'syslog_ledger_relp_resends_total').catch(() => NaN);
+        if (Number.isFinite(v)) resendsByPid.set(pid, Math.max(resendsByPid.get(pid) ?? 0, v));
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    const t0 = Date.now();
+    const writing = writeLines(client.input, lines, { batch: 300, pauseMs: 100 });
     const deaths: string[] = [];
-    let resends = 0;
-    let restarting: Promise<void> = Promise.resolve();
-    const restart = async (how: string): Promise<void> => {
-      deaths.push(how);
-      if (deaths.length >= 3) {
+    for (let k = 0; k < 3; k++) {
+      const child = server.child;
+      const exited = new Promise<NodeJS.Signals | null>((res) => child.once('exit', (_c, sig) => res(sig)));
+      const since = await countOfRun(server.databaseUrl, cn, run);
+      const started = Date.now();
+      let how = 'crash point (SIGKILL between COMMIT and acks)';
+      for (;;) {
+        const sig = await Promise.race([exited, new Promise<'poll'>((r) => setTimeout(() => r('poll'), 250))]);
+        if (sig !== 'poll') break;
+        const grown = (await countOfRun(server.databaseUrl, cn, run)) - since;
+        if ((k === 1 && Date.now() - started > 3000 && grown >= 1500) || Date.now() - started > 120_000) {
+          how = 'kill -9';
+          child.kill('SIGKILL');
+          await exited;
+          break;
+        }
+      }
+      deaths.push(`${how} at ${Date.now() - t0} ms`);
+      if (k === 1) Object.assign(env, CRASH);
+      else {
         delete env.SYSLOG_LEDGER_TEST_CRASH;
         delete env.SYSLOG_LEDGER_TEST_CRASH_AFTER;
       }
-      (server.child as unknown as { exitCode: number | null }).exitCode = 137;
+      (child as unknown as { exitCode: number | null }).exitCode = 137;
       for (let attempt = 0; ; attempt++) {
         try {
           await server.restart();
           break;
         } catch (err) {
-          // The killed process's database sessions may still hold the chain lock for a moment.
+          // The killed process's database sessions may hold the chain lock for a moment.
           if (attempt >= 5) throw err;
           await new Promise((r) => setTimeout(r, 1000));
         }
       }
-      watch();
-    };
-    const watch = (): void => {
-      const child = server.child;
-      child.once('exit', (_code, signal) => {
-        if (signal === 'SIGKILL' && deaths.length < 3 && !killedFromOutside.has(child.pid!)) restarting = restarting.then(() => restart('crash point'));
-      });
-    };
-    const killedFromOutside = new Set<number>();
-    watch();
-    const t0 = Date.now();
-    await writeLines(client.input, lines, {
-      batch: 300,
-      pauseMs: 100,
-      onBatch: async () => {
-        // Third death from outside once the crash point has fired twice, a few seconds later.
-        if (deaths.length === 2 && Date.now() - t0 > 0 && !killedFromOutside.size) {
-          await restarting;
-          await new Promise((r) => setTimeout(r, 3000));
-          const child = server.child;
-          killedFromOutside.add(child.pid!);
-          resends += await metric(server, 'syslog_ledger_relp_resends_total');
-          const exited = new Promise((res) => child.once('exit', res));
-          child.kill('SIGKILL');
-          await exited;
-          restarting = restart('kill -9');
-        }
-      },
-    });
-    await restarting;
+    }
+    await writing;
     const writeMs = Date.now() - t0;
     const waited = await waitForRun(server.databaseUrl, cn, run, N, { idleMs: 90_000, timeoutMs: 500_000 });
-    resends += await metric(server, 'syslog_ledger_relp_resends_total');
+    polling = false;
+    await poller;
+    const resends = [...resendsByPid.values()].reduce((a, b) => a + b, 0);
     const rows = await rowsOfRun(server.databaseUrl, cn, run);
     const t = tally(lines, rows.map((r) => r.message));
     console.log(
-      `[relp] kill -9 x3 (${deaths.join(', ')}): wrote ${N} in ${writeMs} ms; ledger has ${t.received} (N reached after ${waited.reachedAfterMs} ms more); ` +
-        `missing ${t.missing.length} [${ranges(t.missing).slice(0, 200)}], duplicates ${t.duplicates} [${ranges(t.duplicated).slice(0, 200)}], out of order ${t.outOfOrder}; resends recognized (last two lifetimes) ${resends}`,
+      `[relp] server killed 3 times (${deaths.join('; ')}): wrote ${N} in ${writeMs} ms; ledger has ${t.received} (N reached ${waited.reachedAfterMs} ms later); ` +
+        `missing ${t.missing.length} [${ranges(t.missing).slice(0, 200)}], duplicates ${t.duplicates} [${ranges(t.duplicated).slice(0, 200)}], out of order ${t.outOfOrder}; ` +
+        `resends recognized and not stored again: ${resends} (${[...resendsByPid.values()].join(', ')})`,
     );
     expect(deaths).toHaveLength(3);
     expect(t.missing.length).toBe(0);
