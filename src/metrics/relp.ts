@@ -20,6 +20,7 @@ export class RelpMetrics {
   readonly acksOutstanding: Gauge;
   readonly resends: Counter;
   readonly violations: Counter<'reason'>;
+  readonly responses: Counter<'code'>;
 
   constructor(metrics: Metrics) {
     const registers = [metrics.registry];
@@ -42,7 +43,14 @@ export class RelpMetrics {
       labelNames: ['reason'] as const,
       registers,
     });
+    this.responses = new Counter({
+      name: 'syslog_ledger_relp_responses_total',
+      help: 'RELP rsp frames sent, by code (200 for every `syslog` frame, only after its COMMIT; 500 only to a refused `open` or an unknown command).',
+      labelNames: ['code'] as const,
+      registers,
+    });
     for (const reason of RELP_VIOLATIONS) this.violations.inc({ reason }, 0);
+    for (const code of ['200', '500']) this.responses.inc({ code }, 0);
     for (const command of RELP_COMMANDS) this.frames.inc({ command }, 0);
   }
 }

@@ -249,7 +249,14 @@ export class RelpSession {
   #flush(): void {
     if (this.#dead) return;
     let out = '';
-    while (this.#head < this.#queue.length && this.#queue[this.#head]!.text !== null) out += this.#queue[this.#head++]!.text;
+    let sent = 0;
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.text !== null) {
+      const text = this.#queue[this.#head++]!.text!;
+      out += text;
+      if (text.includes(' rsp ') && !text.includes(' 200 OK')) this.#o.metrics.responses.inc({ code: '500' });
+      else sent++;
+    }
+    if (sent > 0) this.#o.metrics.responses.inc({ code: '200' }, sent);
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;

@@ -73,6 +73,7 @@ async function renderAfterTraffic(): Promise<string> {
   relp.acksOutstanding.set(2);
   relp.resends.inc(3);
   relp.violations.inc({ reason: 'no_open' });
+  relp.responses.inc({ code: '200' }, 10);
   return m.registry.metrics();
 }
 

@@ -79,6 +79,7 @@ describe('serve --relp-listen', () => {
     }
     expect(await c.until(() => c.rsps().length === 6, 60_000)).toBe(true);
     expect(c.rsps()).toEqual(['1 200', '2 200', '3 200', '4 200', '5 200', '6 200']);
+    expect(await metric(server, 'syslog_ledger_relp_responses_total{code="500"}')).toBe(0);
     expect((await messages(url, 'held')).length).toBe(5);
     // Frames and close in one write: the close's rsp comes after every earlier one, then the server ends.
     for (let i = 5; i < 10; i++) c.send('syslog', line('held', i));
