@@ -167,3 +167,37 @@ describe('serve --relp-listen', () => {
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   }, 120_000);
 });
+
+describe('serve --relp-listen: SIGHUP reload', () => {
+  it('a RELP session whose peer the reloaded allowlist no longer names is closed; new ones are refused', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const relpPort = await freePort();
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'sl-relp-allow-'));
+    const allowFile = join(dir, 'allow.txt');
+    writeFileSync(allowFile, `${CN}\n`);
+    const server = await startServer({ clients: [{ cn: CN }], args: ['--relp-listen', `127.0.0.1:${relpPort}`, '--allow-peer-file', allowFile] });
+    try {
+      const files = { ca: server.pki.ca, cert: server.pki.clients[0]!.cert, key: server.pki.clients[0]!.key };
+      const c = await TestRelpClient.connect(relpPort, files);
+      c.open();
+      c.send('syslog', line('reload', 1));
+      expect(await c.until(() => c.rsps().length === 2)).toBe(true);
+      writeFileSync(allowFile, 'someone-else.example.com\n');
+      server.child.kill('SIGHUP');
+      expect(await c.until(() => c.closed, 15_000)).toBe(true);
+      const d = await TestRelpClient.connect(relpPort, files).catch(() => undefined);
+      if (d) {
+        d.open();
+        expect(await d.until(() => d.closed, 15_000)).toBe(true);
+        expect(d.rsps()).toEqual([]);
+      }
+      expect(await metric(server, 'syslog_ledger_tls_refusals_total{reason="peer_not_allowed"}')).toBeGreaterThanOrEqual(1);
+    } finally {
+      await server.cleanup();
+      (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
