@@ -144,6 +144,33 @@ describe('serve --relp-listen', () => {
     b.destroy();
   });
 
+  it('resends of frames still waiting for their COMMIT (database down) are stored once and acked when the originals commit', async () => {
+    const before = await metric(server, 'syslog_ledger_relp_resends_total');
+    const a = await TestRelpClient.connect(relpPort, files);
+    a.open();
+    expect(await a.until(() => a.rsps().length === 1)).toBe(true);
+    sw.down();
+    let b: TestRelpClient | undefined;
+    try {
+      for (let i = 0; i < 10; i++) a.send('syslog', line('pending', i));
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(a.rsps()).toEqual(['1 200']);
+      a.destroy();
+      b = await TestRelpClient.connect(relpPort, files);
+      b.open();
+      for (let i = 0; i < 15; i++) b.send('syslog', line('pending', i));
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(b.rsps()).toEqual(['1 200']);
+    } finally {
+      sw.up();
+    }
+    expect(await b.until(() => b!.rsps().length === 16, 60_000)).toBe(true);
+    expect(b.rsps()).toEqual(Array.from({ length: 16 }, (_, i) => `${i + 1} 200`));
+    expect((await metric(server, 'syslog_ledger_relp_resends_total')) - before).toBe(10);
+    expect((await messages(url, ' pending ')).map((m) => m.raw)).toEqual(Array.from({ length: 15 }, (_, i) => line('pending', i)));
+    b.destroy();
+  }, 120_000);
+
   it('resends after kill -9 are recognized from the database and stored once', async () => {
     const a = await TestRelpClient.connect(relpPort, files);
     a.open();
