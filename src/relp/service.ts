@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Frame } from '../framing/framer.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { PeerIdentity } from '../listener/identity.js';
+import { RateLimitedLog } from '../listener/ratelimit-log.js';
 import { Listener } from '../listener/server.js';
 import type { TlsMaterial } from '../listener/tls-files.js';
 import { RelpMetrics } from '../metrics/relp.js';
@@ -65,6 +66,7 @@ export class RelpService {
     const metrics = new RelpMetrics(o.metrics);
     this.metrics = metrics;
     const log = o.log;
+    const violationLog = new RateLimitedLog(log);
     const crash = crashPointFromEnv();
     if (crash) log.warn({ after: process.env.SYSLOG_LEDGER_TEST_CRASH_AFTER ?? 1000 }, 'TEST CRASH POINT ARMED: the process kills itself between a COMMIT and its RELP acks');
     const enqueue = crash
@@ -96,6 +98,7 @@ export class RelpService {
           maxDataBytes: o.maxDataBytes,
           metrics,
           log,
+          violationLog,
           resends: o.resends,
           toRecord: (frame, receivedAtUs) => o.toRecord(frame, peer, receivedAtUs),
           enqueue,

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { Frame } from '../framing/framer.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { PeerIdentity } from '../listener/identity.js';
+import type { RateLimitedLog } from '../listener/ratelimit-log.js';
 import type { RelpMetrics, RelpViolation } from '../metrics/relp.js';
 import { isParseError, RelpParser, type RelpFrame } from './parser.js';
 import { frameDigest, peerKey, type ResendIndex, type ResendSpan } from './resends.js';
@@ -37,6 +38,8 @@ export interface RelpSessionOptions {
   readonly maxDataBytes: number;
   readonly metrics: RelpMetrics;
   readonly log: Logger;
+  /** Violations are logged through it: once per reason per interval, however many sessions break. */
+  readonly violationLog: RateLimitedLog;
   readonly resends: ResendIndex;
   /** The ledger record of one `syslog` frame's DATA. */
   readonly toRecord: (frame: Frame, receivedAtUs: number) => LedgerRecord;
@@ -275,7 +278,7 @@ export class RelpSession {
 
   #violation(reason: RelpViolation, detail: string): void {
     this.#o.metrics.violations.inc({ reason });
-    this.#o.log.warn({ peer: this.#o.peer.cn, address: this.#o.peer.address, reason, detail }, 'RELP protocol violation: session closed');
+    this.#o.violationLog.warn(reason, { peer: this.#o.peer.cn, address: this.#o.peer.address, detail }, 'RELP protocol violation: session closed');
     this.#flush();
     this.#dead = true;
     this.#o.metrics.acksOutstanding.dec(this.#outstanding);
