@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isParseError, RelpParser, type RelpItem } from '../../src/relp/parser.js';
+import { isParseError, RelpParser, type RelpFrame, type RelpItem } from '../../src/relp/parser.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures/relp');
 
@@ -35,6 +35,20 @@ describe('relp parser', () => {
     const third = parseAll(bin)[2];
     expect(!isParseError(third!) && third.data.toString('utf8').endsWith('line two with ünïcode\n')).toBe(true);
     expect(got[4]).toBe('5 close 0 ""');
+  });
+
+  it('recorded reconnect: TXNR restarts at 1, and the unacknowledged frames come first, byte-identical, with new numbers', () => {
+    const s1 = readFileSync(resolve(FIXTURES, 'omrelp-reconnect-session1.bin'));
+    const s2 = readFileSync(resolve(FIXTURES, 'omrelp-reconnect-session2.bin'));
+    items(s1);
+    items(s2);
+    const f1 = parseAll(s1, 128 * 1024, 'bytes').filter((f) => !isParseError(f)) as RelpFrame[];
+    const f2 = parseAll(s2, 128 * 1024, 'bytes').filter((f) => !isParseError(f)) as RelpFrame[];
+    expect(f1.map((f) => `${f.txnr} ${f.command}`)).toEqual(['1 open', '2 syslog', '3 syslog', '4 syslog', '5 syslog', '6 syslog', '7 syslog']);
+    expect(f2.map((f) => `${f.txnr} ${f.command}`)).toEqual(['1 open', '2 syslog', '3 syslog', '4 syslog', '5 syslog', '6 syslog', '7 close']);
+    // Session 1 acked txnr 2-4 (lines 1-3); lines 4-6 (txnr 5-7) are resent as txnr 2-4.
+    for (let i = 0; i < 3; i++) expect(f2[1 + i]!.data.equals(f1[4 + i]!.data), `resent frame ${i}`).toBe(true);
+    expect(f2[4]!.data.toString()).toMatch(/ line 7\n$/);
   });
 
   it('DATALEN 0: the LF follows DATALEN directly, or after a SP', () => {

@@ -2,6 +2,8 @@
  * `serve --relp-listen`: the real server over mTLS, a test RELP client, a real PostgreSQL behind a
  * switchable proxy (the database "down" without stopping it).
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, createTestDatabase } from '../helpers/db.js';
@@ -170,6 +172,22 @@ describe('serve --relp-listen', () => {
     expect((await messages(url, ' pending ')).map((m) => m.raw)).toEqual(Array.from({ length: 15 }, (_, i) => line('pending', i)));
     b.destroy();
   }, 120_000);
+
+  it('recorded omrelp sessions replayed: the reconnect resends 3 frames, stored once; close answered last', async () => {
+    const fixtures = resolve(import.meta.dirname, '../fixtures/relp');
+    const before = await metric(server, 'syslog_ledger_relp_resends_total');
+    const a = await TestRelpClient.connect(relpPort, files);
+    a.socket.write(readFileSync(resolve(fixtures, 'omrelp-reconnect-session1.bin')));
+    expect(await a.until(() => a.rsps().length === 7)).toBe(true);
+    a.destroy();
+    const b = await TestRelpClient.connect(relpPort, files);
+    b.socket.write(readFileSync(resolve(fixtures, 'omrelp-reconnect-session2.bin')));
+    expect(await b.until(() => b.closed, 30_000)).toBe(true);
+    expect(b.rsps()).toEqual(['1 200', '2 200', '3 200', '4 200', '5 200', '6 200', '7 200']);
+    expect((await metric(server, 'syslog_ledger_relp_resends_total')) - before).toBe(3);
+    const stored = (await messages(url, ' vm app-audit - - - line ')).map((m) => m.raw.replace(/^.* - - - /, '').trim());
+    expect(stored).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5', 'line 6', 'line 7', 'line 8']);
+  });
 
   it('resends after kill -9 are recognized from the database and stored once', async () => {
     const a = await TestRelpClient.connect(relpPort, files);
