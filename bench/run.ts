@@ -10,6 +10,7 @@
  *   5. 1,000 concurrent connections held, and a reconnect storm of 500 clients (bench/conns.ts)
  *   6. `verify` of a 1,000,000-event ledger, and proof sizes (bench/verify.ts; it runs after the stages)
  *   7. hostile frames: the worst time per redaction rule over adversarial 64 KiB frames (bench/redact.ts)
+ *   8. RELP (`serve --relp-listen`): 1 connection, window 1024, each frame acked after its COMMIT (bench/relp.ts)
  * Prints a table and writes bench/results/<date>.json.
  *
  * Environment: BENCH_N (200000 frames per throughput run), BENCH_RUNS (1; the median is reported),
@@ -17,7 +18,8 @@
  * BENCH_CONNS (1000), BENCH_STORM (500), BENCH_CEILING_BATCHES (5000; comma list), BENCH_CEILING_VARIANTS
  * (ledger; comma list of ledger, slim, pk-only: see bench/ceiling.ts), BENCH_SERVER_ARGS
  * (extra serve flags), BENCH_SERVER_NODE_ARGS (extra node flags for the server), BENCH_PROFILE (1: also run 8 connections under node --cpu-prof and summarize),
- * BENCH_ONLY (comma list of: stages,redact,throughput,ceiling,latency,conns,verify), BENCH_ANCHOR_A1 (rsyslog + ompgsql
+ * BENCH_RELP_N (100000 frames), BENCH_RELP_WINDOW (1024),
+ * BENCH_ONLY (comma list of: stages,redact,throughput,ceiling,latency,conns,verify,relp), BENCH_ANCHOR_A1 (rsyslog + ompgsql
  * events/s measured beside this run, for the comparison row; default the RESULTS.md figure), DATABASE_URL (admin URL).
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +36,7 @@ import { quantile, type OpsResult } from './lib/measure.js';
 import { machine, mark, memory, RssSampler, since, waitQuiet } from './lib/proc.js';
 import { histogramQuantileUpper, metricSum, metricValue, startBenchServer, type BenchServer } from './lib/server.js';
 import { prepareLoad, runLoad, type LoadTarget } from './load.js';
+import { relpLoad, type RelpLoadResult } from './relp.js';
 import { printProfile, summarizeProfile, type ProfileSummary } from './profile.js';
 import { benchStages, type StageReport } from './stages.js';
 import { benchRedaction, redactionTable, type RedactReport } from './redact.js';
@@ -52,7 +55,9 @@ const CEILING_VARIANTS = env('BENCH_CEILING_VARIANTS', 'ledger').split(',') as C
 const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean);
 /** Extra node flags for the server process (e.g. --max-semi-space-size=64). */
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-const ONLY = new Set(env('BENCH_ONLY', 'stages,redact,throughput,ceiling,latency,conns,verify').split(','));
+const ONLY = new Set(env('BENCH_ONLY', 'stages,redact,throughput,ceiling,latency,conns,verify,relp').split(','));
+const RELP_N = Number(env('BENCH_RELP_N', '100000'));
+const RELP_WINDOW = Number(env('BENCH_RELP_WINDOW', '1024'));
 const PROFILE = process.env.BENCH_PROFILE === '1';
 /** Before each timed run, wait up to QUIET_MAX s for the machine to be under QUIET_PCT % busy. */
 const QUIET_MAX = Number(env('BENCH_QUIET_MAX', '60'));
@@ -366,6 +371,7 @@ interface Results {
   parsers?: OpsResult[] | { error: string } | null;
   normalize?: OpsResult[] | { error: string } | null;
   throughput: { conn1?: ThroughputResult; conn8?: ThroughputResult; runs: ThroughputResult[] };
+  relp?: RelpLoadResult & { readonly cpuPer100kServer: number };
   /** Throughput, ceiling and latency runs during which other processes used more than FOREIGN_MAX cores are repeated; see discardedAttempts. */
   ceiling: CeilingResult[];
   ratioToCeiling?: { conn1?: number; conn8?: number };
@@ -418,6 +424,11 @@ export function table(r: Results): string {
     L.push(`| cores busy: server / PG / loadgen / other tenants | ${t1 ? `${t1.coresUsed.server} / ${t1.coresUsed.pg} / ${t1.coresUsed.loadgen} / ${t1.coresUsed.foreign}` : '-'} | ${t8 ? `${t8.coresUsed.server} / ${t8.coresUsed.pg} / ${t8.coresUsed.loadgen} / ${t8.coresUsed.foreign}` : '-'} |`);
     L.push(`| batches (mean events per commit) | ${fmt(t1?.batches)} (${fmt(t1?.meanBatch)}) | ${fmt(t8?.batches)} (${fmt(t8?.meanBatch)}) |`);
     L.push(`| parse failures | ${fmt(t1?.parseFailures)} | ${fmt(t8?.parseFailures)} |`);
+  }
+  if (r.relp) {
+    const x = r.relp;
+    L.push(`| RELP, window ${x.window}, ${fmt(x.frames)} frames: events acknowledged (each after its COMMIT) /s, first byte -> last ack | ${fmt(x.eventsPerSec)} | |`);
+    L.push(`| RELP: x the TCP figure beside it; unacknowledged at most; CPU s / 100k events server | ${fmt(x.eventsPerSec / (t1?.eventsPerSec ?? NaN), 2)}; ${fmt(x.maxOutstanding)}; ${fmt(x.cpuPer100kServer, 2)} | |`);
   }
   L.push('');
   if (r.ceiling.length) {
@@ -561,6 +572,27 @@ async function main(): Promise<number> {
         }, tpForeign, tpDescribe));
       }
       results.throughput = { conn1: median(r1, (x) => x.eventsPerSec), conn8: median(r8, (x) => x.eventsPerSec), runs: [...r1, ...r8] };
+    }
+
+    if (ONLY.has('relp')) {
+      log(`relp: 1 connection, window ${RELP_WINDOW}, ${RELP_N} frames`);
+      const db = await newDb();
+      try {
+        await checkpoint(db.url);
+        await waitQuiet(QUIET_MAX, QUIET_PCT);
+        const server = await startBenchServer({ databaseUrl: db.url, pki, chain: 'bench-relp', args: [...SERVER_ARGS, '--relp-listen', '127.0.0.1:0'], nodeArgs: SERVER_NODE_ARGS });
+        try {
+          const s0 = mark(server.pid, db.name);
+          const r = await relpLoad({ ...target(server, pki), port: server.relpPort! }, RELP_N, RELP_WINDOW);
+          const cpu = since(s0, mark(server.pid, db.name));
+          results.relp = { ...r, cpuPer100kServer: round((cpu.server * 100_000) / RELP_N, 2) };
+          log(`relp: ${r.eventsPerSec} events/s acknowledged after commit (${r.seconds} s, at most ${r.maxOutstanding} unacknowledged)`);
+        } finally {
+          await server.stop();
+        }
+      } finally {
+        await db.drop();
+      }
     }
 
     if (ONLY.has('ceiling')) {

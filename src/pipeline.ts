@@ -36,6 +36,8 @@ import { Monitor } from './monitor.js';
 import type { Detector } from './detect/detector.js';
 import type { Redactor } from './redact/redactor.js';
 import type { FormatOption } from './parsing/types.js';
+import { ResendIndex } from './relp/resends.js';
+import { RelpService } from './relp/service.js';
 
 /** Everything the pipeline needs, already validated (src/cli/serve.ts builds it from options). */
 export interface PipelineConfig {
@@ -73,6 +75,8 @@ export interface PipelineConfig {
   readonly redactor?: Redactor;
   /** Detections on committed rows (src/detect/), its findings written through the writer; unset: none. */
   readonly detector?: Detector;
+  /** RELP listener (src/relp/), acknowledged after COMMIT; unset: off. */
+  readonly relp?: { readonly host: string; readonly port: number; readonly maxDataBytes: number };
 }
 
 export interface Pipeline {
@@ -80,6 +84,9 @@ export interface Pipeline {
   readonly metricsAddress: AddressInfo;
   readonly writer: LedgerWriter;
   readonly listener: Listener;
+  /** The RELP listener, when `relp` was configured. */
+  readonly relp?: RelpService;
+  readonly relpAddress?: AddressInfo;
   readonly monitor: Monitor;
   /**
    * Stops accepting, reads what peers already sent, commits everything, and closes. Rejects with
@@ -243,15 +250,24 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
       if (writer.full) listener.pause();
     },
   });
-  writer.on('full', () => listener.pause());
-  writer.on('drain', () => listener.resume());
+  const relp = cfg.relp ? await startRelp(cfg, cfg.relp, writer, metrics, log, monitor) : undefined;
+  writer.on('full', () => {
+    listener.pause();
+    relp?.pause();
+  });
+  writer.on('drain', () => {
+    listener.resume();
+    relp?.resume();
+  });
   writer.on('error', (err) => {
     // Nothing read from now on could be committed: leave it with the senders (TCP backpressure).
     listener.pause();
+    relp?.pause();
     log.fatal({ err: err.message, notCommitted: writer.pendingEvents }, 'writer failed; stopping intake');
   });
 
   const listenAddress = await listener.listen();
+  const relpAddress = relp ? await relp.listen() : undefined;
   let shuttingDown = false;
   const metricsServer = await startMetricsServer({
     host: cfg.metricsListen.host,
@@ -270,10 +286,13 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     metricsAddress: metricsServer.address,
     writer,
     listener,
+    ...(relp ? { relp, relpAddress } : {}),
     monitor,
     async shutdown() {
       shuttingDown = true;
       monitor.close();
+      // RELP: read nothing more; what was read is committed and acknowledged below, then serverclose.
+      relp?.stopReading();
       // Keep committing while the peers' last bytes come in: resume if backpressure had paused them
       // (not after a writer failure: nothing read now could be committed).
       if (!writer.fatalError) listener.resume();
@@ -281,8 +300,10 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
         await listener.close(cfg.shutdownGraceMs);
         if (!writer.fatalError) monitor.flush();
         // Rejects with EventsNotCommittedError, naming how many, when the writer had failed.
+        // Each commit sends its RELP acks as it happens.
         await writer.close();
       } finally {
+        await relp?.close(cfg.shutdownGraceMs);
         await metricsServer.close();
       }
     },
@@ -291,9 +312,55 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
       monitor.close();
       // Read nothing more: a frame read after the count would be lost without being counted.
       listener.pause();
+      relp?.stopReading();
       const lost = await writer.abort();
       await metricsServer.close();
       return lost;
     },
   };
+}
+
+/**
+ * The RELP listener: remembers what each peer recently committed (the chain's tail, read back from
+ * the database, so resends after a crash are recognized), then listens with the 6514 TLS setup.
+ */
+async function startRelp(
+  cfg: PipelineConfig,
+  relpCfg: NonNullable<PipelineConfig['relp']>,
+  writer: LedgerWriter,
+  metrics: Metrics,
+  log: Logger,
+  monitor: Monitor,
+): Promise<RelpService> {
+  const resends = new ResendIndex();
+  const client = new pg.Client({ connectionString: cfg.databaseUrl, application_name: 'syslog-ledger relp' });
+  await client.connect();
+  try {
+    const rows = await resends.seed(client, cfg.chain);
+    log.info({ rows, chain: cfg.chain }, 'RELP: read back the chain tail to recognize resends');
+  } finally {
+    await client.end();
+  }
+  const service: RelpService = new RelpService({
+    host: relpCfg.host,
+    port: relpCfg.port,
+    tls: cfg.tls,
+    allowPeers: cfg.allowPeers,
+    maxDataBytes: relpCfg.maxDataBytes,
+    maxConnections: cfg.maxConnections,
+    maxConnectionsPerPeer: cfg.maxConnectionsPerPeer,
+    ratePerPeer: cfg.ratePerPeer,
+    burstPerPeer: cfg.burstPerPeer,
+    handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+    idleTimeoutMs: cfg.idleTimeoutMs,
+    metrics,
+    log: log.child({ stage: 'relp' }),
+    resends,
+    toRecord: (frame, peer, receivedAtUs) => toRecord(frame, peer, receivedAtUs, cfg, metrics, monitor),
+    enqueue: (record, onCommitted) => {
+      writer.enqueue(record, onCommitted);
+      if (writer.full) service.pause();
+    },
+  });
+  return service;
 }

@@ -26,6 +26,8 @@ export interface BenchServer {
   readonly pid: number;
   readonly port: number;
   readonly metricsPort: number;
+  /** The RELP port, when the args include `--relp-listen`. */
+  readonly relpPort: number | undefined;
   readonly workDir: string;
   /** The last log lines (parsed JSON). */
   readonly logs: Array<Record<string, unknown>>;
@@ -56,7 +58,7 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
   child.stderr!.on('data', (c: Buffer) => {
     stderr = (stderr + c.toString()).slice(-10000);
   });
-  const ready = await new Promise<{ port: number; metricsPort: number }>((res, reject) => {
+  const ready = await new Promise<{ port: number; metricsPort: number; relpPort: number | undefined }>((res, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start in 60 s; stderr: ${stderr}`)), 60_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
@@ -74,7 +76,11 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
       if (rec.msg === 'syslog-ledger serving') {
         clearTimeout(timer);
         child.removeAllListeners('exit');
-        res({ port: Number(String(rec.listen).split(':').pop()), metricsPort: Number(String(rec.metrics).split(':').pop()) });
+        res({
+          port: Number(String(rec.listen).split(':').pop()),
+          metricsPort: Number(String(rec.metrics).split(':').pop()),
+          relpPort: rec.relpListen === undefined ? undefined : Number(String(rec.relpListen).split(':').pop()),
+        });
       }
     });
   });
@@ -83,6 +89,7 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
     pid: child.pid!,
     port: ready.port,
     metricsPort: ready.metricsPort,
+    relpPort: ready.relpPort,
     workDir,
     logs,
     metrics: async () => (await fetch(`http://127.0.0.1:${ready.metricsPort}/metrics`)).text(),

@@ -32,6 +32,8 @@ export const DEFAULT_CERTS = {
 
 export const SERVE_OPTIONS = {
   listen: { type: 'string', default: '0.0.0.0:6514', arg: 'HOST:PORT', help: 'syslog over TLS (RFC 5425) listener' },
+  'relp-listen': { type: 'string', arg: 'HOST:PORT', help: 'RELP over TLS (acknowledged after COMMIT; same CA, CRL, allowlist), conventionally 0.0.0.0:2514; unset: off' },
+  'relp-max-data': { type: 'string', default: '128KiB', arg: 'BYTES', help: 'RELP DATALEN over this is read through and stored cut, flagged truncated' },
   metrics: { type: 'string', default: '127.0.0.1:9464', arg: 'HOST:PORT', help: '/metrics, /healthz, /readyz' },
   'database-url': { type: 'string', arg: 'URL', help: 'PostgreSQL URL; unset: embedded PostgreSQL in DATA_DIR/postgres' },
   'data-dir': { type: 'string', default: './data', arg: 'DIR', help: 'embedded database, its URL record, checkpoints' },
@@ -120,6 +122,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     stallThresholdSec: durationMs(values, 'stall-threshold', 1000) / 1000,
     maxFindingsPerMinute: int(values, 'max-findings-per-minute', 1, 1_000_000),
     findingSummaryIntervalMs: durationMs(values, 'finding-summary-interval', 1000),
+    ...(str(values, 'relp-listen') ? { relp: { ...hostPort(values, 'relp-listen'), maxDataBytes: int(values, 'relp-max-data', 64, 64 << 20) } } : {}),
   };
   const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
   // Read both rule files before anything starts, so a mistake in them stops serve at once.
@@ -194,7 +197,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     // Called synchronously per commit (no await before it), so Merkle appends keep commit order.
     const pipeline = await startPipeline(cfg, metrics, log, { onCommitted: (rows) => checkpointer.onCommitted(cfg.chain, rows) });
     log.info(
-      { listen: `${pipeline.listenAddress.address}:${pipeline.listenAddress.port}`, metrics: `${pipeline.metricsAddress.address}:${pipeline.metricsAddress.port}`, chain: cfg.chain, headSeq: pipeline.writer.head.seq },
+      {
+        listen: `${pipeline.listenAddress.address}:${pipeline.listenAddress.port}`,
+        ...(pipeline.relpAddress ? { relpListen: `${pipeline.relpAddress.address}:${pipeline.relpAddress.port}` } : {}),
+        metrics: `${pipeline.metricsAddress.address}:${pipeline.metricsAddress.port}`, chain: cfg.chain, headSeq: pipeline.writer.head.seq },
       'syslog-ledger serving',
     );
 
@@ -249,7 +255,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
             const material = await loadTlsMaterial(tlsPaths);
             const allow = allowPeers();
             const expect = expectSources();
-            const closed = pipeline.listener.reload(material, allow);
+            const closed = pipeline.listener.reload(material, allow) + (pipeline.relp?.reload(material, allow) ?? 0);
             pipeline.monitor.observeCertificates(material.cert, material.ca);
             pipeline.monitor.setExpectedSources(expect);
             log.info(

@@ -60,6 +60,11 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   #queue: LedgerRecord[] = [];
   #queueHead = 0;
   #queueBytes = 0;
+  /**
+   * Per-record commit callbacks (RELP acknowledgements), by record. Only records given one are in
+   * it, so the TCP path pays one `size` check per record in #chain.
+   */
+  readonly #onRecordCommitted = new Map<LedgerRecord, () => void>();
   /** Chained batches not yet known committed, in seq order (at most PIPELINE_DEPTH). */
   #inflight: PreparedBatch[] = [];
   #inflightEvents = 0;
@@ -130,8 +135,12 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     this.#loop = this.#run();
   }
 
-  /** Queues a record. Never refuses one: bounds are enforced by pausing the sockets (`full`). */
-  enqueue(record: LedgerRecord): void {
+  /**
+   * Queues a record. Never refuses one: bounds are enforced by pausing the sockets (`full`).
+   * `onCommitted` runs synchronously right after the COMMIT of the transaction holding the record
+   * (in seq order, before the onCommitted hook): a RELP acknowledgement waits for it.
+   */
+  enqueue(record: LedgerRecord, onCommitted?: () => void): void {
     if (this.#closed) {
       // Only the server's own records can come this late (a finding about the last batch): they
       // would sit in a queue nobody writes. Say so loudly instead of accepting them silently.
@@ -139,6 +148,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
       throw new Error('writer is closed');
     }
     this.#queue.push(record);
+    if (onCommitted) this.#onRecordCommitted.set(record, onCommitted);
     this.#queueBytes += record.raw.length;
     if (!this.#full && (this.pendingEvents >= this.#o.queueMaxEvents || this.pendingBytes >= this.#o.queueMaxBytes)) {
       this.#full = true;
@@ -431,8 +441,17 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     const rows: ChainedRecord[] = new Array(batch.length);
     const copy: string[] = new Array(batch.length);
     let bytes = 0;
+    let acks: Array<() => void> | undefined;
+    const callbacks = this.#onRecordCommitted;
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
+      if (callbacks.size > 0) {
+        const cb = callbacks.get(r);
+        if (cb) {
+          callbacks.delete(r);
+          (acks ??= []).push(cb);
+        }
+      }
       seq++;
       const { row, syslogJson, eventJson } = chainRecord(r, this.#o.chain, seq, prevHash);
       rows[i] = row;
@@ -442,7 +461,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     }
     const last = { seq, hash: prevHash };
     this.#head = last;
-    return { rows, copy: copyChunks(copy), prev, last, bytes };
+    return { rows, copy: copyChunks(copy), prev, last, bytes, acks };
   }
 
   #committed(p: PreparedBatch): void {
@@ -458,6 +477,15 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     m.chainHeadSeq.set({ chain: this.#o.chain }, p.last.seq);
     this.#setReady(true);
     this.#updateGauges();
+    if (p.acks) {
+      for (const ack of p.acks) {
+        try {
+          ack();
+        } catch (err) {
+          this.#o.log.error({ err: describeError(err) }, 'per-record commit callback failed');
+        }
+      }
+    }
     if (this.#full && this.pendingEvents < this.#o.queueMaxEvents / 2 && this.pendingBytes < this.#o.queueMaxBytes / 2) {
       this.#full = false;
       this.emit('drain');
@@ -504,6 +532,8 @@ interface PreparedBatch {
   last: ChainHead;
   /** Raw bytes of the batch (queue accounting). */
   bytes: number;
+  /** Per-record commit callbacks of the batch's records, in seq order (RELP acks). */
+  acks: Array<() => void> | undefined;
   /** Its transaction, once started. */
   run?: Promise<void> | undefined;
 }

@@ -38,6 +38,28 @@ export interface ListenerOptions {
   readonly log: Logger;
   /** Frames completed by one read, from one peer, received at `receivedAtUs`. */
   readonly onFrames: (frames: readonly Frame[], peer: PeerIdentity, receivedAtUs: number) => void;
+  /**
+   * A protocol that owns its connections' bytes (RELP, src/relp/): called once per authenticated
+   * connection instead of framing it; `onFrames` is then unused. Everything before (TLS, CA, CRL,
+   * allowlist, limits, reload) is the same as for syslog.
+   */
+  readonly session?: (io: ConnectionIo, peer: PeerIdentity) => ConnectionHandler;
+}
+
+/** What a protocol session may do with its connection. */
+export interface ConnectionIo {
+  write(text: string): void;
+  /** Ends the connection once what was written is sent. */
+  end(): void;
+  destroy(): void;
+  /** Stops (true) or restarts (false) reading this one connection. */
+  hold(on: boolean): void;
+}
+
+/** A protocol session's side of a connection. */
+export interface ConnectionHandler {
+  onData(chunk: Buffer, receivedAtUs: number): void;
+  onClose(): void;
 }
 
 /** Refusal reasons (metric label values). */
@@ -114,6 +136,8 @@ export class Listener {
   readonly #handshaking = new Set<RawSocket>();
   /** Sockets paused by their peer's rate limit, resumed by their own timer. */
   readonly #throttled = new Set<tls.TLSSocket>();
+  /** Sockets their protocol session holds (too much unacknowledged). */
+  readonly #held = new Set<tls.TLSSocket>();
   readonly #perPeer = new Map<string, number>();
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #refusalLog: RateLimitedLog;
@@ -247,8 +271,15 @@ export class Listener {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    for (const s of this.#sockets.keys()) if (!this.#throttled.has(s)) s.resume();
+    for (const s of this.#sockets.keys()) if (!this.#throttled.has(s) && !this.#held.has(s)) s.resume();
     this.#o.metrics.backpressureActive.set(0);
+  }
+
+  /** Stops accepting connections (open ones stay). */
+  stopAccepting(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#server.close();
   }
 
   /**
@@ -256,8 +287,8 @@ export class Listener {
    * up to `graceMs`, then closes what is left. Frames read meanwhile still reach `onFrames`.
    */
   async close(graceMs: number): Promise<void> {
+    const closed = this.#closing ? Promise.resolve() : new Promise<void>((res) => this.#server.close(() => res()));
     this.#closing = true;
-    const closed = new Promise<void>((res) => this.#server.close(() => res()));
     for (const s of this.#sockets.keys()) s.end();
     const deadline = Date.now() + graceMs;
     while (this.#sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -335,6 +366,28 @@ export class Listener {
     });
     this.#o.log.info({ peer: peer.cn, address: peer.address }, 'peer connected');
     const framer = new Framer({ maxFrameBytes: this.#o.maxFrameBytes });
+    const handler = this.#o.session?.(
+      {
+        write: (text) => {
+          if (socket.writable) socket.write(text);
+        },
+        end: () => socket.end(),
+        destroy: () => {
+          closeReason = 'protocol_violation';
+          socket.destroy();
+        },
+        hold: (on) => {
+          if (on) {
+            this.#held.add(socket);
+            socket.pause();
+          } else {
+            this.#held.delete(socket);
+            if (!this.#paused && !this.#throttled.has(socket) && !socket.destroyed) socket.resume();
+          }
+        },
+      },
+      peer,
+    );
 
     socket.setTimeout(this.#o.idleTimeoutMs);
     socket.on('timeout', () => {
@@ -343,10 +396,17 @@ export class Listener {
     });
     socket.on('data', (chunk: Buffer) => {
       m.bytesReceived.inc(chunk.length);
-      const frames = framer.push(chunk);
-      if (frames.length === 0) return;
-      this.#o.onFrames(frames, peer, nowMicros());
-      const waitMs = bucket?.take(frames.length) ?? 0;
+      let count: number;
+      if (handler) {
+        handler.onData(chunk, nowMicros());
+        count = 1;
+      } else {
+        const frames = framer.push(chunk);
+        if (frames.length === 0) return;
+        this.#o.onFrames(frames, peer, nowMicros());
+        count = frames.length;
+      }
+      const waitMs = bucket?.take(count) ?? 0;
       if (waitMs > 0 && !this.#throttled.has(socket)) {
         // Over its rate: stop reading this peer until it has earned the events it sent.
         this.#o.metrics.peerThrottled.inc();
@@ -354,7 +414,7 @@ export class Listener {
         socket.pause();
         setTimeout(() => {
           this.#throttled.delete(socket);
-          if (!this.#paused && !socket.destroyed) socket.resume();
+          if (!this.#paused && !this.#held.has(socket) && !socket.destroyed) socket.resume();
         }, waitMs).unref();
       }
     });
@@ -363,11 +423,16 @@ export class Listener {
       this.#o.log.debug({ peer: peer.cn, err: err.message }, 'connection error');
     });
     socket.on('close', () => {
-      // A last frame without its LF (or a cut octet-counted one) is still a frame.
-      const rest = framer.end();
-      if (rest.length > 0) this.#o.onFrames(rest, peer, nowMicros());
+      if (handler) {
+        handler.onClose();
+      } else {
+        // A last frame without its LF (or a cut octet-counted one) is still a frame.
+        const rest = framer.end();
+        if (rest.length > 0) this.#o.onFrames(rest, peer, nowMicros());
+      }
       this.#sockets.delete(socket);
       this.#throttled.delete(socket);
+      this.#held.delete(socket);
       const left = (this.#perPeer.get(key) ?? 1) - 1;
       if (left > 0) this.#perPeer.set(key, left);
       else this.#perPeer.delete(key);

@@ -20,6 +20,8 @@ have_rsyslog() {
     [ -x /opt/rsyslog/usr/sbin/rsyslogd ]
 }
 have_syslog_ng() { command -v syslog-ng >/dev/null || [ -x /opt/syslog-ng/usr/sbin/syslog-ng ]; }
+# omrelp (package rsyslog-relp) for test/interop/relp.test.ts, beside whichever rsyslog is there.
+have_omrelp() { compgen -G '/usr/lib/*/rsyslog/omrelp.so' >/dev/null || compgen -G '/opt/rsyslog/usr/lib/*/rsyslog/omrelp.so' >/dev/null; }
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 unpack() { # unpack DEST PKG...
@@ -31,7 +33,7 @@ unpack() { # unpack DEST PKG...
   rm -rf "$tmp"
 }
 
-if have_rsyslog && have_syslog_ng; then exit 0; fi
+if have_rsyslog && have_syslog_ng && have_omrelp; then exit 0; fi
 
 apt-get update -qq
 no_services=0
@@ -45,10 +47,20 @@ if ! have_rsyslog; then
   if installed syslog-ng-core; then
     echo "install-clients: syslog-ng-core is installed; unpacking rsyslog into /opt/rsyslog"
     apt-get install -y -qq --no-install-recommends "${RSYSLOG_LIBS[@]}" >/dev/null
-    unpack /opt/rsyslog rsyslog rsyslog-gnutls rsyslog-openssl
+    apt-get install -y -qq --no-install-recommends librelp0 >/dev/null
+    unpack /opt/rsyslog rsyslog rsyslog-gnutls rsyslog-openssl rsyslog-relp
   else
-    echo "install-clients: apt-get install rsyslog rsyslog-gnutls rsyslog-openssl"
-    apt-get install -y -qq --no-install-recommends rsyslog rsyslog-gnutls rsyslog-openssl >/dev/null
+    echo "install-clients: apt-get install rsyslog rsyslog-gnutls rsyslog-openssl rsyslog-relp"
+    apt-get install -y -qq --no-install-recommends rsyslog rsyslog-gnutls rsyslog-openssl rsyslog-relp >/dev/null
+  fi
+fi
+if ! have_omrelp; then
+  if [ -x /opt/rsyslog/usr/sbin/rsyslogd ]; then
+    apt-get install -y -qq --no-install-recommends librelp0 >/dev/null
+    unpack /opt/rsyslog rsyslog-relp
+  else
+    echo "install-clients: apt-get install rsyslog-relp"
+    apt-get install -y -qq --no-install-recommends rsyslog-relp >/dev/null
   fi
 fi
 

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { observeCertificateExpiry } from '../../src/metrics/certificates.js';
 import { FindingBudget } from '../../src/metrics/finding-budget.js';
 import { Metrics } from '../../src/metrics/registry.js';
+import { RelpMetrics } from '../../src/metrics/relp.js';
 import { SequenceTracker } from '../../src/metrics/sequence.js';
 import { SourceTracker } from '../../src/metrics/sources.js';
 import { StallDetector } from '../../src/metrics/stall.js';
@@ -68,6 +69,14 @@ async function renderAfterTraffic(): Promise<string> {
   new StallDetector(m, { oldestUncommittedUs: () => (Date.now() - 1500) * 1000 }).tick();
   m.certificateExpiry.set({ cert: 'server' }, Date.now() / 1000 + 86_400);
   m.certificateExpiry.set({ cert: 'ca' }, Date.now() / 1000 + 86_400 * 3650);
+  const relp = new RelpMetrics(m);
+  relp.sessions.inc();
+  relp.sessionsOpen.set(1);
+  relp.frames.inc({ command: 'syslog' }, 10);
+  relp.acksOutstanding.set(2);
+  relp.resends.inc(3);
+  relp.violations.inc({ reason: 'no_open' });
+  relp.responses.inc({ code: '200' }, 10);
   return m.registry.metrics();
 }
 

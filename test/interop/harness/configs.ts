@@ -23,6 +23,7 @@ export const CLIENT_CONFIGS = {
   'rsyslog-traditional': 'rsyslog-traditional.conf',
   'syslog-ng-syslog-tls': 'syslog-ng-syslog-tls.conf',
   'syslog-ng-network-tls': 'syslog-ng-network-tls.conf',
+  'rsyslog-relp': 'rsyslog-relp.conf',
 } as const;
 export type ClientConfigName = keyof typeof CLIENT_CONFIGS;
 
@@ -59,7 +60,7 @@ export function renderClientConfig(name: ClientConfigName, s: Substitutions): st
   replaceAll(PLACEHOLDERS.certDir, `${s.certDir}/`, 'the certificate folder');
   replaceAll(PLACEHOLDERS.input, s.input, 'the input file');
   replaceAll(PLACEHOLDERS.target, s.target, 'the target host');
-  replaceAll(/port="6514"|port\(6514\)/g, (m: string) => (m.startsWith('port=') ? `port="${s.port}"` : `port(${s.port})`), 'the port');
+  replaceAll(/port="(?:6514|2514)"|port\(6514\)/g, (m: string) => (m.startsWith('port=') ? `port="${s.port}"` : `port(${s.port})`), 'the port');
   if (text.includes(PLACEHOLDERS.spoolDir)) {
     if (!s.spoolDir) throw new Error(`${CLIENT_CONFIGS[name]}: needs a spool folder`);
     text = text.replaceAll(PLACEHOLDERS.spoolDir, s.spoolDir);

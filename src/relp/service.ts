@@ -1,0 +1,154 @@
+/**
+ * The RELP listener (`serve --relp-listen`): the 6514 listener's TLS, CA, CRL, allowlist, limits
+ * and reload (src/listener/server.ts), with a RelpSession per connection instead of a framer.
+ *
+ * Shutdown is ordered so that nothing acknowledged is resent and nothing stored goes unacknowledged:
+ * stopReading() (no new frames, no new connections), then the writer commits everything (acks go
+ * out as each batch commits), then close() sends `serverclose` and ends every connection.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Frame } from '../framing/framer.js';
+import type { LedgerRecord } from '../ledger/types.js';
+import type { PeerIdentity } from '../listener/identity.js';
+import { RateLimitedLog } from '../listener/ratelimit-log.js';
+import { Listener } from '../listener/server.js';
+import type { TlsMaterial } from '../listener/tls-files.js';
+import { RelpMetrics } from '../metrics/relp.js';
+import type { Metrics } from '../metrics/registry.js';
+import { RelpSession } from './session.js';
+import type { ResendIndex } from './resends.js';
+
+export interface RelpServiceOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsMaterial;
+  readonly allowPeers: readonly string[];
+  readonly maxDataBytes: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerPeer: number;
+  readonly ratePerPeer: number;
+  readonly burstPerPeer: number;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly resends: ResendIndex;
+  readonly toRecord: (frame: Frame, peer: PeerIdentity, receivedAtUs: number) => LedgerRecord;
+  readonly enqueue: (record: LedgerRecord, onCommitted: () => void) => void;
+}
+
+/** Default `--relp-max-data`: librelp's own default maximum DATALEN (relp.h). */
+export const DEFAULT_RELP_MAX_DATA = 128 * 1024;
+
+/**
+ * Test-only failure point: `SYSLOG_LEDGER_TEST_CRASH=after-commit-before-ack` kills the process
+ * (SIGKILL, no cleanup) right after the COMMIT of the batch that brings the RELP frames committed
+ * by this process to `SYSLOG_LEDGER_TEST_CRASH_AFTER` (default 1000), before any of that batch's
+ * acks is written: the frames are stored and the client never hears of it.
+ */
+export function crashPointFromEnv(env: NodeJS.ProcessEnv = process.env): (() => void) | undefined {
+  if (env.SYSLOG_LEDGER_TEST_CRASH !== 'after-commit-before-ack') return undefined;
+  const after = Number(env.SYSLOG_LEDGER_TEST_CRASH_AFTER ?? 1000);
+  let committed = 0;
+  return () => {
+    if (++committed >= after) process.kill(process.pid, 'SIGKILL');
+  };
+}
+
+export class RelpService {
+  readonly listener: Listener;
+  readonly metrics: RelpMetrics;
+  readonly #sessions = new Set<RelpSession>();
+  #stopping = false;
+
+  constructor(o: RelpServiceOptions) {
+    const metrics = new RelpMetrics(o.metrics);
+    this.metrics = metrics;
+    const log = o.log;
+    const violationLog = new RateLimitedLog(log);
+    const crash = crashPointFromEnv();
+    if (crash) log.warn({ after: process.env.SYSLOG_LEDGER_TEST_CRASH_AFTER ?? 1000 }, 'TEST CRASH POINT ARMED: the process kills itself between a COMMIT and its RELP acks');
+    const enqueue = crash
+      ? (record: LedgerRecord, onCommitted: () => void) =>
+          o.enqueue(record, () => {
+            crash();
+            onCommitted();
+          })
+      : o.enqueue;
+    this.listener = new Listener({
+      host: o.host,
+      port: o.port,
+      tls: o.tls,
+      allowPeers: o.allowPeers,
+      maxFrameBytes: o.maxDataBytes,
+      maxConnections: o.maxConnections,
+      maxConnectionsPerPeer: o.maxConnectionsPerPeer,
+      ratePerPeer: o.ratePerPeer,
+      burstPerPeer: o.burstPerPeer,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      idleTimeoutMs: o.idleTimeoutMs,
+      metrics: o.metrics,
+      log,
+      onFrames: () => {},
+      session: (io, peer) => {
+        const session = new RelpSession({
+          peer,
+          io,
+          maxDataBytes: o.maxDataBytes,
+          metrics,
+          log,
+          violationLog,
+          resends: o.resends,
+          toRecord: (frame, receivedAtUs) => o.toRecord(frame, peer, receivedAtUs),
+          enqueue,
+        });
+        this.#sessions.add(session);
+        if (this.#stopping) session.stop();
+        return {
+          onData: (chunk, receivedAtUs) => session.onData(chunk, receivedAtUs),
+          onClose: () => {
+            session.onClose();
+            this.#sessions.delete(session);
+          },
+        };
+      },
+    });
+  }
+
+  listen(): Promise<AddressInfo> {
+    return this.listener.listen();
+  }
+
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  /** Writer backpressure: stop reading every RELP connection (acks keep flowing). */
+  pause(): void {
+    this.listener.pause();
+  }
+
+  resume(): void {
+    if (!this.#stopping) this.listener.resume();
+  }
+
+  reload(material: TlsMaterial, allowPeers: readonly string[]): number {
+    return this.listener.reload(material, allowPeers);
+  }
+
+  /** Shutdown, step 1: no new connections, no new frames. */
+  stopReading(): void {
+    this.#stopping = true;
+    this.listener.stopAccepting();
+    this.listener.pause();
+    for (const s of this.#sessions) s.stop();
+  }
+
+  /** Shutdown, last step (after the writer committed): owed acks, `serverclose`, end. */
+  async close(graceMs: number): Promise<void> {
+    this.stopReading();
+    for (const s of this.#sessions) s.serverClose();
+    await this.listener.close(graceMs);
+  }
+}
