@@ -48,11 +48,12 @@ const lockKey = (chain: string): string => `syslog-ledger:chain:${chain}`;
 const DEFAULT_COMMIT_TIMEOUT_MS = 30_000;
 /**
  * Most raw bytes per batch, whatever --batch-size says: a batch's COPY text (bytea as hex, the
- * message again in both JSON documents) is about 4x its raw bytes, and 5,000 frames of 4 KB made
- * ~100 MB of strings per batch (measured in test/resilience/memory.test.ts). 1 MiB (256 frames of
- * 4 KB) instead of 4 MiB: max RSS while draining an outage of 4 KB frames 386 -> 332 MiB.
+ * message again in both JSON documents) is about 4x its raw bytes, and chaining it holds the event
+ * loop (test/resilience/memory.test.ts for memory; test/resilience/hostile-redaction.test.ts for
+ * the loop: 64 KiB frames). 512 KiB: 128 frames of 4 KB, 8 of 64 KiB; frames of a few hundred
+ * bytes are cut by --batch-size first.
  */
-const BATCH_MAX_BYTES = 1 << 20;
+const BATCH_MAX_BYTES = 512 * 1024;
 
 export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Error]; ready: []; unready: [] }> {
   readonly #o: WriterOptions;
@@ -294,7 +295,12 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   async #run(): Promise<void> {
     let backoffMs = 100;
     while (this.#running) {
-      while (this.#inflight.length < PIPELINE_DEPTH && this.#queue.length > this.#queueHead) this.#inflight.push(this.#chain(this.#takeBatch()));
+      while (this.#inflight.length < PIPELINE_DEPTH && this.#queue.length > this.#queueHead) {
+        this.#inflight.push(this.#chain(this.#takeBatch()));
+        // One batch's chaining per turn of the event loop: the sockets, /healthz and the acks run
+        // between two (a batch of 64 KiB frames takes tens of ms to chain).
+        if (this.#inflight.length < PIPELINE_DEPTH && this.#queue.length > this.#queueHead) await new Promise<void>((res) => setImmediate(res));
+      }
       this.#updateGauges();
       if (this.#inflight.length === 0) {
         if (this.#closing) break;

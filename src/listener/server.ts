@@ -19,6 +19,9 @@ import { TokenBucket } from './limits.js';
 import { RateLimitedLog } from './ratelimit-log.js';
 import { isRevoked, type TlsMaterial } from './tls-files.js';
 
+/** Frame processing one connection may do per turn of the event loop before it waits for the next. */
+const TURN_BUDGET_MS = 10;
+
 export interface ListenerOptions {
   readonly host: string;
   readonly port: number;
@@ -138,6 +141,8 @@ export class Listener {
   readonly #throttled = new Set<tls.TLSSocket>();
   /** Sockets their protocol session holds (too much unacknowledged). */
   readonly #held = new Set<tls.TLSSocket>();
+  /** Sockets paused until the event loop turns (a connection's frames took over TURN_BUDGET_MS). */
+  readonly #yielding = new Set<tls.TLSSocket>();
   readonly #perPeer = new Map<string, number>();
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #refusalLog: RateLimitedLog;
@@ -271,7 +276,7 @@ export class Listener {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    for (const s of this.#sockets.keys()) if (!this.#throttled.has(s) && !this.#held.has(s)) s.resume();
+    for (const s of this.#sockets.keys()) if (!this.#throttled.has(s) && !this.#held.has(s) && !this.#yielding.has(s)) s.resume();
     this.#o.metrics.backpressureActive.set(0);
   }
 
@@ -382,7 +387,7 @@ export class Listener {
             socket.pause();
           } else {
             this.#held.delete(socket);
-            if (!this.#paused && !this.#throttled.has(socket) && !socket.destroyed) socket.resume();
+            if (!this.#paused && !this.#throttled.has(socket) && !this.#yielding.has(socket) && !socket.destroyed) socket.resume();
           }
         },
       },
@@ -394,8 +399,11 @@ export class Listener {
       closeReason = 'idle_timeout';
       socket.destroy();
     });
+    // Work spent on this connection's frames since the event loop last turned (see #yieldTurn).
+    let spentMs = 0;
     socket.on('data', (chunk: Buffer) => {
       m.bytesReceived.inc(chunk.length);
+      const t0 = performance.now();
       let count: number;
       if (handler) {
         handler.onData(chunk, nowMicros());
@@ -406,6 +414,19 @@ export class Listener {
         this.#o.onFrames(frames, peer, nowMicros());
         count = frames.length;
       }
+      spentMs += performance.now() - t0;
+      if (spentMs > TURN_BUDGET_MS && !this.#yielding.has(socket)) {
+        // libuv reads up to 32 times from one socket before it looks at anything else: with large
+        // frames that held every other connection, the writer and /healthz for 100+ ms. Let the
+        // loop turn, then read on.
+        this.#yielding.add(socket);
+        socket.pause();
+        setImmediate(() => {
+          spentMs = 0;
+          this.#yielding.delete(socket);
+          if (!this.#paused && !this.#throttled.has(socket) && !this.#held.has(socket) && !socket.destroyed) socket.resume();
+        });
+      }
       const waitMs = bucket?.take(count) ?? 0;
       if (waitMs > 0 && !this.#throttled.has(socket)) {
         // Over its rate: stop reading this peer until it has earned the events it sent.
@@ -414,7 +435,7 @@ export class Listener {
         socket.pause();
         setTimeout(() => {
           this.#throttled.delete(socket);
-          if (!this.#paused && !this.#held.has(socket) && !socket.destroyed) socket.resume();
+          if (!this.#paused && !this.#held.has(socket) && !this.#yielding.has(socket) && !socket.destroyed) socket.resume();
         }, waitMs).unref();
       }
     });
@@ -433,6 +454,7 @@ export class Listener {
       this.#sockets.delete(socket);
       this.#throttled.delete(socket);
       this.#held.delete(socket);
+      this.#yielding.delete(socket);
       const left = (this.#perPeer.get(key) ?? 1) - 1;
       if (left > 0) this.#perPeer.set(key, left);
       else this.#perPeer.delete(key);
