@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { helpText, int, oneOf, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
+import { helpText, oneOf, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { recordAccess, exportAccessEvent } from '../evidence/access.js';
@@ -67,7 +67,6 @@ export async function exportCommand(argv: string[], deps: ExportDeps = {}): Prom
   if (!existsSync(keyPath)) throw new ConfigError('--signing-key', `${keyPath} not found: export signs its manifest with the key serve signs checkpoints with`);
   const key = await loadOrCreateSigningKey(keyPath);
   const checkpointFile = resolve(requireStr(values, 'checkpoint-file'));
-  void int;
 
   const db = await resolveDatabase({ databaseUrl: str(values, 'database-url'), dataDir: resolve(requireStr(values, 'data-dir')) });
   const abort = new AbortController();

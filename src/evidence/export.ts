@@ -22,7 +22,7 @@ import type { DbRow } from '../ledger/verify.js';
 import { CSV_COLUMNS, DIGESTED_FILES, FILES, PACKAGE_TYPE, PACKAGE_VERSION, csvField, keyFingerprint, signManifest, type CheckpointLink, type FileDigest, type ManifestBody, type RunProof } from './format.js';
 import { HashedFile, publish, removeQuietly, writeWhole } from './files.js';
 import { describeQuery, isFiltered, predicate, type EvidenceQuery } from './query.js';
-import { lineText, messageOf, rowVersion, selectRow, storedRow } from './rows.js';
+import { lineText, rowVersion, selectRow, storedRow } from './rows.js';
 import { qb, run } from './sql.js';
 import { verifyMd } from './verify-md.js';
 
@@ -44,7 +44,7 @@ export interface ExportOptions {
   readonly signal?: AbortSignal;
   /** Seconds to wait for signed checkpoints covering the newest matching rows (default 10). */
   readonly coverageWaitSec?: number;
-  /** Rows per FETCH (default 2000). */
+  /** Rows per FETCH (default 1000). */
   readonly fetchRows?: number;
 }
 
@@ -273,7 +273,7 @@ async function streamPackage(
   await client.query(`DECLARE evidence_rows NO SCROLL CURSOR FOR ${compiled.sql}`, compiled.parameters as unknown[]);
   for (;;) {
     if (o.signal?.aborted) throw new ExportError('interrupted');
-    const res = await client.query<DbRow & { in_range: boolean }>(`FETCH ${o.fetchRows ?? 2000} FROM evidence_rows`);
+    const res = await client.query<DbRow & { in_range: boolean; message: string | null }>(`FETCH ${o.fetchRows ?? 1000} FROM evidence_rows`);
     if (res.rows.length === 0) break;
     let jsonl = '';
     let csvText = '';
@@ -308,7 +308,7 @@ async function streamPackage(
       const l = r.lifted;
       csvText +=
         [r.chain, r.seq, new Date(r.receivedAtUs / 1000).toISOString(), l.event_time, l.hostname, l.app_name, l.class_uid, l.activity_id, l.status_id, l.severity_id,
-          l.user_name, l.actor_user, l.src_ip, r.peerCn, r.peerAddr, r.format, r.parseError, db.in_range, messageOf(r.eventText), r.raw.toString('utf8')]
+          l.user_name, l.actor_user, l.src_ip, r.peerCn, r.peerAddr, r.format, r.parseError, db.in_range, db.message, r.raw.toString('utf8')]
           .map(csvField)
           .join(',') + '\r\n';
       lines++;

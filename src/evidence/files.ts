@@ -23,7 +23,8 @@ export class HashedFile {
     const b = Buffer.from(text, 'utf8');
     this.#hash.update(b);
     this.#bytes += b.length;
-    if (!this.#ws.write(b)) await Promise.race([once(this.#ws, 'drain'), once(this.#ws, 'error').then(([e]) => Promise.reject(e as Error))]);
+    // events.once rejects when 'error' is emitted while it waits.
+    if (!this.#ws.write(b)) await once(this.#ws, 'drain');
   }
 
   /** Ends the file, fsyncs it, returns its digest. */

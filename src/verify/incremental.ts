@@ -3,7 +3,8 @@
  * every --verify-interval, the rows of serve's chain committed since the last verification are
  * recomputed (the real verify code, in one snapshot), linked to the last row verified, appended to
  * the chain's Merkle tree, and compared with every signed checkpoint among them (signature checked
- * with the key's public half). The first run after start verifies the chain from its start.
+ * with the key's public half). The first run, one interval after start, verifies the chain from its
+ * start (or its retention boundary).
  *
  * Each result is a ledger record (format `internal`, OCSF 1008 Event Log Activity, activity Other
  * "Verify", msgid `verify.incremental`, details under `unmapped.verify`: what the `integrity_status`
@@ -35,7 +36,7 @@ export interface IncrementalVerifyOptions {
   /** The public half of serve's signing key: checkpoints are compared only when it signed them. */
   readonly key: VerifyingKey;
   readonly intervalMs: number;
-  /** Delay of the first run after start (default: min(interval, 30 s)). */
+  /** Delay of the first run after start (default: one interval). */
   readonly firstDelayMs?: number;
   readonly metrics: Metrics;
   readonly log?: Logger;
@@ -72,7 +73,7 @@ export class IncrementalVerifier {
   }
 
   start(): void {
-    this.#schedule(this.#o.firstDelayMs ?? Math.min(this.#o.intervalMs, 30_000));
+    this.#schedule(this.#o.firstDelayMs ?? this.#o.intervalMs);
   }
 
   async stop(): Promise<void> {
