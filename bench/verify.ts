@@ -125,6 +125,8 @@ export interface VerifyBenchResult {
   /** Per --workers value: best and median events/s. */
   readonly summary: Array<{ workers: string; best: number; median: number }>;
   readonly proofs: ProofSize[];
+  /** `export` of the whole ledger and `verify-evidence` of the package (bench/export.ts; BENCH_EXPORT=0 skips). */
+  readonly export?: import('./export.js').ExportBenchResult;
   readonly profile?: string;
 }
 
@@ -489,7 +491,13 @@ export async function benchVerify(o: VerifyBenchOptions = {}): Promise<VerifyBen
     }
     const proofs = process.env.BENCH_VERIFY_PROOFS === '0' ? [] : await proofSizes(l);
     for (const p of proofs) log(`${p.kind} ${p.args}: ${p.hashes} hashes, ${p.documentBytes} B document, tree size ${p.treeSize}, verify-proof ${p.verifies ? 'ok' : 'FAILED'}`);
-    return { rows, chains, form, buildSeconds: round(l.buildSeconds, 1), tableMb: l.tableMb, avg: l.avg, machine: m, runs, summary, proofs, ...(profile ? { profile } : {}) };
+    let exp: import('./export.js').ExportBenchResult | undefined;
+    if (process.env.BENCH_EXPORT !== '0') {
+      const { benchExport } = await import('./export.js');
+      exp = await benchExport(l);
+      log(`export of ${exp.rows} events: ${exp.export.seconds} s (${exp.export.eventsPerSec}/s), peak RSS ${exp.export.peakRssMb} MB, package ${exp.packageMb} MB; verify-evidence ${exp.verifyEvidence.seconds} s, peak RSS ${exp.verifyEvidence.peakRssMb} MB`);
+    }
+    return { rows, chains, form, buildSeconds: round(l.buildSeconds, 1), tableMb: l.tableMb, avg: l.avg, machine: m, runs, summary, proofs, ...(exp ? { export: exp } : {}), ...(profile ? { profile } : {}) };
   } finally {
     await l.drop();
   }
