@@ -8,6 +8,8 @@ import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalRowOfLine, type EvidenceLine } from '../../src/evidence/format.js';
+import { chainHash, type CanonicalRow } from '../../src/ledger/canonical.js';
 import { query } from '../helpers/db.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { connect, sendAndClose, waitFor } from '../helpers/tls-client.js';
@@ -112,6 +114,26 @@ describe('export / verify-evidence', () => {
       if (what === 'manifest') expect(v.out).toMatch(/manifest\.json: the signature does not verify/);
     }
   }, 120_000);
+
+  it('verify-evidence: a changed event whose hashes were all recomputed (no key needed for that) fails its run\'s proof', async () => {
+    const dir = tampered(complete, 't-rechained', (lines) => {
+      const out: string[] = [];
+      let prev: string | undefined;
+      for (const [i, text] of lines.entries()) {
+        const line = JSON.parse(text) as EvidenceLine;
+        if (i === 7) (line.event as { message: string }).message += ' (edited)';
+        if (prev !== undefined) line.leaf.prev_hash = prev;
+        line.leaf.hash = chainHash(Buffer.from(line.leaf.prev_hash, 'hex'), canonicalRowOfLine(line) as CanonicalRow).toString('hex');
+        prev = line.leaf.hash;
+        out.push(JSON.stringify(line));
+      }
+      return out;
+    });
+    const v = await verifyPkg(dir);
+    expect(v.code).toBe(1);
+    expect(v.out).not.toMatch(/does not hash to its leaf hash/);
+    expect(v.out).toMatch(/the events do not lead to the root signed at tree size/);
+  });
 
   it('verify-evidence: exits 2 with a key other than the ledger\'s, and for a folder that is not a package', async () => {
     const other = join(server.workDir, 'other.pub');
