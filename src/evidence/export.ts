@@ -15,6 +15,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { LedgerError } from '../errors.js';
 import { keyMap, parseCheckpoint, serializeCheckpoint, verifyCheckpointSignature, type Checkpoint } from '../ledger/checkpoint.js';
+import { isoMicros } from '../ledger/copy.js';
 import { DbNodeSource } from '../ledger/merkle-store.js';
 import { MerkleAccumulator, consistencyProof, frontierNodes, nodeKey, verifyConsistency } from '../ledger/merkle.js';
 import type { SigningKey, VerifyingKey } from '../ledger/signing.js';
@@ -307,7 +308,7 @@ async function streamPackage(
       jsonl += `${lineText(r, version, filtered || db.in_range)}\n`;
       const l = r.lifted;
       csvText +=
-        [r.chain, r.seq, new Date(r.receivedAtUs / 1000).toISOString(), l.event_time, l.hostname, l.app_name, l.class_uid, l.activity_id, l.status_id, l.severity_id,
+        [r.chain, r.seq, isoMicros(r.receivedAtUs), l.event_time, l.hostname, l.app_name, l.class_uid, l.activity_id, l.status_id, l.severity_id,
           l.user_name, l.actor_user, l.src_ip, r.peerCn, r.peerAddr, r.format, r.parseError, db.in_range, db.message, r.raw.toString('utf8')]
           .map(csvField)
           .join(',') + '\r\n';
