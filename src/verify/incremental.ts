@@ -155,7 +155,8 @@ export class IncrementalVerifier {
     const report = await verifyLedger(this.#o.databaseUrl, {
       chain,
       ...(prev !== undefined ? { fromSeq: prev.seq } : {}),
-      workers: 0,
+      // One worker thread: row hashing stays off serve's event loop (only the Merkle appends run here).
+      workers: 1,
       maxFindings: 20,
       onRow: (_c, seq, hash) => {
         if (prev !== undefined && seq === prev.seq) {
