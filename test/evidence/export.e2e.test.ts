@@ -87,7 +87,11 @@ describe('export / verify-evidence', () => {
     expect(all.mode).toBe('complete');
     expect(all.counts.runs).toBe(1);
 
-    for (const dir of [filtered, complete]) {
+    // Nothing matching is a statement too: a signed count of 0.
+    const empty = join(server.workDir, 'pkg-empty');
+    const z = await cli(['export', '--out', empty, '--host', 'no-such-host']);
+    expect(z.stdout).toMatch(/filtered export, 0 matching rows/);
+    for (const dir of [filtered, complete, empty]) {
       const v = await verifyPkg(dir);
       expect(v.out).toMatch(/^intact: /);
       expect(v.code).toBe(0);
