@@ -8,9 +8,11 @@
  * (the writer's lock key, transaction-scoped: concurrent commands queue, and a serve started with
  * `--chain syslog-ledger.access` would be refused the lock), locks the chain row, chains on its
  * head, COPYs the row, moves the head, and signs a checkpoint of the new head with the Merkle
- * nodes completed. After the commit the checkpoint is appended to the checkpoint file; one that a
- * crash kept out of the file is appended by the next access record. So the chain never has an
- * unsigned tail, and no two processes ever chain on the same head.
+ * nodes completed. After the commit, under the lock again, the newest checkpoint is appended to the
+ * checkpoint file when the file is behind it; one that a crash kept out of the file is appended by
+ * the next access record. So the chain never has an
+ * unsigned tail, and no two processes ever chain on the same head. The file append also runs under
+ * the lock, so the file's checkpoints of the chain only go forward.
  *
  * A read that cannot be recorded does not happen: the command fails (export leaves no package,
  * prove prints no proof).
@@ -36,6 +38,9 @@ import { osUser, type ExportSummary } from './export.js';
 
 /** The chain of access records. */
 export const ACCESS_CHAIN = 'syslog-ledger.access';
+
+/** The chain's advisory lock key: the ledger writer's (src/ledger/writer.ts lockKey). */
+const LOCK_KEY = `syslog-ledger:chain:${ACCESS_CHAIN}`;
 
 /** Who read: the OS account running the command, the database role it connected as, the machine. */
 export interface Reader {
@@ -67,7 +72,7 @@ export async function recordAccess(databaseUrl: string, o: AccessRecordOptions):
     let seq: number;
     try {
       await client.query("SET LOCAL lock_timeout = '60s'");
-      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`syslog-ledger:chain:${ACCESS_CHAIN}`]);
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [LOCK_KEY]);
       await client.query('INSERT INTO chains (chain) VALUES ($1) ON CONFLICT (chain) DO NOTHING', [ACCESS_CHAIN]);
       const head = (await client.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1 FOR UPDATE', [ACCESS_CHAIN])).rows[0]!;
       const headSeq = Number(head.head_seq);
@@ -94,11 +99,14 @@ export async function recordAccess(databaseUrl: string, o: AccessRecordOptions):
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     }
-    const file = await CheckpointFile.open(o.checkpointFile);
+    // To the file, in seq order: two commands that committed seq N and N+1 could otherwise append
+    // N+1 first (verify: checkpoint_backwards). Under the chain's lock, the newest checkpoint in the
+    // database is appended when the file is behind it (ours, or a later one that covers ours).
+    await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [LOCK_KEY]);
     try {
-      await file.append(cp);
+      await catchUpFile(client, o);
     } finally {
-      await file.close();
+      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [LOCK_KEY]);
     }
     return seq;
   } finally {
