@@ -458,6 +458,14 @@ export function table(r: Results): string {
     for (const s of v.summary) L.push(`| --workers ${s.workers} (${v.runs.filter((x) => x.workers === s.workers).length} runs) | ${fmt(s.best)} | ${fmt(s.median)} | ${cpu(s.workers, 'verify')} / ${cpu(s.workers, 'pg_backends')} |`);
     for (const p of v.proofs) L.push(`| ${p.kind} proof ${p.args} (tree size ${fmt(p.treeSize)}): hashes, bytes, verify-proof | ${p.hashes} | ${fmt(p.documentBytes)} | ${p.verifies ? 'ok' : 'FAILED'} |`);
     L.push('');
+    if (v.export) {
+      const e = v.export;
+      L.push(`| evidence package of ${fmt(e.rows)} events (complete export, bench/export.ts) | seconds | events/s | peak RSS MB |`);
+      L.push('|---|---:|---:|---:|');
+      L.push(`| \`export\` (package ${fmt(e.packageMb, 1)} MB, ${fmt(e.bytesPerEvent)} B/event) | ${fmt(e.export.seconds, 1)} | ${fmt(e.export.eventsPerSec)} | ${fmt(e.export.peakRssMb, 1)} |`);
+      L.push(`| \`verify-evidence\` | ${fmt(e.verifyEvidence.seconds, 1)} | ${fmt(e.verifyEvidence.eventsPerSec)} | ${fmt(e.verifyEvidence.peakRssMb, 1)} |`);
+      L.push('');
+    }
   }
   if (r.connections?.hold || r.connections?.storm) {
     const h = r.connections.hold;

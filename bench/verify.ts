@@ -91,6 +91,8 @@ export interface BenchLedger {
   readonly chains: number;
   readonly dir: string;
   readonly checkpointFile: string;
+  /** The private key (prove and export sign their access records with it). */
+  readonly signingKeyFile: string;
   readonly publicKeyFile: string;
   /** Seconds to build it (0 when an existing one was reused). */
   readonly buildSeconds: number;
@@ -123,6 +125,8 @@ export interface VerifyBenchResult {
   /** Per --workers value: best and median events/s. */
   readonly summary: Array<{ workers: string; best: number; median: number }>;
   readonly proofs: ProofSize[];
+  /** `export` of the whole ledger and `verify-evidence` of the package (bench/export.ts; BENCH_EXPORT=0 skips). */
+  readonly export?: import('./export.js').ExportBenchResult;
   readonly profile?: string;
 }
 
@@ -162,6 +166,7 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
   const dir = keep ? join(tmpdir(), name) : mkdtempSync(join(tmpdir(), `${name}-`));
   const checkpointFile = join(dir, 'checkpoints.jsonl');
   const publicKeyFile = join(dir, 'ledger-signing.key.pub');
+  const signingKeyFile = join(dir, 'ledger-signing.key');
   const drop = async (): Promise<void> => {
     if (keep) return;
     await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
@@ -182,13 +187,14 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
 
   if (keep && existsSync(checkpointFile)) {
     const ok = await withClient(url, async (c) => {
-      const heads = Number((await c.query<{ n: string }>('SELECT sum(head_seq) AS n FROM chains')).rows[0]!.n);
+      // The bench chains only: prove and export add records to the access chain.
+      const heads = Number((await c.query<{ n: string }>("SELECT sum(head_seq) AS n FROM chains WHERE chain LIKE 'bench-%'")).rows[0]!.n);
       const pk = (await c.query(`SELECT 1 FROM pg_constraint WHERE conrelid = 'ledger'::regclass AND contype = 'p'`)).rowCount;
       return heads === rows && pk === 1;
     }).catch(() => false);
-    if (ok) {
+    if (ok && existsSync(signingKeyFile)) {
       log(`reusing ${name}`);
-      return { name, url, rows, chains, dir, checkpointFile, publicKeyFile, buildSeconds: 0, ...(await sizes()), drop };
+      return { name, url, rows, chains, dir, checkpointFile, publicKeyFile, signingKeyFile, buildSeconds: 0, ...(await sizes()), drop };
     }
   }
 
@@ -222,6 +228,7 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
   const tpl = templates(templateCount, form);
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   writeFileSync(publicKeyFile, publicKey.export({ format: 'pem', type: 'spki' }) as string);
+  writeFileSync(signingKeyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, { mode: 0o600 });
   const key = { privateKey, publicKey, keyId: keyIdOf(publicKey), created: true };
   const ledgerId = await withClient(url, async (c) => (await c.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta')).rows[0]!.id);
 
@@ -299,14 +306,14 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
   await Promise.all(conns.map((c) => c.end()));
   const buildSeconds = (performance.now() - t0) / 1000;
   log(`built ${name} in ${buildSeconds.toFixed(1)} s`);
-  return { name, url, rows, chains, dir, checkpointFile, publicKeyFile, buildSeconds, ...(await sizes()), drop };
+  return { name, url, rows, chains, dir, checkpointFile, publicKeyFile, signingKeyFile, buildSeconds, ...(await sizes()), drop };
 }
 
 /**
  * The `checkpoints` and `merkle_nodes` tables, as the checkpointer fills them (prove reads them):
  * the file's checkpoints, and the level >= 8 nodes recomputed from the row hashes. Once per ledger.
  */
-async function fillProofTables(l: BenchLedger): Promise<void> {
+export async function fillProofTables(l: BenchLedger): Promise<void> {
   await withClient(l.url, async (c) => {
     if (Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM checkpoints')).rows[0]!.n) > 0) return;
     const lines = readFileSync(l.checkpointFile, 'utf8').split('\n').filter(Boolean);
@@ -358,7 +365,8 @@ async function proofSizes(l: BenchLedger): Promise<ProofSize[]> {
   try {
     for (const c of cases) {
       const file = join(dir, 'proof.json');
-      const made = await run([MAIN, 'prove', '--database-url', l.url, '--chain', chain, ...c.args, '--out', file]);
+      const access = ['--signing-key', l.signingKeyFile, '--checkpoint-file', join(l.dir, 'access-checkpoints.jsonl')];
+      const made = await run([MAIN, 'prove', '--database-url', l.url, '--chain', chain, ...c.args, '--out', file, ...access]);
       if (made !== 0) throw new Error(`prove ${c.args.join(' ')} exited ${made}`);
       const doc = JSON.parse(readFileSync(file, 'utf8')) as { proof: string[]; tree_size?: number; second?: { tree_size: number } };
       const ok = (await run([MAIN, 'verify-proof', '--public-key', l.publicKeyFile, file])) === 0;
@@ -483,7 +491,13 @@ export async function benchVerify(o: VerifyBenchOptions = {}): Promise<VerifyBen
     }
     const proofs = process.env.BENCH_VERIFY_PROOFS === '0' ? [] : await proofSizes(l);
     for (const p of proofs) log(`${p.kind} ${p.args}: ${p.hashes} hashes, ${p.documentBytes} B document, tree size ${p.treeSize}, verify-proof ${p.verifies ? 'ok' : 'FAILED'}`);
-    return { rows, chains, form, buildSeconds: round(l.buildSeconds, 1), tableMb: l.tableMb, avg: l.avg, machine: m, runs, summary, proofs, ...(profile ? { profile } : {}) };
+    let exp: import('./export.js').ExportBenchResult | undefined;
+    if (process.env.BENCH_EXPORT !== '0') {
+      const { benchExport } = await import('./export.js');
+      exp = await benchExport(l);
+      log(`export of ${exp.rows} events: ${exp.export.seconds} s (${exp.export.eventsPerSec}/s), peak RSS ${exp.export.peakRssMb} MB, package ${exp.packageMb} MB; verify-evidence ${exp.verifyEvidence.seconds} s, peak RSS ${exp.verifyEvidence.peakRssMb} MB`);
+    }
+    return { rows, chains, form, buildSeconds: round(l.buildSeconds, 1), tableMb: l.tableMb, avg: l.avg, machine: m, runs, summary, proofs, ...(exp ? { export: exp } : {}), ...(profile ? { profile } : {}) };
   } finally {
     await l.drop();
   }

@@ -8,13 +8,18 @@
  * verifies against the checkpoint's root, 1 when it does not (the ledger or the stored Merkle nodes
  * were changed after the checkpoint was signed: run `syslog-ledger verify`), 2 when no proof could be made.
  */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { bool, helpText, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { parseCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
+import { proveAccessEvent, recordAccess } from '../evidence/access.js';
 import { DbNodeSource } from '../ledger/merkle-store.js';
+import { loadOrCreateSigningKey } from '../ledger/signing.js';
+import { DEFAULT_CHECKPOINT_FILE } from '../ledger/verify-checkpoints.js';
 import { consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyInclusion } from '../ledger/merkle.js';
 import { readChain, recomputeHash } from '../ledger/verify.js';
 import type { LiftedColumns } from '../normalize/types.js';
@@ -27,6 +32,8 @@ export const PROVE_OPTIONS = {
   'tree-size': { type: 'string', arg: 'T', help: 'prove against the checkpoint at this tree size (default: the latest)' },
   consistency: { type: 'boolean', help: 'consistency proof between the checkpoints at tree sizes A and B (positional; B may be "latest")' },
   out: { type: 'string', arg: 'FILE', help: 'write the proof here instead of stdout' },
+  'signing-key': { type: 'string', default: './certs/ledger-signing.key', arg: 'FILE', help: "the ledger's key (serve --signing-key): signs the access record this read leaves in the ledger" },
+  'checkpoint-file': { type: 'string', default: DEFAULT_CHECKPOINT_FILE, arg: 'FILE', help: "signed chain heads file (serve --checkpoint-file): the access record's checkpoint is appended" },
 } as const satisfies OptionSpecs;
 
 /** An inclusion proof, as printed (docs/integrity.md). */
@@ -127,6 +134,16 @@ export async function proveCommand(argv: string[], deps: ProveDeps = {}): Promis
       ? await makeConsistency(client, chain, positionals[0] as string, positionals[1] as string)
       : await makeInclusion(client, chain, positiveInt(seqRaw as string, '--seq'), treeSizeRaw === undefined ? 'latest' : treeSizeRaw);
     const text = `${JSON.stringify(result.doc, null, 2)}\n`;
+    // The read is recorded before anything is shown (src/evidence/access.ts); no record, no proof.
+    const keyPath = resolve(requireStr(values, 'signing-key'));
+    if (!existsSync(keyPath)) throw new ProveFailure(`${keyPath} not found: prove records each read in the ledger, signed with serve's --signing-key`);
+    const c = consistency ? (result.doc as ConsistencyProofDoc) : undefined;
+    const pos: [number, number] | undefined = c && [c.first.tree_size, c.second.tree_size];
+    await recordAccess(db.url, {
+      key: await loadOrCreateSigningKey(keyPath),
+      checkpointFile: resolve(requireStr(values, 'checkpoint-file')),
+      event: proveAccessEvent({ chain, ...(consistency ? { consistency: pos } : { seq: Number(seqRaw) }), proofSha256: createHash('sha256').update(text).digest('hex'), valid: result.ok }),
+    });
     const file = str(values, 'out');
     if (file !== undefined) await writeFile(file, text);
     else out(text);

@@ -16,6 +16,7 @@ import { FORMAT_OPTIONS } from '../parsing/types.js';
 import { createDevPki } from '../pki/devpki.js';
 import pg from 'pg';
 import { Checkpointer } from '../ledger/checkpointer.js';
+import { IncrementalVerifier } from '../verify/incremental.js';
 import { loadOrCreateSigningKey } from '../ledger/signing.js';
 import { loadDetectionConfig } from '../detect/config.js';
 import { Detector } from '../detect/detector.js';
@@ -76,6 +77,7 @@ export const SERVE_OPTIONS = {
   detections: { type: 'string', arg: 'FILE', help: 'detection rules and thresholds (JSON, docs/detections.md; {} for the defaults); unset: no detections' },
   'redaction-rules': { type: 'string', arg: 'FILE', help: 'redaction rules (JSON, docs/redaction.md); unset: every built-in rule, for every source' },
   'redaction-key': { type: 'string', default: './certs/ledger-redaction.key', arg: 'FILE', help: 'HMAC key kept for the originals of redacted frames (created if absent)' },
+  'verify-interval': { type: 'string', default: '10m', arg: 'DURATION', help: 'verify the rows committed since the last verification this often, recorded in the ledger and metrics (0: never)' },
   'log-level': { type: 'string', default: 'info', arg: LOG_LEVELS.join('|'), help: 'operational log level' },
   'no-dev-pki': { type: 'boolean', help: 'do not create a dev PKI in ./certs when the default certificate files are missing' },
 } as const satisfies OptionSpecs;
@@ -125,6 +127,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ...(str(values, 'relp-listen') ? { relp: { ...hostPort(values, 'relp-listen'), maxDataBytes: int(values, 'relp-max-data', 64, 64 << 20) } } : {}),
   };
   const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
+  const verifyIntervalMs = durationMs(values, 'verify-interval');
   // Read both rule files before anything starts, so a mistake in them stops serve at once.
   const redactionConfig = loadRedactionConfig(str(values, 'redaction-rules'));
   const detectionsFile = str(values, 'detections');
@@ -203,6 +206,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
         metrics: `${pipeline.metricsAddress.address}:${pipeline.metricsAddress.port}`, chain: cfg.chain, headSeq: pipeline.writer.head.seq },
       'syslog-ledger serving',
     );
+    // Incremental verification of this chain (src/verify/incremental.ts): a failure is an alert, never a stop.
+    const verifier =
+      verifyIntervalMs > 0
+        ? new IncrementalVerifier({ databaseUrl: db.url, chain: cfg.chain, key: { publicKey: key.publicKey, keyId: key.keyId }, intervalMs: verifyIntervalMs, metrics, log: log.child({ stage: 'verify' }), enqueue: (r) => pipeline.writer.enqueue(r) })
+        : undefined;
+    verifier?.start();
 
     exitCode = await new Promise<number>((resolveExit) => {
       let stopping = false;
@@ -226,6 +235,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
           log.error({ err: describeError(err), ...(err instanceof EventsNotCommittedError ? { notCommitted: err.count } : {}) }, 'shutdown failed');
         void (async () => {
           let ok = true;
+          await verifier?.stop();
           // The checkpointer and its pool close whatever happened before: a failed writer must not
           // leave the process hanging on them.
           await pipeline.shutdown().catch((err: unknown) => {

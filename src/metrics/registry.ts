@@ -146,6 +146,33 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // Incremental verification inside serve (--verify-interval; src/verify/incremental.ts, docs/metrics.md).
+  // Labelled by chain, so the series is absent until a verification has succeeded.
+  readonly verifyLastSuccess = new Gauge({
+    name: 'syslog_ledger_verify_last_success_timestamp_seconds',
+    help: "Unix time of the last incremental verification of the chain that found it intact.",
+    labelNames: ['chain'] as const,
+    registers: [this.registry],
+  });
+  readonly verifyRows = new Counter({
+    name: 'syslog_ledger_verify_rows_verified_total',
+    help: 'Ledger rows recomputed by the incremental verification.',
+    labelNames: ['chain'] as const,
+    registers: [this.registry],
+  });
+  readonly verifyFailures = new Counter({
+    name: 'syslog_ledger_verify_failures_total',
+    help: 'Incremental verifications that failed, by reason (tampered: a finding; checkpoint: a signed checkpoint disagrees; error: could not check).',
+    labelNames: ['chain', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly verifyOk = new Gauge({
+    name: 'syslog_ledger_verify_ok',
+    help: 'Result of the last incremental verification: 1 intact, 0 failed.',
+    labelNames: ['chain'] as const,
+    registers: [this.registry],
+  });
+
   // Gap detection, stalls and certificates (docs/metrics.md). Set by src/metrics/{sequence,stall,certificates}.ts.
   readonly sequenceFindings = new Counter({
     name: 'syslog_ledger_sequence_findings_total',

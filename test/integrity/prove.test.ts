@@ -16,7 +16,8 @@ const CHAIN = 'web1';
 async function prove(args: string[]): Promise<{ code: number; doc: unknown; err: string }> {
   let out = '';
   let err = '';
-  const code = await proveCommand(args, { databaseUrl: db.url, stdout: (t) => (out += t), stderr: (t) => (err += t) });
+  const access = ['--signing-key', tmp.path('ledger-signing.key'), '--checkpoint-file', tmp.path('checkpoints.jsonl')];
+  const code = await proveCommand([...args, ...access], { databaseUrl: db.url, stdout: (t) => (out += t), stderr: (t) => (err += t) });
   return { code, doc: out ? (JSON.parse(out) as unknown) : undefined, err };
 }
 
@@ -149,5 +150,21 @@ describe('prove / verify-proof', () => {
     expect(v.code).toBe(1);
     // The untouched proof printed before the change still verifies: it is evidence of the original event.
     expect((await verifyProof(doc)).code).toBe(0);
+  });
+
+  it('prove: every proof read is an API Activity (6003) record in the access chain; without the key, no proof is printed', async () => {
+    const before = Number((await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM ledger WHERE chain = 'syslog-ledger.access'")).rows[0]!.n);
+    expect((await prove(['--chain', CHAIN, '--seq', '42'])).code).toBe(0);
+    const rows = (await db.pool.query<{ event: { api: unknown; unmapped: { access: Record<string, unknown> } }; class_uid: number }>(
+      "SELECT event::jsonb AS event, class_uid FROM ledger WHERE chain = 'syslog-ledger.access' ORDER BY seq DESC LIMIT 1",
+    )).rows;
+    expect(rows[0]).toMatchObject({ class_uid: 6003, event: { api: { operation: 'prove' }, unmapped: { access: { chain: CHAIN, seq: 42, rows: 1, valid: true } } } });
+    expect(Number((await db.pool.query<{ n: string }>("SELECT count(*) AS n FROM ledger WHERE chain = 'syslog-ledger.access'")).rows[0]!.n)).toBe(before + 1);
+    let out = '';
+    let err = '';
+    const code = await proveCommand(['--chain', CHAIN, '--seq', '42', '--signing-key', tmp.path('absent.key')], { databaseUrl: db.url, stdout: (t) => (out += t), stderr: (t) => (err += t) });
+    expect(code).toBe(2);
+    expect(out).toBe('');
+    expect(err).toMatch(/records each read/);
   });
 });

@@ -59,6 +59,10 @@ async function renderAfterTraffic(): Promise<string> {
   m.writerQueueEvents.set(3);
   m.chainHeadSeq.set({ chain: 'host-a' }, 11);
   m.checkpointLast.set(Date.now() / 1000);
+  m.verifyLastSuccess.set({ chain: 'host-a' }, Date.now() / 1000);
+  m.verifyRows.inc({ chain: 'host-a' }, 11);
+  m.verifyOk.set({ chain: 'host-a' }, 1);
+  m.verifyFailures.inc({ chain: 'host-a', reason: 'error' });
   const sources = new SourceTracker(m, { expectSources: ['web-01', 'db-01'] });
   sources.observeCommitted('web-01', 'web-01.internal', 11);
   sources.tick();
