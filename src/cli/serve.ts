@@ -73,6 +73,9 @@ export const SERVE_OPTIONS = {
   'no-dev-pki': { type: 'boolean', help: 'do not create a dev PKI in ./certs when the default certificate files are missing' },
 } as const satisfies OptionSpecs;
 
+/** A repeat of a stop signal within this long is the same stop (npm forwards what the group already got). */
+export const REPEATED_SIGNAL_MS = 1000;
+
 export const SERVE_HELP = helpText('syslog-ledger serve [options]', 'Run the server: mTLS syslog listener, ledger writer and metrics.', SERVE_OPTIONS);
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -184,7 +187,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
 
     exitCode = await new Promise<number>((resolveExit) => {
       let stopping = false;
+      let stopAt = 0;
       const onStop = (signal: string): void => {
+        if (stopping && signal !== 'writer-failure' && Date.now() - stopAt < REPEATED_SIGNAL_MS) {
+          // One stop, delivered twice: `kill -TERM` to npm start's process group (systemd, a
+          // terminal's Ctrl-C) reaches node directly and again through npm, which forwards it.
+          log.info({ signal }, `repeated ${signal} within ${REPEATED_SIGNAL_MS} ms: the same stop, still committing`);
+          return;
+        }
         if (stopping) {
           void pipeline.abort().then((lost) => {
             log.error({ signal, notCommitted: lost }, 'second signal: forced exit');
@@ -193,6 +203,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
           return;
         }
         stopping = true;
+        stopAt = Date.now();
         log.info({ signal, pending: pipeline.writer.pendingEvents }, 'shutting down: committing everything received');
         const timer = setTimeout(() => {
           void pipeline.abort().then((lost) => {
@@ -247,6 +258,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     });
   } finally {
     await db.release();
+    if (db.source === 'embedded-started') log.info({ dataDir: db.embedded?.dataDir }, 'embedded PostgreSQL stopped');
   }
   return exitCode;
 }
