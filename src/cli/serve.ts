@@ -1,5 +1,6 @@
 /** `syslog-ledger serve`: run the listener, writer and metrics until SIGTERM/SIGINT. */
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
@@ -13,6 +14,7 @@ import { startPipeline, type PipelineConfig } from '../pipeline.js';
 import { Metrics } from '../metrics/registry.js';
 import { FORMAT_OPTIONS } from '../parsing/types.js';
 import { createDevPki } from '../pki/devpki.js';
+import { certificateNames, clientNameSettings } from '../pki/names.js';
 import pg from 'pg';
 import { Checkpointer } from '../ledger/checkpointer.js';
 import { loadOrCreateSigningKey } from '../ledger/signing.js';
@@ -131,7 +133,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     console.error(
       `\nDevelopment PKI created in ${resolve('./certs')}. A client connects with:\n` +
         `  openssl s_client -connect localhost:${cfgBase.listen.port} -cert ${pki.client} -key ${pki.clientKey} -CAfile ${pki.ca}\n` +
-        `Issue a certificate for another host: syslog-ledger certs --out ./certs --issue HOSTNAME\n`,
+        `Issue a certificate for another host: npx syslog-ledger certs --issue HOSTNAME --ca-dir ./certs --out ./issued\n\n` +
+        clientNameSettings(certificateNames(await readFile(pki.server))),
     );
   }
   const tlsMaterial = await loadTlsMaterial(tlsPaths);
