@@ -159,6 +159,11 @@ describe.skipIf(!rsyslog || !hasPsql || !hasNpm)('README walkthrough: npm start,
     expect(existsSync(join(work, 'data/embedded-postgres.json'))).toBe(true);
     expect(existsSync(join(work, 'certs/client.pem'))).toBe(true);
     expect(postmasterPid && alive(postmasterPid)).toBe(true);
+    // One form of the certificate hint: the start-up hint and the README say the same command.
+    const form = /syslog-ledger certs --issue (\S+) --ca-dir \.\/certs --out \.\/issued/;
+    expect(serverOut).toMatch(form);
+    expect(readme).toMatch(form);
+    expect(serverOut).toContain('rsyslog: target="localhost"');
   });
 
   it("the README's rsyslog trial: a common-shape JSON audit line shows in failed_logins; the local auth log is forwarded too", async () => {
