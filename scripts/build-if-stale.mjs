@@ -9,13 +9,15 @@
  * `npm run build` and `npm test` still always compile.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const stamp = join(root, 'dist', '.build-stamp');
+// tsc rewrites every output on each compile (npm run build, npm test, this script): the entry
+// point's time is the last compile's.
+const built = join(root, 'dist', 'src', 'main.js');
 const INPUTS = ['src', 'bench', 'scripts', 'tsconfig.json', 'package.json'];
 
 /** Newest modification time under `path` (directories count: a deleted file changes its folder). */
@@ -28,10 +30,9 @@ function newest(path) {
 }
 
 const inputsAt = Math.max(...INPUTS.map((p) => join(root, p)).filter((p) => existsSync(p)).map(newest));
-if (existsSync(stamp) && existsSync(join(root, 'dist', 'src', 'main.js')) && statSync(stamp).mtimeMs > inputsAt) {
+if (existsSync(built) && statSync(built).mtimeMs > inputsAt) {
   console.log('syslog-ledger: dist/ is up to date (npm run build compiles anyway)');
 } else {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
-  writeFileSync(stamp, `${new Date().toISOString()}\n`);
 }
