@@ -87,6 +87,17 @@ export class TlsConfigError extends LedgerError {
 
 /** One-line description of any thrown value, for logs. */
 export function describeError(err: unknown): string {
+  if (isNoLedgerError(err)) return `this database has no ledger; run \`syslog-ledger migrate\` (${err.message})`;
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/** The ledger's tables, whose absence means the database was never migrated. */
+const LEDGER_TABLES = ['ledger_meta', 'ledger', 'chains', 'checkpoints', 'merkle_nodes'] as const;
+
+/** PostgreSQL's undefined_table (42P01) on one of the ledger's tables: a database that is not a ledger. */
+export function isNoLedgerError(err: unknown): err is Error {
+  if (!(err instanceof Error) || (err as { code?: unknown }).code !== '42P01') return false;
+  const m = /relation "(?:[^"]*\.)?([^".]+)" does not exist/.exec(err.message);
+  return m !== null && (LEDGER_TABLES as readonly string[]).includes(m[1]!);
 }

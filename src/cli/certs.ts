@@ -2,10 +2,12 @@
  * `syslog-ledger certs`: a development PKI (CA, server, client, CRL), certificates for new
  * hosts signed by that CA, and revocation.
  */
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError } from '../errors.js';
 import { createDevPki, DEFAULT_CLIENT_CN, DEFAULT_DAYS, issueCert, revoke } from '../pki/devpki.js';
+import { certificateNames, clientNameSettings } from '../pki/names.js';
 
 export const CERTS_HELP = `Usage:
   syslog-ledger certs [--out DIR] [--client CN ...] [--server-name NAME ...] [--days N] [--force]
@@ -113,7 +115,7 @@ export async function certsCommand(argv: string[], io: CertsIo = STDIO): Promise
           `  ${issued.cert}\n  ${issued.key}\n` +
           `Copy both, with ${resolve(caDir, 'ca.pem')}, to the host; revoke later with\n` +
           `  syslog-ledger certs --revoke ${issued.serial} --ca-dir ${caDir}\n\n` +
-          (values.server ? '' : clientUsage({ ca: resolve(caDir, 'ca.pem'), cert: issued.cert, key: issued.key })),
+          (values.server ? clientNameSettings(certificateNames(await readFile(issued.cert))) : clientUsage({ ca: resolve(caDir, 'ca.pem'), cert: issued.cert, key: issued.key })),
       );
       return 0;
     }
@@ -135,6 +137,8 @@ export async function certsCommand(argv: string[], io: CertsIo = STDIO): Promise
         `  server     ${files.server}, ${files.serverKey}\n` +
         files.clients.map((c) => `  client     ${c.cert}, ${c.key}  (CN ${c.cn})\n`).join('') +
         `  CRL        ${files.crl}\n\n` +
+        clientNameSettings(certificateNames(await readFile(files.server))) +
+        '\n' +
         clientUsage({ ca: files.ca, cert: files.client, key: files.clientKey }),
     );
     return 0;

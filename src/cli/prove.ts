@@ -1,8 +1,11 @@
 /**
  * `syslog-ledger prove`: Merkle proofs against signed checkpoints (docs/integrity.md, "Proofs").
  *
- *   prove --chain C --seq N [--tree-size T]     inclusion proof of event N (default: against the latest checkpoint)
- *   prove --chain C --consistency A B           consistency proof between the checkpoints at tree sizes A and B ("latest" allowed)
+ *   prove [--chain C] --seq N [--tree-size T]   inclusion proof of event N (default: against the latest checkpoint)
+ *   prove [--chain C] --consistency A B         consistency proof between the checkpoints at tree sizes A and B ("latest" allowed)
+ *
+ * Without --chain: the ledger's only chain, or, when it has several, the one named after this host
+ * (what `serve` writes by default); otherwise an error that lists the chains.
  *
  * The proof is printed as JSON (or written to --out) and checked before it is printed: exit 0 when it
  * verifies against the checkpoint's root, 1 when it does not (the ledger or the stored Merkle nodes
@@ -11,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { bool, helpText, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
@@ -27,7 +31,7 @@ import { DB_OPTIONS } from './migrate.js';
 
 export const PROVE_OPTIONS = {
   ...DB_OPTIONS,
-  chain: { type: 'string', arg: 'NAME', help: 'the chain (required)' },
+  chain: { type: 'string', arg: 'NAME', help: "the chain (default: the ledger's only chain, else this host's, as serve names it)" },
   seq: { type: 'string', arg: 'N', help: 'inclusion proof for the event with this seq' },
   'tree-size': { type: 'string', arg: 'T', help: 'prove against the checkpoint at this tree size (default: the latest)' },
   consistency: { type: 'boolean', help: 'consistency proof between the checkpoints at tree sizes A and B (positional; B may be "latest")' },
@@ -104,10 +108,10 @@ export async function proveCommand(argv: string[], deps: ProveDeps = {}): Promis
   const err = deps.stderr ?? ((t: string) => void process.stderr.write(t));
   const { values, positionals } = parseOptions(argv, PROVE_OPTIONS, { positionals: true });
   if (values.help) {
-    out(`${helpText('syslog-ledger prove --chain C (--seq N [--tree-size T] | --consistency A B) [options]', 'Print a Merkle inclusion or consistency proof against signed checkpoints; check it offline with `syslog-ledger verify-proof`.', PROVE_OPTIONS)}\n`);
+    out(`${helpText('syslog-ledger prove [--chain C] (--seq N [--tree-size T] | --consistency A B) [options]', 'Print a Merkle inclusion or consistency proof against signed checkpoints; check it offline with `syslog-ledger verify-proof`.', PROVE_OPTIONS)}\n`);
     return 0;
   }
-  const chain = requireStr(values, 'chain');
+  const chainOpt = str(values, 'chain');
   const consistency = bool(values, 'consistency');
   const seqRaw = str(values, 'seq');
   if (consistency === (seqRaw !== undefined)) {
@@ -129,6 +133,7 @@ export async function proveCommand(argv: string[], deps: ProveDeps = {}): Promis
   const client = new pg.Client({ connectionString: db.url, application_name: 'syslog-ledger prove' });
   try {
     await client.connect();
+    const chain = chainOpt ?? (await defaultChain(client));
     const treeSizeRaw = str(values, 'tree-size');
     const result = consistency
       ? await makeConsistency(client, chain, positionals[0] as string, positionals[1] as string)
@@ -168,6 +173,18 @@ export async function proveCommand(argv: string[], deps: ProveDeps = {}): Promis
 function positiveInt(raw: string, name: string): number {
   if (!/^[1-9][0-9]*$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new ProveFailure(`${name} expects a positive whole number, got "${raw}"`);
   return Number(raw);
+}
+
+/** The chain to prove in when --chain is not given: the only one, or this host's (serve's default). */
+export async function defaultChain(client: pg.ClientBase | pg.Pool, host = hostname()): Promise<string> {
+  const chains = (await client.query<{ chain: string }>('SELECT chain FROM chains ORDER BY chain')).rows.map((r) => r.chain);
+  if (chains.length === 1) return chains[0]!;
+  if (chains.includes(host)) return host;
+  if (chains.length === 0) throw new ProveFailure('this ledger has no chain yet: no event has been stored');
+  throw new ProveFailure(
+    `this ledger has ${chains.length} chains and none is named after this host (${host}): choose one with --chain NAME\n` +
+      chains.map((c) => `  ${c}\n`).join('').replace(/\n$/, ''),
+  );
 }
 
 async function ledgerId(client: pg.Client): Promise<string> {

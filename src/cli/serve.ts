@@ -1,5 +1,6 @@
 /** `syslog-ledger serve`: run the listener, writer and metrics until SIGTERM/SIGINT. */
 import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, readNameList, requireStr, str, type OptionSpecs } from '../config.js';
@@ -14,6 +15,7 @@ import { startPipeline, type PipelineConfig } from '../pipeline.js';
 import { Metrics } from '../metrics/registry.js';
 import { FORMAT_OPTIONS } from '../parsing/types.js';
 import { createDevPki } from '../pki/devpki.js';
+import { certificateNames, clientNameSettings } from '../pki/names.js';
 import pg from 'pg';
 import { Checkpointer } from '../ledger/checkpointer.js';
 import { IncrementalVerifier } from '../verify/incremental.js';
@@ -82,6 +84,9 @@ export const SERVE_OPTIONS = {
   'no-dev-pki': { type: 'boolean', help: 'do not create a dev PKI in ./certs when the default certificate files are missing' },
 } as const satisfies OptionSpecs;
 
+/** A repeat of a stop signal within this long is the same stop (npm forwards what the group already got). */
+export const REPEATED_SIGNAL_MS = 1000;
+
 export const SERVE_HELP = helpText('syslog-ledger serve [options]', 'Run the server: mTLS syslog listener, ledger writer and metrics.', SERVE_OPTIONS);
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -142,7 +147,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     console.error(
       `\nDevelopment PKI created in ${resolve('./certs')}. A client connects with:\n` +
         `  openssl s_client -connect localhost:${cfgBase.listen.port} -cert ${pki.client} -key ${pki.clientKey} -CAfile ${pki.ca}\n` +
-        `Issue a certificate for another host: syslog-ledger certs --out ./certs --issue HOSTNAME\n`,
+        `Issue a certificate for another host: npx syslog-ledger certs --issue HOSTNAME --ca-dir ./certs --out ./issued\n\n` +
+        clientNameSettings(certificateNames(await readFile(pki.server))),
     );
   }
   const tlsMaterial = await loadTlsMaterial(tlsPaths);
@@ -215,7 +221,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
 
     exitCode = await new Promise<number>((resolveExit) => {
       let stopping = false;
+      let stopAt = 0;
       const onStop = (signal: string): void => {
+        if (stopping && signal !== 'writer-failure' && Date.now() - stopAt < REPEATED_SIGNAL_MS) {
+          // One stop, delivered twice: `kill -TERM` to npm start's process group (systemd, a
+          // terminal's Ctrl-C) reaches node directly and again through npm, which forwards it.
+          log.info({ signal }, `repeated ${signal} within ${REPEATED_SIGNAL_MS} ms: the same stop, still committing`);
+          return;
+        }
         if (stopping) {
           void pipeline.abort().then((lost) => {
             log.error({ signal, notCommitted: lost }, 'second signal: forced exit');
@@ -224,6 +237,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
           return;
         }
         stopping = true;
+        stopAt = Date.now();
         log.info({ signal, pending: pipeline.writer.pendingEvents }, 'shutting down: committing everything received');
         const timer = setTimeout(() => {
           void pipeline.abort().then((lost) => {
@@ -281,6 +295,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     });
   } finally {
     await db.release();
+    if (db.source === 'embedded-started') log.info({ dataDir: db.embedded?.dataDir }, 'embedded PostgreSQL stopped');
   }
   return exitCode;
 }

@@ -119,10 +119,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+  });
+}
+
 /** Creates the cluster when absent, starts PostgreSQL on 127.0.0.1, and creates the database. */
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const dataDir = resolve(opts.dataDir);
-  const port = opts.port === undefined ? EMBEDDED_DEFAULT_PORT : opts.port === 0 ? await freePort() : opts.port;
+  // The default port when it is free; else any free port (a second checkout, or another run's
+  // database): the URL, recorded under the data dir, is how other commands find it.
+  const port = opts.port === undefined ? ((await portIsFree(EMBEDDED_DEFAULT_PORT)) ? EMBEDDED_DEFAULT_PORT : await freePort()) : opts.port === 0 ? await freePort() : opts.port;
   const database = opts.database ?? EMBEDDED_DATABASE;
   const log = opts.onLog ?? (() => {});
 

@@ -13,6 +13,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { Framer, type Frame } from '../framing/framer.js';
+import { certificateNames } from '../pki/names.js';
 import type { Metrics } from '../metrics/registry.js';
 import { identityOf, peerNames, type PeerIdentity } from './identity.js';
 import { TokenBucket } from './limits.js';
@@ -69,6 +70,9 @@ export interface ConnectionHandler {
 export const REFUSAL_REASONS = [
   'no_certificate', 'unknown_ca', 'expired', 'not_yet_valid', 'revoked', 'peer_not_allowed',
   'handshake_timeout', 'handshake_error', 'bad_certificate', 'connection_limit',
+  // The client refused us: a TLS alert during the handshake, or (rsyslog's x509/name check, done
+  // after a completed handshake) a close before sending a single byte.
+  'client_alert', 'client_closed_after_handshake',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
@@ -93,6 +97,33 @@ export function refusalReason(code: string | Error | null | undefined): RefusalR
     default:
       return c.startsWith('ERR_SSL') || c.startsWith('ECONN') || c === 'EPIPE' ? 'handshake_error' : 'bad_certificate';
   }
+}
+
+/** The alert a client sent, from Node's error code (`ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE` -> `bad_certificate`). */
+export function clientAlertName(err: Error | null | undefined): string | undefined {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  const m = typeof code === 'string' ? /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_([A-Z0-9_]+)$/.exec(code) : null;
+  return m ? m[1]!.toLowerCase() : undefined;
+}
+
+/** Alerts that mean the client did not accept the server's certificate. */
+const CERTIFICATE_ALERTS = new Set(['bad_certificate', 'unsupported_certificate', 'certificate_revoked', 'certificate_expired', 'certificate_unknown', 'unknown_ca', 'access_denied', 'decrypt_error']);
+
+/** A peer that closes this soon after its handshake without sending a byte most likely refused the server. */
+export const SILENT_CLOSE_MS = 5000;
+
+/** DNS names of the server certificate (what a client's name check can match; rsyslog's x509/name ignores IP SANs). */
+export function serverDnsNames(cert: Buffer): string[] {
+  return certificateNames(cert).dns;
+}
+
+/** What to tell the operator when a client refused this server's certificate. */
+export function rejectedCertificateHint(names: readonly string[], probably = false): string {
+  return (
+    `the client ${probably ? 'probably ' : ''}rejected this server's certificate: check the name it expects, e.g. rsyslog's permitted peer / target ` +
+    `(StreamDriverAuthMode="x509/name" matches DNS names only, never an IP address; this certificate names ${names.length ? names.join(', ') : 'no DNS name'}) ` +
+    'and that it trusts the CA that signed it'
+  );
 }
 
 /** `*` matches any run of characters within the name (as rsyslog's PermittedPeer wildcards). */
@@ -146,6 +177,7 @@ export class Listener {
   readonly #perPeer = new Map<string, number>();
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #refusalLog: RateLimitedLog;
+  #serverNames: string[];
   #allow: RegExp[];
   #paused = false;
   #closing = false;
@@ -154,6 +186,7 @@ export class Listener {
     this.#o = options;
     this.#allow = compilePeerPatterns(options.allowPeers);
     this.#refusalLog = new RateLimitedLog(options.log);
+    this.#serverNames = serverDnsNames(options.tls.cert);
     this.#server = tls.createServer({
       ...this.#secureOptions(options.tls),
       requestCert: true,
@@ -202,6 +235,11 @@ export class Listener {
       }
       // Destroying the raw socket ends the handshake but not the TLS socket holding the fd.
       socket.destroy();
+      const alert = clientAlertName(err);
+      if (alert !== undefined && !raw?.[kEvicted] && !raw?.[kHandshakeExpired]) {
+        this.#clientRefused('client_alert', { address: socket.remoteAddress, alert }, CERTIFICATE_ALERTS.has(alert));
+        return;
+      }
       const reason = raw?.[kEvicted] ? 'connection_limit' : raw?.[kHandshakeExpired] ? 'handshake_timeout' : refusalReason(err);
       this.#refuse(reason, { address: socket.remoteAddress, err: reason === 'connection_limit' ? 'evicted during its handshake' : err.message });
     });
@@ -245,6 +283,7 @@ export class Listener {
    */
   reload(material: TlsMaterial, allowPeers: readonly string[]): number {
     this.#server.setSecureContext(this.#secureOptions(material));
+    this.#serverNames = serverDnsNames(material.cert);
     this.#allow = compilePeerPatterns(allowPeers);
     let closed = 0;
     for (const [, c] of this.#sockets) {
@@ -304,6 +343,14 @@ export class Listener {
     await closed;
   }
 
+  /** The client refused this server (an alert, or a silent close right after the handshake): warn with a hint. */
+  #clientRefused(reason: 'client_alert' | 'client_closed_after_handshake', fields: Record<string, unknown>, certificate: boolean): void {
+    this.#o.metrics.tlsRefusals.inc({ reason });
+    const what = reason === 'client_alert' ? `the client aborted the TLS handshake with the alert ${String(fields.alert)}` : 'the client closed the connection right after the TLS handshake without sending anything';
+    const hint = certificate ? rejectedCertificateHint(this.#serverNames, reason === 'client_closed_after_handshake') : undefined;
+    this.#refusalLog.warn(reason, { ...fields, ...(hint ? { hint } : {}) }, hint ? `${what}: ${hint}` : what);
+  }
+
   #refuse(reason: RefusalReason, fields: Record<string, unknown>): void {
     this.#o.metrics.tlsRefusals.inc({ reason });
     this.#refusalLog.warn(reason, fields, 'connection refused');
@@ -358,6 +405,9 @@ export class Listener {
     }
 
     const m = this.#o.metrics;
+    const connectedAt = Date.now();
+    let received = 0;
+    let clientAlert: string | undefined;
     let closeReason = 'peer_end';
     m.connectionsAccepted.inc();
     m.connectionsOpen.inc();
@@ -402,6 +452,7 @@ export class Listener {
     // Work spent on this connection's frames since the event loop last turned (see #yieldTurn).
     let spentMs = 0;
     socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
       m.bytesReceived.inc(chunk.length);
       const t0 = performance.now();
       let count: number;
@@ -441,6 +492,7 @@ export class Listener {
     });
     socket.on('error', (err) => {
       closeReason = 'error';
+      clientAlert = clientAlertName(err);
       this.#o.log.debug({ peer: peer.cn, err: err.message }, 'connection error');
     });
     socket.on('close', () => {
@@ -461,6 +513,12 @@ export class Listener {
       m.connectionsOpen.dec();
       m.connectionsClosed.inc({ reason: closeReason });
       this.#o.log.info({ peer: peer.cn, address: peer.address, reason: closeReason }, 'peer disconnected');
+      // rsyslog checks the server's name (x509/name) only after the handshake, and on a mismatch
+      // closes without a byte or an alert: the only trace the server sees.
+      if (received === 0 && !this.#closing && (clientAlert !== undefined || (closeReason === 'peer_end' && Date.now() - connectedAt < SILENT_CLOSE_MS))) {
+        if (clientAlert !== undefined) this.#clientRefused('client_alert', { address: peer.address, cn: peer.cn, alert: clientAlert }, CERTIFICATE_ALERTS.has(clientAlert));
+        else this.#clientRefused('client_closed_after_handshake', { address: peer.address, cn: peer.cn }, true);
+      }
     });
     if (this.#paused) socket.pause();
   }

@@ -3,6 +3,7 @@
  * (a Rule[] and an entry function) and add its names here; docs/ocsf.md lists the rules.
  */
 import type { AppAuditRecord } from '../parsing/types.js';
+import { isAuditRecordShape } from '../parsing/audit-fields.js';
 import type { Family, FamilyInput, Mapping } from './mapping.js';
 import { clean } from './text.js';
 import { appAudit } from './families/app-audit.js';
@@ -81,8 +82,8 @@ export function fallback(input: FamilyInput, rawText: string): Mapping {
     if (m !== null) return m;
   }
   const c = msg.charCodeAt(0);
-  if (c === 123 /* { */ && msg.indexOf('"event_type"') !== -1) {
-    // An AuditLogger record carried as plain MSG (rsyslog imfile, Tag="app-audit", non-JSON template).
+  if (c === 123 /* { */ && (msg.indexOf('"event_type"') !== -1 || msg.indexOf('"action"') !== -1 || msg.indexOf('"event"') !== -1)) {
+    // An audit record carried as plain MSG (rsyslog imfile, Tag="app-audit", non-JSON template).
     const rec = jsonRecord(msg);
     if (rec !== null) return appAudit(input, rec);
   }
@@ -114,7 +115,7 @@ export function fallback(input: FamilyInput, rawText: string): Mapping {
 function jsonRecord(msg: string): AppAuditRecord | null {
   try {
     const v: unknown = JSON.parse(msg);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as Record<string, unknown>).event_type === 'string' ? (v as AppAuditRecord) : null;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) && isAuditRecordShape(v as Record<string, unknown>) ? (v as AppAuditRecord) : null;
   } catch {
     return null;
   }

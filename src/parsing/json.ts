@@ -18,9 +18,10 @@
  * Every other top-level field goes to `extra`.
  *
  * An application audit record (the seed's `AuditLogger`: event_type, user, resource, action,
- * result, source_ip, metadata, prev_hash, hash) is recognised inside `message` (a JSON string)
- * or as the frame itself, and returned as `audit`.
+ * result, source_ip, metadata, prev_hash, hash, or the usual aliases of those names: audit-fields.ts)
+ * is recognised inside `message` (a JSON string) or as the frame itself, and returned as `audit`.
  */
+import { isAuditRecordShape } from './audit-fields.js';
 import { findJsonSyntaxError, JsonTooDeep, sanitizeJson } from './json-scan.js';
 import { emptyFields, parsed, unparsed } from './result.js';
 import { setOwn } from './structured-data.js';
@@ -73,10 +74,9 @@ function short(max: number) {
   return (v: unknown): boolean => (typeof v === 'string' && v.length > 0 && v.length <= max) || (typeof v === 'number' && Number.isInteger(v));
 }
 
-/** An AuditLogger record: `event_type` plus at least one of the fields it always writes. */
+/** An application audit record: the seed's AuditLogger fields or their usual aliases (audit-fields.ts). */
 function isAuditRecord(v: unknown): v is AppAuditRecord {
-  if (!isObject(v) || typeof v.event_type !== 'string') return false;
-  return 'user' in v || 'action' in v || 'result' in v || 'resource' in v;
+  return isObject(v) && isAuditRecordShape(v);
 }
 
 function isAscii(s: string): boolean {

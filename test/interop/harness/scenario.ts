@@ -18,6 +18,8 @@ export interface ClientSetup {
   readonly dir: string;
   /** The file the client reads (imfile / file() source). */
   readonly input: string;
+  /** The stand-in for /var/log/auth.log (rsyslog configs). */
+  readonly authInput: string;
   /** ca.pem, client.pem, client-key.pem for this client. */
   readonly certDir: string;
   /** The published drop-in with the documented values replaced. */
@@ -37,9 +39,11 @@ export async function prepareClient(server: RunningServer, name: ClientConfigNam
   await mkdir(join(dir, 'buffer'), { recursive: true });
   await issueCert({ dir: server.pkiDir, cn, sans: [cn], out: join(certDir, 'client') });
   await copyFile(join(server.pkiDir, 'ca.pem'), join(certDir, 'ca.pem'));
+  const authInput = join(dir, 'auth.log');
   await writeFile(input, '');
-  const dropIn = renderClientConfig(name, { target: 'localhost', port: server.port, certDir, input, spoolDir: join(dir, 'buffer') });
-  return { dir, input, certDir, dropIn, cn };
+  await writeFile(authInput, '');
+  const dropIn = renderClientConfig(name, { target: 'localhost', port: server.port, certDir, input, authInput, spoolDir: join(dir, 'buffer') });
+  return { dir, input, authInput, certDir, dropIn, cn };
 }
 
 export interface RunOptions {
