@@ -4,8 +4,9 @@
  *   prove [--chain C] --seq N [--tree-size T]   inclusion proof of event N (default: against the latest checkpoint)
  *   prove [--chain C] --consistency A B         consistency proof between the checkpoints at tree sizes A and B ("latest" allowed)
  *
- * Without --chain: the ledger's only chain, or, when it has several, the one named after this host
- * (what `serve` writes by default); otherwise an error that lists the chains.
+ * Without --chain: the ledger's only chain of received events, or, when it has several, the one
+ * named after this host (what `serve` writes by default); otherwise an error that lists the chains.
+ * The chains syslog-ledger writes of its own (access records, retention records) are not candidates.
  *
  * The proof is printed as JSON (or written to --out) and checked before it is printed: exit 0 when it
  * verifies against the checkpoint's root, 1 when it does not (the ledger or the stored Merkle nodes
@@ -20,7 +21,8 @@ import pg from 'pg';
 import { bool, helpText, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { parseCheckpoint, type Checkpoint } from '../ledger/checkpoint.js';
-import { proveAccessEvent, recordAccess } from '../evidence/access.js';
+import { ACCESS_CHAIN, proveAccessEvent, recordAccess } from '../evidence/access.js';
+import { RETENTION_CHAIN } from '../retention/boundaries.js';
 import { DbNodeSource } from '../ledger/merkle-store.js';
 import { loadOrCreateSigningKey } from '../ledger/signing.js';
 import { DEFAULT_CHECKPOINT_FILE } from '../ledger/verify-checkpoints.js';
@@ -177,7 +179,8 @@ function positiveInt(raw: string, name: string): number {
 
 /** The chain to prove in when --chain is not given: the only one, or this host's (serve's default). */
 export async function defaultChain(client: pg.ClientBase | pg.Pool, host = hostname()): Promise<string> {
-  const chains = (await client.query<{ chain: string }>('SELECT chain FROM chains ORDER BY chain')).rows.map((r) => r.chain);
+  const own = new Set([ACCESS_CHAIN, RETENTION_CHAIN]);
+  const chains = (await client.query<{ chain: string }>('SELECT chain FROM chains ORDER BY chain')).rows.map((r) => r.chain).filter((c) => !own.has(c));
   if (chains.length === 1) return chains[0]!;
   if (chains.includes(host)) return host;
   if (chains.length === 0) throw new ProveFailure('this ledger has no chain yet: no event has been stored');
