@@ -2,10 +2,11 @@
  * Hostile frames on one core: every adversarial body of bench/lib/adversarial.ts (built from each
  * redaction rule's structure), in every parser's format, with secrets planted, through what the
  * listener runs per frame (toRecord: parse, normalize, lift) and the redactor. The figure per frame
- * is the process's CPU time (user + system, so a busy machine's waiting is not counted), the best of
- * REPS runs; the table gives the worst frame per rule. docs/redaction.md states the bound: under 5 ms for a 64 KiB frame.
+ * is the time the main thread was held (wall time: what stalls the server), the best of REPS runs,
+ * so a GC or another process's slice in one run does not count; the table gives the worst frame per
+ * rule. The process CPU time would also count V8's compiler and GC threads, which hold nothing. docs/redaction.md states the bound: under 5 ms for a 64 KiB frame.
  *
- * Run alone: BENCH_ONLY=redact npm run bench (BENCH_REDACT_REPS, default 3).
+ * Run alone: BENCH_ONLY=redact npm run bench (BENCH_REDACT_REPS, default 5).
  */
 import type { LedgerRecord } from '../src/ledger/types.js';
 import { Metrics } from '../src/metrics/registry.js';
@@ -38,17 +39,19 @@ export interface RedactReport {
 }
 
 const CFG = { format: 'auto', timeZone: 'UTC' } as const;
+const MAX_FRAME = 64 * 1024;
 
-export function benchRedaction(reps = Number(process.env.BENCH_REDACT_REPS ?? '3')): RedactReport {
+export function benchRedaction(reps = Number(process.env.BENCH_REDACT_REPS ?? '5')): RedactReport {
   const metrics = new Metrics({ defaultMetrics: false });
   const redactor = new Redactor(defaultRedactionConfig(), redactionKeyFrom(Buffer.alloc(32, 3)), metrics);
   const one = (text: string): { ms: number; out: LedgerRecord } => {
-    const raw = Buffer.from(text, 'utf8');
-    const t0 = process.cpuUsage();
+    // What the server would process: a frame over --max-frame-size (64 KiB) is cut there.
+    const whole = Buffer.from(text, 'utf8');
+    const raw = whole.length > MAX_FRAME ? whole.subarray(0, MAX_FRAME) : whole;
+    const t0 = performance.now();
     const rec = toRecord({ raw, body: raw, truncated: false, framing: 'lf' }, BENCH_PEER, Date.now() * 1000, CFG, metrics);
     const out = redactor.redact(rec);
-    const t = process.cpuUsage(t0);
-    return { ms: (t.user + t.system) / 1000, out };
+    return { ms: performance.now() - t0, out };
   };
   // Warm the JIT on a few frames of each shape family first.
   const bodies = adversarialBodies(64 * 1024 - 1024);
@@ -72,7 +75,7 @@ export function benchRedaction(reps = Number(process.env.BENCH_REDACT_REPS ?? '3
       for (const p of PLANTED) if (stored.includes(p.marker)) leaks.push(`${b.rule} ${b.shape} ${wrapper}: ${p.rule}`);
       const e = byRule.get(b.rule) ?? { times: [], worst: { ms: -1, shape: '', wrapper, bytes: 0 } };
       e.times.push(best);
-      if (best > e.worst.ms) e.worst = { ms: best, shape: b.shape, wrapper, bytes: Buffer.byteLength(text) };
+      if (best > e.worst.ms) e.worst = { ms: best, shape: b.shape, wrapper, bytes: Math.min(MAX_FRAME, Buffer.byteLength(text)) };
       byRule.set(b.rule, e);
     }
   }
@@ -85,7 +88,7 @@ export function benchRedaction(reps = Number(process.env.BENCH_REDACT_REPS ?? '3
 
 export function redactionTable(r: RedactReport): string[] {
   const L: string[] = [];
-  L.push(`| hostile frames, one core: toRecord + redaction, CPU ms (${r.frames} frames of ~64 KiB, best of ${r.reps}) | frames | median ms | worst ms | worst frame |`);
+  L.push(`| hostile frames, one core: toRecord + redaction, ms held (${r.frames} frames of ~64 KiB, best of ${r.reps}) | frames | median ms | worst ms | worst frame |`);
   L.push('|---|---:|---:|---:|---|');
   for (const p of r.perRule) {
     const flag = p.worstMs < FRAME_BUDGET_MS ? '' : ` **over ${FRAME_BUDGET_MS} ms**`;
