@@ -205,13 +205,6 @@ export async function serveCommand(argv: string[]): Promise<number> {
     checkpointer.start();
     // Called synchronously per commit (no await before it), so Merkle appends keep commit order.
     const pipeline = await startPipeline(cfg, metrics, log, { onCommitted: (rows) => checkpointer.onCommitted(cfg.chain, rows) });
-    log.info(
-      {
-        listen: `${pipeline.listenAddress.address}:${pipeline.listenAddress.port}`,
-        ...(pipeline.relpAddress ? { relpListen: `${pipeline.relpAddress.address}:${pipeline.relpAddress.port}` } : {}),
-        metrics: `${pipeline.metricsAddress.address}:${pipeline.metricsAddress.port}`, chain: cfg.chain, headSeq: pipeline.writer.head.seq },
-      'syslog-ledger serving',
-    );
     // Incremental verification of this chain (src/verify/incremental.ts): a failure is an alert, never a stop.
     const verifier =
       verifyIntervalMs > 0
@@ -292,6 +285,16 @@ export async function serveCommand(argv: string[]): Promise<number> {
         });
       });
       pipeline.writer.on('error', () => onStop('writer-failure'));
+      // Only now, with the signal handlers in place: a supervisor that sends SIGTERM as soon as it
+      // reads this line must get a clean stop, not the default action (death, and an orphaned
+      // embedded PostgreSQL).
+      log.info(
+        {
+          listen: `${pipeline.listenAddress.address}:${pipeline.listenAddress.port}`,
+          ...(pipeline.relpAddress ? { relpListen: `${pipeline.relpAddress.address}:${pipeline.relpAddress.port}` } : {}),
+          metrics: `${pipeline.metricsAddress.address}:${pipeline.metricsAddress.port}`, chain: cfg.chain, headSeq: pipeline.writer.head.seq },
+        'syslog-ledger serving',
+      );
     });
   } finally {
     await db.release();

@@ -113,11 +113,53 @@ function emptyValue(v: string): boolean {
   return true;
 }
 
+const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/** A key match: [whole, quote before the key, key, quote after it, separator]; `index` where the quote before starts. */
+export interface KeyMatch {
+  readonly 0: string;
+  readonly 1: string;
+  readonly 2: string;
+  readonly 3: string;
+  readonly 4: string;
+  readonly index: number;
+}
+
 /**
- * A key/value pattern: `re` (global) matches the key and the separator; the value after it is
- * found by `valueAt`. `accept` can refuse a match (returns false) to keep a known non-secret.
+ * `m` of a key regex (groups: key, quote after, separator) as a KeyMatch: the optional quote before
+ * the key (`\"`, `"` or `'`) and the rule that the key does not continue a word are checked here,
+ * not by a lookbehind and an optional group at the regex's start, which made V8 try them at every
+ * position (twice the time per character). The choice is the one the regex
+ * `(?<![A-Za-z0-9])(\\?["']?)KEY...` made: the longest quote prefix that has no letter or digit
+ * before it. Null when the key continues a word.
  */
-function keyValuePattern(id: string, re: RegExp, sieve: RegExp, accept?: (m: RegExpExecArray, s: string) => boolean): Pattern {
+function keyMatch(m: RegExpExecArray, s: string): KeyMatch | null {
+  const k = m.index;
+  const q1 = s.charCodeAt(k - 1);
+  const quote = q1 === 34 || q1 === 39;
+  let start = k;
+  if (quote && s.charCodeAt(k - 2) === 92 && !isAlnum(s.charCodeAt(k - 3))) start = k - 2;
+  else if (quote && !isAlnum(s.charCodeAt(k - 2))) start = k - 1;
+  else if (isAlnum(q1)) return null;
+  return { 0: s.slice(start, k) + m[0], 1: s.slice(start, k), 2: m[1]!, 3: m[2]!, 4: m[3]!, index: start };
+}
+
+/**
+ * A key/value pattern: `re` (global) matches the key, the quote after it and the separator (three
+ * groups; keyMatch checks what comes before the key); the value after it is found by `valueAt`.
+ * `accept` can refuse a match (returns false) to keep a known non-secret.
+ */
+function keyValuePattern(id: string, re: RegExp, sieve: RegExp, accept?: (m: KeyMatch, s: string) => boolean): Pattern {
+  return valuePattern(id, re, sieve, (r, s) => {
+    const m = keyMatch(r, s);
+    // A key inside a word (`Aid_token=`) may still end in a key (`token=`): look again from the next character.
+    if (m === null) return 'retry';
+    return accept === undefined || accept(m, s);
+  });
+}
+
+/** A pattern whose regex matches what comes before a value (a flag, a header name); the value after it is masked. */
+function valuePattern(id: string, re: RegExp, sieve: RegExp, accept?: (r: RegExpExecArray, s: string) => boolean | 'retry'): Pattern {
   const mark = maskOf(id);
   return {
     id,
@@ -126,11 +168,16 @@ function keyValuePattern(id: string, re: RegExp, sieve: RegExp, accept?: (m: Reg
       re.lastIndex = 0;
       let out = '';
       let last = 0;
-      let m: RegExpExecArray | null;
-      while ((m = re.exec(s)) !== null) {
-        if (spend(budget)) return out + s.slice(last, m.index) + BUDGET_MASK;
-        const at = m.index + m[0].length;
-        if (accept !== undefined && !accept(m, s)) continue;
+      let r: RegExpExecArray | null;
+      while ((r = re.exec(s)) !== null) {
+        if (spend(budget)) return out + s.slice(last, r.index) + BUDGET_MASK;
+        const at = r.index + r[0].length;
+        const ok = accept === undefined || accept(r, s);
+        if (ok === 'retry') {
+          re.lastIndex = r.index + 1;
+          continue;
+        }
+        if (!ok) continue;
         const v = valueAt(s, at);
         if (v === null) continue;
         // The scan resumes after the value, masked or not: a skipped value is never read twice.
@@ -194,7 +241,7 @@ function passwordPattern(extraKeys: readonly string[]): Pattern {
   const keys = [...PASSWORD_KEYS, ...extraKeys].map((k) => escapeRe(k.toLowerCase())).sort((a, b) => b.length - a.length);
   // (1) quote before the key, (2) the key, (3) quote after it, (4) the separator. The key must not
   // continue a word (`bypass=`), but may end a compound one (`db_password=`, `mysql.root.password=`).
-  const re = new RegExp(`(?<![A-Za-z0-9])(\\\\?["']?)(${keys.join('|')})(\\\\?["']?)[ \\t]*([=:])[ \\t]*`, 'gi');
+  const re = new RegExp(`(${keys.join('|')})(\\\\?["']?)[ \\t]*([=:])[ \\t]*`, 'gi');
   const cli = new RegExp(`(?<![A-Za-z0-9-])--(?:${keys.join('|')})[ \\t]+(?=[^ \\t-])|\\bidentified[ \\t]+(?:with[ \\t]+[A-Za-z0-9_]+[ \\t]+)?by[ \\t]+(?=['"])|(?<![A-Za-z0-9_])password[ \\t]+(?=')`, 'gi');
   const sieve = new RegExp(`(?:${keys.join('|')})\\\\?["']?[ \\t]*[=:]|--pass|identified|password[ \\t]+'`, 'i');
   const kv = keyValuePattern('password', re, sieve, (m, s) => {
@@ -212,7 +259,7 @@ function passwordPattern(extraKeys: readonly string[]): Pattern {
     }
     return true;
   });
-  const flags = keyValuePattern('password', cli, /--pass|identified|password[ \t]+'/i);
+  const flags = valuePattern('password', cli, /--pass|identified|password[ \t]+'/i);
   const candidates = new RegExp(sieve.source, 'gi');
   return {
     id: 'password',
@@ -247,7 +294,7 @@ const urlPassword = wholePattern(
 // bearer: `Authorization: Basic|Bearer|Token ...` (any scheme) and `Bearer <token>` anywhere.
 
 const AUTH_RE = /(?<![A-Za-z0-9])(?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?:(?:Basic|Bearer|Token|Digest|Negotiate|NTLM|ApiKey|AWS4-HMAC-SHA256)[ \t]+)?/gi;
-const authHeader = keyValuePattern('bearer', AUTH_RE, /authorization/i);
+const authHeader = valuePattern('bearer', AUTH_RE, /authorization/i);
 /** 16+ token characters: shorter words after "bearer" are prose ("bearer token expired"). */
 const BEARER_RE = /\bbearer[ \t]+([A-Za-z0-9\-._~+/]{16,}=*)/gi;
 const bareBearer = wholePattern('bearer', BEARER_RE, (t) => /bearer/i.test(t), 1);
@@ -261,7 +308,7 @@ const bearer: Pattern = {
 // api_key: `api_key=...`, `X-Api-Key: ...`, `access_token=...`, and tokens recognisable by their prefix.
 
 const API_KEY_RE =
-  /(?<![A-Za-z0-9])(\\?["']?)((?:x-)?api[_-]?key|apikey|api[_-]?token|(?:access|refresh|auth|id|session|private|client|bearer|csrf)[_-]?token|token)(\\?["']?)[ \t]*([=:])[ \t]*/gi;
+  /((?:x-)?api[_-]?key|apikey|api[_-]?token|(?:access|refresh|auth|id|session|private|client|bearer|csrf)[_-]?token|token)(\\?["']?)[ \t]*([=:])[ \t]*/gi;
 const apiKeyKv = keyValuePattern('api_key', API_KEY_RE, /api.?key|token/i, (m, s) => {
   // `token: expired` in prose: a bare, unquoted `token` counts only with `=`.
   if (m[4] === ':' && m[2]!.toLowerCase() === 'token' && m[1] === '' && m[3] === '') {

@@ -93,10 +93,10 @@ describe('embedded PostgreSQL credentials', () => {
     let out = '';
     let err = '';
     child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    const exited = new Promise<string>((res) => child.once('exit', (code, signal) => res(`${code} ${signal}`)));
     await new Promise<void>((res, reject) => {
       const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 90_000);
-      void exited.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
+      void exited.then((how) => reject(new Error(`serve exited ${how}: ${err}`)));
       createInterface({ input: child.stdout! }).on('line', (line) => {
         out += `${line}\n`;
         if (line.includes('"syslog-ledger serving"')) {
@@ -106,7 +106,7 @@ describe('embedded PostgreSQL credentials', () => {
       });
     });
     child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    expect(await exited, err.slice(-3000)).toBe('0 null');
     const password = passwordOf(join(work, 'data', 'postgres'));
     expect(out + err).not.toContain(password);
     expect(out + err).not.toContain(encodeURIComponent(password));
