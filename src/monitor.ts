@@ -12,7 +12,7 @@ import type { PeerIdentity } from './listener/identity.js';
 import { nowMicros } from './listener/server.js';
 import { observeCertificateExpiry } from './metrics/certificates.js';
 import { FindingBudget, type FindingSink } from './metrics/finding-budget.js';
-import { findingToEvent, type Finding } from './metrics/findings.js';
+import { findingToEvent, findingType, type Finding } from './metrics/findings.js';
 import type { Metrics } from './metrics/registry.js';
 import { observationOf, SequenceTracker } from './metrics/sequence.js';
 import { loadSourceHistory } from './metrics/source-history.js';
@@ -130,8 +130,12 @@ export class Monitor {
     clearInterval(this.#timer);
   }
 
-  /** Writes the suppression notices of the minutes not over yet (at shutdown, before the writer closes). */
+  /**
+   * At shutdown, once every frame is read and before the writer closes: the summaries of open
+   * sequence episodes, then the suppression notices of the minutes not over yet.
+   */
   flush(): void {
+    for (const f of this.sequences.closeAll()) this.#record(f);
     for (const n of this.budget.flush()) this.log.warn({ source: n.source, suppressed: n.suppressed, byKind: n.byKind }, 'findings over the per-source cap were not written');
   }
 
@@ -141,7 +145,7 @@ export class Monitor {
   }
 
   #record(f: Finding): void {
-    const kind = f.kind === 'sequence_summary' ? f.kind : 'via' in f ? `sequence_${f.kind}` : `source_${f.kind}`;
+    const kind = findingType(f);
     const written = this.budget.write(f.source, kind, () => {
       const event = findingToEvent(f);
       this.log.warn({ finding: f.kind, source: f.source }, String(event.message ?? f.kind));

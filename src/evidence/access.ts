@@ -62,7 +62,6 @@ export async function recordAccess(databaseUrl: string, o: AccessRecordOptions):
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'syslog-ledger access record' });
   await client.connect();
   try {
-    await catchUpFile(client, o);
     const dbUser = (await client.query<{ u: string }>('SELECT session_user AS u')).rows[0]?.u ?? '';
     const nowMs = (o.now ?? Date.now)();
     const event = o.event({ osUser: osUser(), dbUser, host: hostname() });

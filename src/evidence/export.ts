@@ -19,11 +19,11 @@ import { isoMicros } from '../ledger/copy.js';
 import { DbNodeSource } from '../ledger/merkle-store.js';
 import { MerkleAccumulator, consistencyProof, frontierNodes, nodeKey, verifyConsistency } from '../ledger/merkle.js';
 import type { SigningKey, VerifyingKey } from '../ledger/signing.js';
-import type { DbRow } from '../ledger/verify.js';
+import { toStored, type DbRow } from '../ledger/verify.js';
 import { CSV_COLUMNS, DIGESTED_FILES, FILES, PACKAGE_TYPE, PACKAGE_VERSION, csvField, keyFingerprint, signManifest, type CheckpointLink, type FileDigest, type ManifestBody, type RunProof } from './format.js';
 import { HashedFile, publish, removeQuietly, writeWhole } from './files.js';
 import { describeQuery, isFiltered, predicate, type EvidenceQuery } from './query.js';
-import { lineText, rowVersion, selectRow, storedRow } from './rows.js';
+import { lineText, rowVersion, selectRow } from './rows.js';
 import { qb, run } from './sql.js';
 import { verifyMd } from './verify-md.js';
 
@@ -77,7 +77,8 @@ export async function runExport(o: ExportOptions): Promise<ExportSummary> {
   if (existsSync(out)) throw new ExportError(`${out} already exists; give a new folder`);
   if (!existsSync(parent)) throw new ExportError(`${parent} does not exist`);
   const tmp = join(parent, `.${basename(out)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(tmp);
+  // Private until published: nobody reads the events before the access record is written.
+  await mkdir(tmp, { mode: 0o700 });
   const files: HashedFile[] = [];
   const client = new pg.Client({ connectionString: o.databaseUrl, application_name: 'syslog-ledger export' });
   try {
@@ -279,7 +280,7 @@ async function streamPackage(
     let jsonl = '';
     let csvText = '';
     for (const db of res.rows) {
-      const r = storedRow(db);
+      const r = toStored(db);
       if (open !== undefined && (open.chain !== r.chain || r.seq !== open.last + 1)) {
         await events.write(jsonl);
         jsonl = '';

@@ -7,7 +7,6 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
 import { canonicalLifted, chainHash, type CanonicalRow } from '../ledger/canonical.js';
 import { isoMicros } from '../ledger/copy.js';
-import type { DbRow } from '../ledger/verify.js';
 import { recomputeHash, type StoredRow } from '../ledger/verify-reference.js';
 import type { LedgerDatabase } from './sql.js';
 
@@ -46,36 +45,6 @@ export function selectRow<O>(q: SelectQueryBuilder<LedgerDatabase, 'ledger', O>)
   ]);
 }
 
-export function storedRow(r: DbRow): StoredRow {
-  return {
-    chain: r.chain,
-    seq: Number(r.seq),
-    receivedAtUs: Number(r.us),
-    peerCn: r.peer_cn,
-    peerSans: r.peer_sans,
-    peerAddr: r.peer_addr,
-    format: r.format,
-    truncated: r.truncated,
-    parseError: r.parse_error,
-    raw: r.raw,
-    syslogText: r.syslog,
-    eventText: r.event,
-    lifted: {
-      event_time: r.event_time,
-      hostname: r.hostname,
-      app_name: r.app_name,
-      class_uid: r.class_uid,
-      activity_id: r.activity_id,
-      status_id: r.status_id,
-      severity_id: r.severity_id,
-      user_name: r.user_name,
-      actor_user: r.actor_user,
-      src_ip: r.src_ip,
-    },
-    prevHash: r.prev_hash,
-    hash: r.hash,
-  };
-}
 
 /**
  * The canonical form version whose hash is the row's stored hash, or null when none is (the row was

@@ -5,7 +5,6 @@
  * Result: `intact` (exit 0), `tampered` with findings naming the event or file (1), or `unchecked`
  * with the reason it could not be checked (2).
  */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { chainHash } from '../ledger/canonical.js';
 import { parseCheckpoint, verifyCheckpointSignature, keyMap, type Checkpoint } from '../ledger/checkpoint.js';
 import { MerkleAccumulator, frontierNodes, verifyConsistency } from '../ledger/merkle.js';
 import type { VerifyingKey } from '../ledger/signing.js';
+import { sha256File } from '../retention/files.js';
 import { FILES, PACKAGE_TYPE, PACKAGE_VERSION, canonicalRowOfLine, verifyManifestSignature, type CheckpointLink, type EvidenceLine, type Manifest, type RunProof } from './format.js';
 
 export interface EvidenceReport {
@@ -41,15 +41,6 @@ async function readLines(path: string, each: (line: string, n: number) => void |
   }
 }
 
-async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
-  const h = createHash('sha256');
-  let bytes = 0;
-  for await (const c of createReadStream(path)) {
-    h.update(c as Buffer);
-    bytes += (c as Buffer).length;
-  }
-  return { sha256: h.digest('hex'), bytes };
-}
 
 export async function verifyEvidence(dir: string, key: VerifyingKey): Promise<EvidenceReport> {
   const unchecked = (why: string): EvidenceReport => ({ result: 'unchecked', findings: [why], summary: why });

@@ -68,7 +68,8 @@ export interface DbRow {
   hash: Buffer;
 }
 
-function toStored(r: DbRow): StoredRow {
+/** A row as verify, prove and export read it (the one mapping from the selected columns). */
+export function toStored(r: DbRow): StoredRow {
   return {
     chain: r.chain,
     seq: Number(r.seq),
@@ -159,6 +160,8 @@ interface ChainPlan {
 export async function verifyLedger(databaseUrl: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const started = Date.now();
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'syslog-ledger verify', options: READER_OPTIONS });
+  // serve runs this too: a backend lost between queries must fail the run (the query rejects), not end the process.
+  client.on('error', () => {});
   await client.connect();
   const findings: Finding[] = [];
   let findingCount = 0;

@@ -299,7 +299,11 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         this.#inflight.push(this.#chain(this.#takeBatch()));
         // One batch's chaining per turn of the event loop: the sockets, /healthz and the acks run
         // between two (a batch of 64 KiB frames takes tens of ms to chain).
-        if (this.#inflight.length < PIPELINE_DEPTH && this.#queue.length > this.#queueHead) await new Promise<void>((res) => setImmediate(res));
+        if (this.#inflight.length < PIPELINE_DEPTH && this.#queue.length > this.#queueHead) {
+          await new Promise<void>((res) => setImmediate(res));
+          // abort() may have run meanwhile: it counted these batches as lost; commit none of them.
+          if (!this.#running) return;
+        }
       }
       this.#updateGauges();
       if (this.#inflight.length === 0) {

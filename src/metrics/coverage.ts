@@ -110,6 +110,7 @@ SELECT (extract(epoch FROM l.received_at) * 1000000)::bigint::text AS at_us,
   FROM ledger l
  WHERE l.class_uid = 2004 AND l.format = 'internal'
    AND l.received_at >= $1::timestamptz AND l.received_at < $2::timestamptz
+   AND l.event #>> '{finding_info,types,0}' <> 'sequence_summary'
    AND (l.event #>> '{finding_info,types,0}' LIKE 'sequence\\_%' OR l.event #>> '{finding_info,types,0}' LIKE 'audit\\_chain\\_%')
    AND l.event #>> '{finding_info,types,0}' NOT LIKE '%\\_reset'
  ORDER BY l.received_at, l.chain, l.seq`;

@@ -73,6 +73,8 @@ export class FindingBudget implements FindingSink {
   readonly #now: () => number;
   readonly #maxSources: number;
   readonly #labels: BoundedLabels;
+  /** The `kind` values each label has a `findings_suppressed_total` series for (removed when the label is evicted). */
+  readonly #kindsOf = new Map<string, Set<string>>();
   readonly #minutes = new Map<string, Minute>();
   #written = 0;
   #suppressed = 0;
@@ -86,7 +88,14 @@ export class FindingBudget implements FindingSink {
     this.#enqueue = o.enqueue;
     this.#now = o.now ?? Date.now;
     this.#maxSources = o.maxSources ?? 10_000;
-    this.#labels = new BoundedLabels(1000);
+    this.#labels = new BoundedLabels(1000, {
+      evictions: metrics.sourceLabelsEvicted,
+      // The label's series go with its slot, so the count of series stays bounded.
+      onEvict: (label) => {
+        for (const kind of this.#kindsOf.get(label) ?? []) metrics.findingsSuppressed.remove({ source: label, kind });
+        this.#kindsOf.delete(label);
+      },
+    });
   }
 
   write(source: string, kind: string, build: () => LedgerRecord): boolean {
@@ -110,7 +119,11 @@ export class FindingBudget implements FindingSink {
     m.suppressed++;
     this.#suppressed++;
     m.byKind.set(kind, (m.byKind.get(kind) ?? 0) + 1);
-    this.#metrics.findingsSuppressed.inc({ source: this.#labels.label(key), kind });
+    const label = this.#labels.label(key);
+    let kinds = this.#kindsOf.get(label);
+    if (kinds === undefined) this.#kindsOf.set(label, (kinds = new Set()));
+    kinds.add(kind);
+    this.#metrics.findingsSuppressed.inc({ source: label, kind });
     return false;
   }
 

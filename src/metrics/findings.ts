@@ -58,7 +58,7 @@ export function findingToEvent(finding: Finding): OcsfEvent {
     finding_info: {
       uid: createHash('sha256').update(JSON.stringify(details)).digest('hex').slice(0, 32),
       title,
-      types: [typeOf(finding)],
+      types: [findingType(finding)],
       ...(finding.kind === 'sequence_summary' ? { first_seen_time: finding.firstAtMs, last_seen_time: finding.lastAtMs } : {}),
       analytic: { name: `syslog-ledger ${'stream' in finding ? 'sequence' : 'silence'} tracker`, type_id: 1, type: 'Rule' },
     },
@@ -72,7 +72,7 @@ export function findingToEvent(finding: Finding): OcsfEvent {
 }
 
 /** A short machine label, also `finding_info.types[0]`: `sequence_gap`, `audit_chain_break`, `source_silent`, ... */
-function typeOf(f: Finding): string {
+export function findingType(f: Finding): string {
   if (f.kind === 'sequence_summary') return 'sequence_summary';
   if (!('via' in f)) return `source_${f.kind}`;
   return `${f.via === 'sequence_id' ? 'sequence' : 'audit_chain'}_${f.kind === 'chain_break' ? 'break' : f.kind}`;

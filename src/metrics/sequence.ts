@@ -147,13 +147,15 @@ export class SequenceTracker {
   readonly #streams: StreamTable;
   /** Numberings with an open episode (what `tick()` looks at). */
   readonly #open = new Set<Numbering>();
+  /** Summaries of episodes ended outside `tick()` (their stream was dropped), returned by the next one. */
+  #ended: SequenceReport[] = [];
 
   constructor(metrics: Metrics, opts: SequenceTrackerOptions = {}) {
     this.#metrics = metrics;
     this.#now = opts.now ?? Date.now;
     this.#maxChains = opts.maxChainsPerStream ?? 16;
     this.#summaryMs = opts.summaryIntervalMs ?? 300_000;
-    this.#streams = new StreamTable({ maxStreams: opts.maxStreams ?? 10_000, concurrentMs: opts.concurrentMs ?? 10_000, onDrop: (n) => this.#open.delete(n) });
+    this.#streams = new StreamTable({ maxStreams: opts.maxStreams ?? 10_000, concurrentMs: opts.concurrentMs ?? 10_000, onDrop: (n) => this.#close(n, this.#now(), this.#ended) });
     this.#labels = new BoundedLabels(opts.maxSources ?? 1000, {
       evictions: metrics.sourceLabelsEvicted,
       onEvict: (label) => {
@@ -208,7 +210,8 @@ export class SequenceTracker {
    */
   tick(): SequenceSummary[] {
     const now = this.#now();
-    const out: SequenceReport[] = [];
+    const out: SequenceReport[] = this.#ended;
+    this.#ended = [];
     for (const n of this.#open) {
       const ep = n.episode;
       if (ep === null || now - ep.lastSummaryAtMs < this.#summaryMs) continue;
@@ -217,6 +220,15 @@ export class SequenceTracker {
         out.push(this.#summary(n, ep, true, now));
       } else this.#close(n, now, out);
     }
+    return out as SequenceSummary[];
+  }
+
+  /** Ends every open episode now, with its summary (at shutdown: what was counted is written). */
+  closeAll(): SequenceSummary[] {
+    const now = this.#now();
+    const out: SequenceReport[] = this.#ended;
+    this.#ended = [];
+    for (const n of [...this.#open]) this.#close(n, now, out);
     return out as SequenceSummary[];
   }
 

@@ -1,3 +1,4 @@
+import { escapeControls } from '../parsing/text.js';
 import { BoundedLabels, OTHER_SOURCE } from './labels.js';
 import type { Metrics } from './registry.js';
 
@@ -159,7 +160,10 @@ export class SourceTracker {
    * of the first and last of them (µs; default: now). Also sets
    * `syslog_ledger_last_commit_timestamp_seconds`.
    */
-  observeCommitted(peerCn: string | null, hostname: string | null, count = 1, firstUs?: number, lastUs?: number): void {
+  observeCommitted(rawPeer: string | null, rawHost: string | null, count = 1, firstUs?: number, lastUs?: number): void {
+    // Every map here is keyed by the name as a label has it (control characters escaped).
+    const peerCn = rawPeer === null ? null : escapeControls(rawPeer);
+    const hostname = rawHost === null ? null : escapeControls(rawHost);
     if (count <= 0) return;
     const at = this.#now();
     const first = firstUs ?? at * 1000;
@@ -203,7 +207,8 @@ export class SourceTracker {
    * With learning on, the source becomes expected: always for a peer name (`peer`, the default),
    * for a HOSTNAME only while it gets its own label.
    */
-  restore(source: string, lastSeenMs: number, opts: { lastEventUs?: number; peer?: boolean } = {}): void {
+  restore(rawSource: string, lastSeenMs: number, opts: { lastEventUs?: number; peer?: boolean } = {}): void {
+    const source = escapeControls(rawSource);
     const peer = opts.peer ?? true;
     const label = this.#labels.label(source, peer || this.#expected.has(source));
     if (this.learning && label !== OTHER_SOURCE && !this.#expected.has(label)) {
@@ -249,7 +254,7 @@ export class SourceTracker {
    * otherwise it stops being expected, with a `forgotten` finding (returned by the next `tick()`).
    */
   setConfigured(sources: Iterable<string>): void {
-    const next = new Set(sources);
+    const next = new Set([...sources].map(escapeControls));
     for (const [source, how] of [...this.#expected]) {
       if (how !== 'configured' || next.has(source)) continue;
       const st = this.#state.get(source);
@@ -313,7 +318,8 @@ export class SourceTracker {
     return this.#expected.get(source);
   }
 
-  #expect(source: string, how: Expectation): void {
+  #expect(rawSource: string, how: Expectation): void {
+    const source = escapeControls(rawSource);
     const known = this.#expected.has(source);
     this.#expected.set(source, how);
     this.#labels.label(source, true);

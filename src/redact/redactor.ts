@@ -123,7 +123,13 @@ export class Redactor {
     // A JSON frame may spell a secret with \u escapes (and a reader of any other frame may take them
     // as such): scan the text with printable ASCII spelled plainly; it is stored so only when masked.
     const escaped = text.indexOf('\\u') !== -1;
-    const plain = escaped ? unescapeAscii(text) : text;
+    // Decoded once: the gate, the sieves and the masks all read this text (latin1: one char per byte).
+    let rawText: string | undefined;
+    let plain = text;
+    if (escaped) {
+      rawText = record.raw.toString('latin1');
+      plain = unescapeAscii(rawText);
+    }
     if (!overBytes && !this.#gate(escaped ? plain : gateText(record, text))) return record;
     const head = overBytes ? plain.slice(0, budget.maxBytes) : plain;
     let flagged: Pattern[] | undefined;
@@ -132,8 +138,8 @@ export class Redactor {
 
     const deadline = performance.now() + budget.maxMs;
     const hits: Hits = new Map();
-    const rawText = record.raw.toString('latin1');
-    const scanned = escaped ? unescapeAscii(rawText) : rawText;
+    rawText ??= record.raw.toString('latin1');
+    const scanned = escaped ? plain : rawText;
     let maskedRaw = overBytes ? scanned.slice(0, budget.maxBytes) : scanned;
     let timedOut = false;
     const scan: ScanBudget = { left: budget.maxMatches, spent: false };
@@ -240,28 +246,20 @@ function gateText(record: LedgerRecord, text: string): string {
  * raw_data, structured data, unmapped members) masked whole, and every other string the gate flags.
  */
 function wholesale(record: LedgerRecord, w: Walk): { event: OcsfEvent; syslog: SyslogFields } {
-  const whole = (v: unknown): unknown => (v === null || v === undefined || v === '' ? v : maskAll(v));
-  const gated = (v: unknown, depth = 0): unknown => {
-    if (typeof v === 'string') return v.length >= 4 && w.gate(v) ? BUDGET_MASK : v;
-    if (v === null || typeof v !== 'object' || depth > 32) return v;
-    if (Array.isArray(v)) return v.map((x) => gated(x, depth + 1));
-    const o: Record<string, unknown> = {};
-    for (const k of Object.keys(v)) setOwn(o, k, gated((v as Record<string, unknown>)[k], depth + 1));
-    return o;
-  };
-  const event = gated(record.event) as Record<string, unknown>;
-  for (const k of ['message', 'raw_data', 'unmapped']) if (k in record.event) setOwn(event, k, whole((record.event as Record<string, unknown>)[k]));
-  const syslog = { ...record.syslog, message: whole(record.syslog.message), structured_data: whole(record.syslog.structured_data) } as SyslogFields;
+  const all = (v: unknown): unknown => mapStrings(v, () => BUDGET_MASK);
+  const event = mapStrings(record.event, (s) => (s.length >= 4 && w.gate(s) ? BUDGET_MASK : s)) as Record<string, unknown>;
+  for (const k of ['message', 'raw_data', 'unmapped']) if (k in record.event) setOwn(event, k, all((record.event as Record<string, unknown>)[k]));
+  const syslog = { ...record.syslog, message: all(record.syslog.message), structured_data: all(record.syslog.structured_data) } as SyslogFields;
   return { event: event as OcsfEvent, syslog };
 }
 
-/** Every string of a JSON value replaced by the budget mask. */
-function maskAll(v: unknown, depth = 0): unknown {
-  if (typeof v === 'string') return BUDGET_MASK;
+/** A copy of a JSON value with every string replaced by `leaf(string)`. */
+function mapStrings(v: unknown, leaf: (s: string) => string, depth = 0): unknown {
+  if (typeof v === 'string') return v === '' ? v : leaf(v);
   if (v === null || typeof v !== 'object' || depth > 32) return v;
-  if (Array.isArray(v)) return v.map((x) => maskAll(x, depth + 1));
+  if (Array.isArray(v)) return v.map((x) => mapStrings(x, leaf, depth + 1));
   const o: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) setOwn(o, k, maskAll((v as Record<string, unknown>)[k], depth + 1));
+  for (const k of Object.keys(v)) setOwn(o, k, mapStrings((v as Record<string, unknown>)[k], leaf, depth + 1));
   return o;
 }
 

@@ -15,7 +15,7 @@
  * from the tail of the chain in the database (`sha256(raw)` computed by PostgreSQL): frames whose
  * ack a crash swallowed are the last ones the previous process committed.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type pg from 'pg';
 import type { PeerIdentity } from '../listener/identity.js';
 
@@ -26,9 +26,12 @@ export const RING_FRAMES = 16_384;
 /** Rows read back from the chain's tail at start. */
 export const SEED_ROWS = 100_000;
 
-/** A frame's digest as a Map key: the first 8 bytes of SHA-256 of the stored bytes, latin1. */
+/**
+ * A frame's digest as a Map key: the first 8 bytes of SHA-256 of the stored bytes, latin1. A string
+ * digest, as src/ledger/sha256.ts explains: a Buffer digest costs a malloc per frame.
+ */
 export function frameDigest(raw: Buffer): string {
-  return createHash('sha256').update(raw).digest().toString('latin1', 0, DIGEST_BYTES);
+  return hash('sha256', raw, 'binary').slice(0, DIGEST_BYTES);
 }
 
 /** Who "the same peer" is: the certificate's CN (what the ledger stores), else its first SAN. */

@@ -13,7 +13,6 @@
  * The manifest itself is not signed and need not be: everything in it that matters is recomputed and
  * bound to a signed root (a wrong frontier_before gives a wrong root).
  */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -26,6 +25,7 @@ import type { VerifyingKey } from '../ledger/signing.js';
 import { ZERO_HASH } from '../ledger/types.js';
 import { rowFindings } from '../ledger/verify.js';
 import { isoMicros } from '../ledger/copy.js';
+import { sha256File } from './files.js';
 import { ARCHIVE_VERSION, MANIFEST_TYPE, archivePaths, toStoredRow, type ArchiveManifest, type ArchiveRow, type ChainRange } from './format.js';
 
 export const ARCHIVE_FINDING_KINDS = [
@@ -111,15 +111,6 @@ export async function readManifest(path: string): Promise<ArchiveManifest> {
   return m;
 }
 
-async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
-  const h = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(path)) {
-    h.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: h.digest('hex'), bytes };
-}
 
 interface ChainState {
   readonly range: ChainRange;

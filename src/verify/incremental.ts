@@ -127,6 +127,8 @@ export class IncrementalVerifier {
     let startSeq = 1;
     const checkpoints = new Map<number, Checkpoint>();
     const client = new pg.Client({ connectionString: this.#o.databaseUrl, application_name: 'syslog-ledger incremental verify' });
+    // A backend that dies between queries emits 'error' on the client: unheard, it would end serve.
+    client.on('error', (err) => this.#o.log?.warn({ err: err.message }, 'incremental verify: connection lost'));
     await client.connect();
     try {
       if (prev !== undefined) {
