@@ -69,6 +69,18 @@ export class BoundedLabels {
     }
   }
 
+  /**
+   * A reserved name becomes an ordinary one (a source no longer expected): it keeps its label, now
+   * in the shared slots, and can be evicted like any other. Without this, every source ever
+   * forgotten would keep a slot for good, and hostname churn would fill them all.
+   */
+  release(name: string): void {
+    const l = escapeControls(name);
+    if (!this.#reserved.delete(l)) return;
+    this.#lru.set(l, true);
+    this.#evictDownTo(this.#max - this.#reserved.size);
+  }
+
   has(name: string): boolean {
     const l = escapeControls(name);
     return this.#reserved.has(l) || this.#lru.has(l);

@@ -345,6 +345,7 @@ export class SourceTracker {
     delete st.silentSinceUs;
     delete st.resumedAtUs;
     this.#metrics.sourceSilent.remove({ source });
+    this.#labels.release(source);
     this.#countExpected();
   }
 

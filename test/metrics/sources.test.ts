@@ -102,6 +102,21 @@ describe('SourceTracker', () => {
     expect((await m.sourceLastEvent.get()).values.length).toBeLessThanOrEqual(50);
   });
 
+  it('labels: a forgotten source gives its reserved slot back to the shared ones', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    const clock = fakeClock();
+    const tracker = new SourceTracker(m, { maxSources: 4, silenceThresholdSec: 10, learnWindowSec: 60, now: clock.now });
+    for (const p of ['p1', 'p2', 'p3', 'p4']) tracker.observeCommitted(p, null); // 4 peers: every slot reserved
+    tracker.observeCommitted('p1', 'host-a');
+    expect((await m.sourceEvents.get()).values.map((v) => v.labels['source'])).toContain('_other_');
+    clock.advance(61);
+    tracker.observeCommitted('p1', null);
+    tracker.tick(); // p2, p3, p4 forgotten after the learning window
+    tracker.observeCommitted('p1', 'host-b');
+    const labels = (await m.sourceEvents.get()).values.map((v) => v.labels['source']);
+    expect(labels).toContain('host-b');
+  });
+
   it('labels: control characters in a hostname or CN never reach a label value', async () => {
     const m = new Metrics({ defaultMetrics: false });
     const tracker = new SourceTracker(m, { now: () => 1_000 });
