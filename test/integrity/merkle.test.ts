@@ -171,7 +171,7 @@ describe('merkle: SHA-256 with a string digest (src/ledger/sha256.ts)', () => {
       expect(out.subarray(48)).toEqual(Buffer.alloc(16, 0xee));
       const stored = Buffer.concat([Buffer.alloc(7), want]);
       expect(sha256Equals(data, stored, 7)).toBe(true);
-      stored[7 + (len % 32)] ^= 0x01;
+      stored[7 + (len % 32)]! ^= 0x01;
       expect(sha256Equals(data, stored, 7)).toBe(false);
     }
   });

@@ -302,7 +302,7 @@ describe('verify against a superuser who disables the guard triggers', () => {
     const seqs: number[] = [];
     const prevs: Buffer[] = [];
     const hashes: Buffer[] = [];
-    let prev = Buffer.alloc(32);
+    let prev: Buffer = Buffer.alloc(32);
     const cur = new pg.Client({ connectionString: url });
     await cur.connect();
     try {

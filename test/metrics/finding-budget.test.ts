@@ -13,8 +13,8 @@ import { PEER } from '../detect/helpers.js';
 const row = (source: string, kind: string): LedgerRecord =>
   internalRecord(findingToEvent({ kind: 'silent', source, lastSeenMs: null, thresholdSec: 1, atMs: 1 }), { receivedAtUs: 1, hostname: source, msgid: `finding.${kind}` });
 
-async function suppressed(m: Metrics, labels: Record<string, string>): Promise<number | undefined> {
-  return (await m.findingsSuppressed.get()).values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
+async function suppressed(m: Metrics, labels: Partial<Record<'source' | 'kind', string>>): Promise<number | undefined> {
+  return (await m.findingsSuppressed.get()).values.find((v) => (Object.keys(labels) as ('source' | 'kind')[]).every((k) => v.labels[k] === labels[k]))?.value;
 }
 
 describe('FindingBudget: the per-source cap on server rows', () => {

@@ -100,7 +100,7 @@ describe('findingToEvent', () => {
     const silent = findingToEvent({ kind: 'silent', source: 'db-01', lastSeenMs: null, thresholdSec: 300, atMs: 1 });
     expect(silent).toMatchObject({ severity_id: 3, is_alert: true, finding_info: { types: ['source_silent'] } });
     expect(silent.message).toContain('never since start');
-    const reset = findingToEvent({ kind: 'reset', via: 'audit_chain', source: 'a', stream: null, expected: 'x', got: null, atMs: 1 });
+    const reset = findingToEvent({ kind: 'reset', via: 'audit_chain', source: 'a', stream: null, app: null, procid: null, connection: null, expected: 'x', got: null, atMs: 1 });
     expect(reset).toMatchObject({ severity_id: 1, is_alert: false, finding_info: { types: ['audit_chain_reset'] } });
   });
 });

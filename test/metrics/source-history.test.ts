@@ -84,7 +84,7 @@ describe('source history and coverage, from the ledger', () => {
       'db-01': [-3000 * S, true],
       queue: [-10 * S, true],
     });
-    expect(h.openSilences.sort((a, b) => a.source.localeCompare(b.source))).toEqual([
+    expect([...h.openSilences].sort((a, b) => a.source.localeCompare(b.source))).toEqual([
       { source: 'db-01', silentSinceUs: T0 - 3000 * S, firstEventAfterUs: null },
       { source: 'queue', silentSinceUs: T0 - 2000 * S, firstEventAfterUs: T0 - 1000 * S },
     ]);
@@ -142,7 +142,7 @@ describe('source history and coverage, from the ledger', () => {
     await c.query(
       `INSERT INTO ledger (chain, seq, received_at, peer_cn, peer_addr, format, raw, syslog, event, hostname, class_uid, activity_id, status_id, severity_id, prev_hash, hash)
        VALUES ('srv', $1, $2, 'syslog-ledger', 'internal', 'internal', '\\x00', '{}', $3, 'alpha', 2004, 1, 1, 3, $4, $4)`,
-      [seq, isoMicros(from + 115 * S), JSON.stringify(findingToEvent({ kind: 'gap', via: 'sequence_id', source: 'alpha', stream: 'alpha', expected: 3, got: 6, missing: 3, atMs: Math.floor((from + 115 * S) / 1000) })), Buffer.alloc(32, 1)],
+      [seq, isoMicros(from + 115 * S), JSON.stringify(findingToEvent({ kind: 'gap', via: 'sequence_id', source: 'alpha', stream: 'alpha', app: null, procid: null, connection: null, expected: 3, got: 6, missing: 3, atMs: Math.floor((from + 115 * S) / 1000) })), Buffer.alloc(32, 1)],
     );
     // beta: sent before the period and never again: silent through it.
     await event(c, { us: from - 500 * S, peer: 'beta', host: 'beta' });

@@ -33,7 +33,7 @@ describe('relp parser', () => {
     expect(got[1]).toMatch(/^2 syslog 68 "<134>1 2026-12-06T21:36:58\.174324\+00:00 vm app-audit - - - line one\\n"$/);
     expect(got[2]).toMatch(/^3 syslog 83 /);
     const third = parseAll(bin)[2];
-    expect(!isParseError(third!) && third.data.toString('utf8').endsWith('line two with ünïcode\n')).toBe(true);
+    expect(third !== undefined && !isParseError(third) && third.data.toString('utf8').endsWith('line two with ünïcode\n')).toBe(true);
     expect(got[4]).toBe('5 close 0 ""');
   });
 
