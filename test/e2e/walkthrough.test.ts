@@ -1,5 +1,5 @@
 /**
- * The first hour of a new user (issue 20), following the README's "Try it with rsyslog on this
+ * The first hour of a new user (issue 20), following docs/tutorial.md ("Try it with rsyslog on this
  * machine" commands literally: `npm start` in its own process group with no DATABASE_URL (the
  * embedded PostgreSQL, in this run's own folder), a real rsyslog with the README's own config,
  * a JSON audit line in the common shape, the `failed_logins` view, `prove` without `--chain`,
@@ -25,16 +25,17 @@ import { metricValue, scrape, waitFor } from '../helpers/tls-client.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
+const tutorial = readFileSync(join(root, 'docs/tutorial.md'), 'utf8');
 const rsyslog = findRsyslog();
 const hasPsql = spawnSync('psql', ['--version']).status === 0;
 const hasNpm = spawnSync('npm', ['--version']).status === 0;
 
-/** The shell blocks of the README section `### Try it with rsyslog on this machine`, in order. */
+/** The shell blocks of docs/tutorial.md's section `## Try it with rsyslog on this machine`, in order. */
 function trialBlocks(): string[] {
-  const start = readme.indexOf('### Try it with rsyslog on this machine');
-  expect(start, 'README section "Try it with rsyslog on this machine"').toBeGreaterThan(0);
-  const end = readme.indexOf('\n## ', start);
-  return [...readme.slice(start, end).matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const start = tutorial.indexOf('## Try it with rsyslog on this machine');
+  expect(start, 'docs/tutorial.md section "Try it with rsyslog on this machine"').toBeGreaterThanOrEqual(0);
+  const end = tutorial.indexOf('\n## ', start);
+  return [...tutorial.slice(start, end === -1 ? undefined : end).matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
 }
 
 /** The user's shell: no DATABASE_URL (the test runner's), so commands find the embedded database as the README says. */
