@@ -19,7 +19,7 @@ export type ConsoleRead =
   | { readonly op: 'search'; readonly query: EvidenceQuery; readonly text: string | null; readonly total: number; readonly rows: number; readonly page: number }
   | { readonly op: 'view'; readonly chain: string; readonly seq: number }
   | { readonly op: 'prove'; readonly chain: string; readonly seq: number; readonly proofSha256: string; readonly valid: boolean }
-  | { readonly op: 'export'; readonly summary: ExportSummary; readonly text: null };
+  | { readonly op: 'export'; readonly summary: ExportSummary };
 
 function describe(r: ConsoleRead): { message: string; details: Record<string, unknown> } {
   switch (r.op) {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { ProveFailure } from '../cli/prove.js';
 import { recordAccess } from '../evidence/access.js';
 import { runExport } from '../evidence/export.js';
 import type { SigningKey } from '../ledger/signing.js';
@@ -160,7 +161,7 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, x: Ctx
   const method = req.method ?? 'GET';
   if (!(GET_ROUTES.has(path) || POST_ROUTES.has(path))) return send(res, 404, page('Not found', html`<p>No such page.</p>`));
   const allowed = POST_ROUTES.has(path) ? 'POST' : 'GET';
-  if (method !== allowed && !(allowed === 'GET' && method === 'HEAD')) return send(res, 405, page('Method not allowed', html`<p>Use ${allowed}.</p>`), { allow: allowed });
+  if (method !== allowed) return send(res, 405, page('Method not allowed', html`<p>Use ${allowed}.</p>`), { allow: allowed });
   if (path === '/console.css') {
     res.writeHead(200, { ...HEADERS, 'content-type': 'text/css; charset=utf-8' });
     return void res.end(CSS);
@@ -204,7 +205,7 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, x: Ctx
     case '/proof': {
       const { chain, seq } = eventKey(url.searchParams);
       const proof = await withReader(x.pool, (db) => inclusionProof(db, chain, seq)).catch((err: unknown) => {
-        throw err instanceof Error && err.constructor.name === 'ProveFailure' ? new ConsoleError(err.message, 409) : err;
+        throw err instanceof ProveFailure ? new ConsoleError(err.message, 409) : err;
       });
       const text = `${JSON.stringify(proof.doc, null, 2)}\n`;
       await onRecord(x, p, { op: 'prove', chain, seq, proofSha256: createHash('sha256').update(text).digest('hex'), valid: proof.ok });
@@ -275,7 +276,7 @@ async function exportPackage(x: Ctx, p: Principal, req: http.IncomingMessage, re
       reason: `${reason} (console user ${p.name})`,
       key: x.d.key,
       signal: AbortSignal.timeout(EXPORT_TIMEOUT_MS),
-      beforePublish: (summary) => onRecord(x, p, { op: 'export', summary, text: null }),
+      beforePublish: (summary) => onRecord(x, p, { op: 'export', summary }),
     });
     res.writeHead(200, { ...HEADERS, 'content-type': 'application/x-tar', 'content-disposition': `attachment; filename="${name}.tar"` });
     await tarFolder(join(dir, name), name, res);

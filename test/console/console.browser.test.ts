@@ -230,6 +230,14 @@ describe('console in Chromium', () => {
     expect((await query<{ n: string }>(server.databaseUrl, 'SELECT count(*) AS n FROM ledger WHERE hostname = $1', ['web2']))[0]!.n).toBe(String(PER_HOST));
   });
 
+  it('search: a search without bound (over 31 days, or a message text over 7) is refused with the reason, and not run', async () => {
+    for (const [params, why] of [[{ from: '60d' }, /covers at most 31 days/], [{ from: '10d', text: 'alice' }, /message-text search reads every frame of the range: it covers at most 7 days/]] as const) {
+      await page.goto(`${base}/search?${new URLSearchParams(params)}`);
+      expect(await text('[role=alert]')).toMatch(why);
+      expect(await page.$('[data-total]')).toBeNull();
+    }
+  });
+
   it('access records: each search page and the export is an OCSF 6003 record by the console user', async () => {
     const rows = await query<{ op: string; actor_user: string; rows: string; via: string }>(
       server.databaseUrl,
