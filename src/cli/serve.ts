@@ -219,7 +219,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const webConsole: ConsoleServer | undefined =
       consoleCfg === undefined
         ? undefined
-        : await startConsole({ config: consoleCfg, databaseUrl: db.url, tls: tlsMaterial, key, checkpointFile: resolve(requireStr(values, 'checkpoint-file')), silenceThresholdSec: cfg.silenceThresholdSec, expectSources: () => cfg.expectSources, log: log.child({ stage: 'console' }) });
+        : await startConsole({ config: consoleCfg, databaseUrl: db.url, tls: tlsMaterial, key, checkpointFile: resolve(requireStr(values, 'checkpoint-file')), silenceThresholdSec: cfg.silenceThresholdSec, expectSources: cfg.expectSources, log: log.child({ stage: 'console' }) });
     if (webConsole !== undefined) console.error(`Console: ${consoleCfg?.tokenGenerated || consoleCfg?.allow.length ? webConsole.loginUrl : webConsole.loginUrl.replace(/token=.*$/, 'token=<the token in --console-token-file>')}`);
 
     exitCode = await new Promise<number>((resolveExit) => {
@@ -286,6 +286,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
             const closed = pipeline.listener.reload(material, allow) + (pipeline.relp?.reload(material, allow) ?? 0);
             pipeline.monitor.observeCertificates(material.cert, material.ca);
             pipeline.monitor.setExpectedSources(expect);
+            webConsole?.reload(material, expect);
             log.info(
               { serverSerial: material.serverSerial, serverNotAfter: new Date(material.serverNotAfter * 1000).toISOString(), crlEntries: material.crlEntries ?? null, allowPeers: allow.length, closedConnections: closed, configuredSources: expect.length },
               'SIGHUP: reloaded certificate, key, CA, CRL and allowlist',

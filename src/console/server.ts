@@ -38,7 +38,8 @@ export interface ConsoleDeps {
   readonly key: SigningKey;
   readonly checkpointFile: string;
   readonly silenceThresholdSec: number;
-  readonly expectSources: () => readonly string[];
+  /** Sources that must keep sending (`--expect-source`, `--expect-sources-file`); replaced by reload(). */
+  readonly expectSources: readonly string[];
   readonly log: Logger;
 }
 
@@ -46,6 +47,8 @@ export interface ConsoleServer {
   readonly address: AddressInfo;
   /** Where to log in: the token URL, or the HTTPS address. */
   readonly loginUrl: string;
+  /** SIGHUP: new TLS material (certificate, CA, CRL) for new connections, and the expected sources. */
+  reload(tls: TlsMaterial, expectSources: readonly string[]): void;
   close(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ export async function startConsole(d: ConsoleDeps): Promise<ConsoleServer> {
   const c = d.config;
   const auth = new ConsoleAuth(c.token, c.allow);
   const pool = openReaderPool(d.databaseUrl, c.requestTimeoutMs);
+  let expect = d.expectSources;
   pool.on('error', (err) => d.log.warn({ err: describeError(err) }, 'console: database connection error'));
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const limit = req.url?.startsWith('/export') ? EXPORT_TIMEOUT_MS : c.requestTimeoutMs;
@@ -73,7 +77,7 @@ export async function startConsole(d: ConsoleDeps): Promise<ConsoleServer> {
       else res.destroy();
     }, limit);
     res.once('close', () => clearTimeout(timer));
-    route(req, res, { d, auth, pool, secure: auth.certificates }).catch((err: unknown) => {
+    route(req, res, { d, auth, pool, secure: auth.certificates, expect }).catch((err: unknown) => {
       const known = err instanceof ConsoleError;
       const timeout = (err as { code?: string }).code === '57014';
       if (!known) d.log.error({ err: describeError(err), url: req.url?.split('?')[0] }, 'console: request failed');
@@ -83,8 +87,9 @@ export async function startConsole(d: ConsoleDeps): Promise<ConsoleServer> {
       send(res, status, page('Error', html`<p class="notice" role="alert">${msg}</p>`));
     });
   };
+  const tlsOptions = (m: TlsMaterial) => ({ cert: m.cert, key: m.key, ca: m.ca, ...(m.crl ? { crl: m.crl } : {}) });
   const server = c.allow.length > 0
-    ? https.createServer({ cert: d.tls.cert, key: d.tls.key, ca: d.tls.ca, ...(d.tls.crl ? { crl: d.tls.crl } : {}), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handler)
+    ? https.createServer({ ...tlsOptions(d.tls), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handler)
     : http.createServer(handler);
   server.requestTimeout = c.requestTimeoutMs;
   server.headersTimeout = Math.min(c.requestTimeoutMs, 20_000);
@@ -99,6 +104,10 @@ export async function startConsole(d: ConsoleDeps): Promise<ConsoleServer> {
   return {
     address,
     loginUrl,
+    reload(tls, expectSources) {
+      expect = expectSources;
+      if (server instanceof https.Server) server.setSecureContext(tlsOptions(tls));
+    },
     async close() {
       server.closeAllConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -112,6 +121,7 @@ interface Ctx {
   readonly auth: ConsoleAuth;
   readonly pool: pg.Pool;
   readonly secure: boolean;
+  readonly expect: readonly string[];
 }
 
 function send(res: http.ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
@@ -248,7 +258,7 @@ async function sources(x: Ctx, q: URLSearchParams): Promise<Html> {
     toMs = nowMs;
   }
   const t = x.d.silenceThresholdSec;
-  const expect = x.d.expectSources();
+  const expect = x.expect;
   const [period, day, hour] = await withReader(x.pool, async (db) => [
     await coverage(db, fromMs * 1000, toMs * 1000, t, expect),
     await coverage(db, (nowMs - 86_400_000) * 1000, nowMs * 1000, t, expect),
