@@ -74,11 +74,8 @@ export function openReaderPool(databaseUrl: string, statementTimeoutMs: number):
     application_name: 'syslog-ledger console',
     options: `-c default_transaction_read_only=on -c statement_timeout=${Math.floor(statementTimeoutMs)}`,
   });
-  pool.on('connect', (client) => {
-    // A promise pg runs before the client is handed out is not available; the role is set on first
-    // use by `withReader` instead, and this only keeps an idle client's error from crashing serve.
-    client.on('error', () => undefined);
-  });
+  // An idle client's error (a restarted database) must not crash serve; the pool replaces it.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

@@ -15,7 +15,7 @@ export function integrityBody(chains: readonly ChainIntegrity[], nowMs: number):
       : html`<p class="info">${chains.length} chain(s). Each is verified by serve every <code>--verify-interval</code>; a failure shows here in red with its first bad row.</p>`;
   const rows = chains.map((c) => {
     const bad = c.verifyResult === 'failed';
-    const result = c.verifyResult === null ? html`<span class="warn">not verified yet</span>` : bad ? html`<span class="bad">FAILED (${c.verifyReason})</span>` : html`<span class="ok">intact</span>`;
+    const result = c.verifyResult === null ? html`<span class="warn">not verified by serve yet</span> (serve verifies its own chain; run <code>syslog-ledger verify</code>)` : bad ? html`<span class="bad">FAILED (${c.verifyReason})</span>` : html`<span class="ok">intact</span>`;
     const firstBad = bad ? /at seq (\d+)/.exec(c.verifyDetail ?? '') : null;
     const detail = firstBad
       ? html`${c.verifyDetail} <a href="/event${qs({ chain: c.chain, seq: firstBad[1] })}">first bad row: seq ${firstBad[1]}</a>`
