@@ -141,7 +141,9 @@ function loginPage(certificates: boolean, message?: string): string {
 }
 
 /** Writes the access record of a read; the read is not shown when it cannot be recorded. */
-async function onRecord(x: Ctx, p: Principal, r: ConsoleRead): Promise<void> {
+async function onRecord(x: Ctx, p: Principal, r: ConsoleRead, res: http.ServerResponse): Promise<void> {
+  // Timed out meanwhile: the user was told so and sees nothing, so nothing was read.
+  if (res.headersSent || res.destroyed) throw new ConsoleError('The request was stopped.', 503);
   try {
     await recordAccess(x.d.databaseUrl, { key: x.d.key, checkpointFile: x.d.checkpointFile, event: consoleAccessEvent(p, r) });
   } catch (err) {
@@ -202,14 +204,14 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, x: Ctx
       if (![...url.searchParams.keys()].length || parsed.search === undefined) return show('Search', searchBody({ parsed, csrf }), '/search');
       const s = parsed.search;
       const result = await withReader(x.pool, (db) => search(db, s, parsed.after, parsed.limit));
-      await onRecord(x, p, { op: 'search', query: s.query, text: s.text, total: result.total, rows: result.rows.length, page: parsed.page });
+      await onRecord(x, p, { op: 'search', query: s.query, text: s.text, total: result.total, rows: result.rows.length, page: parsed.page }, res);
       return show('Search', searchBody({ parsed, result, csrf }), '/search');
     }
     case '/event': {
       const { chain, seq } = eventKey(url.searchParams);
       const entry = await withReader(x.pool, (db) => readEntry(db, chain, seq));
       if (entry === undefined) throw new ConsoleError('No such event.', 404);
-      await onRecord(x, p, { op: 'view', chain, seq });
+      await onRecord(x, p, { op: 'view', chain, seq }, res);
       return show(`Event ${chain} #${seq}`, eventBody(entry));
     }
     case '/proof': {
@@ -218,7 +220,7 @@ async function route(req: http.IncomingMessage, res: http.ServerResponse, x: Ctx
         throw err instanceof ProveFailure ? new ConsoleError(err.message, 409) : err;
       });
       const text = `${JSON.stringify(proof.doc, null, 2)}\n`;
-      await onRecord(x, p, { op: 'prove', chain, seq, proofSha256: createHash('sha256').update(text).digest('hex'), valid: proof.ok });
+      await onRecord(x, p, { op: 'prove', chain, seq, proofSha256: createHash('sha256').update(text).digest('hex'), valid: proof.ok }, res);
       res.writeHead(200, { ...HEADERS, 'content-type': 'application/json', 'content-disposition': `attachment; filename="proof-${safeName(chain)}-${seq}.json"` });
       return void res.end(text);
     }
@@ -286,7 +288,7 @@ async function exportPackage(x: Ctx, p: Principal, req: http.IncomingMessage, re
       reason: `${reason} (console user ${p.name})`,
       key: x.d.key,
       signal: AbortSignal.timeout(EXPORT_TIMEOUT_MS),
-      beforePublish: (summary) => onRecord(x, p, { op: 'export', summary }),
+      beforePublish: (summary) => onRecord(x, p, { op: 'export', summary }, res),
     });
     res.writeHead(200, { ...HEADERS, 'content-type': 'application/x-tar', 'content-disposition': `attachment; filename="${name}.tar"` });
     await tarFolder(join(dir, name), name, res);

@@ -9,6 +9,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../helpers/db.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
@@ -49,7 +50,7 @@ beforeAll(async () => {
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   server = await startServer({
     clients: [{ cn: 'auditor' }, { cn: 'web1' }],
-    args: ['--console', '0.0.0.0:0', '--console-allow', 'auditor', '--console-token-file', tokenFile],
+    args: ['--console', '0.0.0.0:0', '--console-allow', 'auditor', '--console-token-file', tokenFile, '--console-request-timeout', '2s'],
   });
   const serving = server.logs.find((l) => l.msg === 'syslog-ledger serving')!;
   port = Number(String(serving.console).split(':').pop());
@@ -94,5 +95,25 @@ describe('console over HTTPS', () => {
     expect(r.status).toBe(403);
     const n = await query<{ n: string }>(server.databaseUrl, "SELECT count(*) AS n FROM ledger WHERE chain = 'syslog-ledger.access' AND event->'api'->>'operation' = 'export'");
     expect(n[0]!.n).toBe('0');
+  });
+
+  it('https: a search that cannot finish within --console-request-timeout is stopped with 503 and a reason, and nothing is recorded', async () => {
+    const before = await query<{ n: string }>(server.databaseUrl, "SELECT count(*) AS n FROM ledger WHERE chain = 'syslog-ledger.access'");
+    const locker = new pg.Client({ connectionString: server.databaseUrl });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE');
+      const t0 = Date.now();
+      const r = await get('/search?host=web1&from=1h', 'auditor');
+      expect(r.status).toBe(503);
+      expect(r.body).toMatch(/longer than 2 s/);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+    const after = await query<{ n: string }>(server.databaseUrl, "SELECT count(*) AS n FROM ledger WHERE chain = 'syslog-ledger.access'");
+    expect(after[0]!.n).toBe(before[0]!.n);
   });
 });
