@@ -101,3 +101,15 @@ export function isNoLedgerError(err: unknown): err is Error {
   const m = /relation "(?:[^"]*\.)?([^".]+)" does not exist/.exec(err.message);
   return m !== null && (LEDGER_TABLES as readonly string[]).includes(m[1]!);
 }
+
+/** A console request that could not be answered (src/console/); the message is safe to show: no ledger data. */
+export class ConsoleError extends LedgerError {
+  readonly canContinue = true;
+  constructor(
+    message: string,
+    readonly status = 500,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -103,7 +103,7 @@ export interface ProveDeps {
   readonly stderr?: (text: string) => void;
 }
 
-class ProveFailure extends Error {}
+export class ProveFailure extends Error {}
 
 export async function proveCommand(argv: string[], deps: ProveDeps = {}): Promise<number> {
   const out = deps.stdout ?? ((t: string) => void process.stdout.write(t));
@@ -210,7 +210,7 @@ async function checkpointAt(client: pg.Client, chain: string, size: string): Pro
   return parseCheckpoint(row.record);
 }
 
-async function makeInclusion(
+export async function makeInclusion(
   client: pg.Client,
   chain: string,
   seq: number,

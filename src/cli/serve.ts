@@ -26,6 +26,8 @@ import { loadRedactionConfig } from '../redact/config.js';
 import { loadOrCreateRedactionKey } from '../redact/key.js';
 import { Redactor } from '../redact/redactor.js';
 import { PARTITION_INTERVALS, startPartitionMaintenance } from '../retention/partitions.js';
+import { CONSOLE_OPTIONS, consoleConfig } from '../console/config.js';
+import { startConsole, type ConsoleServer } from '../console/server.js';
 
 export const DEFAULT_CERTS = {
   cert: './certs/server.pem',
@@ -82,6 +84,7 @@ export const SERVE_OPTIONS = {
   'verify-interval': { type: 'string', default: '10m', arg: 'DURATION', help: 'verify the rows committed since the last verification this often, recorded in the ledger and metrics (0: never)' },
   'log-level': { type: 'string', default: 'info', arg: LOG_LEVELS.join('|'), help: 'operational log level' },
   'no-dev-pki': { type: 'boolean', help: 'do not create a dev PKI in ./certs when the default certificate files are missing' },
+  ...CONSOLE_OPTIONS,
 } as const satisfies OptionSpecs;
 
 /** A repeat of a stop signal within this long is the same stop (npm forwards what the group already got). */
@@ -138,6 +141,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const detectionsFile = str(values, 'detections');
   const detectionConfig = detectionsFile === undefined ? undefined : loadDetectionConfig(detectionsFile);
   const dataDir = resolve(requireStr(values, 'data-dir'));
+  // Checked before anything starts: a non-loopback console without client certificates is refused.
+  const consoleCfg = consoleConfig(values);
 
   // A fresh machine: make a dev PKI so that `npm start` works with no setup.
   const usingDefaults = tlsPaths.cert === DEFAULT_CERTS.cert && tlsPaths.key === DEFAULT_CERTS.key && tlsPaths.ca === DEFAULT_CERTS.ca;
@@ -211,6 +216,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
         ? new IncrementalVerifier({ databaseUrl: db.url, chain: cfg.chain, key: { publicKey: key.publicKey, keyId: key.keyId }, intervalMs: verifyIntervalMs, metrics, log: log.child({ stage: 'verify' }), enqueue: (r) => pipeline.writer.enqueue(r) })
         : undefined;
     verifier?.start();
+    const webConsole: ConsoleServer | undefined =
+      consoleCfg === undefined
+        ? undefined
+        : await startConsole({ config: consoleCfg, databaseUrl: db.url, tls: tlsMaterial, key, checkpointFile: resolve(requireStr(values, 'checkpoint-file')), silenceThresholdSec: cfg.silenceThresholdSec, expectSources: cfg.expectSources, log: log.child({ stage: 'console' }) });
+    if (webConsole !== undefined) console.error(`Console: ${consoleCfg?.tokenGenerated || consoleCfg?.allow.length ? webConsole.loginUrl : webConsole.loginUrl.replace(/token=.*$/, 'token=<the token in --console-token-file>')}`);
 
     exitCode = await new Promise<number>((resolveExit) => {
       let stopping = false;
@@ -243,6 +253,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
         void (async () => {
           let ok = true;
           await verifier?.stop();
+          await webConsole?.close();
           // The checkpointer and its pool close whatever happened before: a failed writer must not
           // leave the process hanging on them.
           await pipeline.shutdown().catch((err: unknown) => {
@@ -275,6 +286,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
             const closed = pipeline.listener.reload(material, allow) + (pipeline.relp?.reload(material, allow) ?? 0);
             pipeline.monitor.observeCertificates(material.cert, material.ca);
             pipeline.monitor.setExpectedSources(expect);
+            webConsole?.reload(material, expect);
             log.info(
               { serverSerial: material.serverSerial, serverNotAfter: new Date(material.serverNotAfter * 1000).toISOString(), crlEntries: material.crlEntries ?? null, allowPeers: allow.length, closedConnections: closed, configuredSources: expect.length },
               'SIGHUP: reloaded certificate, key, CA, CRL and allowlist',
@@ -292,7 +304,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
         {
           listen: `${pipeline.listenAddress.address}:${pipeline.listenAddress.port}`,
           ...(pipeline.relpAddress ? { relpListen: `${pipeline.relpAddress.address}:${pipeline.relpAddress.port}` } : {}),
-          metrics: `${pipeline.metricsAddress.address}:${pipeline.metricsAddress.port}`, chain: cfg.chain, headSeq: pipeline.writer.head.seq },
+          metrics: `${pipeline.metricsAddress.address}:${pipeline.metricsAddress.port}`, chain: cfg.chain, headSeq: pipeline.writer.head.seq,
+          ...(webConsole ? { console: `${webConsole.address.address}:${webConsole.address.port}` } : {}) },
         'syslog-ledger serving',
       );
     });

@@ -146,8 +146,8 @@ async function catchUpFile(client: pg.Client, o: AccessRecordOptions): Promise<v
   }
 }
 
-/** The common shape of an access event: OCSF API Activity, Read, by the reader. */
-function apiRead(who: Reader, operation: string, message: string, details: Record<string, unknown>, nowMs: number): OcsfEvent {
+/** The common shape of an access event: OCSF API Activity, Read, by the reader (also the console's, src/console/access.ts). */
+export function apiRead(who: Reader, operation: string, message: string, details: Record<string, unknown>, nowMs: number): OcsfEvent {
   return {
     class_uid: 6003,
     class_name: 'API Activity',

@@ -116,7 +116,8 @@ describe.skipIf(!rsyslog || !hasPsql || !hasNpm)('README walkthrough: npm start,
     symlinkSync(join(root, 'dist'), join(work, 'dist'));
     symlinkSync(join(root, 'deploy'), join(work, 'deploy'));
     port = await freePort();
-    const env = { ...userEnv(), SYSLOG_LEDGER_LISTEN: `127.0.0.1:${port}`, SYSLOG_LEDGER_METRICS: '127.0.0.1:0' };
+    // The console npm start turns on (127.0.0.1:9465) on a free port: other runs may hold 9465.
+    const env = { ...userEnv(), SYSLOG_LEDGER_LISTEN: `127.0.0.1:${port}`, SYSLOG_LEDGER_METRICS: '127.0.0.1:0', SYSLOG_LEDGER_CONSOLE: '127.0.0.1:0' };
     // `npm start`, the README's command, leading its own process group as in a terminal.
     npm = spawn('npm', ['start'], { cwd: work, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     npmExit = new Promise((res) => npm!.once('exit', (code) => res(code)));
@@ -156,6 +157,8 @@ describe.skipIf(!rsyslog || !hasPsql || !hasNpm)('README walkthrough: npm start,
   }, 60_000);
 
   it('npm start used the embedded PostgreSQL of this folder and created the dev PKI', () => {
+    // ...and serves the console, printing its login URL.
+    expect(serverOut).toMatch(/Console: http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]{32}/);
     expect(logs.find((l) => l.msg === 'migrations applied')).toBeDefined();
     expect(existsSync(join(work, 'data/embedded-postgres.json'))).toBe(true);
     expect(existsSync(join(work, 'certs/client.pem'))).toBe(true);
