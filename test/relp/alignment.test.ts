@@ -225,6 +225,17 @@ describe('RELP resend recognition', () => {
   });
 });
 
+describe('RELP session and the listener', () => {
+  it('onData returns the syslog frames a read completed: what the per-peer rate limit counts', () => {
+    const { index, writer, metrics } = setup();
+    const a = new Conn(index, writer, metrics);
+    const chunk = Buffer.from('2 syslog 1 a\n3 syslog 1 b\n4 syslog 1 c\n5 sys', 'latin1');
+    expect(a.session.onData(chunk, 0)).toBe(3);
+    expect(a.session.onData(Buffer.from('log 1 d\n'), 0)).toBe(1);
+    expect(writer.stored).toEqual(['a', 'b', 'c', 'd']);
+  });
+});
+
 describe('Alignment', () => {
   const tail = (...lines: string[]): SessionTail => new SessionTail('k', lines.map((l) => new StreamFrame(frameDigest(Buffer.from(l)), true)));
   const push = (al: Alignment, l: string) => al.push(frameDigest(Buffer.from(l)), l.length);
