@@ -37,6 +37,7 @@ import type { Detector } from './detect/detector.js';
 import type { Redactor } from './redact/redactor.js';
 import type { FormatOption } from './parsing/types.js';
 import { ResendIndex } from './relp/resends.js';
+import { seedResends } from './relp/seed.js';
 import { RelpService } from './relp/service.js';
 
 /** Everything the pipeline needs, already validated (src/cli/serve.ts builds it from options). */
@@ -321,8 +322,8 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
 }
 
 /**
- * The RELP listener: remembers what each peer recently committed (the chain's tail, read back from
- * the database, so resends after a crash are recognized), then listens with the 6514 TLS setup.
+ * The RELP listener: reads back the tails of the RELP sessions the previous process stored last
+ * (so that resends after a crash are recognized), then listens with the 6514 TLS setup.
  */
 async function startRelp(
   cfg: PipelineConfig,
@@ -336,8 +337,8 @@ async function startRelp(
   const client = new pg.Client({ connectionString: cfg.databaseUrl, application_name: 'syslog-ledger relp' });
   await client.connect();
   try {
-    const rows = await resends.seed(client, cfg.chain);
-    log.info({ rows, chain: cfg.chain }, 'RELP: read back the chain tail to recognize resends');
+    const sessions = await seedResends(resends, client, cfg.chain);
+    log.info({ sessions, chain: cfg.chain }, 'RELP: read back the last frames of the previous RELP sessions to recognize resends');
   } finally {
     await client.end();
   }

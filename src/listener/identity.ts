@@ -12,6 +12,8 @@ export interface PeerIdentity {
   readonly fingerprint: string;
   /** Remote address and port, `ip:port` (IPv6 in brackets). */
   readonly address: string;
+  /** Set for RELP (`--relp-listen`); absent for syslog over TLS. Stored as `metadata.peer.transport`. */
+  readonly transport?: 'relp';
 }
 
 /** Reads the identity fields out of a verified peer certificate. */

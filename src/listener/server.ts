@@ -4,8 +4,8 @@
  * (no certificate, unknown CA, expired, revoked, not allowed) is known, logged and counted,
  * instead of vanishing inside OpenSSL.
  *
- * Bytes in, frames out: each connection has its own Framer; frames go to `onFrames` with the
- * peer's proven identity. Backpressure: `pause()` stops reading from every socket (TCP then pushes
+ * Bytes in, frames out: each connection has its own ConnectionHandler with the peer's proven
+ * identity (by default a Framer whose frames go to `onFrames`; RELP brings a session). Backpressure: `pause()` stops reading from every socket (TCP then pushes
  * back on the senders), `resume()` starts again.
  */
 import { constants as cryptoConstants, type X509Certificate } from 'node:crypto';
@@ -40,12 +40,12 @@ export interface ListenerOptions {
   readonly idleTimeoutMs: number;
   readonly metrics: Metrics;
   readonly log: Logger;
-  /** Frames completed by one read, from one peer, received at `receivedAtUs`. */
-  readonly onFrames: (frames: readonly Frame[], peer: PeerIdentity, receivedAtUs: number) => void;
+  /** Syslog over TLS (the default handler): frames completed by one read, from one peer, received at `receivedAtUs`. */
+  readonly onFrames?: (frames: readonly Frame[], peer: PeerIdentity, receivedAtUs: number) => void;
   /**
-   * A protocol that owns its connections' bytes (RELP, src/relp/): called once per authenticated
-   * connection instead of framing it; `onFrames` is then unused. Everything before (TLS, CA, CRL,
-   * allowlist, limits, reload) is the same as for syslog.
+   * What reads each authenticated connection's bytes; default: an RFC 5425 Framer handing frames
+   * to `onFrames` (`framedSyslog`). RELP (src/relp/) brings its own. Everything around it (TLS,
+   * CA, CRL, allowlist, limits, rate, reload) is the same for every protocol.
    */
   readonly session?: (io: ConnectionIo, peer: PeerIdentity) => ConnectionHandler;
 }
@@ -62,8 +62,30 @@ export interface ConnectionIo {
 
 /** A protocol session's side of a connection. */
 export interface ConnectionHandler {
-  onData(chunk: Buffer, receivedAtUs: number): void;
+  /** Bytes read; returns how many events they completed (what the per-peer rate limit counts). */
+  onData(chunk: Buffer, receivedAtUs: number): number;
   onClose(): void;
+}
+
+/** Syslog over TLS (RFC 5425): the bytes through a Framer, complete frames to `onFrames`. */
+export function framedSyslog(
+  maxFrameBytes: number,
+  peer: PeerIdentity,
+  onFrames: (frames: readonly Frame[], peer: PeerIdentity, receivedAtUs: number) => void,
+): ConnectionHandler {
+  const framer = new Framer({ maxFrameBytes });
+  return {
+    onData(chunk, receivedAtUs) {
+      const frames = framer.push(chunk);
+      if (frames.length > 0) onFrames(frames, peer, receivedAtUs);
+      return frames.length;
+    },
+    onClose() {
+      // A last frame without its LF (or a cut octet-counted one) is still a frame.
+      const rest = framer.end();
+      if (rest.length > 0) onFrames(rest, peer, nowMicros());
+    },
+  };
 }
 
 /** Refusal reasons (metric label values). */
@@ -315,8 +337,13 @@ export class Listener {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    for (const s of this.#sockets.keys()) if (!this.#throttled.has(s) && !this.#held.has(s) && !this.#yielding.has(s)) s.resume();
+    for (const s of this.#sockets.keys()) if (this.#mayRead(s)) s.resume();
     this.#o.metrics.backpressureActive.set(0);
+  }
+
+  /** The one check before a socket reads again: nothing (backpressure, rate, session, turn) holds it. */
+  #mayRead(s: tls.TLSSocket): boolean {
+    return !this.#paused && !this.#throttled.has(s) && !this.#held.has(s) && !this.#yielding.has(s) && !s.destroyed;
   }
 
   /** Stops accepting connections (open ones stay). */
@@ -420,8 +447,9 @@ export class Listener {
       },
     });
     this.#o.log.info({ peer: peer.cn, address: peer.address }, 'peer connected');
-    const framer = new Framer({ maxFrameBytes: this.#o.maxFrameBytes });
-    const handler = this.#o.session?.(
+    const onFrames = this.#o.onFrames ?? (() => {});
+    const startSession = this.#o.session ?? ((_io: ConnectionIo, p: PeerIdentity) => framedSyslog(this.#o.maxFrameBytes, p, onFrames));
+    const handler = startSession(
       {
         write: (text) => {
           if (socket.writable) socket.write(text);
@@ -437,7 +465,7 @@ export class Listener {
             socket.pause();
           } else {
             this.#held.delete(socket);
-            if (!this.#paused && !this.#throttled.has(socket) && !this.#yielding.has(socket) && !socket.destroyed) socket.resume();
+            if (this.#mayRead(socket)) socket.resume();
           }
         },
       },
@@ -455,16 +483,7 @@ export class Listener {
       received += chunk.length;
       m.bytesReceived.inc(chunk.length);
       const t0 = performance.now();
-      let count: number;
-      if (handler) {
-        handler.onData(chunk, nowMicros());
-        count = 1;
-      } else {
-        const frames = framer.push(chunk);
-        if (frames.length === 0) return;
-        this.#o.onFrames(frames, peer, nowMicros());
-        count = frames.length;
-      }
+      const count = handler.onData(chunk, nowMicros());
       spentMs += performance.now() - t0;
       if (spentMs > TURN_BUDGET_MS && !this.#yielding.has(socket)) {
         // libuv reads up to 32 times from one socket before it looks at anything else: with large
@@ -475,10 +494,10 @@ export class Listener {
         setImmediate(() => {
           spentMs = 0;
           this.#yielding.delete(socket);
-          if (!this.#paused && !this.#throttled.has(socket) && !this.#held.has(socket) && !socket.destroyed) socket.resume();
+          if (this.#mayRead(socket)) socket.resume();
         });
       }
-      const waitMs = bucket?.take(count) ?? 0;
+      const waitMs = count > 0 ? (bucket?.take(count) ?? 0) : 0;
       if (waitMs > 0 && !this.#throttled.has(socket)) {
         // Over its rate: stop reading this peer until it has earned the events it sent.
         this.#o.metrics.peerThrottled.inc();
@@ -486,7 +505,7 @@ export class Listener {
         socket.pause();
         setTimeout(() => {
           this.#throttled.delete(socket);
-          if (!this.#paused && !this.#held.has(socket) && !this.#yielding.has(socket) && !socket.destroyed) socket.resume();
+          if (this.#mayRead(socket)) socket.resume();
         }, waitMs).unref();
       }
     });
@@ -496,13 +515,7 @@ export class Listener {
       this.#o.log.debug({ peer: peer.cn, err: err.message }, 'connection error');
     });
     socket.on('close', () => {
-      if (handler) {
-        handler.onClose();
-      } else {
-        // A last frame without its LF (or a cut octet-counted one) is still a frame.
-        const rest = framer.end();
-        if (rest.length > 0) this.#o.onFrames(rest, peer, nowMicros());
-      }
+      handler.onClose();
       this.#sockets.delete(socket);
       this.#throttled.delete(socket);
       this.#held.delete(socket);

@@ -38,9 +38,6 @@ export interface RelpServiceOptions {
   readonly enqueue: (record: LedgerRecord, onCommitted: () => void) => void;
 }
 
-/** Default `--relp-max-data`: librelp's own default maximum DATALEN (relp.h). */
-export const DEFAULT_RELP_MAX_DATA = 128 * 1024;
-
 /**
  * Test-only failure point: `SYSLOG_LEDGER_TEST_CRASH=after-commit-before-ack` kills the process
  * (SIGKILL, no cleanup) right after the COMMIT of the batch that brings the RELP frames committed
@@ -90,8 +87,9 @@ export class RelpService {
       idleTimeoutMs: o.idleTimeoutMs,
       metrics: o.metrics,
       log,
-      onFrames: () => {},
-      session: (io, peer) => {
+      session: (io, tlsPeer) => {
+        // Stored with every event (metadata.peer.transport): how a restart tells RELP rows from TCP ones (src/relp/seed.ts).
+        const peer: PeerIdentity = { ...tlsPeer, transport: 'relp' };
         const session = new RelpSession({
           peer,
           io,
@@ -120,13 +118,10 @@ export class RelpService {
     return this.listener.listen();
   }
 
-  get sessions(): number {
-    return this.#sessions.size;
-  }
-
   /** Writer backpressure: stop reading every RELP connection (acks keep flowing). */
   pause(): void {
-    this.listener.pause();
+    // Stopping: sockets read on (and the sessions ignore the bytes) so that clients' FINs are seen.
+    if (!this.#stopping) this.listener.pause();
   }
 
   resume(): void {
@@ -137,12 +132,16 @@ export class RelpService {
     return this.listener.reload(material, allowPeers);
   }
 
-  /** Shutdown, step 1: no new connections, no new frames. */
+  /**
+   * Shutdown, step 1: no new connections, no new frames. The sessions take no more frames (never
+   * stored, never acknowledged: the client resends them to the next process), but the sockets are
+   * read on so that a client's FIN is seen and its connection closes without waiting out the grace.
+   */
   stopReading(): void {
     this.#stopping = true;
     this.listener.stopAccepting();
-    this.listener.pause();
     for (const s of this.#sessions) s.stop();
+    this.listener.resume();
   }
 
   /** Shutdown, last step (after the writer committed): owed acks, `serverclose`, end. */

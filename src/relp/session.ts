@@ -18,30 +18,21 @@ import type { Frame } from '../framing/framer.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import type { RateLimitedLog } from '../listener/ratelimit-log.js';
+import type { ConnectionHandler, ConnectionIo } from '../listener/server.js';
 import type { RelpMetrics, RelpViolation } from '../metrics/relp.js';
 import { isParseError, RelpParser, type RelpFrame } from './parser.js';
-import { frameDigest, peerKey, type ResendIndex, type ResendSpan } from './resends.js';
-
-/** What a session needs of its connection. */
-export interface SessionIo {
-  write(text: string): void;
-  /** Ends the connection once everything written is sent. */
-  end(): void;
-  destroy(): void;
-  /** Stops (true) or restarts (false) reading this connection (per-session backpressure). */
-  hold(on: boolean): void;
-}
+import { frameDigest, HOLD_MAX_MS, peerKey, StreamFrame, type Alignment, type AlignmentDecision, type ResendIndex, type SessionTail } from './resends.js';
 
 export interface RelpSessionOptions {
   readonly peer: PeerIdentity;
-  readonly io: SessionIo;
+  readonly io: ConnectionIo;
   readonly maxDataBytes: number;
   readonly metrics: RelpMetrics;
   readonly log: Logger;
   /** Violations are logged through it: once per reason per interval, however many sessions break. */
   readonly violationLog: RateLimitedLog;
   readonly resends: ResendIndex;
-  /** The ledger record of one `syslog` frame's DATA. */
+  /** The ledger record of one `syslog` frame's DATA (parsed and monitored: called only for frames stored). */
   readonly toRecord: (frame: Frame, receivedAtUs: number) => LedgerRecord;
   /** Hands a record to the writer; `onCommitted` runs right after its transaction commits. */
   readonly enqueue: (record: LedgerRecord, onCommitted: () => void) => void;
@@ -68,6 +59,14 @@ interface Pending {
   text: string | null;
 }
 
+/** A `syslog` frame held while the session's leading run is aligned with a broken session's tail. */
+interface Held {
+  readonly frame: RelpFrame;
+  readonly entry: Pending;
+  readonly digest: string;
+  readonly receivedAtUs: number;
+}
+
 export function rsp(txnr: number, body: string): string {
   return `${txnr} rsp ${Buffer.byteLength(body)} ${body}\n`;
 }
@@ -85,7 +84,7 @@ export function checkOffers(data: Buffer): string | null {
   return null;
 }
 
-export class RelpSession {
+export class RelpSession implements ConnectionHandler {
   readonly #o: RelpSessionOptions;
   readonly #parser: RelpParser;
   readonly #key: string;
@@ -102,8 +101,14 @@ export class RelpSession {
   #dead = false;
   /** Shutdown: frames read from now on are ignored (never stored, never acked: the client resends them). */
   #stopped = false;
-  #span: ResendSpan | undefined;
-  #resent = 0;
+  /** This session's ordered stream (what a reconnect after it breaks may resend). */
+  #tail: SessionTail | undefined;
+  /** While set, `syslog` frames are held: they may be resends of a broken session's tail. */
+  #alignment: Alignment | undefined;
+  #aligning: Held[] = [];
+  #holdTimer: NodeJS.Timeout | undefined;
+  /** The client's `close` was answered after every earlier rsp: it saw them all. */
+  #clean = false;
 
   constructor(options: RelpSessionOptions) {
     this.#o = options;
@@ -111,30 +116,21 @@ export class RelpSession {
     this.#key = peerKey(options.peer);
   }
 
-  /** `syslog` frames received and not yet acknowledged. */
-  get outstanding(): number {
-    return this.#outstanding;
-  }
-
-  get opened(): boolean {
-    return this.#state !== 'new';
-  }
-
-  /** Resends recognized in this session. */
-  get resent(): number {
-    return this.#resent;
-  }
-
-  onData(chunk: Buffer, receivedAtUs: number): void {
-    if (this.#dead || this.#stopped || this.#state === 'closing' || this.#state === 'done') return;
+  /** Returns how many `syslog` frames the chunk completed (what the per-peer rate limit counts). */
+  onData(chunk: Buffer, receivedAtUs: number): number {
+    // Stopped (shutdown): the bytes are read, so that the client's FIN is seen, and ignored.
+    if (this.#dead || this.#stopped || this.#state === 'closing' || this.#state === 'done') return 0;
+    let events = 0;
     for (const item of this.#parser.push(chunk)) {
       if (isParseError(item)) {
         this.#violation('malformed', `${item.error} at byte ${item.offset}: ${item.detail}`);
-        return;
+        return events;
       }
+      if (item.command === 'syslog') events++;
       if (!this.#frame(item, receivedAtUs)) break;
     }
     this.#flush();
+    return events;
   }
 
   /** Handles one frame; false: read no further frames of this session. */
@@ -169,14 +165,16 @@ export class RelpSession {
         this.#push(f.txnr, 0, rsp(f.txnr, `200 OK\n${OPEN_OFFERS}`));
         m.sessions.inc();
         m.sessionsOpen.inc();
-        // The frames librelp resends after a reconnect come first: check the leading run.
-        this.#span = this.#o.resends.startSpan(this.#key);
+        // The frames librelp resends after a reconnect come first: align the leading run.
+        ({ tail: this.#tail, alignment: this.#alignment } = this.#o.resends.open(this.#key));
         return true;
       }
       case 'syslog':
         this.#syslog(f, receivedAtUs);
         return true;
       case 'close':
+        // Nothing follows a close: the leading run is what it is.
+        if (this.#alignment) this.#release(this.#alignment.finish());
         this.#push(f.txnr, 0, `${f.txnr} ${OK}`);
         this.#state = 'closing';
         return false;
@@ -192,26 +190,58 @@ export class RelpSession {
 
   #syslog(f: RelpFrame, receivedAtUs: number): void {
     const entry = this.#push(f.txnr, f.data.length, null);
-    const frame = toFrame(f);
-    const record = this.#o.toRecord(frame, receivedAtUs);
-    const digest = frameDigest(record.raw);
-    if (this.#span) {
-      const match = this.#span.match(digest);
-      if (match) {
-        // Stored already: acknowledge (once the original committed), store nothing.
-        this.#resent++;
-        this.#o.metrics.resends.inc();
-        if (match.committed) this.#ready(entry);
-        else (match.pending.waiters ??= []).push(() => this.#ready(entry));
-        return;
+    // The resend check comes before parsing: a resend is never parsed, monitored or counted as received.
+    const digest = frameDigest(f.data);
+    if (this.#alignment) {
+      this.#aligning.push({ frame: f, entry, digest, receivedAtUs });
+      const decision = this.#alignment.push(digest, f.data.length);
+      if (decision) this.#release(decision);
+      else if (!this.#holdTimer) {
+        this.#holdTimer = setTimeout(() => {
+          this.#holdTimer = undefined;
+          if (!this.#alignment || this.#dead || this.#stopped) return;
+          this.#release(this.#alignment.finish());
+          this.#flush();
+        }, HOLD_MAX_MS);
+        this.#holdTimer.unref();
       }
-      // The first new frame ends the resend span.
-      this.#span = undefined;
-      if (this.#resent > 0) this.#o.log.info({ peer: this.#o.peer.cn, address: this.#o.peer.address, resent: this.#resent }, 'RELP: resent frames recognized after a reconnect and not stored again');
+      return;
     }
-    const pending = this.#o.resends.track(this.#key, digest);
+    this.#store(f, entry, digest, receivedAtUs);
+  }
+
+  /** The leading run is decided: the first `matched` held frames are resends, the rest are new. */
+  #release(d: AlignmentDecision): void {
+    const held = this.#aligning;
+    this.#aligning = [];
+    this.#alignment = undefined;
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    if (d.tail) this.#o.resends.consumed(d.tail);
+    for (let i = 0; i < d.matched; i++) {
+      // Stored already: acknowledged once the original committed, stored nothing.
+      const original = d.frames[i]!;
+      const entry = held[i]!.entry;
+      this.#tail!.push(original);
+      original.whenCommitted(() => this.#ready(entry));
+    }
+    if (d.matched > 0) {
+      this.#o.metrics.resends.inc(d.matched);
+      this.#o.log.info({ peer: this.#o.peer.cn, address: this.#o.peer.address, resent: d.matched }, 'RELP: resent frames recognized after a reconnect and not stored again');
+    }
+    if (d.cut) this.#o.log.warn({ peer: this.#o.peer.cn, address: this.#o.peer.address, held: held.length }, 'RELP: resend alignment cut at its hold limit; frames past it are stored, possibly twice');
+    for (let i = d.matched; i < held.length; i++) {
+      const h = held[i]!;
+      this.#store(h.frame, h.entry, h.digest, h.receivedAtUs);
+    }
+  }
+
+  #store(f: RelpFrame, entry: Pending, digest: string, receivedAtUs: number): void {
+    const record = this.#o.toRecord(toFrame(f), receivedAtUs);
+    const sf = new StreamFrame(digest);
+    this.#tail!.push(sf);
     this.#o.enqueue(record, () => {
-      this.#o.resends.committed(this.#key, pending);
+      sf.commit();
       this.#ready(entry);
     });
   }
@@ -270,8 +300,9 @@ export class RelpSession {
       this.#o.io.hold(false);
     }
     if (this.#state === 'closing' && this.#head === this.#queue.length) {
-      // `close` answered after every earlier rsp: done.
+      // `close` answered after every earlier rsp: done, and the client saw every rsp.
       this.#state = 'done';
+      this.#clean = true;
       this.#o.io.end();
     }
   }
@@ -285,9 +316,26 @@ export class RelpSession {
     this.#o.io.destroy();
   }
 
-  /** Shutdown, step 1: read nothing more (frames already read are still committed and acked). */
+  /**
+   * Shutdown, step 1: take no more frames (frames already taken are still committed and acked).
+   * Frames held for alignment are dropped unacknowledged: the client resends them.
+   */
   stop(): void {
     this.#stopped = true;
+    this.#dropHeld();
+    // Bytes are read on (and ignored) so that the client's FIN is seen.
+    if (this.#held) {
+      this.#held = false;
+      this.#o.io.hold(false);
+    }
+  }
+
+  /** Frames held for alignment are neither stored nor acknowledged: the client still has them. */
+  #dropHeld(): void {
+    this.#alignment = undefined;
+    this.#aligning = [];
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
   }
 
   /**
@@ -306,6 +354,11 @@ export class RelpSession {
 
   /** The connection closed (either side). Frames already handed to the writer are still committed. */
   onClose(): void {
+    this.#dropHeld();
+    if (this.#tail) {
+      this.#o.resends.ended(this.#tail, this.#clean);
+      this.#tail = undefined;
+    }
     if (!this.#dead) {
       this.#dead = true;
       this.#o.metrics.acksOutstanding.dec(this.#outstanding);

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminUrl, createTestDatabase } from '../helpers/db.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
+import { connect, sendAndClose, waitFor } from '../helpers/tls-client.js';
 import { freePort, TestRelpClient } from './client.js';
 import { startDbSwitch, type DbSwitch } from './db-switch.js';
 
@@ -210,6 +211,42 @@ describe('serve --relp-listen', () => {
     b.destroy();
     const verify = await server.cli(['verify']);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  }, 120_000);
+
+  it('after a restart, resends are aligned with RELP sessions only: a line the same certificate stored over TCP is not one', async () => {
+    const a = await TestRelpClient.connect(relpPort, files);
+    a.open();
+    for (let i = 0; i < 5; i++) a.send('syslog', line('tcpseed-relp', i));
+    expect(await a.until(() => a.rsps().length === 6)).toBe(true);
+    a.destroy();
+    // The same certificate over syslog/TLS (6514), octet-counted: stored bytes = what RELP sends below.
+    const sock = await connect(server.port, files);
+    const tcpLine = line('tcpseed', 0);
+    await sendAndClose(sock, `${Buffer.byteLength(tcpLine)} ${tcpLine}`);
+    await waitFor(async () => (await messages(url, ' tcpseed ')).length === 1);
+    const child = server.child;
+    const exited = new Promise((res) => child.once('exit', res));
+    child.kill('SIGKILL');
+    await exited;
+    (child as unknown as { exitCode: number | null }).exitCode = 137;
+    await server.restart();
+    const b = await TestRelpClient.connect(relpPort, files);
+    b.open();
+    b.send('syslog', tcpLine);
+    b.send('syslog', line('tcpseed', 1));
+    expect(await b.until(() => b.rsps().length === 3)).toBe(true);
+    expect(await metric(server, 'syslog_ledger_relp_resends_total')).toBe(0);
+    expect((await messages(url, ' tcpseed ')).map((m) => m.raw)).toEqual([tcpLine, tcpLine, line('tcpseed', 1)]);
+    // How a row says RELP: metadata.peer.transport (src/relp/seed.ts reads it).
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const r = await c.query<{ t: string | null }>(`SELECT event->'metadata'->'peer'->>'transport' AS t FROM ledger WHERE position($1::bytea in raw) > 0 ORDER BY seq`, [Buffer.from(' tcpseed ')]);
+      expect(r.rows.map((x) => x.t)).toEqual([null, 'relp', 'relp']);
+    } finally {
+      await c.end();
+    }
+    b.destroy();
   }, 120_000);
 });
 

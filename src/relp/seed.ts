@@ -1,0 +1,70 @@
+/**
+ * After a restart, the candidates of resend recognition (src/relp/resends.ts) come from the
+ * database: the tails of the RELP sessions the previous process stored last. Frames whose
+ * acknowledgement a crash swallowed are the last ones those sessions committed.
+ *
+ * The one place that knows how a ledger row says "RELP" and "which session": `readRelpTails`.
+ * Ledger rows (format v2) have no transport column; a RELP frame's event carries
+ * `metadata.peer.transport = 'relp'` (src/normalize/index.ts), and its `peer_addr` (`ip:port`)
+ * names the connection. Plain-TCP rows of the same certificate never become candidates. When the
+ * row format moves the peer to a per-connection table (transport column, connection id per row),
+ * this function is what changes.
+ */
+import type pg from 'pg';
+import { DIGEST_BYTES, SessionTail, StreamFrame, TAIL_FRAMES, UNKNOWN_DIGEST, type ResendIndex } from './resends.js';
+
+/** Rows read back from the chain's tail at start. */
+export const SEED_ROWS = 100_000;
+/** Sessions per peer taken from the database: the most recent ones (by their last row). */
+export const SEED_SESSIONS_PER_PEER = 8;
+
+/** One stored RELP session's last frames, oldest first. */
+export interface StoredRelpTail {
+  readonly peer: string;
+  readonly session: string;
+  /** Digests of the frames as received (UNKNOWN_DIGEST for a row stored redacted). */
+  readonly digests: string[];
+  /** seq of its last row. */
+  readonly lastSeq: number;
+}
+
+/**
+ * The last TAIL_FRAMES frames of each RELP session among the chain's last `rows` rows, at most
+ * SEED_SESSIONS_PER_PEER sessions per peer (the most recent), in seq order.
+ */
+export async function readRelpTails(client: pg.ClientBase, chain: string, rows = SEED_ROWS): Promise<StoredRelpTail[]> {
+  const res = await client.query<{ peer: string; session: string; d: Buffer; redacted: boolean; seq: string }>({
+    text: `SELECT coalesce(peer_cn, peer_sans[1], '') AS peer, peer_addr AS session,
+                  substring(sha256(raw) from 1 for ${DIGEST_BYTES}) AS d, (event->'raw_hmac') IS NOT NULL AS redacted, seq
+             FROM ledger
+            WHERE chain = $1 AND seq > (SELECT head_seq FROM chains WHERE chain = $1) - $2
+              AND event->'metadata'->'peer'->>'transport' = 'relp'
+            ORDER BY seq`,
+    values: [chain, rows],
+  });
+  const sessions = new Map<string, { peer: string; session: string; digests: string[]; lastSeq: number }>();
+  for (const r of res.rows) {
+    const id = `${r.peer}\0${r.session}`;
+    let s = sessions.get(id);
+    if (!s) sessions.set(id, (s = { peer: r.peer, session: r.session, digests: [], lastSeq: 0 }));
+    // Redacted rows store masked bytes: what the client resends is unknown, so nothing matches them.
+    s.digests.push(r.redacted ? UNKNOWN_DIGEST : r.d.toString('latin1'));
+    s.lastSeq = Number(r.seq);
+  }
+  const byPeer = new Map<string, StoredRelpTail[]>();
+  for (const s of sessions.values()) {
+    let list = byPeer.get(s.peer);
+    if (!list) byPeer.set(s.peer, (list = []));
+    list.push({ ...s, digests: s.digests.length > TAIL_FRAMES ? s.digests.slice(-TAIL_FRAMES) : s.digests });
+  }
+  const out: StoredRelpTail[] = [];
+  for (const list of byPeer.values()) out.push(...list.sort((a, b) => b.lastSeq - a.lastSeq).slice(0, SEED_SESSIONS_PER_PEER));
+  return out.sort((a, b) => a.lastSeq - b.lastSeq);
+}
+
+/** Seeds `index` with the stored tails; returns how many sessions became candidates. */
+export async function seedResends(index: ResendIndex, client: pg.ClientBase, chain: string, rows = SEED_ROWS): Promise<number> {
+  const tails = await readRelpTails(client, chain, rows);
+  for (const t of tails) index.add(new SessionTail(t.peer, t.digests.map((d) => new StreamFrame(d, true))));
+  return tails.length;
+}
