@@ -3,12 +3,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, readNameList, requireStr, str, type OptionSpecs } from '../config.js';
+import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, readNameList, requireStr, str, type OptionSpecs, type OptionValues } from '../config.js';
 import { ConfigError, describeError, EventsNotCommittedError } from '../errors.js';
 import { migrate } from '../db/migrate.js';
 import { embeddedPasswordFile, maskUrlPassword, withoutPassword } from '../db/embedded.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { parseHostBindings } from '../listener/limits.js';
+import { PROXY_VERSIONS } from '../listener/proxy-header.js';
+import { trustedProxyList, type ProxyProtocolOptions } from '../listener/proxy-protocol.js';
 import { loadTlsMaterial, type TlsPaths } from '../listener/tls-files.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { startPipeline, type PipelineConfig } from '../pipeline.js';
@@ -36,6 +38,8 @@ export const DEFAULT_CERTS = {
 export const SERVE_OPTIONS = {
   listen: { type: 'string', default: '0.0.0.0:6514', arg: 'HOST:PORT', help: 'syslog over TLS (RFC 5425) listener' },
   'relp-listen': { type: 'string', arg: 'HOST:PORT', help: 'RELP over TLS (acknowledged after COMMIT; same CA, CRL, allowlist), conventionally 0.0.0.0:2514; unset: off' },
+  'proxy-protocol': { type: 'string', arg: PROXY_VERSIONS.join('|'), help: 'read a PROXY protocol header (HAProxy send-proxy-v2) before TLS from --trusted-proxy sources, on both listeners; unset: off' },
+  'trusted-proxy': { type: 'string', multiple: true, arg: 'CIDR', help: 'balancer addresses whose PROXY headers are believed (required with --proxy-protocol); others connect directly' },
   'relp-max-data': { type: 'string', default: '128KiB', arg: 'BYTES', help: 'RELP DATALEN over this is read through and stored cut, flagged truncated' },
   metrics: { type: 'string', default: '127.0.0.1:9464', arg: 'HOST:PORT', help: '/metrics, /healthz, /readyz' },
   'database-url': { type: 'string', arg: 'URL', help: 'PostgreSQL URL; unset: embedded PostgreSQL in DATA_DIR/postgres' },
@@ -74,6 +78,7 @@ export const SERVE_OPTIONS = {
   'queue-max-events': { type: 'string', default: '5000', arg: 'N', help: 'writer queue bound; over it, sockets pause' },
   'queue-max-bytes': { type: 'string', default: '8MiB', arg: 'BYTES', help: 'writer queue bound in raw bytes' },
   'shutdown-timeout': { type: 'string', default: '30s', arg: 'DURATION', help: 'graceful shutdown limit before a forced exit' },
+  'drain-delay': { type: 'string', default: '0s', arg: 'DURATION', help: 'after SIGTERM, answer /readyz 503 this long before closing the listeners (behind a balancer: a few health-check intervals)' },
   'shutdown-grace': { type: 'string', default: '2s', arg: 'DURATION', help: 'how long to keep reading from peers after SIGTERM' },
   'partition-interval': { type: 'string', default: 'daily', arg: PARTITION_INTERVALS.join('|'), help: 'ledger partitions by receive time, created ahead (docs/retention.md)' },
   detections: { type: 'string', arg: 'FILE', help: 'detection rules and thresholds (JSON, docs/detections.md; {} for the defaults); unset: no detections' },
@@ -129,9 +134,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
     stallThresholdSec: durationMs(values, 'stall-threshold', 1000) / 1000,
     maxFindingsPerMinute: int(values, 'max-findings-per-minute', 1, 1_000_000),
     findingSummaryIntervalMs: durationMs(values, 'finding-summary-interval', 1000),
+    ...proxyOptions(values),
     ...(str(values, 'relp-listen') ? { relp: { ...hostPort(values, 'relp-listen'), maxDataBytes: int(values, 'relp-max-data', 64, 64 << 20) } } : {}),
   };
   const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
+  const drainDelayMs = durationMs(values, 'drain-delay');
   const verifyIntervalMs = durationMs(values, 'verify-interval');
   // Read both rule files before anything starts, so a mistake in them stops serve at once.
   const redactionConfig = loadRedactionConfig(str(values, 'redaction-rules'));
@@ -240,8 +247,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
         }, shutdownTimeoutMs);
         const failed = (err: unknown): void =>
           log.error({ err: describeError(err), ...(err instanceof EventsNotCommittedError ? { notCommitted: err.count } : {}) }, 'shutdown failed');
+        // /readyz 503 first, so that a balancer stops sending new connections before the listeners close.
+        pipeline.drain();
         void (async () => {
           let ok = true;
+          if (drainDelayMs > 0) {
+            log.info({ drainDelayMs }, 'draining: /readyz answers 503; listeners close after the drain delay');
+            await new Promise((r) => setTimeout(r, drainDelayMs));
+          }
           await verifier?.stop();
           // The checkpointer and its pool close whatever happened before: a failed writer must not
           // leave the process hanging on them.
@@ -301,6 +314,20 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (db.source === 'embedded-started') log.info({ dataDir: db.embedded?.dataDir }, 'embedded PostgreSQL stopped');
   }
   return exitCode;
+}
+
+/** `--proxy-protocol` and `--trusted-proxy`, checked together. */
+function proxyOptions(values: OptionValues): { proxy?: ProxyProtocolOptions } {
+  const version = str(values, 'proxy-protocol');
+  const trusted = list(values, 'trusted-proxy');
+  if (version === undefined) {
+    if (trusted.length > 0) throw new ConfigError('--trusted-proxy', 'has no effect without --proxy-protocol v1|v2');
+    return {};
+  }
+  const v = oneOf(values, 'proxy-protocol', PROXY_VERSIONS);
+  if (trusted.length === 0) throw new ConfigError('--trusted-proxy', 'is required with --proxy-protocol (the balancers whose headers are believed)');
+  trustedProxyList(trusted);
+  return { proxy: { version: v, trustedProxies: trusted } };
 }
 
 /** `--allow-peer-file`: one pattern a line; blank lines and `#` comments skipped. */

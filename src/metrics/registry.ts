@@ -83,6 +83,18 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly proxyRefusals = new Counter({
+    name: 'syslog_ledger_proxy_refusals_total',
+    help: 'Connections closed before TLS by the PROXY protocol stage (--proxy-protocol), by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly proxyHealthChecks = new Counter({
+    name: 'syslog_ledger_proxy_health_checks_total',
+    help: 'Balancer health checks seen before TLS (--proxy-protocol): a LOCAL header, or a connection closed without a byte.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly connectionsOpen = new Gauge({
     name: 'syslog_ledger_connections_open',
     help: 'Authenticated connections currently open.',
