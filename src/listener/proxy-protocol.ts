@@ -107,6 +107,12 @@ export class ProxyFront {
   }
 
   #accept(socket: Socket): void {
+    if (socket.remoteAddress === undefined) {
+      // Reset before we could ask who it was (a balancer's connection whose client left at once).
+      this.#o.metrics.proxyHealthChecks.inc({ kind: 'empty' });
+      socket.destroy();
+      return;
+    }
     const address = plainAddress(socket.remoteAddress);
     if (this.#pending.size >= this.#o.maxPending) {
       this.#refuse(socket, 'connection_limit', { pending: this.#pending.size });

@@ -242,10 +242,13 @@ describe.skipIf(!haproxy)('three servers behind HAProxy (send-proxy-v2), kill -9
       const v = await s.cli(['verify', '--chain', `s${n + 1}`]);
       expect(v.code, `verify s${n + 1}: ${v.stdout}${v.stderr}`).toBe(0);
     }
+    // A second process for a chain a survivor writes is refused at start (one writer per chain).
+    const survivorChain = `s${servers.indexOf(survivors[0]!) + 1}`;
+    await expect(startServer({ databaseUrl: db.url, pki, args: ['--chain', survivorChain] })).rejects.toThrow(/already being written by another syslog-ledger process/);
     // The survivors saw no PROXY refusals; HAProxy's /readyz checks are not TLS refusals either.
     for (const s of survivors) {
       const text = await scrape(s.metricsPort);
-      expect(text).not.toMatch(/^syslog_ledger_proxy_refusals_total\{[^}]*\} [1-9]/m);
+      expect(text.split('\n').filter((l) => /^syslog_ledger_(proxy|tls)_refusals_total\{[^}]*\} [1-9]/.test(l))).toEqual([]);
     }
   }, 180_000);
 });
