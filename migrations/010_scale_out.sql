@@ -12,3 +12,26 @@ ALTER TABLE chains ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0;
 DROP TRIGGER IF EXISTS chains_no_delete ON chains;
 CREATE TRIGGER chains_no_delete BEFORE DELETE ON chains
   FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+
+-- Least privilege for `serve` (docs/operations.md, "Database roles"): its login is only a member of
+-- syslog_ledger_writer; `migrate` runs as the owner. Creating partitions ahead is the one piece of
+-- DDL serve does: through ledger_create_partition, run with its owner's rights (SECURITY DEFINER,
+-- fixed search_path), and callable only by the writer role. The guard function is the migrations'
+-- and that function's alone.
+DO $$
+BEGIN
+  EXECUTE format('ALTER FUNCTION ledger_create_partition(timestamptz, timestamptz) SECURITY DEFINER SET search_path = %I, pg_temp', current_schema());
+END $$;
+REVOKE EXECUTE ON FUNCTION ledger_create_partition(timestamptz, timestamptz) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION ledger_guard_partition(regclass) FROM PUBLIC;
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'syslog_ledger_writer') THEN
+    GRANT EXECUTE ON FUNCTION ledger_create_partition(timestamptz, timestamptz) TO syslog_ledger_writer;
+    -- serve checks that every migration is applied (and applies none itself).
+    GRANT SELECT ON schema_migrations TO syslog_ledger_writer;
+    -- Partition maintenance looks for rows of a day in the DEFAULT partition before creating it.
+    GRANT SELECT ON ledger_default TO syslog_ledger_writer;
+    REVOKE DELETE, TRUNCATE ON chains, checkpoints, merkle_nodes, ledger_meta FROM syslog_ledger_writer;
+  END IF;
+END $$;
