@@ -35,3 +35,27 @@ BEGIN
     REVOKE DELETE, TRUNCATE ON chains, checkpoints, merkle_nodes, ledger_meta FROM syslog_ledger_writer;
   END IF;
 END $$;
+
+-- Signed checkpoints over the set of chains (src/ledger/chain-set.ts): every chain head in one
+-- snapshot, signed by the one serve instance holding the chain-set lock, about once a second when a
+-- head moved. `verify` checks that no chain was dropped and none went backwards. Append-only.
+CREATE TABLE IF NOT EXISTS chain_set_checkpoints (
+  n          bigint      PRIMARY KEY CHECK (n > 0),
+  signed_at  timestamptz NOT NULL,
+  chains     int         NOT NULL,
+  root       bytea       NOT NULL CHECK (length(root) = 32),
+  key_id     text        NOT NULL,
+  record     jsonb       NOT NULL
+);
+DROP TRIGGER IF EXISTS chain_set_checkpoints_no_change ON chain_set_checkpoints;
+CREATE TRIGGER chain_set_checkpoints_no_change BEFORE UPDATE OR DELETE ON chain_set_checkpoints
+  FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'syslog_ledger_writer') THEN
+    GRANT SELECT, INSERT ON chain_set_checkpoints TO syslog_ledger_writer;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'syslog_ledger_reader') THEN
+    GRANT SELECT ON chain_set_checkpoints TO syslog_ledger_reader;
+  END IF;
+END $$;

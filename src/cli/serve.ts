@@ -20,6 +20,7 @@ import { createDevPki } from '../pki/devpki.js';
 import { certificateNames, clientNameSettings } from '../pki/names.js';
 import pg from 'pg';
 import { Checkpointer } from '../ledger/checkpointer.js';
+import { ChainSetCheckpointer } from '../ledger/chain-set.js';
 import { IncrementalVerifier } from '../verify/incremental.js';
 import { loadOrCreateSigningKey } from '../ledger/signing.js';
 import { loadDetectionConfig } from '../detect/config.js';
@@ -52,6 +53,8 @@ export const SERVE_OPTIONS = {
   'allow-peer-file': { type: 'string', arg: 'FILE', help: 'more --allow-peer patterns, one a line (# comments); re-read on SIGHUP' },
   'signing-key': { type: 'string', default: './certs/ledger-signing.key', arg: 'FILE', help: 'Ed25519 key that signs checkpoints (created if absent)' },
   'checkpoint-file': { type: 'string', default: './data/checkpoints.jsonl', arg: 'FILE', help: 'signed chain heads, appended and fsynced' },
+  'chain-set-interval': { type: 'string', default: '0', arg: 'DURATION', help: 'several servers on one ledger: sign every chain head this often (1s), one instance at a time, so that verify shows no chain was dropped (0: off)' },
+  'chain-set-file': { type: 'string', default: './data/chain-sets.jsonl', arg: 'FILE', help: 'chain-set checkpoints this instance signed, appended (the copy outside the database)' },
   format: { type: 'string', default: 'auto', arg: FORMAT_OPTIONS.join('|'), help: 'frame format; auto detects per frame' },
   chain: { type: 'string', arg: 'NAME', help: 'the chain this process writes (default: the host name)' },
   'time-zone': { type: 'string', default: 'UTC', arg: 'TZ', help: 'zone of RFC 3164 timestamps, which carry none' },
@@ -139,6 +142,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   };
   const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
   const drainDelayMs = durationMs(values, 'drain-delay');
+  const chainSetIntervalMs = durationMs(values, 'chain-set-interval');
   const verifyIntervalMs = durationMs(values, 'verify-interval');
   // Read both rule files before anything starts, so a mistake in them stops serve at once.
   const redactionConfig = loadRedactionConfig(str(values, 'redaction-rules'));
@@ -210,6 +214,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       log.info({ ...rebuilt, chain: cfg.chain }, 'detections: state rebuilt from the ledger');
     }
     checkpointer.start();
+    const chainSets = chainSetIntervalMs > 0 ? new ChainSetCheckpointer({ pool: cpPool, key, log: log.child({ stage: 'chain-set' }), intervalMs: chainSetIntervalMs, file: resolve(requireStr(values, 'chain-set-file')) }) : undefined;
+    chainSets?.start();
     // Called synchronously per commit (no await before it), so Merkle appends keep commit order.
     const pipeline = await startPipeline(cfg, metrics, log, { onCommitted: (rows) => checkpointer.onCommitted(cfg.chain, rows) });
     // Incremental verification of this chain (src/verify/incremental.ts): a failure is an alert, never a stop.
@@ -262,6 +268,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
             ok = false;
             failed(err);
           });
+          await chainSets?.close().catch((err: unknown) => log.warn({ err: describeError(err) }, 'chain-set checkpointer did not close cleanly'));
           await checkpointer
             .close()
             .then(() => cpPool.end())
