@@ -189,6 +189,9 @@ export class ChainSetCheckpointer {
         // jsonb reorders an object's keys: compare the values.
         const same = last !== undefined && last.heads.length === heads.length && last.heads.every((h, i) => h.chain === heads[i]!.chain && h.seq === heads[i]!.seq && h.head_hash === heads[i]!.head_hash);
         if (!same) {
+          const now = new Set(heads.map((h) => h.chain));
+          const gone = (last?.heads ?? []).filter((h) => !now.has(h.chain)).map((h) => h.chain);
+          if (gone.length) this.#o.log.error({ chains: gone, checkpoint: last!.n }, 'chains signed in the last chain-set checkpoint are gone from the ledger (verify reports chain_dropped)');
           taken = signChainSet(this.#ledgerId, (last?.n ?? 0) + 1, heads, this.#o.key);
           await client.query('INSERT INTO chain_set_checkpoints (n, signed_at, chains, root, key_id, record) VALUES ($1, $2, $3, $4, $5, $6)', [
             taken.n, taken.time, taken.chains, Buffer.from(taken.root, 'hex'), taken.key_id, JSON.stringify(taken),

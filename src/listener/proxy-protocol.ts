@@ -139,8 +139,10 @@ export class ProxyFront {
       else socket.destroy();
     }, this.#o.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS);
     timer.unref();
-    // A LOCAL header (the balancer's own connection): hand over only if TLS bytes follow.
-    let local = false;
+    // Header read: hand over once the first TLS byte is here. A LOCAL header (the balancer's own
+    // connection) then close is a health check; a client that left the balancer before sending a
+    // byte is a connect-and-close: neither is a TLS failure.
+    let header: 'local' | 'proxy' | undefined;
     const handOver = (rest: Buffer | null): void => {
       finish();
       if (rest && rest.length > 0) socket.unshift(rest);
@@ -150,7 +152,7 @@ export class ProxyFront {
     const onReadable = (): void => {
       let chunk: Buffer | null;
       while (!done && (chunk = socket.read() as Buffer | null) !== null) {
-        if (!parser || local) {
+        if (!parser || header) {
           // Untrusted: a direct TLS client is fine, a PROXY header is not believed.
           if (!parser && (chunk[0] === V2_SIGNATURE[0] || chunk[0] === V1_FIRST_BYTE)) {
             finish();
@@ -167,26 +169,21 @@ export class ProxyFront {
           this.#refuse(socket, r.reason, { err: r.detail });
           return;
         }
-        if (r.header.command === 'local') {
-          local = true;
-          this.#o.metrics.proxyHealthChecks.inc({ kind: 'local' });
-          if (r.rest.length > 0) {
-            handOver(r.rest);
-            return;
-          }
-          continue;
+        header = r.header.command;
+        if (r.header.command === 'local') this.#o.metrics.proxyHealthChecks.inc({ kind: 'local' });
+        else this.#origins.set(socket, r.header.source!);
+        if (r.rest.length > 0) {
+          handOver(r.rest);
+          return;
         }
-        this.#origins.set(socket, r.header.source!);
-        handOver(r.rest);
-        return;
       }
     };
     const onEnd = (): void => {
       if (done) return;
       finish();
-      if (local) {
+      if (header === 'local') {
         // LOCAL then close: a balancer health check, already counted.
-      } else if (!parser || parser.received === 0) {
+      } else if (!parser || parser.received === 0 || header === 'proxy') {
         this.#o.metrics.proxyHealthChecks.inc({ kind: 'empty' });
       } else {
         const r = parser.end();

@@ -113,7 +113,7 @@ describe.skipIf(!haproxy)('three servers behind HAProxy (send-proxy-v2), kill -9
         await startServer({
           databaseUrl: db.url,
           pki,
-          args: ['--chain', `s${n}`, '--proxy-protocol', 'v2', '--trusted-proxy', '127.0.0.1/32', '--relp-listen', '127.0.0.1:0', '--verify-interval', '0'],
+          args: ['--chain', `s${n}`, '--proxy-protocol', 'v2', '--trusted-proxy', '127.0.0.1/32', '--relp-listen', '127.0.0.1:0', '--verify-interval', '0', '--chain-set-interval', '1s'],
         }),
       );
     }
@@ -242,6 +242,23 @@ describe.skipIf(!haproxy)('three servers behind HAProxy (send-proxy-v2), kill -9
       const v = await s.cli(['verify', '--chain', `s${n + 1}`]);
       expect(v.code, `verify s${n + 1}: ${v.stdout}${v.stderr}`).toBe(0);
     }
+    // All chains at once, with every server's checkpoint file and key: the chain-set checkpoints
+    // (one server signed each) agree with the ledger. Then a chain dropped by someone who can bypass
+    // the guards: verify names it.
+    const all = ['verify', '--json', ...servers.flatMap((s) => ['--checkpoints', join(s.workDir, 'data', 'checkpoints.jsonl'), '--public-key', join(s.workDir, 'certs', 'ledger-signing.key.pub')])];
+    await sleep(1500);
+    const full = await survivors[0]!.cli(all);
+    expect(full.code, full.stdout + full.stderr).toBe(0);
+    const summary = JSON.parse(full.stdout) as { chain_sets: { checkpoints: number; chains: number } };
+    expect(summary.chain_sets.checkpoints).toBeGreaterThan(0);
+    expect(summary.chain_sets.chains).toBeGreaterThanOrEqual(3);
+    await query(db.url, `SET session_replication_role = replica; DELETE FROM ledger WHERE chain = '${victimChain}'; DELETE FROM chains WHERE chain = '${victimChain}'`);
+    const dropped = await survivors[0]!.cli(all.filter((a) => a !== '--json'));
+    expect(dropped.code).toBe(1);
+    // Found either way: the last checkpoint lists it and the ledger has it no more, or (a running
+    // server signed the shrunk set meanwhile) a checkpoint no longer lists what the one before had.
+    expect(dropped.stdout).toMatch(new RegExp(`chain_dropped: chain(-set checkpoint \\d+ no longer lists chain)? "${victimChain}"`));
+
     // A second process for a chain a survivor writes is refused at start (one writer per chain).
     const survivorChain = `s${servers.indexOf(survivors[0]!) + 1}`;
     await expect(startServer({ databaseUrl: db.url, pki, args: ['--chain', survivorChain] })).rejects.toThrow(/already being written by another syslog-ledger process/);

@@ -141,9 +141,13 @@ describe('serve --proxy-protocol v2', () => {
       const bare = await rawConnect(server.port, BALANCER);
       bare.end();
       await closed(bare);
+      // A client that left the balancer at once: its PROXY header, then close, no TLS byte.
+      const gone = await rawConnect(server.port, BALANCER);
+      gone.end(v2Header('192.0.2.9', 1));
+      await closed(gone);
     }
     await waitFor(async () => (await metric('syslog_ledger_proxy_health_checks_total', { kind: 'local' })) === local + 3);
-    await waitFor(async () => (await metric('syslog_ledger_proxy_health_checks_total', { kind: 'empty' })) === empty + 3);
+    await waitFor(async () => (await metric('syslog_ledger_proxy_health_checks_total', { kind: 'empty' })) === empty + 6);
     expect(metricSum(await scrape(server.metricsPort), 'syslog_ledger_tls_refusals_total')).toBe(tlsBefore);
   });
 
