@@ -8,6 +8,7 @@ import { ConfigError, describeError, EventsNotCommittedError } from '../errors.j
 import { migrate } from '../db/migrate.js';
 import { embeddedPasswordFile, maskUrlPassword, withoutPassword } from '../db/embedded.js';
 import { resolveDatabase } from '../db/resolve.js';
+import { startReplicaLagMonitor, waitForReplay } from '../db/replica.js';
 import { parseHostBindings } from '../listener/limits.js';
 import { PROXY_VERSIONS } from '../listener/proxy-header.js';
 import { trustedProxyList, type ProxyProtocolOptions } from '../listener/proxy-protocol.js';
@@ -44,6 +45,7 @@ export const SERVE_OPTIONS = {
   'relp-max-data': { type: 'string', default: '128KiB', arg: 'BYTES', help: 'RELP DATALEN over this is read through and stored cut, flagged truncated' },
   metrics: { type: 'string', default: '127.0.0.1:9464', arg: 'HOST:PORT', help: '/metrics, /healthz, /readyz' },
   'database-url': { type: 'string', arg: 'URL', help: 'PostgreSQL URL; unset: embedded PostgreSQL in DATA_DIR/postgres' },
+  'read-database-url': { type: 'string', arg: 'URL', help: "a streaming replica: the detections' rebuild reads there, and its lag is a metric; writes stay on --database-url" },
   'data-dir': { type: 'string', default: './data', arg: 'DIR', help: 'embedded database, its URL record, checkpoints' },
   'tls-cert': { type: 'string', default: DEFAULT_CERTS.cert, arg: 'FILE', help: 'server certificate (PEM)' },
   'tls-key': { type: 'string', default: DEFAULT_CERTS.key, arg: 'FILE', help: 'server private key (PEM)' },
@@ -208,12 +210,17 @@ export async function serveCommand(argv: string[]): Promise<number> {
     cpPool.on('error', (err) => log.warn({ err: describeError(err) }, 'checkpointer connection error'));
     const checkpointer = new Checkpointer({ key, file: resolve(requireStr(values, 'checkpoint-file')), metrics, log: log.child({ stage: 'checkpointer' }) });
     await checkpointer.init(cpPool, { chains: [cfg.chain] });
+    const readUrl = str(values, 'read-database-url');
     if (detector !== undefined) {
-      // Before the writer starts: the replayed rows all come before the first live one.
-      const rebuilt = await detector.rebuildFromLedger(cpPool, cfg.chain);
+      // Before the writer starts: the replayed rows all come before the first live one. On the
+      // replica when given, once it has replayed everything the primary has (src/db/replica.ts).
+      const readPool = readUrl ? new pg.Pool({ connectionString: readUrl, max: 1, application_name: 'syslog-ledger detections rebuild' }) : undefined;
+      if (readUrl) await waitForReplay(db.url, readUrl);
+      const rebuilt = await detector.rebuildFromLedger(readPool ?? cpPool, cfg.chain).finally(() => readPool?.end());
       log.info({ ...rebuilt, chain: cfg.chain }, 'detections: state rebuilt from the ledger');
     }
     checkpointer.start();
+    const replicaLag = readUrl ? startReplicaLagMonitor({ url: readUrl, metrics, log: log.child({ stage: 'replica' }) }) : undefined;
     const chainSets = chainSetIntervalMs > 0 ? new ChainSetCheckpointer({ pool: cpPool, key, log: log.child({ stage: 'chain-set' }), intervalMs: chainSetIntervalMs, file: resolve(requireStr(values, 'chain-set-file')) }) : undefined;
     chainSets?.start();
     // Called synchronously per commit (no await before it), so Merkle appends keep commit order.
@@ -268,6 +275,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
             ok = false;
             failed(err);
           });
+          await replicaLag?.close().catch(() => undefined);
           await chainSets?.close().catch((err: unknown) => log.warn({ err: describeError(err) }, 'chain-set checkpointer did not close cleanly'));
           await checkpointer
             .close()

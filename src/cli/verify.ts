@@ -5,6 +5,7 @@ import { resolveDatabase } from '../db/resolve.js';
 import { describeError } from '../errors.js';
 import { verifyLedger, type VerifyReport } from '../ledger/verify.js';
 import { DB_OPTIONS } from './migrate.js';
+import { READ_DB_OPTIONS, waitForReplay } from '../db/replica.js';
 import pg from 'pg';
 import { existsSync } from 'node:fs';
 import { VerifyError } from '../errors.js';
@@ -18,6 +19,7 @@ import { verifyArchiveCommand } from '../retention/cli.js';
 
 export const VERIFY_OPTIONS = {
   ...DB_OPTIONS,
+  ...READ_DB_OPTIONS,
   chain: { type: 'string', arg: 'NAME', help: 'verify this chain only (default: every chain)' },
   from: { type: 'string', arg: 'SEQ', help: 'start at this seq (trusting its prev_hash)' },
   json: { type: 'boolean', help: 'print a one-line JSON summary' },
@@ -49,8 +51,12 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     const chain = str(values, 'chain');
     const from = fromRaw ? int(values, 'from', 1) : undefined;
     const workers = str(values, 'workers') !== undefined ? int(values, 'workers', 0, 64) : undefined;
-    const cv = bool(values, 'no-checkpoints') ? undefined : await loadCheckpoints(db.url, values, chain, from);
-    report = await verifyLedger(db.url, {
+    // A replica (--read-database-url): the checkpoint files are read first, then the replica is
+    // waited for until it has replayed what the primary had then: what they vouch for is there.
+    const readUrl = str(values, 'read-database-url') ?? db.url;
+    const cv = bool(values, 'no-checkpoints') ? undefined : await loadCheckpoints(readUrl, values, chain, from);
+    if (readUrl !== db.url) await waitForReplay(db.url, readUrl);
+    report = await verifyLedger(readUrl, {
       ...(cv ? { onRow: (c: string, s: number, h: Buffer) => cv.feed(c, s, h) } : {}),
       ...(chain ? { chain } : {}),
       ...(from ? { fromSeq: from } : {}),
@@ -68,7 +74,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       }
       checkpointSummary = cv.summary();
       // Several servers: no chain dropped from the ledger, none gone backwards (src/ledger/chain-set.ts).
-      if (!chain) chainSetSummary = await checkChainSets(db.url, list(values, 'public-key'), report);
+      if (!chain) chainSetSummary = await checkChainSets(readUrl, list(values, 'public-key'), report);
     }
   } catch (err) {
     const msg = `verify could not check the ledger: ${describeError(err)}`;

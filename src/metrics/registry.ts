@@ -95,6 +95,16 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly replicaLag = new Gauge({
+    name: 'syslog_ledger_replica_lag_seconds',
+    help: 'How far the read replica (--read-database-url) replays behind the primary: now minus the last replayed commit, 0 when it has replayed all it received.',
+    registers: [this.registry],
+  });
+  readonly replicaUp = new Gauge({
+    name: 'syslog_ledger_replica_up',
+    help: '1 while the read replica (--read-database-url) answers and is a hot standby in recovery.',
+    registers: [this.registry],
+  });
   readonly connectionsOpen = new Gauge({
     name: 'syslog_ledger_connections_open',
     help: 'Authenticated connections currently open.',
