@@ -9,6 +9,7 @@ import { migrate } from '../db/migrate.js';
 import { embeddedPasswordFile, maskUrlPassword, withoutPassword } from '../db/embedded.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { startReplicaLagMonitor, waitForReplay } from '../db/replica.js';
+import { startCapacityMonitor } from '../metrics/capacity.js';
 import { parseHostBindings } from '../listener/limits.js';
 import { PROXY_VERSIONS } from '../listener/proxy-header.js';
 import { trustedProxyList, type ProxyProtocolOptions } from '../listener/proxy-protocol.js';
@@ -85,6 +86,7 @@ export const SERVE_OPTIONS = {
   'shutdown-timeout': { type: 'string', default: '30s', arg: 'DURATION', help: 'graceful shutdown limit before a forced exit' },
   'drain-delay': { type: 'string', default: '0s', arg: 'DURATION', help: 'after SIGTERM, answer /readyz 503 this long before closing the listeners (behind a balancer: a few health-check intervals)' },
   'shutdown-grace': { type: 'string', default: '2s', arg: 'DURATION', help: 'how long to keep reading from peers after SIGTERM' },
+  'hot-window': { type: 'string', default: '0', arg: 'DURATION', help: 'the hot window of your archive policy (archive --hot): syslog_ledger_archive_overdue_seconds counts from a partition\'s end plus this (0: not tracked)' },
   'partition-interval': { type: 'string', default: 'daily', arg: PARTITION_INTERVALS.join('|'), help: 'ledger partitions by receive time, created ahead (docs/retention.md)' },
   detections: { type: 'string', arg: 'FILE', help: 'detection rules and thresholds (JSON, docs/detections.md; {} for the defaults); unset: no detections' },
   'redaction-rules': { type: 'string', arg: 'FILE', help: 'redaction rules (JSON, docs/redaction.md); unset: every built-in rule, for every source' },
@@ -145,6 +147,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
   const drainDelayMs = durationMs(values, 'drain-delay');
   const chainSetIntervalMs = durationMs(values, 'chain-set-interval');
+  const hotWindowMs = durationMs(values, 'hot-window');
   const verifyIntervalMs = durationMs(values, 'verify-interval');
   // Read both rule files before anything starts, so a mistake in them stops serve at once.
   const redactionConfig = loadRedactionConfig(str(values, 'redaction-rules'));
@@ -220,6 +223,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       log.info({ ...rebuilt, chain: cfg.chain }, 'detections: state rebuilt from the ledger');
     }
     checkpointer.start();
+    const capacity = startCapacityMonitor({ url: db.url, metrics, log: log.child({ stage: 'capacity' }), hotWindowMs });
     const replicaLag = readUrl ? startReplicaLagMonitor({ url: readUrl, metrics, log: log.child({ stage: 'replica' }) }) : undefined;
     const chainSets = chainSetIntervalMs > 0 ? new ChainSetCheckpointer({ pool: cpPool, key, log: log.child({ stage: 'chain-set' }), intervalMs: chainSetIntervalMs, file: resolve(requireStr(values, 'chain-set-file')) }) : undefined;
     chainSets?.start();
@@ -276,6 +280,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
             failed(err);
           });
           await replicaLag?.close().catch(() => undefined);
+          await capacity.close().catch(() => undefined);
           await chainSets?.close().catch((err: unknown) => log.warn({ err: describeError(err) }, 'chain-set checkpointer did not close cleanly'));
           await checkpointer
             .close()

@@ -61,7 +61,7 @@ export async function replicaLagSeconds(c: pg.Client | pg.Pool): Promise<number 
 
 /** serve: samples the read replica's lag into syslog_ledger_replica_lag_seconds every `intervalMs`. */
 export function startReplicaLagMonitor(o: { url: string; metrics: Metrics; log: Logger; intervalMs?: number }): { close: () => Promise<void> } {
-  const pool = new pg.Pool({ connectionString: o.url, max: 1, application_name: 'syslog-ledger replica lag' });
+  const pool = new pg.Pool({ connectionString: o.url, max: 1, application_name: 'syslog-ledger replica lag', allowExitOnIdle: true });
   pool.on('error', (err) => o.log.warn({ err: describeError(err) }, 'replica lag: connection error'));
   let warned = false;
   const sample = async (): Promise<void> => {
