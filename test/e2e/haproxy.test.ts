@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDevPki, type DevPkiFiles } from '../../src/pki/devpki.js';
+import { relpLoad } from '../../bench/relp.js';
 import { createTestDatabase, query } from '../helpers/db.js';
 import { findHaproxy, startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
@@ -258,6 +259,13 @@ describe.skipIf(!haproxy)('three servers behind HAProxy (send-proxy-v2), kill -9
     // Found either way: the last checkpoint lists it and the ledger has it no more, or (a running
     // server signed the shrunk set meanwhile) a checkpoint no longer lists what the one before had.
     expect(dropped.stdout).toMatch(new RegExp(`chain_dropped: chain(-set checkpoint \\d+ no longer lists chain)? "${victimChain}"`));
+
+    // RELP through the balancer's RELP frontend (send-proxy-v2 to the servers' --relp-listen): every
+    // frame acknowledged after its COMMIT, so the PROXY header was read before TLS there too.
+    const relpBefore = (await query<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM ledger WHERE app_name IS NOT NULL"))[0]!.n;
+    const relp = await relpLoad({ host: '127.0.0.1', port: lb!.relpPort, ca: readFileSync(pki.ca), cert: readFileSync(pki.client), key: readFileSync(pki.clientKey) }, 200, 32);
+    expect(relp.frames).toBe(200);
+    expect((await query<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM ledger WHERE app_name IS NOT NULL"))[0]!.n).toBeGreaterThanOrEqual(relpBefore + 200);
 
     // A second process for a chain a survivor writes is refused at start (one writer per chain).
     const survivorChain = `s${servers.indexOf(survivors[0]!) + 1}`;
