@@ -134,9 +134,9 @@ export class ProxyFront {
     const timer = setTimeout(() => {
       if (done) return;
       finish();
-      if (parser && parser.received > 0) this.#refuse(socket, 'timeout', { received: parser.received });
+      if (parser && parser.received > 0) this.#refuse(socket, 'timeout', { received: parser.received, err: 'PROXY header not complete in time' });
       else if (parser) this.#refuse(socket, 'timeout', { received: 0, err: 'no PROXY header from a trusted proxy' });
-      else socket.destroy();
+      else this.#refuse(socket, 'timeout', { received: 0, err: 'a direct client sent nothing' });
     }, this.#o.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS);
     timer.unref();
     // Header read: hand over once the first TLS byte is here. A LOCAL header (the balancer's own

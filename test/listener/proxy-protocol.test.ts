@@ -130,6 +130,18 @@ describe('serve --proxy-protocol v2', () => {
     await waitFor(async () => (await metric('syslog_ledger_proxy_refusals_total', { reason: 'malformed' })) === malformed + 1);
   });
 
+  it('a header that stops half-way is cut after 5 s (timeout), as is a stranger that sends nothing', async () => {
+    const before = await metric('syslog_ledger_proxy_refusals_total', { reason: 'timeout' });
+    const slow = await rawConnect(server.port, BALANCER);
+    slow.write(v2Header('192.0.2.7', 1).subarray(0, 10));
+    const silent = await rawConnect(server.port, STRANGER);
+    const t0 = Date.now();
+    expect(await closed(slow, 8000)).toBe(true);
+    expect(await closed(silent, 8000)).toBe(true);
+    expect(Date.now() - t0).toBeGreaterThan(4000);
+    await waitFor(async () => (await metric('syslog_ledger_proxy_refusals_total', { reason: 'timeout' })) === before + 2);
+  });
+
   it('HAProxy health checks (LOCAL then close, connect then close) are health checks, not TLS refusals', async () => {
     const tlsBefore = metricSum(await scrape(server.metricsPort), 'syslog_ledger_tls_refusals_total');
     const local = await metric('syslog_ledger_proxy_health_checks_total', { kind: 'local' });
