@@ -36,7 +36,7 @@ describe('serve as a login of least privilege', () => {
   });
 
   it('serve runs, commits and checkpoints as that login, and exits 0', async () => {
-    server = await startServer({ databaseUrl: serveUrl, args: ['--verify-interval', '1s', '--relp-listen', '127.0.0.1:0'] });
+    server = await startServer({ databaseUrl: serveUrl, args: ['--verify-interval', '1s', '--relp-listen', '127.0.0.1:0', '--chain-set-interval', '1s', '--hot-window', '90d'] });
     const s = await connect(server.port, { cert: server.pki.client, key: server.pki.clientKey, ca: server.pki.ca });
     await sendAndClose(s, Array.from({ length: 50 }, (_, i) => `<134>1 2024-05-01T12:00:00Z web-1 app - - - least ${i}\n`).join(''));
     await waitFor(async () => ((await query<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM ledger WHERE syslog->>'message' LIKE 'least %'"))[0]!.n === 50) || undefined);
@@ -46,6 +46,7 @@ describe('serve as a login of least privilege', () => {
     const errors = server.logs.filter((l) => Number(l.level) >= 50 || /permission denied/.test(JSON.stringify(l)));
     expect(errors).toEqual([]);
     expect((await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM checkpoints'))[0]!.n).toBeGreaterThan(0);
+    expect((await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM chain_set_checkpoints'))[0]!.n).toBeGreaterThan(0);
     const sessions = await query<{ usename: string }>(adminUrl(), 'SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = $1', [db.name]);
     expect(sessions.filter((r) => r.usename !== login && r.usename !== 'postgres')).toEqual([]);
     const v = await server.cli(['verify']);
@@ -69,6 +70,7 @@ describe('serve as a login of least privilege', () => {
       update_checkpoints: "UPDATE checkpoints SET key_id = 'x'",
       delete_checkpoints: 'DELETE FROM checkpoints',
       delete_chains: 'DELETE FROM chains',
+      delete_chain_sets: 'DELETE FROM chain_set_checkpoints',
       truncate_chains: 'TRUNCATE chains',
       update_meta: 'UPDATE ledger_meta SET canonical_version = 9',
       read_archives: 'SELECT * FROM ledger_archives',
