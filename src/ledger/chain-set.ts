@@ -9,7 +9,8 @@
  * the time, the number of chains and the root. The heads travel beside it, and a verifier recomputes
  * the root from them.
  */
-import { appendFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { sign as edSign, verify as edVerify } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -205,7 +206,10 @@ export class ChainSetCheckpointer {
     } finally {
       client.release();
     }
-    if (taken && this.#o.file) await appendFile(this.#o.file, `${JSON.stringify(taken)}\n`);
+    if (taken && this.#o.file) {
+      await mkdir(dirname(this.#o.file), { recursive: true });
+      await appendFile(this.#o.file, `${JSON.stringify(taken)}\n`);
+    }
     return taken;
   }
 }
