@@ -11,6 +11,7 @@
  *   6. `verify` of a 1,000,000-event ledger, and proof sizes (bench/verify.ts; it runs after the stages)
  *   7. hostile frames: the worst time per redaction rule over adversarial 64 KiB frames (bench/redact.ts)
  *   8. RELP (`serve --relp-listen`): 1 connection, window 1024, each frame acked after its COMMIT (bench/relp.ts)
+ *   9. 1, 2 and 3 servers behind HAProxy (send-proxy-v2), one database: events/s and CPU per event (bench/scale.ts)
  * Prints a table and writes bench/results/<date>.json.
  *
  * Environment: BENCH_N (200000 frames per throughput run), BENCH_RUNS (1; the median is reported),
@@ -18,8 +19,9 @@
  * BENCH_CONNS (1000), BENCH_STORM (500), BENCH_CEILING_BATCHES (5000; comma list), BENCH_CEILING_VARIANTS
  * (ledger; comma list of ledger, slim, pk-only: see bench/ceiling.ts), BENCH_SERVER_ARGS
  * (extra serve flags), BENCH_SERVER_NODE_ARGS (extra node flags for the server), BENCH_PROFILE (1: also run 8 connections under node --cpu-prof and summarize),
- * BENCH_RELP_N (100000 frames), BENCH_RELP_WINDOW (1024),
- * BENCH_ONLY (comma list of: stages,redact,throughput,ceiling,latency,conns,verify,relp), BENCH_ANCHOR_A1 (rsyslog + ompgsql
+ * BENCH_RELP_N (100000 frames), BENCH_RELP_WINDOW (1024), BENCH_SCALE_N (60000 frames), BENCH_SCALE_SERVERS (1,2,3),
+ * BENCH_SCALE_CONNS (6 connections through the balancer),
+ * BENCH_ONLY (comma list of: stages,redact,throughput,ceiling,latency,conns,verify,relp,scale), BENCH_ANCHOR_A1 (rsyslog + ompgsql
  * events/s measured beside this run, for the comparison row; default the RESULTS.md figure), DATABASE_URL (admin URL).
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +39,7 @@ import { machine, mark, memory, RssSampler, since, waitQuiet } from './lib/proc.
 import { histogramQuantileUpper, metricSum, metricValue, startBenchServer, type BenchServer } from './lib/server.js';
 import { prepareLoad, runLoad, type LoadTarget } from './load.js';
 import { relpLoad, type RelpLoadResult } from './relp.js';
+import { benchScale, scaleTable, type ScaleRow } from './scale.js';
 import { printProfile, summarizeProfile, type ProfileSummary } from './profile.js';
 import { benchStages, type StageReport } from './stages.js';
 import { benchRedaction, redactionTable, type RedactReport } from './redact.js';
@@ -55,7 +58,10 @@ const CEILING_VARIANTS = env('BENCH_CEILING_VARIANTS', 'ledger').split(',') as C
 const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean);
 /** Extra node flags for the server process (e.g. --max-semi-space-size=64). */
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-const ONLY = new Set(env('BENCH_ONLY', 'stages,redact,throughput,ceiling,latency,conns,verify,relp').split(','));
+const ONLY = new Set(env('BENCH_ONLY', 'stages,redact,throughput,ceiling,latency,conns,verify,relp,scale').split(','));
+const SCALE_N = Number(env('BENCH_SCALE_N', '60000'));
+const SCALE_SERVERS = env('BENCH_SCALE_SERVERS', '1,2,3').split(',').map(Number);
+const SCALE_CONNS = Number(env('BENCH_SCALE_CONNS', '6'));
 const RELP_N = Number(env('BENCH_RELP_N', '100000'));
 const RELP_WINDOW = Number(env('BENCH_RELP_WINDOW', '1024'));
 const PROFILE = process.env.BENCH_PROFILE === '1';
@@ -372,6 +378,7 @@ interface Results {
   normalize?: OpsResult[] | { error: string } | null;
   throughput: { conn1?: ThroughputResult; conn8?: ThroughputResult; runs: ThroughputResult[] };
   relp?: RelpLoadResult & { readonly cpuPer100kServer: number };
+  scale?: ScaleRow[];
   /** Throughput, ceiling and latency runs during which other processes used more than FOREIGN_MAX cores are repeated; see discardedAttempts. */
   ceiling: CeilingResult[];
   ratioToCeiling?: { conn1?: number; conn8?: number };
@@ -601,6 +608,16 @@ async function main(): Promise<number> {
       } finally {
         await db.drop();
       }
+    }
+
+    if (ONLY.has('scale')) {
+      log(`scale: ${SCALE_SERVERS.join(', ')} server(s) behind HAProxy, ${SCALE_CONNS} connections, ${SCALE_N} frames`);
+      await waitQuiet(QUIET_MAX, QUIET_PCT);
+      const rows = await benchScale(SCALE_SERVERS, SCALE_N, SCALE_CONNS);
+      if (rows) {
+        results.scale = rows;
+        console.log(scaleTable(rows));
+      } else log('scale: haproxy not installed; skipped');
     }
 
     if (ONLY.has('ceiling')) {

@@ -53,6 +53,7 @@ export type OptionSpecs = Record<string, OptionSpec>;
 export type OptionValues = Record<string, string | boolean | string[] | undefined>;
 
 export function envName(option: string): string {
+  if (option === 'read-database-url') return 'DATABASE_READ_URL';
   return option === 'database-url' ? 'DATABASE_URL' : `SYSLOG_LEDGER_${option.toUpperCase().replaceAll('-', '_')}`;
 }
 

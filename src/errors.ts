@@ -50,6 +50,21 @@ export class ChainDivergedError extends LedgerError {
 }
 
 /**
+ * Another writer took this chain (its epoch moved past the one this writer took): this writer's
+ * batch was rolled back, and it appends nothing more.
+ */
+export class ChainFencedError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly chain: string,
+    readonly ourEpoch: bigint,
+    readonly foundEpoch: bigint,
+  ) {
+    super(`chain "${chain}" was taken by another writer (epoch ${foundEpoch}, this writer holds ${ourEpoch}): batch rolled back, this writer appends nothing more`);
+  }
+}
+
+/**
  * The writer stopped (a fatal error, such as a diverged chain) with received events it never
  * committed: they are lost, and whoever closes it must say how many.
  */

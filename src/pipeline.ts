@@ -25,6 +25,7 @@ import { LedgerWriter } from './ledger/writer.js';
 import type { LedgerRecord, ChainedRecord } from './ledger/types.js';
 import { peerNames, type PeerIdentity } from './listener/identity.js';
 import { hostnameAllowed, type HostBinding } from './listener/limits.js';
+import type { ProxyProtocolOptions } from './listener/proxy-protocol.js';
 import { Listener } from './listener/server.js';
 import type { TlsMaterial } from './listener/tls-files.js';
 import { startMetricsServer } from './metrics/http.js';
@@ -78,6 +79,8 @@ export interface PipelineConfig {
   readonly detector?: Detector;
   /** RELP listener (src/relp/), acknowledged after COMMIT; unset: off. */
   readonly relp?: { readonly host: string; readonly port: number; readonly maxDataBytes: number };
+  /** PROXY protocol from trusted balancers on both listeners (src/listener/proxy-protocol.ts); unset: off. */
+  readonly proxy?: ProxyProtocolOptions;
 }
 
 export interface Pipeline {
@@ -96,6 +99,8 @@ export interface Pipeline {
   shutdown(): Promise<void>;
   /** Forced stop: returns how many received events were not committed. */
   abort(): Promise<number>;
+  /** From now on /readyz answers 503 (a balancer stops sending here); everything else runs on. */
+  drain(): void;
 }
 
 export interface PipelineHooks {
@@ -244,6 +249,7 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     idleTimeoutMs: cfg.idleTimeoutMs,
     metrics,
     log: log.child({ stage: 'listener' }),
+    ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
     onFrames: (frames, peer, receivedAtUs) => {
       for (const frame of frames) {
         writer.enqueue(toRecord(frame, peer, receivedAtUs, cfg, metrics, monitor));
@@ -289,6 +295,9 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     listener,
     ...(relp ? { relp, relpAddress } : {}),
     monitor,
+    drain() {
+      shuttingDown = true;
+    },
     async shutdown() {
       shuttingDown = true;
       monitor.close();
@@ -357,6 +366,7 @@ async function startRelp(
     metrics,
     log: log.child({ stage: 'relp' }),
     resends,
+    ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
     toRecord: (frame, peer, receivedAtUs) => toRecord(frame, peer, receivedAtUs, cfg, metrics, monitor),
     enqueue: (record, onCommitted) => {
       writer.enqueue(record, onCommitted);

@@ -13,9 +13,11 @@ import { TIME_BASES, absoluteTime, statusId, type EvidenceQuery } from '../evide
 import { loadOrCreateSigningKey } from '../ledger/signing.js';
 import { DEFAULT_CHECKPOINT_FILE } from '../ledger/verify-checkpoints.js';
 import { DB_OPTIONS } from './migrate.js';
+import { READ_DB_OPTIONS, waitForReplay } from '../db/replica.js';
 
 export const EXPORT_OPTIONS = {
   ...DB_OPTIONS,
+  ...READ_DB_OPTIONS,
   out: { type: 'string', arg: 'DIR', help: 'the package folder to create (must not exist)' },
   from: { type: 'string', arg: 'TIME', help: 'from this time, inclusive: RFC 3339, or ago (24h, 7d); unset: the beginning' },
   to: { type: 'string', arg: 'TIME', help: 'up to this time, exclusive (default: now)' },
@@ -77,8 +79,11 @@ export async function exportCommand(argv: string[], deps: ExportDeps = {}): Prom
   const started = Date.now();
   let summary: ExportSummary;
   try {
+    // Reads on a replica when given (--read-database-url); the access record goes to the primary.
+    const readUrl = str(values, 'read-database-url') ?? db.url;
+    if (readUrl !== db.url) await waitForReplay(db.url, readUrl);
     summary = await runExport({
-      databaseUrl: db.url,
+      databaseUrl: readUrl,
       out: dir,
       query,
       reason: str(values, 'reason') ?? null,

@@ -30,9 +30,11 @@ import { consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyIn
 import { readChain, recomputeHash } from '../ledger/verify.js';
 import type { LiftedColumns } from '../normalize/types.js';
 import { DB_OPTIONS } from './migrate.js';
+import { READ_DB_OPTIONS, waitForReplay } from '../db/replica.js';
 
 export const PROVE_OPTIONS = {
   ...DB_OPTIONS,
+  ...READ_DB_OPTIONS,
   chain: { type: 'string', arg: 'NAME', help: "the chain (default: the ledger's only chain, else this host's, as serve names it)" },
   seq: { type: 'string', arg: 'N', help: 'inclusion proof for the event with this seq' },
   'tree-size': { type: 'string', arg: 'T', help: 'prove against the checkpoint at this tree size (default: the latest)' },
@@ -132,8 +134,12 @@ export async function proveCommand(argv: string[], deps: ProveDeps = {}): Promis
     deps.databaseUrl !== undefined
       ? { url: deps.databaseUrl, release: async () => {} }
       : await resolveDatabase({ databaseUrl: str(values, 'database-url'), dataDir: resolve(requireStr(values, 'data-dir')) });
-  const client = new pg.Client({ connectionString: db.url, application_name: 'syslog-ledger prove' });
+  // Reads on a replica when given (--read-database-url), once it has replayed what the primary had;
+  // the access record goes to the primary.
+  const readUrl = str(values, 'read-database-url') ?? db.url;
+  const client = new pg.Client({ connectionString: readUrl, application_name: 'syslog-ledger prove' });
   try {
+    if (readUrl !== db.url) await waitForReplay(db.url, readUrl);
     await client.connect();
     const chain = chainOpt ?? (await defaultChain(client));
     const treeSizeRaw = str(values, 'tree-size');

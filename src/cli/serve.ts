@@ -3,12 +3,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, readNameList, requireStr, str, type OptionSpecs } from '../config.js';
+import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, readNameList, requireStr, str, type OptionSpecs, type OptionValues } from '../config.js';
 import { ConfigError, describeError, EventsNotCommittedError } from '../errors.js';
 import { migrate } from '../db/migrate.js';
 import { embeddedPasswordFile, maskUrlPassword, withoutPassword } from '../db/embedded.js';
 import { resolveDatabase } from '../db/resolve.js';
+import { startReplicaLagMonitor, waitForReplay } from '../db/replica.js';
+import { startCapacityMonitor } from '../metrics/capacity.js';
 import { parseHostBindings } from '../listener/limits.js';
+import { PROXY_VERSIONS } from '../listener/proxy-header.js';
+import { trustedProxyList, type ProxyProtocolOptions } from '../listener/proxy-protocol.js';
 import { loadTlsMaterial, type TlsPaths } from '../listener/tls-files.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { startPipeline, type PipelineConfig } from '../pipeline.js';
@@ -18,6 +22,7 @@ import { createDevPki } from '../pki/devpki.js';
 import { certificateNames, clientNameSettings } from '../pki/names.js';
 import pg from 'pg';
 import { Checkpointer } from '../ledger/checkpointer.js';
+import { ChainSetCheckpointer } from '../ledger/chain-set.js';
 import { IncrementalVerifier } from '../verify/incremental.js';
 import { loadOrCreateSigningKey } from '../ledger/signing.js';
 import { loadDetectionConfig } from '../detect/config.js';
@@ -38,9 +43,12 @@ export const DEFAULT_CERTS = {
 export const SERVE_OPTIONS = {
   listen: { type: 'string', default: '0.0.0.0:6514', arg: 'HOST:PORT', help: 'syslog over TLS (RFC 5425) listener' },
   'relp-listen': { type: 'string', arg: 'HOST:PORT', help: 'RELP over TLS (acknowledged after COMMIT; same CA, CRL, allowlist), conventionally 0.0.0.0:2514; unset: off' },
+  'proxy-protocol': { type: 'string', arg: PROXY_VERSIONS.join('|'), help: 'read a PROXY protocol header (HAProxy send-proxy-v2) before TLS from --trusted-proxy sources, on both listeners; unset: off' },
+  'trusted-proxy': { type: 'string', multiple: true, arg: 'CIDR', help: 'balancer addresses whose PROXY headers are believed (required with --proxy-protocol); others connect directly' },
   'relp-max-data': { type: 'string', default: '128KiB', arg: 'BYTES', help: 'RELP DATALEN over this is read through and stored cut, flagged truncated' },
   metrics: { type: 'string', default: '127.0.0.1:9464', arg: 'HOST:PORT', help: '/metrics, /healthz, /readyz' },
   'database-url': { type: 'string', arg: 'URL', help: 'PostgreSQL URL; unset: embedded PostgreSQL in DATA_DIR/postgres' },
+  'read-database-url': { type: 'string', arg: 'URL', help: "a streaming replica: the detections' rebuild reads there, and its lag is a metric; writes stay on --database-url" },
   'data-dir': { type: 'string', default: './data', arg: 'DIR', help: 'embedded database, its URL record, checkpoints' },
   'tls-cert': { type: 'string', default: DEFAULT_CERTS.cert, arg: 'FILE', help: 'server certificate (PEM)' },
   'tls-key': { type: 'string', default: DEFAULT_CERTS.key, arg: 'FILE', help: 'server private key (PEM)' },
@@ -50,6 +58,8 @@ export const SERVE_OPTIONS = {
   'allow-peer-file': { type: 'string', arg: 'FILE', help: 'more --allow-peer patterns, one a line (# comments); re-read on SIGHUP' },
   'signing-key': { type: 'string', default: './certs/ledger-signing.key', arg: 'FILE', help: 'Ed25519 key that signs checkpoints (created if absent)' },
   'checkpoint-file': { type: 'string', default: './data/checkpoints.jsonl', arg: 'FILE', help: 'signed chain heads, appended and fsynced' },
+  'chain-set-interval': { type: 'string', default: '0', arg: 'DURATION', help: 'several servers on one ledger: sign every chain head this often (1s), one instance at a time, so that verify shows no chain was dropped (0: off)' },
+  'chain-set-file': { type: 'string', default: './data/chain-sets.jsonl', arg: 'FILE', help: 'chain-set checkpoints this instance signed, appended (the copy outside the database)' },
   format: { type: 'string', default: 'auto', arg: FORMAT_OPTIONS.join('|'), help: 'frame format; auto detects per frame' },
   chain: { type: 'string', arg: 'NAME', help: 'the chain this process writes (default: the host name)' },
   'time-zone': { type: 'string', default: 'UTC', arg: 'TZ', help: 'zone of RFC 3164 timestamps, which carry none' },
@@ -76,7 +86,9 @@ export const SERVE_OPTIONS = {
   'queue-max-events': { type: 'string', default: '5000', arg: 'N', help: 'writer queue bound; over it, sockets pause' },
   'queue-max-bytes': { type: 'string', default: '8MiB', arg: 'BYTES', help: 'writer queue bound in raw bytes' },
   'shutdown-timeout': { type: 'string', default: '30s', arg: 'DURATION', help: 'graceful shutdown limit before a forced exit' },
+  'drain-delay': { type: 'string', default: '0s', arg: 'DURATION', help: 'after SIGTERM, answer /readyz 503 this long before closing the listeners (behind a balancer: a few health-check intervals)' },
   'shutdown-grace': { type: 'string', default: '2s', arg: 'DURATION', help: 'how long to keep reading from peers after SIGTERM' },
+  'hot-window': { type: 'string', default: '0', arg: 'DURATION', help: 'the hot window of your archive policy (archive --hot): syslog_ledger_archive_overdue_seconds counts from a partition\'s end plus this (0: not tracked)' },
   'partition-interval': { type: 'string', default: 'daily', arg: PARTITION_INTERVALS.join('|'), help: 'ledger partitions by receive time, created ahead (docs/retention.md)' },
   detections: { type: 'string', arg: 'FILE', help: 'detection rules and thresholds (JSON, docs/detections.md; {} for the defaults); unset: no detections' },
   'redaction-rules': { type: 'string', arg: 'FILE', help: 'redaction rules (JSON, docs/redaction.md); unset: every built-in rule, for every source' },
@@ -132,9 +144,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
     stallThresholdSec: durationMs(values, 'stall-threshold', 1000) / 1000,
     maxFindingsPerMinute: int(values, 'max-findings-per-minute', 1, 1_000_000),
     findingSummaryIntervalMs: durationMs(values, 'finding-summary-interval', 1000),
+    ...proxyOptions(values),
     ...(str(values, 'relp-listen') ? { relp: { ...hostPort(values, 'relp-listen'), maxDataBytes: int(values, 'relp-max-data', 64, 64 << 20) } } : {}),
   };
   const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
+  const drainDelayMs = durationMs(values, 'drain-delay');
+  const chainSetIntervalMs = durationMs(values, 'chain-set-interval');
+  const hotWindowMs = durationMs(values, 'hot-window');
   const verifyIntervalMs = durationMs(values, 'verify-interval');
   // Read both rule files before anything starts, so a mistake in them stops serve at once.
   const redactionConfig = loadRedactionConfig(str(values, 'redaction-rules'));
@@ -202,12 +218,20 @@ export async function serveCommand(argv: string[]): Promise<number> {
     cpPool.on('error', (err) => log.warn({ err: describeError(err) }, 'checkpointer connection error'));
     const checkpointer = new Checkpointer({ key, file: resolve(requireStr(values, 'checkpoint-file')), metrics, log: log.child({ stage: 'checkpointer' }) });
     await checkpointer.init(cpPool, { chains: [cfg.chain] });
+    const readUrl = str(values, 'read-database-url');
     if (detector !== undefined) {
-      // Before the writer starts: the replayed rows all come before the first live one.
-      const rebuilt = await detector.rebuildFromLedger(cpPool, cfg.chain);
+      // Before the writer starts: the replayed rows all come before the first live one. On the
+      // replica when given, once it has replayed everything the primary has (src/db/replica.ts).
+      const readPool = readUrl ? new pg.Pool({ connectionString: readUrl, max: 1, application_name: 'syslog-ledger detections rebuild' }) : undefined;
+      if (readUrl) await waitForReplay(db.url, readUrl);
+      const rebuilt = await detector.rebuildFromLedger(readPool ?? cpPool, cfg.chain).finally(() => readPool?.end());
       log.info({ ...rebuilt, chain: cfg.chain }, 'detections: state rebuilt from the ledger');
     }
     checkpointer.start();
+    const capacity = startCapacityMonitor({ url: db.url, metrics, log: log.child({ stage: 'capacity' }), hotWindowMs });
+    const replicaLag = readUrl ? startReplicaLagMonitor({ url: readUrl, metrics, log: log.child({ stage: 'replica' }) }) : undefined;
+    const chainSets = chainSetIntervalMs > 0 ? new ChainSetCheckpointer({ pool: cpPool, key, log: log.child({ stage: 'chain-set' }), intervalMs: chainSetIntervalMs, file: resolve(requireStr(values, 'chain-set-file')) }) : undefined;
+    chainSets?.start();
     // Called synchronously per commit (no await before it), so Merkle appends keep commit order.
     const pipeline = await startPipeline(cfg, metrics, log, { onCommitted: (rows) => checkpointer.onCommitted(cfg.chain, rows) });
     // Incremental verification of this chain (src/verify/incremental.ts): a failure is an alert, never a stop.
@@ -250,8 +274,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
         }, shutdownTimeoutMs);
         const failed = (err: unknown): void =>
           log.error({ err: describeError(err), ...(err instanceof EventsNotCommittedError ? { notCommitted: err.count } : {}) }, 'shutdown failed');
+        // /readyz 503 first, so that a balancer stops sending new connections before the listeners close.
+        pipeline.drain();
         void (async () => {
           let ok = true;
+          if (drainDelayMs > 0) {
+            log.info({ drainDelayMs }, 'draining: /readyz answers 503; listeners close after the drain delay');
+            await new Promise((r) => setTimeout(r, drainDelayMs));
+          }
           await verifier?.stop();
           await webConsole?.close();
           // The checkpointer and its pool close whatever happened before: a failed writer must not
@@ -260,6 +290,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
             ok = false;
             failed(err);
           });
+          await replicaLag?.close().catch(() => undefined);
+          await capacity.close().catch(() => undefined);
+          await chainSets?.close().catch((err: unknown) => log.warn({ err: describeError(err) }, 'chain-set checkpointer did not close cleanly'));
           await checkpointer
             .close()
             .then(() => cpPool.end())
@@ -314,6 +347,20 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (db.source === 'embedded-started') log.info({ dataDir: db.embedded?.dataDir }, 'embedded PostgreSQL stopped');
   }
   return exitCode;
+}
+
+/** `--proxy-protocol` and `--trusted-proxy`, checked together. */
+function proxyOptions(values: OptionValues): { proxy?: ProxyProtocolOptions } {
+  const version = str(values, 'proxy-protocol');
+  const trusted = list(values, 'trusted-proxy');
+  if (version === undefined) {
+    if (trusted.length > 0) throw new ConfigError('--trusted-proxy', 'has no effect without --proxy-protocol v1|v2');
+    return {};
+  }
+  const v = oneOf(values, 'proxy-protocol', PROXY_VERSIONS);
+  if (trusted.length === 0) throw new ConfigError('--trusted-proxy', 'is required with --proxy-protocol (the balancers whose headers are believed)');
+  trustedProxyList(trusted);
+  return { proxy: { version: v, trustedProxies: trusted } };
 }
 
 /** `--allow-peer-file`: one pattern a line; blank lines and `#` comments skipped. */

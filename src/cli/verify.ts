@@ -5,11 +5,13 @@ import { resolveDatabase } from '../db/resolve.js';
 import { describeError } from '../errors.js';
 import { verifyLedger, type VerifyReport } from '../ledger/verify.js';
 import { DB_OPTIONS } from './migrate.js';
+import { READ_DB_OPTIONS, waitForReplay } from '../db/replica.js';
 import pg from 'pg';
 import { existsSync } from 'node:fs';
 import { VerifyError } from '../errors.js';
 import { loadFrontier } from '../ledger/merkle-store.js';
 import { loadPublicKey } from '../ledger/signing.js';
+import { verifyChainSets } from '../ledger/chain-set.js';
 import { CheckpointVerifier, DEFAULT_CHECKPOINT_FILE, DEFAULT_PUBLIC_KEY_FILE, toVerifyKind } from '../ledger/verify-checkpoints.js';
 import { list } from '../config.js';
 import { retentionBoundaries } from '../retention/boundaries.js';
@@ -17,6 +19,7 @@ import { verifyArchiveCommand } from '../retention/cli.js';
 
 export const VERIFY_OPTIONS = {
   ...DB_OPTIONS,
+  ...READ_DB_OPTIONS,
   chain: { type: 'string', arg: 'NAME', help: 'verify this chain only (default: every chain)' },
   from: { type: 'string', arg: 'SEQ', help: 'start at this seq (trusting its prev_hash)' },
   json: { type: 'boolean', help: 'print a one-line JSON summary' },
@@ -41,14 +44,19 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const fromRaw = str(values, 'from');
   let report: VerifyReport;
   let checkpointSummary: unknown;
+  let chainSetSummary: unknown;
   const db = await resolveDatabase({ databaseUrl: str(values, 'database-url'), dataDir: resolve(requireStr(values, 'data-dir')) });
   try {
     const progress = process.stderr.isTTY && !json ? new ProgressBar(process.stderr) : undefined;
     const chain = str(values, 'chain');
     const from = fromRaw ? int(values, 'from', 1) : undefined;
     const workers = str(values, 'workers') !== undefined ? int(values, 'workers', 0, 64) : undefined;
-    const cv = bool(values, 'no-checkpoints') ? undefined : await loadCheckpoints(db.url, values, chain, from);
-    report = await verifyLedger(db.url, {
+    // A replica (--read-database-url): the checkpoint files are read first, then the replica is
+    // waited for until it has replayed what the primary had then: what they vouch for is there.
+    const readUrl = str(values, 'read-database-url') ?? db.url;
+    const cv = bool(values, 'no-checkpoints') ? undefined : await loadCheckpoints(readUrl, values, chain, from);
+    if (readUrl !== db.url) await waitForReplay(db.url, readUrl);
+    report = await verifyLedger(readUrl, {
       ...(cv ? { onRow: (c: string, s: number, h: Buffer) => cv.feed(c, s, h) } : {}),
       ...(chain ? { chain } : {}),
       ...(from ? { fromSeq: from } : {}),
@@ -65,6 +73,8 @@ export async function verifyCommand(argv: string[]): Promise<number> {
         report.findings.push({ chain: f.chain, seq: f.seq ?? 0, kind: toVerifyKind(f.kind), detail: `${f.kind}: ${f.detail}` });
       }
       checkpointSummary = cv.summary();
+      // Several servers: no chain dropped from the ledger, none gone backwards (src/ledger/chain-set.ts).
+      if (!chain) chainSetSummary = await checkChainSets(readUrl, list(values, 'public-key'), report);
     }
   } catch (err) {
     const msg = `verify could not check the ledger: ${describeError(err)}`;
@@ -76,13 +86,31 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   }
   const status = report.findingCount === 0 ? 'intact' : 'tampered';
   if (json) {
-    console.log(JSON.stringify({ status, chains: report.chains, rows: report.rows, findings: report.findingCount, first: report.findings.slice(0, 20), heads: report.heads, checkpoints: checkpointSummary ?? null, elapsed_ms: report.elapsedMs, workers: report.workers, rechecked_rows: report.rechecked }));
+    console.log(JSON.stringify({ status, chains: report.chains, rows: report.rows, findings: report.findingCount, first: report.findings.slice(0, 20), heads: report.heads, checkpoints: checkpointSummary ?? null, chain_sets: chainSetSummary ?? null, elapsed_ms: report.elapsedMs, workers: report.workers, rechecked_rows: report.rechecked }));
   } else {
     for (const f of report.findings) console.log(`TAMPERED chain=${f.chain} seq=${f.seq} ${f.kind}: ${f.detail}`);
     const rate = Math.round(report.rows / Math.max(report.elapsedMs / 1000, 0.001));
     console.log(`${status}: ${report.rows} rows in ${report.chains} chain(s) checked in ${(report.elapsedMs / 1000).toFixed(2)} s (${rate} rows/s), ${report.findingCount} finding(s)`);
   }
   return report.findingCount === 0 ? 0 : 1;
+}
+
+/** Chain-set checkpoints (serve --chain-set-interval): their findings join the report. */
+async function checkChainSets(url: string, keyFiles: readonly string[], report: VerifyReport): Promise<{ checkpoints: number; chains: number }> {
+  const keys = await Promise.all(keyFiles.map((f) => loadPublicKey(f)));
+  const client = new pg.Client({ connectionString: url, application_name: 'syslog-ledger verify' });
+  await client.connect();
+  try {
+    const r = await verifyChainSets(client, keys);
+    for (const f of r.findings) {
+      report.findingCount++;
+      const kind = f.kind === 'chain_dropped' ? 'checkpoint_truncation' : f.kind === 'chain_set_bad_signature' || f.kind === 'chain_set_unknown_key' ? 'checkpoint_signature' : f.kind === 'chain_set_backwards' || f.kind === 'chain_set_order' ? 'checkpoint_file' : 'checkpoint_mismatch';
+      report.findings.push({ chain: f.chain, seq: f.seq, kind, detail: `${f.kind}: ${f.detail}` });
+    }
+    return { checkpoints: r.checkpoints, chains: r.chains };
+  } finally {
+    await client.end();
+  }
 }
 
 /** Loads and validates the checkpoint files; a missing file or key means verify cannot check (exit 2). */

@@ -50,6 +50,9 @@ export async function migrate(databaseUrl: string, migrations = loadMigrations()
   await client.connect();
   try {
     await client.query('SET client_min_messages = warning');
+    // Everything applied already: done, without DDL. `serve` runs as a role that may not change the
+    // schema (docs/operations.md, "Database roles"); `migrate`, as the owner, applies what is new.
+    if (await allApplied(client, migrations)) return { applied: [], alreadyApplied: migrations.length };
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
@@ -78,5 +81,16 @@ export async function migrate(databaseUrl: string, migrations = loadMigrations()
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
     await client.end();
+  }
+}
+
+/** True when schema_migrations lists every migration with its checksum (false if it cannot be read). */
+async function allApplied(client: pg.Client, migrations: readonly Migration[]): Promise<boolean> {
+  try {
+    const rows = (await client.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations')).rows;
+    const done = new Map(rows.map((r) => [r.version, r.checksum]));
+    return migrations.every((m) => done.get(m.version) === m.checksum);
+  } catch {
+    return false;
   }
 }

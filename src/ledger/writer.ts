@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import { ChainDivergedError, ChainLockedError, describeError, EventsNotCommittedError } from '../errors.js';
+import { ChainDivergedError, ChainFencedError, ChainLockedError, describeError, EventsNotCommittedError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import { chainRecord } from './canonical.js';
 import { COPY_SQL, copyChunks, copyLine } from './copy.js';
@@ -90,6 +90,8 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   /** Backend pids of the current connections: after a lost connection, they may still be alive. */
   #pids: number[] = [];
   #connecting = false;
+  /** The chain's epoch this writer took (fencing, #takeChain / #checkOwnership). */
+  #epoch: bigint | undefined;
 
   constructor(options: WriterOptions) {
     super();
@@ -274,8 +276,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     this.#conns.push(second);
     this.#pids = [owner, second].map((c) => (c as unknown as { processID: number | null }).processID).filter((p): p is number => typeof p === 'number');
     await owner.query('INSERT INTO chains (chain) VALUES ($1) ON CONFLICT (chain) DO NOTHING', [this.#o.chain]);
-    const res = await owner.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1', [this.#o.chain]);
-    const row = res.rows[0]!;
+    const row = await this.#takeChain(owner);
     const found: ChainHead = { seq: Number(row.head_seq), hash: row.head_hash };
     if (!this.#started) {
       this.#head = found;
@@ -339,7 +340,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         for (const b of this.#inflight) b.run = undefined;
         // Another writer moved the chain: stop loudly. The lock still held after our own old sessions
         // were ended is retried: nothing is written without it, and the head check follows.
-        if (err instanceof ChainDivergedError) {
+        if (err instanceof ChainDivergedError || err instanceof ChainFencedError) {
           this.#fail(err);
           return;
         }
@@ -400,16 +401,38 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     try {
       await pipeline(Readable.from(p.copy), client.query(copyStreams.from(COPY_SQL)));
       await before;
-      const head = await client.query<{ head_seq: string; head_hash: Buffer }>('SELECT head_seq, head_hash FROM chains WHERE chain = $1 FOR UPDATE', [this.#o.chain]);
-      const h = head.rows[0];
-      if (!h || Number(h.head_seq) !== p.prev.seq || !h.head_hash.equals(p.prev.hash)) {
-        throw new ChainDivergedError(this.#o.chain, BigInt(p.prev.seq), BigInt(h?.head_seq ?? -1));
-      }
+      await this.#checkOwnership(client, p.prev);
       await client.query('UPDATE chains SET head_seq = $2, head_hash = $3, updated_at = now() WHERE chain = $1', [this.#o.chain, p.last.seq, p.last.hash]);
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
+    }
+  }
+
+  /**
+   * Takes the chain (the advisory lock is held): bumps its epoch and reads its head in one
+   * statement. A writer that had it before, still running somewhere, is fenced off by the new epoch.
+   */
+  async #takeChain(owner: pg.Client): Promise<{ head_seq: string; head_hash: Buffer }> {
+    const res = await owner.query<{ head_seq: string; head_hash: Buffer; epoch: string }>('UPDATE chains SET epoch = epoch + 1 WHERE chain = $1 RETURNING head_seq, head_hash, epoch', [this.#o.chain]);
+    const row = res.rows[0]!;
+    this.#epoch = BigInt(row.epoch);
+    this.#o.log.info({ chain: this.#o.chain, epoch: row.epoch, headSeq: Number(row.head_seq) }, 'took the chain');
+    return row;
+  }
+
+  /**
+   * In every batch's transaction, after its COPY: locks the chain row and checks that this writer
+   * still owns the chain (the epoch it took) and that the head is the one the batch follows.
+   * Either failing rolls the whole batch back: not one row of it is appended.
+   */
+  async #checkOwnership(client: pg.Client, prev: ChainHead): Promise<void> {
+    const head = await client.query<{ head_seq: string; head_hash: Buffer; epoch: string }>('SELECT head_seq, head_hash, epoch FROM chains WHERE chain = $1 FOR UPDATE', [this.#o.chain]);
+    const h = head.rows[0];
+    if (h && this.#epoch !== undefined && BigInt(h.epoch) !== this.#epoch) throw new ChainFencedError(this.#o.chain, this.#epoch, BigInt(h.epoch));
+    if (!h || Number(h.head_seq) !== prev.seq || !h.head_hash.equals(prev.hash)) {
+      throw new ChainDivergedError(this.#o.chain, BigInt(prev.seq), BigInt(h?.head_seq ?? -1));
     }
   }
 

@@ -9,13 +9,14 @@
  * back on the senders), `resume()` starts again.
  */
 import { constants as cryptoConstants, type X509Certificate } from 'node:crypto';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { Framer, type Frame } from '../framing/framer.js';
 import { certificateNames } from '../pki/names.js';
 import type { Metrics } from '../metrics/registry.js';
 import { identityOf, peerNames, type PeerIdentity } from './identity.js';
+import { ProxyFront, type ProxyProtocolOptions } from './proxy-protocol.js';
 import { TokenBucket } from './limits.js';
 import { RateLimitedLog } from './ratelimit-log.js';
 import { isRevoked, type TlsMaterial } from './tls-files.js';
@@ -48,6 +49,8 @@ export interface ListenerOptions {
    * CA, CRL, allowlist, limits, rate, reload) is the same for every protocol.
    */
   readonly session?: (io: ConnectionIo, peer: PeerIdentity) => ConnectionHandler;
+  /** PROXY protocol from trusted balancers, read before TLS (src/listener/proxy-protocol.ts); unset: off. */
+  readonly proxy?: ProxyProtocolOptions;
 }
 
 /** What a protocol session may do with its connection. */
@@ -186,6 +189,8 @@ interface OpenConnection {
 export class Listener {
   readonly #o: ListenerOptions;
   readonly #server: tls.Server;
+  /** With --proxy-protocol, the TCP server that accepts and reads the header before TLS. */
+  readonly #front: ProxyFront | undefined;
   /** Accepted connections, with what a reload needs to re-check them. */
   readonly #sockets = new Map<tls.TLSSocket, OpenConnection>();
   /** Accepted TCP connections still in their TLS handshake, oldest first. */
@@ -266,6 +271,15 @@ export class Listener {
       this.#refuse(reason, { address: socket.remoteAddress, err: reason === 'connection_limit' ? 'evicted during its handshake' : err.message });
     });
     this.#server.on('error', (err) => options.log.error({ err: err.message }, 'listener error'));
+    this.#front = options.proxy
+      ? new ProxyFront({ ...options.proxy, metrics: options.metrics, log: options.log, maxPending: options.maxConnections, handOver: (raw) => this.#server.emit('connection', raw) })
+      : undefined;
+    this.#front?.server.on('error', (err) => options.log.error({ err: err.message }, 'listener error'));
+  }
+
+  /** The server that accepts TCP connections: the PROXY stage when configured, else the TLS server. */
+  get #acceptor(): NetServer {
+    return this.#front?.server ?? this.#server;
   }
 
   /**
@@ -288,14 +302,15 @@ export class Listener {
 
   /** Resolves with the bound address once listening. */
   async listen(): Promise<AddressInfo> {
+    const acceptor = this.#acceptor;
     await new Promise<void>((res, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#o.port, this.#o.host, () => {
-        this.#server.off('error', reject);
+      acceptor.once('error', reject);
+      acceptor.listen(this.#o.port, this.#o.host, () => {
+        acceptor.off('error', reject);
         res();
       });
     });
-    return this.#server.address() as AddressInfo;
+    return acceptor.address() as AddressInfo;
   }
 
   /**
@@ -350,7 +365,8 @@ export class Listener {
   stopAccepting(): void {
     if (this.#closing) return;
     this.#closing = true;
-    this.#server.close();
+    this.#acceptor.close();
+    this.#front?.destroyPending();
   }
 
   /**
@@ -358,8 +374,9 @@ export class Listener {
    * up to `graceMs`, then closes what is left. Frames read meanwhile still reach `onFrames`.
    */
   async close(graceMs: number): Promise<void> {
-    const closed = this.#closing ? Promise.resolve() : new Promise<void>((res) => this.#server.close(() => res()));
+    const closed = this.#closing ? Promise.resolve() : new Promise<void>((res) => this.#acceptor.close(() => res()));
     this.#closing = true;
+    this.#front?.destroyPending();
     for (const s of this.#sockets.keys()) s.end();
     const deadline = Date.now() + graceMs;
     while (this.#sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -384,7 +401,9 @@ export class Listener {
   }
 
   #onConnection(socket: tls.TLSSocket): void {
-    const address = socket.remoteAddress;
+    // Behind a balancer (PROXY protocol), the client's address from the header, not the balancer's.
+    const origin = this.#front?.origin(rawOf(socket));
+    const address = origin?.address ?? socket.remoteAddress;
     const cert = socket.getPeerCertificate();
     if (!cert || Object.keys(cert).length === 0) {
       this.#refuse('no_certificate', { address });
@@ -403,7 +422,7 @@ export class Listener {
       socket.destroy();
       return;
     }
-    const peer = identityOf(cert, address, socket.remotePort);
+    const peer = identityOf(cert, address, origin?.port ?? socket.remotePort);
     if (!this.#allowed(peer)) {
       this.#refuse('peer_not_allowed', { address, cn: peer.cn, sans: peer.sans });
       socket.destroy();

@@ -83,6 +83,53 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly proxyRefusals = new Counter({
+    name: 'syslog_ledger_proxy_refusals_total',
+    help: 'Connections closed before TLS by the PROXY protocol stage (--proxy-protocol), by reason.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly proxyHealthChecks = new Counter({
+    name: 'syslog_ledger_proxy_health_checks_total',
+    help: 'Balancer health checks seen before TLS (--proxy-protocol): a LOCAL header, or a connection closed without a byte.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly replicaLag = new Gauge({
+    name: 'syslog_ledger_replica_lag_seconds',
+    help: 'How far the read replica (--read-database-url) replays behind the primary: now minus the last replayed commit, 0 when it has replayed all it received.',
+    registers: [this.registry],
+  });
+  readonly replicaUp = new Gauge({
+    name: 'syslog_ledger_replica_up',
+    help: '1 while the read replica (--read-database-url) answers and is a hot standby in recovery.',
+    registers: [this.registry],
+  });
+  readonly databaseBytes = new Gauge({
+    name: 'syslog_ledger_database_size_bytes',
+    help: 'pg_database_size of the ledger database, sampled every minute.',
+    registers: [this.registry],
+  });
+  readonly ledgerBytes = new Gauge({
+    name: 'syslog_ledger_ledger_bytes',
+    help: 'Bytes of every ledger partition (tables, indexes, TOAST), sampled every minute.',
+    registers: [this.registry],
+  });
+  readonly ledgerBytesPerDay = new Gauge({
+    name: 'syslog_ledger_ledger_bytes_per_day',
+    help: 'Bytes per day of the newest complete ledger partition (a daily partition: its size).',
+    registers: [this.registry],
+  });
+  readonly partitions = new Gauge({
+    name: 'syslog_ledger_partitions',
+    help: 'Ledger partitions in the database, the DEFAULT one included.',
+    registers: [this.registry],
+  });
+  readonly archiveOverdue = new Gauge({
+    name: 'syslog_ledger_archive_overdue_seconds',
+    help: 'How long the oldest partition has been past --hot-window and still in the database (0: none due, or --hot-window unset).',
+    registers: [this.registry],
+  });
   readonly connectionsOpen = new Gauge({
     name: 'syslog_ledger_connections_open',
     help: 'Authenticated connections currently open.',

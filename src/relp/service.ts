@@ -12,6 +12,7 @@ import type { Frame } from '../framing/framer.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import { RateLimitedLog } from '../listener/ratelimit-log.js';
+import type { ProxyProtocolOptions } from '../listener/proxy-protocol.js';
 import { Listener } from '../listener/server.js';
 import type { TlsMaterial } from '../listener/tls-files.js';
 import { RelpMetrics } from '../metrics/relp.js';
@@ -36,6 +37,8 @@ export interface RelpServiceOptions {
   readonly resends: ResendIndex;
   readonly toRecord: (frame: Frame, peer: PeerIdentity, receivedAtUs: number) => LedgerRecord;
   readonly enqueue: (record: LedgerRecord, onCommitted: () => void) => void;
+  /** PROXY protocol before TLS, as on the syslog listener; unset: off. */
+  readonly proxy?: ProxyProtocolOptions;
 }
 
 /**
@@ -87,6 +90,7 @@ export class RelpService {
       idleTimeoutMs: o.idleTimeoutMs,
       metrics: o.metrics,
       log,
+      ...(o.proxy ? { proxy: o.proxy } : {}),
       session: (io, tlsPeer) => {
         // Stored with every event (metadata.peer.transport): how a restart tells RELP rows from TCP ones (src/relp/seed.ts).
         const peer: PeerIdentity = { ...tlsPeer, transport: 'relp' };
