@@ -287,12 +287,15 @@ async function planChains(client: pg.Client, opts: VerifyOptions): Promise<Chain
     const ranges: ChainRange[] = [];
     let lo: number | undefined = opts.fromSeq;
     const size = Math.max(1, Math.trunc(opts.rangeSeqs ?? RANGE_SEQS));
+    const startPrev = b?.prevHash ?? (from === 1 ? ZERO_HASH : null);
+    // The first range's first row, when it is v3 (no stored prev_hash), chains from the chain's start.
+    const start = startPrev === null ? {} : { prevHex: startPrev.toString('hex') };
     for (let cut = startSeq + size; cut <= maxSeq; cut += size) {
-      ranges.push({ chain: c.chain, ...(lo !== undefined ? { from: lo } : {}), to: cut });
+      ranges.push({ chain: c.chain, ...(lo !== undefined ? { from: lo } : start), to: cut });
       lo = cut;
     }
-    ranges.push({ chain: c.chain, ...(lo !== undefined ? { from: lo } : {}) });
-    plans.push({ ...c, startSeq, startPrev: b?.prevHash ?? (from === 1 ? ZERO_HASH : null), ranges, expected: Math.max(0, maxSeq - startSeq + 1) });
+    ranges.push({ chain: c.chain, ...(lo !== undefined ? { from: lo } : start) });
+    plans.push({ ...c, startSeq, startPrev, ranges, expected: Math.max(0, maxSeq - startSeq + 1) });
   }
   return plans;
 }

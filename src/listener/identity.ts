@@ -12,6 +12,8 @@ export interface PeerIdentity {
   readonly fingerprint: string;
   /** Remote address and port, `ip:port` (IPv6 in brackets). */
   readonly address: string;
+  /** How the frames arrive (ledger_connections.transport): `tls` when absent; `relp` for RELP sessions. */
+  readonly transport?: string;
 }
 
 /** Reads the identity fields out of a verified peer certificate. */
