@@ -53,10 +53,6 @@ export interface StorageResult {
 }
 
 function frames(kind: string, n: number): Frame[] {
-  const lf = (s: string): Frame => {
-    const raw = Buffer.from(`${s}\n`, 'utf8');
-    return { raw, body: raw.subarray(0, raw.length - 1), truncated: false, framing: 'lf' };
-  };
   if (kind === 'mix') return mixFrames(n, 11);
   if (kind === 'rfc5424') {
     const pad = 'x'.repeat(200);
@@ -67,9 +63,12 @@ function frames(kind: string, n: number): Frame[] {
     });
   }
   const files = ['wazuh-ruleset-linux-auth.log', 'loghub-OpenSSH_2k.log', 'beats-system-auth-test.log'].map((f) => join(CORPUS, f)).filter(existsSync);
-  const lines = files.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l.length > 0));
+  // Lines as auth.log has them (LF-terminated; loghub's copy has CRLF), cut by the real framer.
+  const lines = files.flatMap((f) => readFileSync(f, 'utf8').split(/\r?\n/).filter((l) => l.length > 0));
   if (lines.length === 0) throw new Error(`no auth.log corpus at ${CORPUS}`);
-  return Array.from({ length: n }, (_, i) => lf(`<38>${lines[i % lines.length]}`));
+  const framer = new Framer({ maxFrameBytes: 64 * 1024 });
+  const text = Array.from({ length: n }, (_, i) => `<38>${lines[i % lines.length]}\n`).join('');
+  return [...framer.push(Buffer.from(text, 'utf8')), ...framer.end()];
 }
 
 const dbSize = (c: pg.Client): Promise<number> => c.query<{ n: string }>('CHECKPOINT; SELECT pg_database_size(current_database()) AS n').then((r) => Number((r as unknown as Array<{ rows: Array<{ n: string }> }>)[1]!.rows[0]!.n));

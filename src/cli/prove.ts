@@ -28,6 +28,8 @@ import { loadOrCreateSigningKey } from '../ledger/signing.js';
 import { DEFAULT_CHECKPOINT_FILE } from '../ledger/verify-checkpoints.js';
 import { consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyInclusion } from '../ledger/merkle.js';
 import { readChain, recomputeHash } from '../ledger/verify.js';
+import type { Connection } from '../ledger/row.js';
+import { v3ToJson } from '../ledger/v3.js';
 import type { LiftedColumns } from '../normalize/types.js';
 import { DB_OPTIONS } from './migrate.js';
 
@@ -82,6 +84,8 @@ export interface ProofEvent {
    * abbrev(src_ip)), for a row in canonical form version 2, whose hash covers them; absent for version 1.
    */
   columns?: LiftedColumns;
+  /** A row in canonical form version 3: its stored columns (v3ToJson) and its connection. */
+  v3?: { row: Record<string, unknown>; connection: Connection | null };
 }
 
 /** A consistency proof between two checkpoints of one chain. */
@@ -243,7 +247,12 @@ async function makeInclusion(
         syslog: JSON.parse(r.syslogText) as unknown,
         event: JSON.parse(r.eventText) as unknown,
       };
-      if (recomputeHash(r.prevHash, r).version === 2) event.columns = r.lifted;
+      if (r.v3 !== undefined) {
+        // Version 3: the row's stored values and its connection are what is hashed; `event` (the
+        // assembled OCSF record) and peer_* (the connection's) are shown, and verify-proof checks
+        // that they are what these values give.
+        event.v3 = { row: v3ToJson(r.v3.values), connection: r.v3.conn };
+      } else if (recomputeHash(r.prevHash, r).version === 2) event.columns = r.lifted;
     }
     break;
   }

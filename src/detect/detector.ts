@@ -335,7 +335,7 @@ export class Detector {
       await client.query(
         `DECLARE detect_replay NO SCROLL CURSOR FOR
          SELECT seq::text AS seq, (extract(epoch FROM received_at) * 1000000)::float8 AS us, format, event
-         FROM ledger WHERE chain = $1 AND seq >= $2 AND class_uid = ANY($3::int[]) ORDER BY seq`,
+         FROM ledger_rows WHERE chain = $1 AND seq >= $2 AND class_uid = ANY($3::int[]) ORDER BY seq`,
         [chain, fromSeq, classes],
       );
       for (;;) {

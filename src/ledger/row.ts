@@ -118,40 +118,39 @@ export const V3_COPY_COLUMNS: readonly string[] = V3_COLUMNS.map((c) => c.name);
 export const V3_COPY_SQL = `COPY ledger (${V3_COPY_COLUMNS.join(', ')}) FROM STDIN`;
 export const CONNECTION_COPY_SQL = `INSERT INTO ledger_connections (chain, conn, ${CONNECTION_COLUMNS.map((c) => c.name).join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`;
 
-/** One COPY text line of a v3 row. */
+/** One value in COPY text form. */
+export function copyValue(kind: Kind, x: unknown): string {
+  if (x === null || x === undefined) return '\\N';
+  switch (kind) {
+    case 'text':
+    case 'inet':
+      return copyText(x as string);
+    case 'json':
+      return copyJson(x as string);
+    case 'bytea':
+      return copyBytea(x as Buffer);
+    case 'bool':
+      return x ? 't' : 'f';
+    case 'timestamptz':
+      return isoMicros(x as number);
+    default:
+      return String(x);
+  }
+}
+
+/** One COPY text line of a v3 row, in the order of V3_COPY_COLUMNS. */
 export function copyLineV3(v: V3Values): string {
   let s = '';
   for (let i = 0; i < V3_COLUMNS.length; i++) {
     const c = V3_COLUMNS[i]!;
-    const x = (v as Record<string, unknown>)[c.name];
     if (i > 0) s += '\t';
-    if (x === null) {
-      s += '\\N';
-      continue;
-    }
-    switch (c.kind) {
-      case 'text':
-      case 'inet':
-        s += copyText(x as string);
-        break;
-      case 'json':
-        s += copyJson(x as string);
-        break;
-      case 'bytea':
-        s += copyBytea(x as Buffer);
-        break;
-      case 'bool':
-        s += x ? 't' : 'f';
-        break;
-      case 'timestamptz':
-        s += isoMicros(x as number);
-        break;
-      default:
-        s += String(x);
-    }
+    s += copyValue(c.kind, (v as Record<string, unknown>)[c.name]);
   }
   return `${s}\n`;
 }
+
+/** The kind of a v3 column, by name. */
+export const V3_KIND: ReadonlyMap<string, Kind> = new Map(V3_COLUMNS.map((c) => [c.name, c.kind]));
 
 const NULL_LEN = 0xffffffff;
 export const MAGIC_V3 = Buffer.from('SLR3', 'latin1');

@@ -15,7 +15,7 @@ import type { OcsfEvent } from '../normalize/types.js';
 import { canonicalJson, ledgerColumns } from './canonical.js';
 import { isoMicros } from './copy.js';
 import { sha256 } from './sha256.js';
-import { connectionBytes, copyLineV3, encodeV3, type Connection, type V3Values } from './row.js';
+import { connectionBytes, copyLineV3, encodeV3, V3_COLUMNS, type Connection, type V3Values } from './row.js';
 import type { ChainedRecord, LedgerRecord } from './types.js';
 
 /**
@@ -254,4 +254,38 @@ export function chainRecordV3(record: LedgerRecord, chain: string, seq: number, 
     hash,
   };
   return { row, line: copyLineV3(values) };
+}
+
+/** A v3 row's values as JSON (proofs, exports, archives): bytea as base64; the rest as they are. */
+export function v3ToJson(v: V3Values): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const c of V3_COLUMNS) {
+    const x = (v as Record<string, unknown>)[c.name];
+    o[c.name] = c.kind === 'bytea' && x !== null ? (x as Buffer).toString('base64') : x;
+  }
+  return o;
+}
+
+/** The inverse of v3ToJson. */
+export function v3FromJson(o: Record<string, unknown>): V3Values {
+  const v: Record<string, unknown> = {};
+  for (const c of V3_COLUMNS) {
+    const x = o[c.name] ?? null;
+    v[c.name] = c.kind === 'bytea' && x !== null ? Buffer.from(x as string, 'base64') : x;
+  }
+  return v as unknown as V3Values;
+}
+
+/** hash = SHA-256(prev || canonical_v3(values, connection)). */
+export function v3Hash(prev: Buffer, v: V3Values, conn: Connection): Buffer {
+  return sha256(encodeV3(prev, v, connectionBytes(conn)));
+}
+
+/** The full OCSF event of a stored v3 row (what the view ocsf_events gives, computed here). */
+export function v3EventOf(v: V3Values, conn: Connection): OcsfEvent {
+  if (v.ocsf === null) return JSON.parse(v.event ?? 'null') as OcsfEvent;
+  const stored = JSON.parse(v.ocsf) as Record<string, unknown>;
+  const message = v.msg_at === null ? null : messageOf(v.raw, v.msg_at);
+  const rawData = 'raw_data' in stored ? undefined : v.raw.toString('utf8', 0, bodyEnd(v.raw));
+  return assembleEvent(deriveEvent(v, conn, message), stored, rawData);
 }

@@ -35,7 +35,7 @@ export interface SourcePair {
 export const SOURCE_PAIRS_SQL = `
 WITH RECURSIVE pairs(peer, host) AS (
   (SELECT coalesce(peer_cn, ''), coalesce(hostname, '')
-     FROM ledger
+     FROM ledger_rows
     WHERE received_at >= $1::timestamptz AND received_at < $2::timestamptz
     ORDER BY coalesce(peer_cn, ''), coalesce(hostname, '')
     LIMIT 1)
@@ -44,7 +44,7 @@ WITH RECURSIVE pairs(peer, host) AS (
     FROM pairs p
     CROSS JOIN LATERAL (
       SELECT coalesce(l.peer_cn, '') AS peer, coalesce(l.hostname, '') AS host
-        FROM ledger l
+        FROM ledger_rows l
        WHERE (coalesce(l.peer_cn, ''), coalesce(l.hostname, '')) > (p.peer, p.host)
          AND l.received_at >= $1::timestamptz AND l.received_at < $2::timestamptz
        ORDER BY coalesce(l.peer_cn, ''), coalesce(l.hostname, '')
@@ -54,7 +54,7 @@ SELECT p.peer, p.host, last.us::text AS last_us, last.peer_sans
   FROM (SELECT peer, host FROM pairs WHERE peer <> $3 LIMIT $4) p
   CROSS JOIN LATERAL (
     SELECT (extract(epoch FROM l.received_at) * 1000000)::bigint AS us, l.peer_sans
-      FROM ledger l
+      FROM ledger_rows l
      WHERE coalesce(l.peer_cn, '') = p.peer AND coalesce(l.hostname, '') = p.host
        AND l.received_at >= $1::timestamptz AND l.received_at < $2::timestamptz
        AND l.format <> 'internal'
@@ -77,7 +77,7 @@ export async function sourcePairs(db: Queryable, fromUs: number, toUs: number, l
 export async function firstEventOfPair(db: Queryable, pair: SourcePair, afterUs: number, beforeUs?: number): Promise<number | null> {
   const r = await db.query<{ us: string }>(
     `SELECT (extract(epoch FROM received_at) * 1000000)::bigint::text AS us
-       FROM ledger
+       FROM ledger_rows
       WHERE coalesce(peer_cn, '') = $1 AND coalesce(hostname, '') = $2 AND received_at > $3::timestamptz
         AND ($4::timestamptz IS NULL OR received_at < $4::timestamptz) AND format <> 'internal'
       ORDER BY received_at, seq
@@ -91,7 +91,7 @@ export async function firstEventOfPair(db: Queryable, pair: SourcePair, afterUs:
 export async function lastEventOfPairBefore(db: Queryable, pair: SourcePair, beforeUs: number): Promise<number | null> {
   const r = await db.query<{ us: string }>(
     `SELECT (extract(epoch FROM received_at) * 1000000)::bigint::text AS us
-       FROM ledger
+       FROM ledger_rows
       WHERE coalesce(peer_cn, '') = $1 AND coalesce(hostname, '') = $2 AND received_at < $3::timestamptz AND format <> 'internal'
       ORDER BY received_at DESC, seq DESC
       LIMIT 1`,
@@ -129,7 +129,7 @@ export async function silenceFindings(db: Queryable, fromUs: number, toUs: numbe
             (extract(epoch FROM l.received_at) * 1000000)::bigint::text AS at_us,
             l.event #>> '{unmapped,syslog_ledger_finding,silent_since_us}' AS since_us,
             l.event #>> '{unmapped,syslog_ledger_finding,resumed_at_us}' AS resumed_us
-       FROM ledger l
+       FROM ledger_rows l
       WHERE l.class_uid = 2004 AND l.format = 'internal'
         AND l.received_at >= $1::timestamptz AND l.received_at < $2::timestamptz
         AND ($3::text IS NULL OR l.chain = $3)

@@ -166,7 +166,7 @@ export class ResendIndex {
   async seed(client: pg.ClientBase, chain: string, rows = SEED_ROWS): Promise<number> {
     const res = await client.query<{ peer: string; d: Buffer }>({
       text: `SELECT coalesce(peer_cn, peer_sans[1], '') AS peer, substring(sha256(raw) from 1 for ${DIGEST_BYTES}) AS d
-               FROM ledger
+               FROM ledger_rows
               WHERE chain = $1 AND seq > (SELECT head_seq FROM chains WHERE chain = $1) - $2 AND format <> 'internal'
               ORDER BY seq`,
       values: [chain, rows],
