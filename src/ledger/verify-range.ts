@@ -25,7 +25,8 @@ import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, same32, storedRow
 import { captureMembers, LEAF, NotCanonicalizable, type Want } from './verify-capture.js';
 import { rowFindings, type FindingKind, type StoredRow } from './verify-reference.js';
 import { COLUMNS } from './verify-copy.js';
-import { connectionBytes, decodeBinary, encodeV3, MAGIC_V3, putBinary, V3_HASHED, type V3Values } from './row.js';
+import { connectionBytes, decodeBinary, encodeV3, MAGIC_V3, putBinary, V3_HASHED, type Connection, type V3Values } from './row.js';
+import { v3ColumnMismatches } from './verify-reference.js';
 import { sha256 } from './sha256.js';
 
 /** A finding inside a range (the chain is the range's). */
@@ -275,7 +276,11 @@ export class RangeVerifier {
       const values = v3ValuesOf(row);
       const prev = Buffer.from(pb.subarray(po, po + 32));
       const stored = b.subarray(st[F.hash] as number, (st[F.hash] as number) + 32);
-      if (!sha256(encodeV3(prev, values, conn)).equals(stored)) report(seq, 'hash_mismatch', `row content or its connection (conn ${connId}) does not match its hash`);
+      if (!sha256(encodeV3(prev, values, conn)).equals(stored)) {
+        report(seq, 'hash_mismatch', `row content does not match its hash (the row, its connection ${connId}, or the row before it changed)`);
+        const bad = v3ColumnMismatches(values, connectionOf(conn));
+        if (bad.length) report(seq, 'column_mismatch', `columns disagree with event: ${bad.join(', ')}`);
+      }
     } catch (err) {
       report(seq, 'unreadable_row', (err as Error).message);
     }
@@ -390,12 +395,23 @@ function v3ValuesOf(row: CopyRow): V3Values {
 }
 
 /** The canonical bytes of every connection of a chain, by id (a few per sender and restart: small). */
+const connectionRecords = new WeakMap<Buffer, Connection>();
+function connectionOf(bytes: Buffer): Connection {
+  return connectionRecords.get(bytes)!;
+}
+
 export async function loadConnections(client: pg.Client, chain: string): Promise<Map<number, Buffer>> {
   const res = await client.query<{ conn: string; transport: string; peer_addr: string; peer_cn: string | null; peer_sans: string[]; peer_subject: string; peer_fingerprint: string }>(
     'SELECT conn, transport, peer_addr, peer_cn, peer_sans, peer_subject, peer_fingerprint FROM ledger_connections WHERE chain = $1',
     [chain],
   );
-  return new Map(res.rows.map((r) => [Number(r.conn), connectionBytes(r)]));
+  return new Map(
+    res.rows.map((r) => {
+      const bytes = connectionBytes(r);
+      connectionRecords.set(bytes, r);
+      return [Number(r.conn), bytes];
+    }),
+  );
 }
 
 /** The stored hash of the last row before `seq` in `chain` (empty when there is none). */

@@ -12,6 +12,7 @@ import { canonicalJson, canonicalLifted, chainHash, type CanonicalRow } from './
 import { rfc3339ToUtcMicros } from './time.js';
 import type { Connection, V3Values } from './row.js';
 import { v3EventOf, v3Hash } from './v3.js';
+import { isoMicros } from './copy.js';
 
 export const FINDING_KINDS = [
   'hash_mismatch', 'broken_link', 'seq_gap', 'seq_order', 'column_mismatch', 'head_mismatch', 'unreadable_row',
@@ -105,8 +106,9 @@ export function recomputeHash(prevHash: Buffer, row: StoredRow): { hash: Buffer;
 export function rowFindings(prevHash: Buffer, row: StoredRow): { hashOk: boolean; badColumns: string[] } {
   const re = recomputeHash(prevHash, row);
   const hashOk = re.hash.equals(row.hash);
-  // Version 3 hashes every column it stores: a changed column is a hash_mismatch.
-  if (re.version === 3) return { hashOk, badColumns: [] };
+  // Version 3 hashes every column it stores: a changed column is a hash_mismatch; the diagnosis
+  // names the lifted columns that disagree with the event the row gives.
+  if (re.version === 3) return { hashOk, badColumns: hashOk || !row.v3?.conn ? [] : v3ColumnMismatches(row.v3.values, row.v3.conn) };
   if (hashOk) return { hashOk, badColumns: re.version === 2 ? [] : liftedMismatches(row, re.syslog, re.event) };
   // Only a diagnosis (which column changed) beside the hash_mismatch: an event liftColumns cannot read gives none.
   let badColumns: string[] = [];
@@ -116,6 +118,23 @@ export function rowFindings(prevHash: Buffer, row: StoredRow): { hashOk: boolean
     // the hash_mismatch stands alone
   }
   return { hashOk, badColumns };
+}
+
+/**
+ * The lifted columns of a v3 row that disagree with the event it gives (a diagnosis beside its
+ * hash_mismatch: the user, actor and source address live in the stored OCSF part too).
+ */
+export function v3ColumnMismatches(v: V3Values, conn: Connection): string[] {
+  try {
+    const lifted: LiftedColumns = {
+      event_time: v.event_time === null ? null : isoMicros(v.event_time), hostname: v.hostname, app_name: v.app_name, class_uid: v.class_uid,
+      activity_id: v.activity_id, status_id: v.status_id, severity_id: v.severity_id, user_name: v.user_name, actor_user: v.actor_user, src_ip: v.src_ip,
+    };
+    const parsed = { format: v.format as Format, syslog: null, parse_error: v.parse_error, parse_error_reason: null } as unknown as ParsedMessage;
+    return compareLifted(lifted, liftColumns(v3EventOf(v, conn), parsed));
+  } catch {
+    return [];
+  }
 }
 
 /** Compares the stored lifted columns with what the event gives; returns the names that differ. */
