@@ -209,7 +209,7 @@ CREATE OR REPLACE FUNCTION ledger_body_end(raw bytea) RETURNS int LANGUAGE sql I
 
 -- The message of a v3 row: `raw` from msg_at to the body's end (NULL when msg_at is).
 CREATE OR REPLACE FUNCTION ledger_message(raw bytea, msg_at int) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN msg_at IS NOT NULL THEN convert_from(substring(raw FROM msg_at + 1 FOR ledger_body_end(raw) - msg_at), 'UTF8') END $$;
+  SELECT CASE WHEN msg_at IS NOT NULL THEN convert_from(substring(raw FROM msg_at + 1 FOR greatest(ledger_body_end(raw) - msg_at, 0)), 'UTF8') END $$;
 
 -- metadata.peer of a connection, as the normalizer writes it.
 CREATE OR REPLACE FUNCTION ledger_peer_json(c ledger_connections) RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$

@@ -247,7 +247,10 @@ async function archivePartition(client: pg.Client, pp: PartitionPlan, ctx: Ctx):
           }
           const stored = toStoredRow(row, db.syslog ?? 'null', db.event ?? 'null');
           // A v3 row stores no prev_hash: the first of a chain in this partition chains from the archived boundary.
-          if (stored.prevHash.length === 0) stored.prevHash = st.prev;
+          if (stored.prevHash.length === 0) {
+            stored.prevHash = st.prev;
+            row.prev_hash = st.prev.toString('hex');
+          }
           const re = rowFindings(stored.prevHash, stored);
           const problem = !stored.prevHash.equals(st.prev)
             ? 'prev_hash is not the previous row\'s hash'
