@@ -140,7 +140,7 @@ export function v3LineHash(line: EvidenceLine): Buffer | string {
     const c = l.connection;
     if (v.chain !== line.chain || v.seq !== line.seq || v.received_at !== l.received_at_us || line.received_at !== isoMicros(v.received_at)) return 'the line\'s chain, seq or time are not its row\'s';
     if (c.peer_cn !== l.peer_cn || c.peer_addr !== l.peer_addr || canonicalJson(c.peer_sans) !== canonicalJson(l.peer_sans)) return 'the sender shown is not the row\'s connection';
-    if (canonicalJson(v3EventOf(v, c)) !== canonicalJson(line.event)) return 'the event is not the one its row gives (changed)';
+    if (canonicalJson(v3EventOf(v, c)) !== canonicalJson(line.event)) return 'the event does not hash to its leaf hash (changed: it is not the one its row gives)';
     return v3Hash(Buffer.from(l.prev_hash, 'hex'), v, c);
   } catch (err) {
     return `the line's v3 row cannot be read: ${(err as Error).message}`;
