@@ -48,6 +48,8 @@ export interface StorageResult {
   readonly rsyslogMultiple: number;
   /** Average row size of the ledger (pg_column_size of the whole row). */
   readonly avgRowBytes: number;
+  /** Average bytes of the variable columns (raw, ocsf, sd, event) and how many rows store the whole event (`whole`). */
+  readonly columnBytes: Record<string, number>;
   /** Bytes per event of each relation that grew (tables, indexes, TOAST). */
   readonly relations: Record<string, number>;
 }
@@ -109,6 +111,11 @@ export async function storageRun(kind: string, n: number): Promise<StorageResult
         if (d > 0) relations[k] = Math.round((d / n) * 10) / 10;
       }
       const avgRow = Number((await c.query<{ n: string }>('SELECT avg(pg_column_size(l.*)) AS n FROM ledger l')).rows[0]!.n);
+      const cols = (await c.query<Record<string, string>>(
+        `SELECT avg(pg_column_size(raw)) AS raw, avg(coalesce(pg_column_size(ocsf), 0)) AS ocsf, avg(coalesce(pg_column_size(sd), 0)) AS sd,
+                avg(coalesce(pg_column_size(event), 0)) AS event, count(*) FILTER (WHERE event IS NOT NULL) AS whole FROM ledger`,
+      )).rows[0]!;
+      const columnBytes = Object.fromEntries(Object.entries(cols).map(([k, x]) => [k, Math.round(Number(x) * 10) / 10]));
       // rsyslog + ompgsql: its table, with the fields its template sends, for the same frames.
       await c.query(`CREATE TABLE syslog_a (id bigserial PRIMARY KEY, received_at timestamptz NOT NULL, host text, severity smallint, facility smallint, tag text, message text)`);
       const lines = records.map((r) => {
@@ -131,6 +138,7 @@ export async function storageRun(kind: string, n: number): Promise<StorageResult
         rsyslogBytesPerEvent: round1(rs),
         rsyslogMultiple: Math.round((rs / rawBytes) * 100) / 100,
         avgRowBytes: round1(avgRow),
+        columnBytes,
         relations,
       };
     });

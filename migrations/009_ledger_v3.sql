@@ -248,7 +248,10 @@ CREATE OR REPLACE FUNCTION ledger_v3_event(l ledger, c ledger_connections) RETUR
       'logged_time', floor(extract(epoch FROM l.received_at) * 1000)::bigint,
       'correlation_uid', CASE WHEN l.hostname IS NOT NULL AND l.app_name IS NOT NULL AND l.procid <> ''
                               THEN l.hostname || ':' || l.app_name || '[' || l.procid || ']' END))
-    || jsonb_build_object('peer', ledger_peer_json(c)) AS dm) mm,
+    || jsonb_build_object('peer', ledger_peer_json(c))
+    || CASE WHEN l.class_uid = 0 THEN jsonb_build_object('mapping', jsonb_build_object('rule', 'base', 'version', 1),
+                                                         'product', jsonb_build_object('name', coalesce(l.app_name, 'unknown')))
+            ELSE '{}'::jsonb END AS dm) mm,
   LATERAL (SELECT CASE WHEN l.class_uid = 0 THEN jsonb_build_object('syslog', jsonb_strip_nulls(jsonb_build_object(
       'facility', l.facility, 'severity', l.severity, 'app_name', l.app_name, 'procid', nullif(l.procid, ''),
       'msgid', nullif(l.msgid, ''), 'structured_data', l.sd::jsonb))) ELSE '{}'::jsonb END AS du) uu $$;

@@ -101,6 +101,11 @@ export function deriveEvent(v: V3Values, conn: Connection, message: string | nul
   md.logged_time = Math.floor(v.received_at / 1000);
   if (v.hostname !== null && v.app_name !== null && v.procid) md.correlation_uid = `${v.hostname}:${v.app_name}[${v.procid}]`;
   md.peer = peerMember(conn);
+  if (c === 0) {
+    // A Base Event: the fallback mapping, its product the program (APP-NAME).
+    md.mapping = { rule: 'base', version: 1 };
+    md.product = { name: v.app_name ?? 'unknown' };
+  }
   ev.metadata = md;
   const un: Record<string, unknown> = {};
   if (c === 0) {
