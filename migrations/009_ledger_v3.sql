@@ -49,8 +49,14 @@ CREATE TRIGGER ledger_connections_no_truncate BEFORE TRUNCATE ON ledger_connecti
   FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 
 -- Indexes (docs/ledger-format.md, "Indexes"): each kept for a named query, none over 40 bytes per event.
--- ledger_source_idx (135 B/event) indexed peer_cn, which v3 rows no longer carry.
+-- ledger_source_idx (135 B/event) indexed peer_cn, which v3 rows no longer carry: it stays for the
+-- rows written before (partial, rebuilt), and v3 rows get (conn, host, received_at): the skip scans of
+-- source_last_event and of serve's source history (src/metrics/source-history.ts) walk it.
 DROP INDEX IF EXISTS ledger_source_idx;
+CREATE INDEX IF NOT EXISTS ledger_source_idx
+  ON ledger ((coalesce(peer_cn, '')), (coalesce(hostname, '')), received_at DESC, seq DESC) WHERE conn IS NULL;
+CREATE INDEX IF NOT EXISTS ledger_conn_source_idx
+  ON ledger (conn, (coalesce(hostname, '')), received_at) WHERE conn IS NOT NULL;
 -- hostname + received_at b-tree: ~48 B/event for host names of ~20 characters; no view used it.
 DROP INDEX IF EXISTS ledger_hostname_idx;
 -- The correlation index read `event`, which v3 rows leave NULL.
@@ -404,39 +410,72 @@ SELECT l.chain,
 
 -- The last event from each source (authenticated peer + syslog HOSTNAME), found with one index
 -- probe per source (a skip scan over ledger_source_idx), so it stays fast on a large ledger.
+-- v3 rows: the connection gives the peer; both kinds of rows are walked on their own index.
 CREATE VIEW source_last_event AS
-WITH RECURSIVE sources(peer, host) AS (
+WITH RECURSIVE legacy(peer, host) AS (
   (SELECT coalesce(peer_cn, ''), coalesce(hostname, '')
-     FROM ledger_rows
+     FROM ledger
+    WHERE conn IS NULL
     ORDER BY coalesce(peer_cn, ''), coalesce(hostname, '')
     LIMIT 1)
   UNION ALL
   SELECT nxt.peer, nxt.host
-    FROM sources s
+    FROM legacy s
     CROSS JOIN LATERAL (
       SELECT coalesce(l.peer_cn, '') AS peer, coalesce(l.hostname, '') AS host
-        FROM ledger_rows l
-       WHERE (coalesce(l.peer_cn, ''), coalesce(l.hostname, '')) > (s.peer, s.host)
+        FROM ledger l
+       WHERE l.conn IS NULL AND (coalesce(l.peer_cn, ''), coalesce(l.hostname, '')) > (s.peer, s.host)
        ORDER BY coalesce(l.peer_cn, ''), coalesce(l.hostname, '')
        LIMIT 1) nxt
+),
+v3(conn, host) AS (
+  (SELECT conn, coalesce(hostname, '')
+     FROM ledger
+    WHERE conn IS NOT NULL
+    ORDER BY conn, coalesce(hostname, '')
+    LIMIT 1)
+  UNION ALL
+  SELECT nxt.conn, nxt.host
+    FROM v3 s
+    CROSS JOIN LATERAL (
+      SELECT l.conn, coalesce(l.hostname, '') AS host
+        FROM ledger l
+       WHERE l.conn IS NOT NULL AND (l.conn, coalesce(l.hostname, '')) > (s.conn, s.host)
+       ORDER BY l.conn, coalesce(l.hostname, '')
+       LIMIT 1) nxt
+),
+found AS (
+  SELECT s.peer, s.host, last.peer_cn, last.hostname, last.received_at, last.event_time, last.app_name, last.class_uid, last.chain, last.seq
+    FROM legacy s
+    CROSS JOIN LATERAL (
+      SELECT l.*
+        FROM ledger l
+       WHERE l.conn IS NULL AND coalesce(l.peer_cn, '') = s.peer AND coalesce(l.hostname, '') = s.host
+       ORDER BY l.received_at DESC, l.seq DESC
+       LIMIT 1) last
+  UNION ALL
+  SELECT coalesce(c.peer_cn, ''), s.host, c.peer_cn, last.hostname, last.received_at, last.event_time, last.app_name, last.class_uid, last.chain, last.seq
+    FROM v3 s
+    JOIN ledger_connections c ON c.conn = s.conn
+    CROSS JOIN LATERAL (
+      SELECT l.*
+        FROM ledger l
+       WHERE l.conn = c.conn AND l.chain = c.chain AND coalesce(l.hostname, '') = s.host
+       ORDER BY l.received_at DESC, l.seq DESC
+       LIMIT 1) last
 )
-SELECT last.peer_cn,
-       last.hostname,
-       last.received_at AS last_received_at,
-       last.event_time AS last_event_time,
-       now() - last.received_at AS silent_for,
-       last.app_name,
-       last.class_uid,
-       last.chain,
-       last.seq
-  FROM sources s
-  CROSS JOIN LATERAL (
-    SELECT l.*
-      FROM ledger_rows l
-     WHERE coalesce(l.peer_cn, '') = s.peer
-       AND coalesce(l.hostname, '') = s.host
-     ORDER BY l.received_at DESC, l.seq DESC
-     LIMIT 1) last;
+SELECT DISTINCT ON (peer, host)
+       peer_cn,
+       hostname,
+       received_at AS last_received_at,
+       event_time AS last_event_time,
+       now() - received_at AS silent_for,
+       app_name,
+       class_uid,
+       chain,
+       seq
+  FROM found
+ ORDER BY peer, host, received_at DESC, seq DESC;
 
 
 CREATE VIEW hostname_mismatches AS
