@@ -277,7 +277,14 @@ SELECT l.chain, l.seq, l.received_at, l.conn,
        CASE WHEN l.conn IS NULL THEN l.peer_sans ELSE c.peer_sans END AS peer_sans,
        CASE WHEN l.conn IS NULL THEN l.peer_addr ELSE c.peer_addr END AS peer_addr,
        c.transport,
-       l.format, l.raw, l.truncated, l.parse_error, l.syslog,
+       l.format, l.raw, l.truncated, l.parse_error,
+       -- v3 rows: the syslog fields as the columns hold them (hostname and app_name as lifted; the
+       -- timestamp as the event's time_dt, which is the sender's text when it was RFC 3339).
+       CASE WHEN l.conn IS NULL THEN l.syslog
+            ELSE json_build_object('facility', l.facility, 'severity', l.severity,
+                   'timestamp', CASE WHEN l.event IS NOT NULL THEN l.event ->> 'time_dt' ELSE ledger_v3_event(l, c) ->> 'time_dt' END,
+                   'hostname', l.hostname, 'app_name', l.app_name, 'procid', l.procid, 'msgid', l.msgid, 'structured_data', l.sd,
+                   'message', CASE WHEN l.msg_at IS NOT NULL THEN ledger_message(l.raw, l.msg_at) ELSE coalesce(l.ocsf, l.event) ->> 'message' END) END AS syslog,
        CASE WHEN l.event IS NOT NULL THEN l.event ELSE ledger_v3_event(l, c)::json END AS event,
        l.event_time, l.hostname, l.app_name, l.class_uid, l.activity_id, l.status_id, l.severity_id,
        l.user_name, l.actor_user, l.src_ip, l.prev_hash, l.hash,

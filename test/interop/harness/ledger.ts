@@ -86,7 +86,7 @@ export async function countOfRun(url: string, peerCn: string, run: string): Prom
 export async function progressOfRun(url: string, peerCn: string, run: string): Promise<{ count: number; lastReceived: Date | null }> {
   const rows = await query<{ n: string; last: Date | null }>(
     url,
-    `SELECT count(*) AS n, max(received_at) AS last FROM ledger WHERE peer_cn = $1 AND position(convert_to($2, 'UTF8') in raw) > 0`,
+    `SELECT count(*) AS n, max(received_at) AS last FROM ledger_rows WHERE peer_cn = $1 AND position(convert_to($2, 'UTF8') in raw) > 0`,
     [peerCn, run],
   );
   return { count: Number(rows[0]!.n), lastReceived: rows[0]!.last };
