@@ -223,7 +223,7 @@ describe('hostile and broken clients, with a good client served throughout', () 
       await waitFor(async () => (await refusals(reason)) === before + 1, 5000);
       results.push(`${reason}: refused, counted`);
     }
-    const probes = await query(server.databaseUrl, `SELECT count(*) AS n FROM ledger WHERE syslog->>'message' = 'probe'`);
+    const probes = await query(server.databaseUrl, `SELECT count(*) AS n FROM ledger_rows WHERE syslog->>'message' = 'probe'`);
     expect(Number(probes[0]!.n)).toBe(0);
   });
 
