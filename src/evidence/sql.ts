@@ -9,36 +9,13 @@ import {
   PostgresAdapter,
   PostgresIntrospector,
   PostgresQueryCompiler,
-  type ColumnType,
   type CompiledQuery,
 } from 'kysely';
 import type { Queryable } from '../ledger/merkle-store.js';
+import type { Database } from '../ledger/db.js';
 
-type Bigint = ColumnType<string | number, number | bigint, number | bigint>;
-
-/** The tables and columns the read side queries (the writer's COPY columns are src/ledger/copy.ts). */
-export interface LedgerDatabase {
-  ledger: {
-    chain: string;
-    seq: Bigint;
-    received_at: Date;
-    event_time: Date | null;
-    hostname: string | null;
-    app_name: string | null;
-    class_uid: number;
-    activity_id: number;
-    status_id: number;
-    severity_id: number;
-    user_name: string | null;
-    actor_user: string | null;
-    peer_cn: string | null;
-    format: string;
-    hash: Buffer;
-  };
-  chains: { chain: string; head_seq: Bigint; head_hash: Buffer; updated_at: Date };
-  checkpoints: { chain: string; seq: Bigint; tree_size: Bigint; head_hash: Buffer; merkle_root: Buffer; signed_at: Date; key_id: string; record: unknown };
-  ledger_meta: { ledger_id: string };
-}
+/** The tables and columns the read side queries: the ledger's Database (src/ledger/db.ts, derived from the row definition). */
+export type LedgerDatabase = Database;
 
 /** Builds queries; never connects (the dummy driver). */
 export const qb = new Kysely<LedgerDatabase>({

@@ -27,6 +27,7 @@ import { rowFindings, type FindingKind, type StoredRow } from './verify-referenc
 import { COLUMNS } from './verify-copy.js';
 import { connectionBytes, decodeBinary, encodeV3, MAGIC_V3, putBinary, V3_HASHED, type Connection, type V3Values } from './row.js';
 import { v3ColumnMismatches } from './verify-reference.js';
+import { db, run } from './db.js';
 import { sha256 } from './sha256.js';
 
 /** A finding inside a range (the chain is the range's). */
@@ -401,12 +402,9 @@ function connectionOf(bytes: Buffer): Connection {
 }
 
 export async function loadConnections(client: pg.Client, chain: string): Promise<Map<number, Buffer>> {
-  const res = await client.query<{ conn: string; transport: string; peer_addr: string; peer_cn: string | null; peer_sans: string[]; peer_subject: string; peer_fingerprint: string }>(
-    'SELECT conn, transport, peer_addr, peer_cn, peer_sans, peer_subject, peer_fingerprint FROM ledger_connections WHERE chain = $1',
-    [chain],
-  );
+  const rows = await run(client, db.selectFrom('ledger_connections').select(['conn', 'transport', 'peer_addr', 'peer_cn', 'peer_sans', 'peer_subject', 'peer_fingerprint']).where('chain', '=', chain));
   return new Map(
-    res.rows.map((r) => {
+    rows.map((r) => {
       const bytes = connectionBytes(r);
       connectionRecords.set(bytes, r);
       return [Number(r.conn), bytes];
@@ -416,8 +414,8 @@ export async function loadConnections(client: pg.Client, chain: string): Promise
 
 /** The stored hash of the last row before `seq` in `chain` (empty when there is none). */
 async function hashBefore(client: pg.Client, chain: string, seq: number): Promise<Buffer> {
-  const res = await client.query<{ hash: Buffer }>('SELECT hash FROM ledger WHERE chain = $1 AND seq < $2 ORDER BY seq DESC LIMIT 1', [chain, seq]);
-  return res.rows[0]?.hash ?? (seq <= 1 ? Buffer.alloc(32) : Buffer.alloc(0));
+  const [row] = await run(client, db.selectFrom('ledger').select('hash').where('chain', '=', chain).where('seq', '<', seq).orderBy('seq', 'desc').limit(1));
+  return row?.hash ?? (seq <= 1 ? Buffer.alloc(32) : Buffer.alloc(0));
 }
 
 /** The members of the stored event that liftColumns() reads (LIFT_WANT). */
