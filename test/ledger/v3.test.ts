@@ -9,7 +9,10 @@
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql, type CompiledQuery } from 'kysely';
 import { migrate } from '../../src/db/migrate.js';
+import { db as kdb } from '../../src/ledger/db.js';
+import { SOURCE_PAIRS_SQL } from '../../src/metrics/source-history.js';
 import { canonicalJson } from '../../src/ledger/canonical.js';
 import { internalRecord } from '../../src/ledger/internal-record.js';
 import type { LedgerRecord } from '../../src/ledger/types.js';
@@ -55,6 +58,12 @@ function corpus(): Array<[Buffer, PeerIdentity]> {
 }
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
+
+/** Runs a Kysely query (src/ledger/db.ts, the typed Database) on a short-lived connection. */
+async function kq<R>(q: { compile(): CompiledQuery<R> }): Promise<R[]> {
+  const c = q.compile();
+  return query(db.url, c.sql, c.parameters as unknown[]) as Promise<R[]>;
+}
 const records: LedgerRecord[] = [];
 
 beforeAll(async () => {
@@ -86,11 +95,13 @@ afterAll(async () => {
 
 describe('ledger format v3', () => {
   it('the view ocsf_events gives every row its event: same members, same values', async () => {
-    const rows = await query<{ seq: string; event: unknown; stored: string; ocsf_bytes: number | null }>(
-      db.url,
-      `SELECT o.seq, o.event, CASE WHEN l.event IS NOT NULL THEN 'event' ELSE 'ocsf' END AS stored, octet_length(l.ocsf::text) AS ocsf_bytes
-         FROM ocsf_events o JOIN ledger l USING (chain, seq) WHERE o.chain = $1 ORDER BY o.seq`,
-      [CHAIN],
+    const rows = await kq(
+      kdb
+        .selectFrom('ocsf_events as o')
+        .innerJoin('ledger as l', (j) => j.onRef('l.chain', '=', 'o.chain').onRef('l.seq', '=', 'o.seq'))
+        .select(['o.seq', 'o.event', sql<string>`CASE WHEN l.event IS NOT NULL THEN 'event' ELSE 'ocsf' END`.as('stored')])
+        .where('o.chain', '=', CHAIN)
+        .orderBy('o.seq'),
     );
     expect(rows).toHaveLength(records.length);
     for (const [i, r] of rows.entries()) {
@@ -174,6 +185,54 @@ describe('ledger format v3', () => {
       }
       for (const [k, v] of Object.entries(SEVERITY_NAMES)) expect((await c.query('SELECT ocsf_severity_name($1) AS n', [Number(k)])).rows[0].n).toBe(v);
       for (const [k, v] of Object.entries(STATUS_NAMES)) expect((await c.query('SELECT ocsf_status_name($1) AS n', [Number(k)])).rows[0].n).toBe(v);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('indexes: each documented query uses its index (EXPLAIN), and none costs over 40 bytes per event but the named ones', async () => {
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      // 50,000 v3-shaped rows (not a hash chain: this test reads plans and sizes only) on 20 connections.
+      const t0 = '2026-12-01T00:00:00Z';
+      await c.query(`INSERT INTO ledger_connections SELECT 'bulk', i, 'tls', '10.0.0.' || i || ':5000', 'client-' || i, '{}', '', '' FROM generate_series(1, 20) i`);
+      await c.query(
+        `INSERT INTO ledger (chain, seq, received_at, conn, format, truncated, raw, facility, severity, hostname, app_name, class_uid, activity_id,
+                             status_id, severity_id, user_name, event_time, ocsf, hash)
+         SELECT 'bulk', i, $1::timestamptz + i * interval '10 milliseconds', 1 + (i % 20), 'rfc5424', false, '\\x3c31333e', 1, 6, 'host-' || (i % 40), 'app',
+                CASE WHEN i % 50 = 0 THEN 3002 ELSE 0 END, 1, CASE WHEN i % 100 = 0 THEN 2 ELSE 1 END, 1,
+                CASE WHEN i % 50 = 0 THEN 'user' || (i % 7) END, $1::timestamptz + i * interval '10 milliseconds', '{}', sha256(int4send(i))
+           FROM generate_series(1, 50000) i`,
+        [t0],
+      );
+      await c.query('ANALYZE ledger');
+      await c.query('ANALYZE ledger_connections');
+      const plan = async (text: string, values: unknown[] = []): Promise<string> =>
+        JSON.stringify((await c.query(`EXPLAIN (FORMAT JSON) ${text}`, values)).rows[0]['QUERY PLAN']);
+      // serve's source history and source_last_event: the (conn, host) skip scan.
+      const src = await plan(SOURCE_PAIRS_SQL, ['2026-12-01T00:00:00Z', '2026-12-01T00:10:00Z', 'syslog-ledger', 1001]);
+      expect(src).toContain('ledger_default_conn_coalesce_received_at_idx');
+      expect(src).not.toMatch(/"Seq Scan","Parent Relationship":"[^"]*","Parallel Aware":false,"Async Capable":false,"Relation Name":"ledger_default"/);
+      // failed_logins (and the other views of classes other than 0): the partial class index.
+      expect(await plan('SELECT * FROM failed_logins')).toContain('ledger_default_class_uid_status_id_event_time_idx');
+      // A time range: BRIN on received_at.
+      expect(await plan(`SELECT count(*) FROM ledger WHERE received_at >= $1::timestamptz AND received_at < $1::timestamptz + interval '2 seconds'`, [t0])).toContain('ledger_default_received_at_idx');
+      // One row's full event (prove, a reader): the primary key.
+      expect(await plan(`SELECT event FROM ocsf_events WHERE chain = 'bulk' AND seq = 777`)).toContain('ledger_default_pkey');
+      // Bytes per event of each index of the partition.
+      const sizes = (
+        await c.query<{ name: string; bytes: string }>(
+          `SELECT c.relname AS name, pg_relation_size(c.oid) AS bytes FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'ledger_default'::regclass`,
+        )
+      ).rows;
+      const rows = Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM ledger_default')).rows[0]!.n);
+      const per = Object.fromEntries(sizes.map((x) => [x.name, Number(x.bytes) / rows]));
+      // Named in docs/ledger-format.md ("Indexes") with the queries that pay for them.
+      const named = new Set(['ledger_default_pkey', 'ledger_default_conn_coalesce_received_at_idx']);
+      for (const [name, b] of Object.entries(per)) if (!named.has(name)) expect(b, name).toBeLessThanOrEqual(40);
+      expect(per.ledger_default_received_at_idx!).toBeLessThan(1);
+      expect(per.ledger_default_coalesce_coalesce1_received_at_seq_idx ?? 0, 'the legacy source index is empty for v3 rows').toBeLessThan(1);
     } finally {
       await c.end();
     }
