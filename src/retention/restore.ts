@@ -20,11 +20,11 @@ import { recomputeHash } from '../ledger/verify.js';
 import { LedgerError } from '../errors.js';
 import { ledgerRowFrom, ledgerRowSelect, fromDbRow, toChainedRecord, toStoredRow, type ArchiveManifest, type DbArchiveRow } from './format.js';
 import { quoteIdent } from './plan.js';
-import { copyValue, V3_KIND, type Connection } from '../ledger/row.js';
+import { copyValue, SQL_TYPE, V3_COPY_COLUMNS, V3_KIND, type Connection } from '../ledger/row.js';
 import { v3FromJson } from '../ledger/v3.js';
 
-/** The columns only version 3 rows have (after COPY_COLUMNS in a restored table). */
-const V3_ONLY = ['conn', 'msg_at', 'facility', 'severity', 'procid', 'msgid', 'sd', 'ocsf'] as const;
+/** The columns only version 3 rows have (after COPY_COLUMNS in a restored table), from the row definition. */
+const V3_ONLY: readonly string[] = V3_COPY_COLUMNS.filter((n) => !(COPY_COLUMNS as readonly string[]).includes(n));
 import { readManifest, verifyArchive, type ArchiveFinding, type VerifyArchiveOptions } from './verify-archive.js';
 import { archivePaths } from './format.js';
 
@@ -68,15 +68,8 @@ CREATE TABLE ${schema}.ledger (
   src_ip       inet,
   prev_hash    bytea       CHECK (length(prev_hash) = 32),
   hash         bytea       NOT NULL CHECK (length(hash) = 32),
-  -- Version 3 (migrations/009_ledger_v3.sql)
-  conn         bigint,
-  msg_at       integer,
-  facility     smallint,
-  severity     smallint,
-  procid       text,
-  msgid        text,
-  sd           json,
-  ocsf         json,
+  -- Version 3 (src/ledger/row.ts V3_COLUMNS; migrations/009_ledger_v3.sql)
+${V3_ONLY.map((n) => `  ${n} ${SQL_TYPE[V3_KIND.get(n)!]},`).join('\n')}
   PRIMARY KEY (chain, seq)
 );
 CREATE TABLE ${schema}.ledger_connections (
