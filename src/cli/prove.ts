@@ -30,6 +30,8 @@ import { consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyIn
 import { readChain, recomputeHash } from '../ledger/verify.js';
 import type { Connection } from '../ledger/row.js';
 import { v3ToJson } from '../ledger/v3.js';
+import { sql } from 'kysely';
+import { db, run } from '../ledger/db.js';
 import type { LiftedColumns } from '../normalize/types.js';
 import { DB_OPTIONS } from './migrate.js';
 
@@ -184,7 +186,7 @@ function positiveInt(raw: string, name: string): number {
 /** The chain to prove in when --chain is not given: the only one, or this host's (serve's default). */
 export async function defaultChain(client: pg.ClientBase | pg.Pool, host = hostname()): Promise<string> {
   const own = new Set([ACCESS_CHAIN, RETENTION_CHAIN]);
-  const chains = (await client.query<{ chain: string }>('SELECT chain FROM chains ORDER BY chain')).rows.map((r) => r.chain).filter((c) => !own.has(c));
+  const chains = (await run(client, db.selectFrom('chains').select('chain').orderBy('chain'))).map((r) => r.chain).filter((c) => !own.has(c));
   if (chains.length === 1) return chains[0]!;
   if (chains.includes(host)) return host;
   if (chains.length === 0) throw new ProveFailure('this ledger has no chain yet: no event has been stored');
@@ -195,19 +197,16 @@ export async function defaultChain(client: pg.ClientBase | pg.Pool, host = hostn
 }
 
 async function ledgerId(client: pg.Client): Promise<string> {
-  const r = await client.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta');
-  const id = r.rows[0]?.id;
+  const [r] = await run(client, db.selectFrom('ledger_meta').select(sql<string>`ledger_id::text`.as('id')));
+  const id = r?.id;
   if (id === undefined) throw new ProveFailure('ledger_meta is empty: is this a syslog-ledger database?');
   return id;
 }
 
 /** The checkpoint at `size` (a tree size, or "latest") from the checkpoints table. */
 async function checkpointAt(client: pg.Client, chain: string, size: string): Promise<Checkpoint> {
-  const r =
-    size === 'latest'
-      ? await client.query<{ record: unknown }>('SELECT record FROM checkpoints WHERE chain = $1 ORDER BY seq DESC LIMIT 1', [chain])
-      : await client.query<{ record: unknown }>('SELECT record FROM checkpoints WHERE chain = $1 AND seq = $2', [chain, positiveInt(size, 'tree size')]);
-  const row = r.rows[0];
+  const q = db.selectFrom('checkpoints').select('record').where('chain', '=', chain);
+  const [row] = await run(client, size === 'latest' ? q.orderBy('seq', 'desc').limit(1) : q.where('seq', '=', positiveInt(size, 'tree size')));
   if (row === undefined) {
     throw new ProveFailure(size === 'latest' ? `chain "${chain}" has no checkpoint yet` : `chain "${chain}" has no checkpoint at tree size ${size}`);
   }
