@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminUrl, createTestDatabase } from '../helpers/db.js';
+import { adminUrl, createTestDatabase, query } from '../helpers/db.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { freePort, TestRelpClient } from './client.js';
 import { startDbSwitch, type DbSwitch } from './db-switch.js';
@@ -89,6 +89,13 @@ describe('serve --relp-listen', () => {
     expect(await c.until(() => c.closed, 30_000)).toBe(true);
     expect(c.rsps().slice(6)).toEqual(['7 200', '8 200', '9 200', '10 200', '11 200', '12 200']);
     expect((await messages(url, 'held')).map((m) => m.raw)).toEqual(Array.from({ length: 10 }, (_, i) => line('held', i)));
+    // Ledger format v3: the rows reference their connection, recorded once with its transport.
+    const conns = await query<{ transport: string; peer_cn: string; n: number }>(
+      url,
+      `SELECT c.transport, c.peer_cn, count(*)::int AS n FROM ledger l JOIN ledger_connections c USING (chain, conn)
+        WHERE position(convert_to('held', 'UTF8') in l.raw) > 0 GROUP BY 1, 2`,
+    );
+    expect(conns).toEqual([{ transport: 'relp', peer_cn: CN, n: 10 }]);
   }, 120_000);
 
   it('a frame before open is a protocol violation: counted, the session closed', async () => {
