@@ -43,14 +43,20 @@ export function connectionOf(peer: PeerIdentity): Connection {
   };
 }
 
-/** `metadata.peer` as the normalizer writes it, from a connection record. */
+const peerMembers = new WeakMap<Connection, Record<string, unknown>>();
+
+/** `metadata.peer` as the normalizer writes it, from a connection record (built once per connection, frozen). */
 export function peerMember(c: Connection): Record<string, unknown> {
+  const cached = peerMembers.get(c);
+  if (cached !== undefined) return cached;
   const q: Record<string, unknown> = {};
   if (c.peer_cn) q.cn = c.peer_cn;
   q.sans = c.peer_sans;
   if (c.peer_subject) q.subject = c.peer_subject;
   if (c.peer_fingerprint) q.fingerprint = c.peer_fingerprint;
   if (c.peer_addr) q.address = c.peer_addr;
+  Object.freeze(q);
+  peerMembers.set(c, q);
   return q;
 }
 
@@ -131,13 +137,28 @@ export function assembleEvent(derived: OcsfEvent, stored: Record<string, unknown
   return ev as OcsfEvent;
 }
 
-const same = (a: unknown, b: unknown): boolean => a === b || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && canonicalJson(a) === canonicalJson(b));
+/** Canonical JSON of frozen objects (the normalizer's metadata.peer, the derived one), once each. */
+const frozenJson = new WeakMap<object, string>();
+function canonicalOf(o: object): string {
+  if (!Object.isFrozen(o)) return canonicalJson(o);
+  let j = frozenJson.get(o);
+  if (j === undefined) {
+    j = canonicalJson(o);
+    frozenJson.set(o, j);
+  }
+  return j;
+}
+
+const same = (a: unknown, b: unknown): boolean => a === b || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && canonicalOf(a) === canonicalOf(b));
 
 /**
  * The part of `event` to store beside the columns, or null when the event cannot be assembled back
- * exactly (then the whole event is stored).
+ * exactly (then the whole event is stored). Exact by construction: every member the view derives
+ * must be in the event (else null), and every member of the event is either derived equal
+ * (canonical JSON) or stored; so the view's merge gives the event back, member for member.
+ * test/ledger/v3.test.ts checks the view against the events themselves.
  */
-export function splitEvent(event: OcsfEvent, eventJson: string, derived: OcsfEvent, rawData: string | undefined): Record<string, unknown> | null {
+export function splitEvent(event: OcsfEvent, derived: OcsfEvent, rawData: string | undefined): Record<string, unknown> | null {
   const stored: Record<string, unknown> = {};
   const d = derived as Record<string, unknown>;
   for (const k of Object.keys(event)) {
@@ -162,8 +183,16 @@ export function splitEvent(event: OcsfEvent, eventJson: string, derived: OcsfEve
     } else if (!(k in d) || !same(x, d[k])) stored[k] = x;
   }
   if (!('metadata' in event) || !('unmapped' in event) || !('raw_data' in event)) return null;
-  return canonicalJson(assembleEvent(derived, stored, rawData)) === eventJson ? stored : null;
+  // Every derived member must be one of the event's (the view would add it otherwise).
+  for (const k of Object.keys(d)) if (!has(event, k)) return null;
+  for (const k of ['metadata', 'unmapped'] as const) {
+    const x = event[k] as Record<string, unknown>;
+    for (const kk of Object.keys((d[k] ?? {}) as object)) if (!has(x, kk)) return null;
+  }
+  return stored;
 }
+
+const has = (o: Record<string, unknown>, k: string): boolean => Object.hasOwn(o, k) && o[k] !== undefined;
 
 /** The message's byte offset in `raw`, when the event's message is the body's tail exactly; else null. */
 export function messageOffset(raw: Buffer, message: unknown): number | null {
@@ -194,7 +223,6 @@ export function v3Values(record: LedgerRecord, chain: string, seq: number, conn:
   const s = record.syslog;
   const { columns, lifted } = ledgerColumns(record.columns);
   const event = record.event;
-  const eventJson = canonicalJson(event);
   const msgAt = record.format === 'internal' ? null : messageOffset(record.raw, event.message);
   const small = (n: number | null): number | null => (n !== null && Number.isInteger(n) && n >= -32768 && n <= 32767 ? n : null);
   const v: V3Values = {
@@ -231,9 +259,9 @@ export function v3Values(record: LedgerRecord, chain: string, seq: number, conn:
     const body = record.raw.subarray(0, bodyEnd(record.raw));
     const rawData = typeof event.raw_data === 'string' && body.equals(Buffer.from(event.raw_data, 'utf8')) ? event.raw_data : undefined;
     const message = msgAt === null ? null : (event.message as string);
-    stored = splitEvent(event, eventJson, deriveEvent(v, conn.record, message), rawData);
+    stored = splitEvent(event, deriveEvent(v, conn.record, message), rawData);
   }
-  if (stored === null) v.event = eventJson;
+  if (stored === null) v.event = canonicalJson(event);
   else v.ocsf = canonicalJson(stored);
   return { values: v, columns };
 }
