@@ -48,7 +48,7 @@ import copyStreams from 'pg-copy-streams';
 import { migrate } from '../src/db/migrate.js';
 import { canonicalJson, chainHash, ledgerColumns, type CanonicalLifted } from '../src/ledger/canonical.js';
 import { serializeCheckpoint, signCheckpoint } from '../src/ledger/checkpoint.js';
-import { CONNECTION_COPY_SQL, copyLineV3, encodeV3, V3_COPY_SQL } from '../src/ledger/row.js';
+import { CONNECTION_INSERT_SQL, copyLineV3, encodeV3, V3_COPY_SQL } from '../src/ledger/row.js';
 import { sha256 } from '../src/ledger/sha256.js';
 import { chainConnection, v3Values } from '../src/ledger/v3.js';
 import { COPY_COLUMNS, copyBytea, copyText, copyTextArray, isoMicros } from '../src/ledger/copy.js';
@@ -260,7 +260,7 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
     await conns[0]!.query('INSERT INTO chains (chain) VALUES ($1)', [chain]);
     if (form === 3) {
       const r = v3conn.record;
-      await conns[0]!.query(CONNECTION_COPY_SQL, [chain, 1, r.transport, r.peer_addr, r.peer_cn, r.peer_sans, r.peer_subject, r.peer_fingerprint]);
+      await conns[0]!.query(CONNECTION_INSERT_SQL, [chain, 1, r.transport, r.peer_addr, r.peer_cn, r.peer_sans, r.peer_subject, r.peer_fingerprint]);
     }
     for (let start = 0; start < n; start += COPY_CHUNK) {
       const end = Math.min(n, start + COPY_CHUNK);

@@ -116,7 +116,7 @@ export interface ConnectionsTable {
 
 export const V3_COPY_COLUMNS: readonly string[] = V3_COLUMNS.map((c) => c.name);
 export const V3_COPY_SQL = `COPY ledger (${V3_COPY_COLUMNS.join(', ')}) FROM STDIN`;
-export const CONNECTION_COPY_SQL = `INSERT INTO ledger_connections (chain, conn, ${CONNECTION_COLUMNS.map((c) => c.name).join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`;
+export const CONNECTION_INSERT_SQL = `INSERT INTO ledger_connections (chain, conn, ${CONNECTION_COLUMNS.map((c) => c.name).join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`;
 
 /** One value in COPY text form. */
 export function copyValue(kind: Kind, x: unknown): string {

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { ChainDivergedError, ChainLockedError, describeError, EventsNotCommittedError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import { copyChunks } from './copy.js';
-import { CONNECTION_COPY_SQL, V3_COPY_SQL } from './row.js';
+import { CONNECTION_INSERT_SQL, V3_COPY_SQL } from './row.js';
 import { chainConnection, chainRecordV3, type ChainConnection } from './v3.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from './types.js';
@@ -407,7 +407,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     try {
       for (const c of p.connections) {
         const r = c.record;
-        await client.query(CONNECTION_COPY_SQL, [this.#o.chain, c.id, r.transport, r.peer_addr, r.peer_cn, r.peer_sans, r.peer_subject, r.peer_fingerprint]);
+        await client.query(CONNECTION_INSERT_SQL, [this.#o.chain, c.id, r.transport, r.peer_addr, r.peer_cn, r.peer_sans, r.peer_subject, r.peer_fingerprint]);
       }
       await pipeline(Readable.from(p.copy), client.query(copyStreams.from(V3_COPY_SQL)));
       await before;
