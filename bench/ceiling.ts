@@ -16,7 +16,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { COPY_COLUMNS } from '../src/ledger/copy.js';
+import { V3_COPY_COLUMNS as COPY_COLUMNS } from '../src/ledger/row.js';
 import { ZERO_HASH } from '../src/ledger/types.js';
 import type { LedgerRecord } from '../src/ledger/types.js';
 import type { OcsfEvent } from '../src/normalize/types.js';

@@ -44,6 +44,7 @@ import { printProfile, summarizeProfile, type ProfileSummary } from './profile.j
 import { benchStages, type StageReport } from './stages.js';
 import { benchRedaction, redactionTable, type RedactReport } from './redact.js';
 import type { VerifyBenchResult } from './verify.js';
+import { STORAGE_KINDS, storageRun, storageTable, type StorageResult } from './storage.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const env = (k: string, d: string): string => process.env[k] ?? d;
@@ -58,7 +59,9 @@ const CEILING_VARIANTS = env('BENCH_CEILING_VARIANTS', 'ledger').split(',') as C
 const SERVER_ARGS = (process.env.BENCH_SERVER_ARGS ?? '').split(/\s+/).filter(Boolean);
 /** Extra node flags for the server process (e.g. --max-semi-space-size=64). */
 const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-const ONLY = new Set(env('BENCH_ONLY', 'stages,redact,throughput,ceiling,latency,conns,verify,relp,scale').split(','));
+const ONLY = new Set(env('BENCH_ONLY', 'stages,redact,throughput,storage,ceiling,latency,conns,verify,relp,scale').split(','));
+/** Events per kind in the storage section (bench/storage.ts). */
+const STORAGE_N = Number(env('BENCH_STORAGE_N', '100000'));
 const SCALE_N = Number(env('BENCH_SCALE_N', '60000'));
 const SCALE_SERVERS = env('BENCH_SCALE_SERVERS', '1,2,3').split(',').map(Number);
 const SCALE_CONNS = Number(env('BENCH_SCALE_CONNS', '6'));
@@ -75,7 +78,17 @@ const RETRIES = Number(env('BENCH_RETRIES', '2'));
 const log = (msg: string): void => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`);
 const round = (x: number, d = 0): number => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
 
+/** pg_database_size after a CHECKPOINT (what the database takes on disk, WAL aside). */
+async function databaseSize(url: string): Promise<number> {
+  await checkpoint(url);
+  return withClient(url, async (c) => Number((await c.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0]!.n));
+}
+
 interface ThroughputResult {
+  /** Database growth over the run per event, the raw frame's average size, and the ratio. */
+  readonly bytesPerEvent: number;
+  readonly rawBytesPerEvent: number;
+  readonly multipleOfRaw: number;
   readonly connections: number;
   readonly frames: number;
   readonly framing: Framing;
@@ -167,6 +180,7 @@ async function throughput(db: BenchDatabase, pki: DevPkiFiles, connections: numb
   const prepared = prepareLoad({ port: 0, ca: Buffer.alloc(0), cert: Buffer.alloc(0), key: Buffer.alloc(0), connections, count: N, framing: FRAMING });
   await checkpoint(db.url);
   const busyBeforePct = await waitQuiet(QUIET_MAX, QUIET_PCT);
+  const sizeBefore = await databaseSize(db.url);
   return withServer(
     db,
     pki,
@@ -181,6 +195,9 @@ async function throughput(db: BenchDatabase, pki: DevPkiFiles, connections: numb
         const load = await runLoad({ ...prepared, options: { ...prepared.options, ...target(server, pki) } });
         const done = await poller.reach(N, 300_000);
         const s1 = mark(server.pid, db.name);
+        // Bytes on disk: the database's growth over the run (tables, indexes, TOAST, checkpoints, Merkle nodes).
+        const grown = (await databaseSize(db.url)) - sizeBefore;
+        const rawBytes = await withClient(db.url, async (c) => Number((await c.query<{ n: string }>('SELECT sum(length(raw)) AS n FROM ledger WHERE chain = $1', [chain])).rows[0]!.n));
         await peaks.stop();
         const seconds = (done.atUs / 1000 - load.t0Ms) / 1000;
         const cpu = since(s0, s1);
@@ -207,6 +224,9 @@ async function throughput(db: BenchDatabase, pki: DevPkiFiles, connections: numb
           cpuPer100k: { server: per(cpu.server), pg_backends: per(cpu.pg_backends), pg_shared: per(cpu.pg_shared), loadgen: per(cpu.loadgen) },
           coresUsed: { server: wall(cpu.server), pg: wall(cpu.pg_backends + cpu.pg_shared), loadgen: wall(cpu.loadgen), foreign: wall(cpu.foreign) },
           busyBeforePct,
+          bytesPerEvent: round(grown / N, 1),
+          rawBytesPerEvent: round(rawBytes / N, 1),
+          multipleOfRaw: round(grown / rawBytes, 2),
         };
       } finally {
         rss.stop();
@@ -377,6 +397,7 @@ interface Results {
   parsers?: OpsResult[] | { error: string } | null;
   normalize?: OpsResult[] | { error: string } | null;
   throughput: { conn1?: ThroughputResult; conn8?: ThroughputResult; runs: ThroughputResult[] };
+  storage: StorageResult[];
   relp?: RelpLoadResult & { readonly cpuPer100kServer: number };
   scale?: ScaleRow[];
   /** Throughput, ceiling and latency runs during which other processes used more than FOREIGN_MAX cores are repeated; see discardedAttempts. */
@@ -431,6 +452,13 @@ export function table(r: Results): string {
     L.push(`| cores busy: server / PG / loadgen / other tenants | ${t1 ? `${t1.coresUsed.server} / ${t1.coresUsed.pg} / ${t1.coresUsed.loadgen} / ${t1.coresUsed.foreign}` : '-'} | ${t8 ? `${t8.coresUsed.server} / ${t8.coresUsed.pg} / ${t8.coresUsed.loadgen} / ${t8.coresUsed.foreign}` : '-'} |`);
     L.push(`| batches (mean events per commit) | ${fmt(t1?.batches)} (${fmt(t1?.meanBatch)}) | ${fmt(t8?.batches)} (${fmt(t8?.meanBatch)}) |`);
     L.push(`| parse failures | ${fmt(t1?.parseFailures)} | ${fmt(t8?.parseFailures)} |`);
+    L.push(`| bytes on disk per event (database growth) / raw frame, B | ${fmt(t1?.bytesPerEvent, 1)} / ${fmt(t1?.rawBytesPerEvent, 1)} | ${fmt(t8?.bytesPerEvent, 1)} / ${fmt(t8?.rawBytesPerEvent, 1)} |`);
+    L.push(`| bytes on disk as a multiple of the raw frame | ${fmt(t1?.multipleOfRaw, 2)} | ${fmt(t8?.multipleOfRaw, 2)} |`);
+  }
+  if (r.storage.length) {
+    L.push('');
+    for (const line of storageTable(r.storage)) L.push(line);
+    L.push('');
   }
   if (r.relp) {
     const x = r.relp;
@@ -516,6 +544,7 @@ async function main(): Promise<number> {
     machine: machine(),
     versions: await versions(adminUrl()),
     throughput: { runs: [] },
+    storage: [],
     ceiling: [],
     anchors: ANCHORS,
     loadavg_at_end: [],
@@ -607,6 +636,13 @@ async function main(): Promise<number> {
         }
       } finally {
         await db.drop();
+      }
+    }
+
+    if (ONLY.has('storage')) {
+      for (const kind of STORAGE_KINDS) {
+        log(`storage: ${STORAGE_N} ${kind} events through the writer, database growth, beside rsyslog+ompgsql's table`);
+        results.storage.push(await storageRun(kind, STORAGE_N));
       }
     }
 

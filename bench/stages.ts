@@ -17,6 +17,7 @@ import { Framer } from '../src/framing/framer.js';
 import type { PeerIdentity } from '../src/listener/identity.js';
 import { canonicalJson, canonicalRowOf, chainHash, chainRecord, ledgerColumns, type CanonicalRow } from '../src/ledger/canonical.js';
 import { copyChunks, copyLine } from '../src/ledger/copy.js';
+import { chainConnection, chainRecordV3, type ChainConnection } from '../src/ledger/v3.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from '../src/ledger/types.js';
 import { toRecord } from '../src/pipeline.js';
 import { Metrics } from '../src/metrics/registry.js';
@@ -51,6 +52,14 @@ export function mixRecords(count: number, seed = 7, start = 0): LedgerRecord[] {
 }
 
 /** Chains records as the writer does (src/ledger/writer.ts #chain); returns rows and COPY lines. */
+let benchConn: ChainConnection | undefined;
+/** The connection record of BENCH_PEER (id: the first seq chained). */
+function benchConnection(id: number): ChainConnection {
+  if (benchConn === undefined || benchConn.id !== id) benchConn = chainConnection(id, BENCH_PEER);
+  return benchConn;
+}
+
+/** Chains records as v3 rows (the writer's format) with their COPY lines (V3_COPY_COLUMNS). */
 export function chainRecords(chain: string, records: readonly LedgerRecord[], from = { seq: 0, hash: ZERO_HASH }): { rows: ChainedRecord[]; lines: string[] } {
   let seq = from.seq;
   let prevHash = from.hash;
@@ -59,9 +68,10 @@ export function chainRecords(chain: string, records: readonly LedgerRecord[], fr
   for (let i = 0; i < records.length; i++) {
     const r = records[i]!;
     seq++;
-    const { row, syslogJson, eventJson } = chainRecord(r, chain, seq, prevHash);
+    // Ledger format v3, as the writer writes it: one connection (BENCH_PEER) for all rows.
+    const { row, line } = chainRecordV3(r, chain, seq, prevHash, benchConnection(from.seq + 1));
     rows[i] = row;
-    lines[i] = copyLine(row, syslogJson, eventJson);
+    lines[i] = line;
     prevHash = row.hash;
   }
   return { rows, lines };

@@ -26,7 +26,7 @@
  * that both see the same machine), BENCH_VERIFY_ARGS (extra verify flags),
  * BENCH_VERIFY_KEEP=1 (keep the database and reuse it next time: built once per rows/chains),
  * BENCH_VERIFY_PROFILE=1 (one more run under node --cpu-prof, summarized per thread),
- * BENCH_VERIFY_FORM (2; 1 builds the rows in canonical form version 1, as written before version 2),
+ * BENCH_VERIFY_FORM (3, what serve writes; 2 and 1 build a ledger written before format v3 or before version 2),
  * BENCH_VERIFY_PROOFS=0 (skip the proof sizes: inclusion and consistency proofs made by the real
  * `prove` on the bench chain and checked by `verify-proof`),
  * DATABASE_URL (admin URL; default postgres://postgres@127.0.0.1:5432/postgres).
@@ -48,6 +48,9 @@ import copyStreams from 'pg-copy-streams';
 import { migrate } from '../src/db/migrate.js';
 import { canonicalJson, chainHash, ledgerColumns, type CanonicalLifted } from '../src/ledger/canonical.js';
 import { serializeCheckpoint, signCheckpoint } from '../src/ledger/checkpoint.js';
+import { CONNECTION_INSERT_SQL, copyLineV3, encodeV3, V3_COPY_SQL } from '../src/ledger/row.js';
+import { sha256 } from '../src/ledger/sha256.js';
+import { chainConnection, v3Values } from '../src/ledger/v3.js';
 import { COPY_COLUMNS, copyBytea, copyText, copyTextArray, isoMicros } from '../src/ledger/copy.js';
 import { MerkleAccumulator } from '../src/ledger/merkle.js';
 import { keyIdOf } from '../src/ledger/signing.js';
@@ -55,7 +58,7 @@ import { ZERO_HASH, type LedgerRecord } from '../src/ledger/types.js';
 import { adminUrl, withClient, withDatabase } from './lib/db.js';
 import { accumulate, diff, machine, machineTicks, snapshot } from './lib/proc.js';
 import { printProfile, summarizeProfile } from './profile.js';
-import { mixRecords } from './stages.js';
+import { BENCH_PEER, mixRecords } from './stages.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const MAIN = join(ROOT, 'dist/src/main.js');
@@ -75,7 +78,7 @@ export interface VerifyBenchOptions {
   readonly chains?: number;
   readonly templates?: number;
   /** Canonical form of the rows: 2 (what serve writes) or 1 (a ledger written before version 2). */
-  readonly form?: 1 | 2;
+  readonly form?: 1 | 2 | 3;
   readonly runs?: number;
   /** `verify --workers` values to compare; 'auto' leaves the flag out. */
   readonly workers?: readonly string[];
@@ -116,7 +119,7 @@ export interface VerifyBenchResult {
   readonly rows: number;
   readonly chains: number;
   /** Canonical form version of the rows. */
-  readonly form: 1 | 2;
+  readonly form: 1 | 2 | 3;
   readonly buildSeconds: number;
   readonly tableMb: number;
   readonly avg: BenchLedger['avg'];
@@ -141,7 +144,7 @@ interface Template {
   readonly middle: string;
 }
 
-function templates(count: number, form: 1 | 2): Template[] {
+function templates(count: number, form: 1 | 2 | 3): Template[] {
   return mixRecords(count, 11).map((r) => {
     const syslogJson = canonicalJson(r.syslog);
     const eventJson = canonicalJson(r.event);
@@ -156,10 +159,10 @@ function templates(count: number, form: 1 | 2): Template[] {
   });
 }
 
-const dbName = (rows: number, chains: number, form: 1 | 2): string => `bench_verify_${rows}_${chains}_f${form}_v${LEDGER_VERSION}`;
+const dbName = (rows: number, chains: number, form: 1 | 2 | 3): string => `bench_verify_${rows}_${chains}_f${form}_v${LEDGER_VERSION}`;
 
 /** Builds (or, with keep, reuses) the benchmark ledger and its checkpoint file. */
-export async function buildLedger(rows: number, chains: number, templateCount: number, keep: boolean, form: 1 | 2 = 2): Promise<BenchLedger> {
+export async function buildLedger(rows: number, chains: number, templateCount: number, keep: boolean, form: 1 | 2 | 3 = 3): Promise<BenchLedger> {
   const admin = adminUrl();
   const name = keep ? dbName(rows, chains, form) : `${dbName(rows, chains, form)}_${process.pid}`;
   const url = withDatabase(admin, name);
@@ -239,7 +242,10 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
     return c;
   }));
   const busy: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
-  const copySql = `COPY ledger (${COPY_COLUMNS.join(', ')}) FROM STDIN`;
+  const copySql = form === 3 ? V3_COPY_SQL : `COPY ledger (${COPY_COLUMNS.join(', ')}) FROM STDIN`;
+  // Format v3 (what serve writes): each template's v3 values once; per row only chain, seq, time and hash change.
+  const v3tpl = form === 3 ? tpl.map((t) => v3Values(t.record, 'bench', 1, chainConnection(1, BENCH_PEER)).values) : [];
+  const v3conn = chainConnection(1, BENCH_PEER);
   const cpLines: string[] = [];
   const perChain = Math.ceil(rows / chains);
   const baseUs = Date.UTC(2026, 10, 28, 12, 0, 0) * 1000;
@@ -252,6 +258,10 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
     const acc = new MerkleAccumulator();
     let prev = ZERO_HASH;
     await conns[0]!.query('INSERT INTO chains (chain) VALUES ($1)', [chain]);
+    if (form === 3) {
+      const r = v3conn.record;
+      await conns[0]!.query(CONNECTION_INSERT_SQL, [chain, 1, r.transport, r.peer_addr, r.peer_cn, r.peer_sans, r.peer_subject, r.peer_fingerprint]);
+    }
     for (let start = 0; start < n; start += COPY_CHUNK) {
       const end = Math.min(n, start + COPY_CHUNK);
       const parts: string[] = [];
@@ -261,6 +271,25 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
         const t = tpl[(ch * 7919 + i) % tpl.length]!;
         const r = t.record;
         const us = baseUs + (ch * perChain + i) * 50;
+        if (form === 3) {
+          const v = { ...v3tpl[(ch * 7919 + i) % v3tpl.length]!, chain, seq, received_at: us, conn: 1 };
+          const h = sha256(encodeV3(prev, v, v3conn.bytes));
+          v.hash = h;
+          part += copyLineV3(v);
+          if (part.length >= 65536) {
+            parts.push(part);
+            part = '';
+          }
+          acc.append(h);
+          if (seq % CHECKPOINT_EVERY === 0 || seq === n) {
+            cpLines.push(serializeCheckpoint(signCheckpoint({
+              ledger_id: ledgerId, chain, seq, tree_size: seq, head_hash: h.toString('hex'), merkle_root: acc.root().toString('hex'),
+              time: new Date(us / 1000 + 1000).toISOString(),
+            }, key)));
+          }
+          prev = h;
+          continue;
+        }
         const hash = chainHash(prev, {
           chain, seq, receivedAtUs: us, peerCn: r.peer.cn, peerSans: r.peer.sans, peerAddr: r.peer.address, format: r.format,
           truncated: r.truncated, parseError: r.parseError, raw: r.raw, syslogJson: t.syslogJson, eventJson: t.eventJson, lifted: t.lifted,
@@ -456,7 +485,8 @@ export async function benchVerify(o: VerifyBenchOptions = {}): Promise<VerifyBen
   const workers = o.workers ?? env('BENCH_VERIFY_WORKERS', 'auto').split(',');
   const extra = o.extraArgs ?? env('BENCH_VERIFY_ARGS', '').split(/\s+/).filter(Boolean);
   const keep = o.keep ?? process.env.BENCH_VERIFY_KEEP === '1';
-  const form = (o.form ?? Number(env('BENCH_VERIFY_FORM', '2'))) === 1 ? 1 : 2;
+  const f = o.form ?? Number(env('BENCH_VERIFY_FORM', '3'));
+  const form = f === 1 ? 1 : f === 2 ? 2 : 3;
   const l = await buildLedger(rows, chains, o.templates ?? Number(env('BENCH_VERIFY_TEMPLATES', '20000')), keep, form);
   try {
     const m = { ...machine(), database: await databaseSettings(l.url) };

@@ -32,6 +32,8 @@ BEGIN
     GRANT SELECT ON schema_migrations TO syslog_ledger_writer;
     -- Partition maintenance looks for rows of a day in the DEFAULT partition before creating it.
     GRANT SELECT ON ledger_default TO syslog_ledger_writer;
+    -- serve reads its own ledger back through the views of 009 (sources' history, detections' replay).
+    GRANT SELECT ON ledger_rows, ocsf_events TO syslog_ledger_writer;
     REVOKE DELETE, TRUNCATE ON chains, checkpoints, merkle_nodes, ledger_meta FROM syslog_ledger_writer;
   END IF;
 END $$;

@@ -28,6 +28,10 @@ import { loadOrCreateSigningKey } from '../ledger/signing.js';
 import { DEFAULT_CHECKPOINT_FILE } from '../ledger/verify-checkpoints.js';
 import { consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyInclusion } from '../ledger/merkle.js';
 import { readChain, recomputeHash } from '../ledger/verify.js';
+import type { Connection } from '../ledger/row.js';
+import { v3ToJson } from '../ledger/v3.js';
+import { sql } from 'kysely';
+import { db, run } from '../ledger/db.js';
 import type { LiftedColumns } from '../normalize/types.js';
 import { DB_OPTIONS } from './migrate.js';
 import { READ_DB_OPTIONS, waitForReplay } from '../db/replica.js';
@@ -84,6 +88,8 @@ export interface ProofEvent {
    * abbrev(src_ip)), for a row in canonical form version 2, whose hash covers them; absent for version 1.
    */
   columns?: LiftedColumns;
+  /** A row in canonical form version 3: its stored columns (v3ToJson) and its connection. */
+  v3?: { row: Record<string, unknown>; connection: Connection | null };
 }
 
 /** A consistency proof between two checkpoints of one chain. */
@@ -186,7 +192,7 @@ function positiveInt(raw: string, name: string): number {
 /** The chain to prove in when --chain is not given: the only one, or this host's (serve's default). */
 export async function defaultChain(client: pg.ClientBase | pg.Pool, host = hostname()): Promise<string> {
   const own = new Set([ACCESS_CHAIN, RETENTION_CHAIN]);
-  const chains = (await client.query<{ chain: string }>('SELECT chain FROM chains ORDER BY chain')).rows.map((r) => r.chain).filter((c) => !own.has(c));
+  const chains = (await run(client, db.selectFrom('chains').select('chain').orderBy('chain'))).map((r) => r.chain).filter((c) => !own.has(c));
   if (chains.length === 1) return chains[0]!;
   if (chains.includes(host)) return host;
   if (chains.length === 0) throw new ProveFailure('this ledger has no chain yet: no event has been stored');
@@ -197,19 +203,16 @@ export async function defaultChain(client: pg.ClientBase | pg.Pool, host = hostn
 }
 
 async function ledgerId(client: pg.Client): Promise<string> {
-  const r = await client.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta');
-  const id = r.rows[0]?.id;
+  const [r] = await run(client, db.selectFrom('ledger_meta').select(sql<string>`ledger_id::text`.as('id')));
+  const id = r?.id;
   if (id === undefined) throw new ProveFailure('ledger_meta is empty: is this a syslog-ledger database?');
   return id;
 }
 
 /** The checkpoint at `size` (a tree size, or "latest") from the checkpoints table. */
 async function checkpointAt(client: pg.Client, chain: string, size: string): Promise<Checkpoint> {
-  const r =
-    size === 'latest'
-      ? await client.query<{ record: unknown }>('SELECT record FROM checkpoints WHERE chain = $1 ORDER BY seq DESC LIMIT 1', [chain])
-      : await client.query<{ record: unknown }>('SELECT record FROM checkpoints WHERE chain = $1 AND seq = $2', [chain, positiveInt(size, 'tree size')]);
-  const row = r.rows[0];
+  const q = db.selectFrom('checkpoints').select('record').where('chain', '=', chain);
+  const [row] = await run(client, size === 'latest' ? q.orderBy('seq', 'desc').limit(1) : q.where('seq', '=', positiveInt(size, 'tree size')));
   if (row === undefined) {
     throw new ProveFailure(size === 'latest' ? `chain "${chain}" has no checkpoint yet` : `chain "${chain}" has no checkpoint at tree size ${size}`);
   }
@@ -249,7 +252,12 @@ export async function makeInclusion(
         syslog: JSON.parse(r.syslogText) as unknown,
         event: JSON.parse(r.eventText) as unknown,
       };
-      if (recomputeHash(r.prevHash, r).version === 2) event.columns = r.lifted;
+      if (r.v3 !== undefined) {
+        // Version 3: the row's stored values and its connection are what is hashed; `event` (the
+        // assembled OCSF record) and peer_* (the connection's) are shown, and verify-proof checks
+        // that they are what these values give.
+        event.v3 = { row: v3ToJson(r.v3.values), connection: r.v3.conn };
+      } else if (recomputeHash(r.prevHash, r).version === 2) event.columns = r.lifted;
     }
     break;
   }

@@ -10,6 +10,8 @@
 import { readFile } from 'node:fs/promises';
 import { helpText, list, parseOptions, str, type OptionSpecs } from '../config.js';
 import { canonicalJson, canonicalLifted, chainHash, type CanonicalLifted } from '../ledger/canonical.js';
+import type { Connection, V3Values } from '../ledger/row.js';
+import { v3EventOf, v3FromJson, v3Hash } from '../ledger/v3.js';
 import type { LiftedColumns } from '../normalize/types.js';
 import { keyMap, parseCheckpoint, verifyCheckpointSignature, type Checkpoint } from '../ledger/checkpoint.js';
 import { leafHash, verifyConsistency, verifyInclusion } from '../ledger/merkle.js';
@@ -150,6 +152,7 @@ function checkEvent(e: unknown, chain: string, seq: number, prevHash: Buffer, ro
   ) {
     return 'the event is missing canonical fields';
   }
+  if (ev.v3 !== undefined) return checkV3Event(ev, prevHash, rowHash);
   // Version 2 (the lifted columns given): its hash covers them too.
   let lifted: CanonicalLifted | undefined;
   if (ev.columns !== undefined) {
@@ -173,6 +176,30 @@ function checkEvent(e: unknown, chain: string, seq: number, prevHash: Buffer, ro
     lifted,
   });
   if (!hash.equals(rowHash)) return 'the event does not hash to row_hash: it is not the event that was stored';
+  return undefined;
+}
+
+/**
+ * A version 3 row: its stored values and connection must hash to row_hash, and the event and
+ * sender shown must be what those values give (the view's assembly, src/ledger/v3.ts).
+ */
+function checkV3Event(ev: Record<string, unknown>, prevHash: Buffer, rowHash: Buffer): string | undefined {
+  const v3 = ev.v3 as { row?: unknown; connection?: unknown } | null;
+  if (typeof v3 !== 'object' || v3 === null || typeof v3.row !== 'object' || v3.row === null) return 'the event\'s v3 row is missing';
+  const conn = v3.connection as Connection | null;
+  if (typeof conn !== 'object' || conn === null || !Array.isArray(conn.peer_sans)) return 'the event\'s connection is missing';
+  let values: V3Values;
+  try {
+    values = v3FromJson(v3.row as Record<string, unknown>);
+    if (!v3Hash(prevHash, values, conn).equals(rowHash)) return 'the event does not hash to row_hash: it is not the event that was stored';
+    if (values.chain !== ev.chain || values.seq !== ev.seq || values.received_at !== ev.received_at_us || values.format !== ev.format || values.raw.toString('base64') !== ev.raw_base64) {
+      return 'the event\'s fields are not those of its v3 row';
+    }
+    if (conn.peer_cn !== ev.peer_cn || conn.peer_addr !== ev.peer_addr || canonicalJson(conn.peer_sans) !== canonicalJson(ev.peer_sans)) return 'the sender shown is not the row\'s connection';
+    if (canonicalJson(v3EventOf(values, conn)) !== canonicalJson(ev.event)) return 'the event shown is not the one its v3 row gives';
+  } catch (err) {
+    return `the event's v3 row cannot be read: ${(err as Error).message}`;
+  }
   return undefined;
 }
 

@@ -9,62 +9,16 @@
  * change of where the record lives (a view over the stored additions) is one edit here.
  */
 import pg from 'pg';
-import {
-  DummyDriver,
-  Kysely,
-  PostgresAdapter,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  sql,
-  type ColumnType,
-  type CompiledQuery,
-  type ExpressionBuilder,
-  type SqlBool,
-  type Expression,
-} from 'kysely';
+import { sql, type ExpressionBuilder, type SqlBool, type Expression } from 'kysely';
 import { predicate, type EvidenceQuery } from '../evidence/query.js';
-import type { LedgerDatabase } from '../evidence/sql.js';
+import { qb, run, type LedgerDatabase } from '../evidence/sql.js';
 import { makeInclusion, type InclusionProofDoc } from '../cli/prove.js';
 import { coverageReport, type CoverageReport } from '../metrics/coverage.js';
 
-type Bigint = ColumnType<string | number, number | bigint, number | bigint>;
-
-/** What the console reads: the evidence module's tables, and more of the ledger row. */
-interface ConsoleDatabase extends Omit<LedgerDatabase, 'ledger'> {
-  ledger: LedgerDatabase['ledger'] & { raw: Buffer; prev_hash: Buffer; event: unknown; peer_addr: string | null };
-  integrity_status: {
-    chain: string;
-    head_seq: Bigint;
-    head_hash: string;
-    checkpoint_seq: Bigint | null;
-    checkpoint_signed_at: Date | null;
-    rows_after_checkpoint: Bigint;
-    verified_at: Date | null;
-    verify_result: string | null;
-    verify_reason: string | null;
-    verify_detail: string | null;
-    verified_from_seq: Bigint | null;
-    verified_to_seq: Bigint | null;
-    last_success_at: Date | null;
-    last_success_seq: Bigint | null;
-  };
-}
-
-const qb = new Kysely<ConsoleDatabase>({
-  dialect: {
-    createAdapter: () => new PostgresAdapter(),
-    createDriver: () => new DummyDriver(),
-    createIntrospector: (db) => new PostgresIntrospector(db),
-    createQueryCompiler: () => new PostgresQueryCompiler(),
-  },
-});
+/** The console reads the ledger's Database (src/ledger/db.ts): rows, the views, integrity_status. */
+type ConsoleDatabase = LedgerDatabase;
 
 type Db = pg.Pool | pg.PoolClient;
-
-async function run<R>(db: Db, q: { compile(): CompiledQuery<R> }): Promise<R[]> {
-  const c = q.compile();
-  return (await db.query(c.sql, c.parameters as unknown[])).rows as R[];
-}
 
 /** The console's connections: read-only, the reader role where configured, each statement time-limited. */
 export function openReaderPool(databaseUrl: string, statementTimeoutMs: number): pg.Pool {
@@ -151,8 +105,7 @@ export interface SearchRow {
 
 /** The search's WHERE: the evidence module's predicate, and the raw-frame text. */
 function where(eb: ExpressionBuilder<ConsoleDatabase, 'ledger'>, s: SearchQuery): Expression<SqlBool> {
-  // The ledger columns the predicate reads are the same in both databases' types.
-  const base = predicate(eb as unknown as ExpressionBuilder<LedgerDatabase, 'ledger'>, s.query) as unknown as Expression<SqlBool>;
+  const base = predicate(eb, s.query);
   if (s.text === null) return base;
   return eb.and([base, sql<SqlBool>`position(convert_to(${s.text}, 'UTF8') in ${eb.ref('raw')}) > 0`]);
 }
@@ -215,9 +168,9 @@ export interface LedgerEntry {
   readonly ocsf: unknown;
 }
 
-/** The full OCSF record of one event: the one place that knows where it is stored. */
+/** The full OCSF record of one event (the view assembles it from the row and its connection). */
 async function readOcsf(db: Db, chain: string, seq: number): Promise<unknown> {
-  const [r] = await run(db, qb.selectFrom('ledger').select('event').where('chain', '=', chain).where('seq', '=', seq));
+  const [r] = await run(db, qb.selectFrom('ocsf_events').select('event').where('chain', '=', chain).where('seq', '=', seq));
   return r?.event;
 }
 
@@ -226,10 +179,16 @@ export async function readEntry(db: Db, chain: string, seq: number): Promise<Led
   const [r] = await run(
     db,
     qb
-      .selectFrom('ledger')
-      .select(['chain', 'seq', 'received_at', 'hash', 'prev_hash', 'raw', 'peer_cn', 'peer_addr', 'format'])
-      .where('chain', '=', chain)
-      .where('seq', '=', seq),
+      .selectFrom('ledger_rows as l')
+      .select(['l.chain', 'l.seq', 'l.received_at', 'l.hash', 'l.raw', 'l.peer_cn', 'l.peer_addr', 'l.format'])
+      // Format v3 stores no link: the previous hash is the previous row's.
+      .select((eb) =>
+        eb.fn
+          .coalesce('l.prev_hash', eb.selectFrom('ledger as p').select('p.hash').whereRef('p.chain', '=', 'l.chain').where('p.seq', '=', seq - 1).limit(1))
+          .as('prev_hash'),
+      )
+      .where('l.chain', '=', chain)
+      .where('l.seq', '=', seq),
   );
   if (r === undefined) return undefined;
   return {
@@ -237,7 +196,7 @@ export async function readEntry(db: Db, chain: string, seq: number): Promise<Led
     seq: Number(r.seq),
     receivedAt: r.received_at,
     hash: r.hash,
-    prevHash: r.prev_hash,
+    prevHash: r.prev_hash ?? Buffer.alloc(32),
     raw: r.raw,
     peerCn: r.peer_cn,
     peerAddr: r.peer_addr,

@@ -20,6 +20,8 @@
  */
 import type { Logger } from 'pino';
 import type pg from 'pg';
+import { sql } from 'kysely';
+import { db, run } from '../ledger/db.js';
 import { internalRecord } from '../ledger/internal-record.js';
 import type { ChainedRecord, LedgerRecord } from '../ledger/types.js';
 import { RateLimitedLog } from '../listener/ratelimit-log.js';
@@ -319,11 +321,14 @@ export class Detector {
     let findings = 0;
     let fromSeq: number | null = null;
     try {
-      const first = await client.query<{ seq: string | null; at: string | null }>(
-        'SELECT min(seq)::text AS seq, (extract(epoch FROM min(received_at)) * 1000)::float8::text AS at FROM ledger WHERE chain = $1 AND received_at >= $2',
-        [chain, since],
+      const [row] = await run(
+        client,
+        db
+          .selectFrom('ledger')
+          .select([sql<string | null>`min(seq)::text`.as('seq'), sql<string | null>`(extract(epoch FROM min(received_at)) * 1000)::float8::text`.as('at')])
+          .where('chain', '=', chain)
+          .where('received_at', '>=', since),
       );
-      const row = first.rows[0];
       if (row?.seq == null) return { rows: 0, findings: 0, fromSeq: null, elapsedMs: Date.now() - started };
       fromSeq = Number(row.seq);
       if (row.at !== null) {
@@ -332,12 +337,16 @@ export class Detector {
       }
       const classes = [...this.#byClass.keys(), 2004];
       await client.query('BEGIN READ ONLY');
-      await client.query(
-        `DECLARE detect_replay NO SCROLL CURSOR FOR
-         SELECT seq::text AS seq, (extract(epoch FROM received_at) * 1000000)::float8 AS us, format, event
-         FROM ledger WHERE chain = $1 AND seq >= $2 AND class_uid = ANY($3::int[]) ORDER BY seq`,
-        [chain, fromSeq, classes],
-      );
+      // The full OCSF events (ledger_rows assembles a v3 row's) of the classes the detections read.
+      const replay = db
+        .selectFrom('ledger_rows')
+        .select([sql<string>`seq::text`.as('seq'), sql<number>`(extract(epoch FROM received_at) * 1000000)::float8`.as('us'), 'format', 'event'])
+        .where('chain', '=', chain)
+        .where('seq', '>=', fromSeq)
+        .where('class_uid', '=', sql<number>`ANY(${classes}::int[])`)
+        .orderBy('seq')
+        .compile();
+      await client.query(`DECLARE detect_replay NO SCROLL CURSOR FOR ${replay.sql}`, replay.parameters as unknown[]);
       for (;;) {
         const batch = await client.query<{ seq: string; us: number; format: string; event: OcsfEvent }>('FETCH 2000 FROM detect_replay');
         if (batch.rows.length === 0) break;

@@ -5,6 +5,8 @@
  */
 import { sign as edSign, verify as edVerify, createHash } from 'node:crypto';
 import { canonicalJson, canonicalLifted, type CanonicalRow } from '../ledger/canonical.js';
+import type { Connection } from '../ledger/row.js';
+import { v3EventOf, v3FromJson, v3Hash } from '../ledger/v3.js';
 import { isoMicros } from '../ledger/copy.js';
 import { rawPublicKey, type SigningKey, type VerifyingKey } from '../ledger/signing.js';
 import type { LiftedColumns } from '../normalize/types.js';
@@ -31,8 +33,8 @@ export const DIGESTED_FILES = [FILES.events, FILES.csv, FILES.proofs, FILES.chec
 
 /** What the verifier needs, besides the event, to recompute a row's hash (docs/ledger-format.md). */
 export interface EvidenceLeaf {
-  /** Canonical form version of the row: 2 (lifted columns hashed) or 1. */
-  v: 1 | 2;
+  /** Canonical form version of the row: 3 (row + connection), 2 (lifted columns hashed) or 1. */
+  v: 1 | 2 | 3;
   prev_hash: string;
   hash: string;
   received_at_us: number;
@@ -48,6 +50,9 @@ export interface EvidenceLeaf {
   syslog: unknown;
   /** Version 2 only: the lifted filter columns as stored (event_time as UTC with six digits, src_ip as abbrev()). */
   columns?: LiftedColumns;
+  /** Version 3 only: the row's stored columns (src/ledger/v3.ts v3ToJson) and its connection; the rest above is shown, not hashed. */
+  row?: Record<string, unknown>;
+  connection?: Connection | null;
 }
 
 /** One line of events.jsonl. */
@@ -88,6 +93,7 @@ export interface CheckpointLink {
 export function canonicalRowOfLine(line: EvidenceLine): CanonicalRow | string {
   const l = line.leaf as EvidenceLeaf | undefined;
   if (typeof l !== 'object' || l === null) return 'no leaf';
+  if (l.v === 3) return 'a version 3 leaf (hashed by v3LineHash)';
   const strOrNull = (v: unknown): boolean => v === null || typeof v === 'string';
   if (
     typeof line.chain !== 'string' || !Number.isSafeInteger(line.seq) ||
@@ -120,6 +126,25 @@ export function canonicalRowOfLine(line: EvidenceLine): CanonicalRow | string {
     eventJson: canonicalJson(line.event),
     lifted: lifted ?? undefined,
   };
+}
+
+/**
+ * The hash of a version 3 line: its row and connection chained on prev_hash; or why it has none. The
+ * event, received_at and sender shown must be what the row and connection give.
+ */
+export function v3LineHash(line: EvidenceLine): Buffer | string {
+  const l = line.leaf;
+  if (typeof l.row !== 'object' || l.row === null || typeof l.connection !== 'object' || l.connection === null || !Array.isArray(l.connection.peer_sans)) return 'the line lacks its v3 row or connection';
+  try {
+    const v = v3FromJson(l.row);
+    const c = l.connection;
+    if (v.chain !== line.chain || v.seq !== line.seq || v.received_at !== l.received_at_us || line.received_at !== isoMicros(v.received_at)) return 'the line\'s chain, seq or time are not its row\'s';
+    if (c.peer_cn !== l.peer_cn || c.peer_addr !== l.peer_addr || canonicalJson(c.peer_sans) !== canonicalJson(l.peer_sans)) return 'the sender shown is not the row\'s connection';
+    if (canonicalJson(v3EventOf(v, c)) !== canonicalJson(line.event)) return 'the event does not hash to its leaf hash (changed: it is not the one its row gives)';
+    return v3Hash(Buffer.from(l.prev_hash, 'hex'), v, c);
+  } catch (err) {
+    return `the line's v3 row cannot be read: ${(err as Error).message}`;
+  }
 }
 
 /** A file's digest as the manifest lists it. */

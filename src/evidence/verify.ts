@@ -14,7 +14,7 @@ import { parseCheckpoint, verifyCheckpointSignature, keyMap, type Checkpoint } f
 import { MerkleAccumulator, frontierNodes, verifyConsistency } from '../ledger/merkle.js';
 import type { VerifyingKey } from '../ledger/signing.js';
 import { sha256File } from '../retention/files.js';
-import { FILES, PACKAGE_TYPE, PACKAGE_VERSION, canonicalRowOfLine, verifyManifestSignature, type CheckpointLink, type EvidenceLine, type Manifest, type RunProof } from './format.js';
+import { FILES, PACKAGE_TYPE, PACKAGE_VERSION, canonicalRowOfLine, v3LineHash, verifyManifestSignature, type CheckpointLink, type EvidenceLine, type Manifest, type RunProof } from './format.js';
 
 export interface EvidenceReport {
   readonly result: 'intact' | 'tampered' | 'unchecked';
@@ -208,12 +208,12 @@ export async function verifyEvidence(dir: string, key: VerifyingKey): Promise<Ev
       }
       cur.ok = false;
     }
-    const row = canonicalRowOfLine(line);
+    const row = line.leaf?.v === 3 ? v3LineHash(line) : canonicalRowOfLine(line);
     if (typeof row === 'string') {
       find(`${where}: ${row}`);
       cur.ok = false;
     } else {
-      const hash = chainHash(Buffer.from(line.leaf.prev_hash, 'hex'), row);
+      const hash = Buffer.isBuffer(row) ? row : chainHash(Buffer.from(line.leaf.prev_hash, 'hex'), row);
       if (hash.toString('hex') !== line.leaf.hash) {
         find(`${where}: the event does not hash to its leaf hash (changed)`);
         cur.ok = false;

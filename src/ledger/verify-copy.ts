@@ -25,11 +25,13 @@ export const COLUMNS = [
   'chain', 'seq', 'received_at', 'peer_cn', 'peer_sans', 'peer_addr', 'format', 'truncated', 'parse_error', 'raw',
   'syslog', 'event', 'event_time', 'hostname', 'app_name', 'class_uid', 'activity_id', 'status_id', 'severity_id',
   'user_name', 'actor_user', 'src_ip', 'prev_hash', 'hash',
+  // Version 3 only (NULL in older rows): src/ledger/row.ts V3_COLUMNS.
+  'conn', 'msg_at', 'facility', 'severity', 'procid', 'msgid', 'sd', 'ocsf',
 ] as const;
 export const F = {
   chain: 0, seq: 1, receivedAt: 2, peerCn: 3, peerSans: 4, peerAddr: 5, format: 6, truncated: 7, parseError: 8, raw: 9,
   syslog: 10, event: 11, eventTime: 12, hostname: 13, appName: 14, classUid: 15, activityId: 16, statusId: 17, severityId: 18,
-  userName: 19, actorUser: 20, srcIp: 21, prevHash: 22, hash: 23,
+  userName: 19, actorUser: 20, srcIp: 21, prevHash: 22, hash: 23, conn: 24,
 } as const;
 const NFIELDS = COLUMNS.length;
 
@@ -38,6 +40,12 @@ export interface ChainRange {
   readonly chain: string;
   readonly from?: number;
   readonly to?: number;
+  /**
+   * The hash the range's first row chains from when it is a v3 row (which stores no prev_hash) and
+   * `from` is undefined: the chain's start (zeros, or a retention boundary's prev_hash), as hex.
+   * With `from`, it is read: the stored hash of the row before `from`.
+   */
+  readonly prevHex?: string;
 }
 
 /** The COPY statement for a range (COPY takes no parameters: the chain is quoted as a literal). */

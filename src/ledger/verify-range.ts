@@ -24,6 +24,11 @@ import { get64, put64 } from './bytes.js';
 import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, same32, storedRow } from './verify-fields.js';
 import { captureMembers, LEAF, NotCanonicalizable, type Want } from './verify-capture.js';
 import { rowFindings, type FindingKind, type StoredRow } from './verify-reference.js';
+import { COLUMNS } from './verify-copy.js';
+import { connectionBytes, decodeBinary, encodeV3, MAGIC_V3, putBinary, V3_HASHED, type Connection, type V3Values } from './row.js';
+import { v3ColumnMismatches } from './verify-reference.js';
+import { db, run } from './db.js';
+import { sha256 } from './sha256.js';
 
 /** A finding inside a range (the chain is the range's). */
 export interface RangeFinding {
@@ -135,9 +140,38 @@ export class RangeVerifier {
       hashes = new Uint8Array(32 * BATCH);
       n = 0;
     };
+    const conns = await loadConnections(client, range.chain);
+    // v3 rows store no prev_hash: the range's first one chains from the row before the range.
+    const firstPrev = range.from !== undefined ? await hashBefore(client, range.chain, range.from) : Buffer.from(range.prevHex ?? '', 'hex');
     await copyRange(client, range, (row) => {
       const b = row.buf;
       const seq = get64(b, row.start[F.seq] as number);
+      if ((row.len[F.conn] as number) >= 0) {
+        // Version 3: the previous row's hash, as stored (a removed or inserted row breaks this row's hash).
+        let pb: Uint8Array = firstPrev;
+        let po = 0;
+        if (n > 0) {
+          pb = hashes;
+          po = 32 * (n - 1);
+        } else if (sum.rows > 0) pb = lastHash;
+        if (sum.rows === 0) {
+          sum.first = { seq, prevHash: Buffer.from(firstPrev) };
+        } else if (seq !== lastSeq + 1) {
+          report(seq, seq > lastSeq + 1 ? 'seq_gap' : 'seq_order', seq > lastSeq + 1 ? `seq ${lastSeq + 1}..${seq - 1} missing` : `seq ${seq} after ${lastSeq}`);
+        }
+        const hs = row.start[F.hash] as number;
+        const whole = row.len[F.hash] === 32 && (sum.rows > 0 || firstPrev.length === 32);
+        if (!whole) report(seq, 'hash_mismatch', sum.rows > 0 || firstPrev.length === 32 ? 'hash is not 32 bytes' : 'no previous hash to chain from');
+        else this.#checkV3(row, seq, pb, po, conns, report, sum);
+        sum.rows++;
+        lastSeq = seq;
+        seqs[n] = seq;
+        const hb = whole ? b : ZEROS;
+        const ho = whole ? hs : ZEROS_AT;
+        for (let k = 0, o = 32 * n; k < 32; k++) hashes[o + k] = hb[ho + k] as number;
+        if (++n === BATCH) flush();
+        return;
+      }
       let ps = row.start[F.prevHash] as number;
       let hs = row.start[F.hash] as number;
       const whole = row.len[F.prevHash] === 32 && row.len[F.hash] === 32;
@@ -203,6 +237,51 @@ export class RangeVerifier {
       const { hashOk, badColumns: bad } = rowFindings(stored.prevHash, stored);
       if (!hashOk) report(seq, 'hash_mismatch', 'row content does not match its hash');
       if (bad.length) report(seq, 'column_mismatch', `columns disagree with event: ${bad.join(', ')}`);
+    } catch (err) {
+      report(seq, 'unreadable_row', (err as Error).message);
+    }
+  }
+
+  /**
+   * A v3 row's hash: SHA-256(previous hash || canonical_v3), written straight from the binary COPY
+   * fields (row.ts putBinary) with the connection's bytes after `conn`; on a mismatch the reference
+   * (the row decoded, encoded by the writer's own encodeV3) decides and names the connection.
+   */
+  #checkV3(row: CopyRow, seq: number, pb: Uint8Array, po: number, conns: Map<number, Buffer>, report: (seq: number, kind: FindingKind, detail: string) => void, sum: RangeSummary): void {
+    const b = row.buf;
+    const st = row.start;
+    const ln = row.len;
+    const connId = (ln[F.conn] as number) === 8 ? get64(b, st[F.conn] as number) : -1;
+    const conn = conns.get(connId);
+    let need = 512 + (conn?.length ?? 0);
+    for (let i = 0; i < ln.length; i++) need += Math.max(0, ln[i] as number);
+    if (this.#scratch.length < need) this.#scratch = Buffer.allocUnsafe(need * 2);
+    const o = this.#scratch;
+    for (let k = 0; k < 32; k++) o[k] = pb[po + k] as number;
+    let w = 32 + MAGIC_V3.copy(o, 32);
+    if (conn !== undefined) {
+      for (let i = 0; i < V3_HASHED.length && w >= 0; i++) {
+        const c = V3_HASHED[i]!;
+        const f = V3_FIELDS[i]!;
+        w = putBinary(o, w, c.kind, c.nullable, b, st[f] as number, ln[f] as number);
+        if (f === F.conn && w >= 0) w += conn.copy(o, w);
+      }
+      if (w >= 0 && sha256Equals(o.subarray(0, w), b, st[F.hash] as number)) return;
+    }
+    sum.slowRows++;
+    try {
+      if (conn === undefined) {
+        report(seq, 'hash_mismatch', `connection ${connId} of the row is missing from ledger_connections`);
+        return;
+      }
+      const values = v3ValuesOf(row);
+      const prev = Buffer.from(pb.subarray(po, po + 32));
+      const stored = b.subarray(st[F.hash] as number, (st[F.hash] as number) + 32);
+      if (!sha256(encodeV3(prev, values, conn)).equals(stored)) {
+        report(seq, 'hash_mismatch', `row content does not match its hash (the row, its connection ${connId}, or the row before it changed)`);
+        const bad = v3ColumnMismatches(values, connectionOf(conn));
+        if (bad.length) report(seq, 'column_mismatch', `columns disagree with event: ${bad.join(', ')}`);
+      }
     } catch (err) {
       report(seq, 'unreadable_row', (err as Error).message);
     }
@@ -298,6 +377,46 @@ export class RangeVerifier {
 /** Offset of the version digit of the magic (SLR1 / SLR2) in prev_hash || canonical(row). */
 const MAGIC_VERSION_AT = 35;
 const INT_COLUMNS = [F.classUid, F.activityId, F.statusId, F.severityId] as const;
+
+/** Where each hashed v3 column is in the binary COPY row. */
+const V3_FIELDS: readonly number[] = V3_HASHED.map((c) => {
+  const i = (COLUMNS as readonly string[]).indexOf(c.name);
+  if (i < 0) throw new Error(`verify reads no column ${c.name}`);
+  return i;
+});
+
+/** A v3 row's values decoded from its binary COPY fields (the reference path). */
+function v3ValuesOf(row: CopyRow): V3Values {
+  const v: Record<string, unknown> = {};
+  V3_HASHED.forEach((c, i) => {
+    const f = V3_FIELDS[i]!;
+    v[c.name] = decodeBinary(c.kind, row.buf, row.start[f] as number, row.len[f] as number);
+  });
+  return v as unknown as V3Values;
+}
+
+/** The canonical bytes of every connection of a chain, by id (a few per sender and restart: small). */
+const connectionRecords = new WeakMap<Buffer, Connection>();
+function connectionOf(bytes: Buffer): Connection {
+  return connectionRecords.get(bytes)!;
+}
+
+export async function loadConnections(client: pg.Client, chain: string): Promise<Map<number, Buffer>> {
+  const rows = await run(client, db.selectFrom('ledger_connections').select(['conn', 'transport', 'peer_addr', 'peer_cn', 'peer_sans', 'peer_subject', 'peer_fingerprint']).where('chain', '=', chain));
+  return new Map(
+    rows.map((r) => {
+      const bytes = connectionBytes(r);
+      connectionRecords.set(bytes, r);
+      return [Number(r.conn), bytes];
+    }),
+  );
+}
+
+/** The stored hash of the last row before `seq` in `chain` (empty when there is none). */
+async function hashBefore(client: pg.Client, chain: string, seq: number): Promise<Buffer> {
+  const [row] = await run(client, db.selectFrom('ledger').select('hash').where('chain', '=', chain).where('seq', '<', seq).orderBy('seq', 'desc').limit(1));
+  return row?.hash ?? (seq <= 1 ? Buffer.alloc(32) : Buffer.alloc(0));
+}
 
 /** The members of the stored event that liftColumns() reads (LIFT_WANT). */
 function capturedEvent(row: CopyRow): OcsfEvent {

@@ -10,6 +10,9 @@ import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
 import type { Format, ParsedMessage, SyslogFields } from '../parsing/types.js';
 import { canonicalJson, canonicalLifted, chainHash, type CanonicalRow } from './canonical.js';
 import { rfc3339ToUtcMicros } from './time.js';
+import type { Connection, V3Values } from './row.js';
+import { v3EventOf, v3Hash } from './v3.js';
+import { isoMicros } from './copy.js';
 
 export const FINDING_KINDS = [
   'hash_mismatch', 'broken_link', 'seq_gap', 'seq_order', 'column_mismatch', 'head_mismatch', 'unreadable_row',
@@ -46,6 +49,12 @@ export interface StoredRow {
   lifted: LiftedColumns;
   prevHash: Buffer;
   hash: Buffer;
+  /**
+   * A version 3 row: its values and its connection (null when the connection row is missing). For
+   * such a row, peer*, eventText (the assembled event) are for display; the hash covers `v3`, and
+   * prevHash is the previous row's stored hash (v3 stores none).
+   */
+  v3?: { values: V3Values; conn: Connection | null } | undefined;
 }
 
 /** The lifted columns of a row read under the columns' own names (verify's DbRow, the archive's ArchiveRow). */
@@ -58,7 +67,12 @@ export function liftedOf(r: LiftedColumns): LiftedColumns {
  * The recomputed hash of a stored row, given the prev_hash to chain from: in the version whose hash
  * is the stored one (2, then 1), else in version 2 when the columns can be version 2's.
  */
-export function recomputeHash(prevHash: Buffer, row: StoredRow): { hash: Buffer; version: 1 | 2; syslog: SyslogFields; event: OcsfEvent } {
+export function recomputeHash(prevHash: Buffer, row: StoredRow): { hash: Buffer; version: 1 | 2 | 3; syslog: SyslogFields; event: OcsfEvent } {
+  if (row.v3 !== undefined) {
+    const { values, conn } = row.v3;
+    if (conn === null) return { hash: Buffer.alloc(32), version: 3, syslog: null as unknown as SyslogFields, event: {} as OcsfEvent };
+    return { hash: v3Hash(prevHash, values, conn), version: 3, syslog: null as unknown as SyslogFields, event: v3EventOf(values, conn) };
+  }
   const syslog = JSON.parse(row.syslogText) as SyslogFields;
   const event = JSON.parse(row.eventText) as OcsfEvent;
   const fields: CanonicalRow = {
@@ -92,6 +106,9 @@ export function recomputeHash(prevHash: Buffer, row: StoredRow): { hash: Buffer;
 export function rowFindings(prevHash: Buffer, row: StoredRow): { hashOk: boolean; badColumns: string[] } {
   const re = recomputeHash(prevHash, row);
   const hashOk = re.hash.equals(row.hash);
+  // Version 3 hashes every column it stores: a changed column is a hash_mismatch; the diagnosis
+  // names the lifted columns that disagree with the event the row gives.
+  if (re.version === 3) return { hashOk, badColumns: hashOk || !row.v3?.conn ? [] : v3ColumnMismatches(row.v3.values, row.v3.conn) };
   if (hashOk) return { hashOk, badColumns: re.version === 2 ? [] : liftedMismatches(row, re.syslog, re.event) };
   // Only a diagnosis (which column changed) beside the hash_mismatch: an event liftColumns cannot read gives none.
   let badColumns: string[] = [];
@@ -101,6 +118,23 @@ export function rowFindings(prevHash: Buffer, row: StoredRow): { hashOk: boolean
     // the hash_mismatch stands alone
   }
   return { hashOk, badColumns };
+}
+
+/**
+ * The lifted columns of a v3 row that disagree with the event it gives (a diagnosis beside its
+ * hash_mismatch: the user, actor and source address live in the stored OCSF part too).
+ */
+export function v3ColumnMismatches(v: V3Values, conn: Connection): string[] {
+  try {
+    const lifted: LiftedColumns = {
+      event_time: v.event_time === null ? null : isoMicros(v.event_time), hostname: v.hostname, app_name: v.app_name, class_uid: v.class_uid,
+      activity_id: v.activity_id, status_id: v.status_id, severity_id: v.severity_id, user_name: v.user_name, actor_user: v.actor_user, src_ip: v.src_ip,
+    };
+    const parsed = { format: v.format as Format, syslog: null, parse_error: v.parse_error, parse_error_reason: null } as unknown as ParsedMessage;
+    return compareLifted(lifted, liftColumns(v3EventOf(v, conn), parsed));
+  } catch {
+    return [];
+  }
 }
 
 /** Compares the stored lifted columns with what the event gives; returns the names that differ. */

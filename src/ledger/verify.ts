@@ -21,6 +21,9 @@ import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { retentionBoundaries, type RetentionTrust } from '../retention/boundaries.js';
 import { ZERO_HASH } from './types.js';
+import { canonicalJson } from './canonical.js';
+import type { Connection, V3Values } from './row.js';
+import { v3EventOf } from './v3.js';
 import { READER_OPTIONS, type ChainRange } from './verify-copy.js';
 import { InlineExecutor, OrderedRanges, WorkerPool, workersAvailable, type RangeExecutor } from './verify-pool.js';
 import { liftedOf, type Finding, type StoredRow } from './verify-reference.js';
@@ -28,17 +31,35 @@ import { liftedOf, type Finding, type StoredRow } from './verify-reference.js';
 export { FINDING_KINDS, liftedMismatches, recomputeHash, rowFindings, type Finding, type FindingKind, type StoredRow } from './verify-reference.js';
 
 /**
- * A ledger row as stored, every column as text or bytes: verify, prove and the retention archive
- * all read rows with this select list. `abbrev(src_ip)` (not host(), not ::text, which always adds
- * /32): the address as inet prints it, so a netmask slipped into the column shows up as a
- * column_mismatch (verify-copy.ts reads it the same way).
+ * A ledger row as stored, every column as text or bytes: verify's reference reader, prove, export
+ * and the retention archive all read rows with this select list, FROM ledgerRowFrom(...) (the row `l`
+ * and its connection `c`). `abbrev(src_ip)` (not host(), not ::text, which always adds /32): the
+ * address as inet prints it, so a netmask slipped into the column shows up (verify-copy.ts reads it
+ * the same way). A version 3 row stores no prev_hash: `prev_hash` is then the stored hash of the row
+ * before it (in the result, else read).
  */
-export const LEDGER_ROW_SELECT = `SELECT chain, seq, (extract(epoch FROM received_at) * 1000000)::bigint AS us, peer_cn, peer_sans, peer_addr,
-  format, truncated, parse_error, raw, syslog::text AS syslog, event::text AS event,
-  to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS event_time, hostname, app_name,
-  class_uid, activity_id, status_id, severity_id, user_name, actor_user, abbrev(src_ip) AS src_ip, prev_hash, hash`;
+export function ledgerRowSelect(ledgerTable = 'ledger'): string {
+  return `SELECT l.chain, l.seq, (extract(epoch FROM l.received_at) * 1000000)::bigint AS us, l.peer_cn, l.peer_sans, l.peer_addr,
+  l.format, l.truncated, l.parse_error, l.raw, l.syslog::text AS syslog, l.event::text AS event,
+  to_char(l.event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS event_time, l.hostname, l.app_name,
+  l.class_uid, l.activity_id, l.status_id, l.severity_id, l.user_name, l.actor_user, abbrev(l.src_ip) AS src_ip,
+  CASE WHEN l.conn IS NULL THEN l.prev_hash ELSE coalesce(lag(l.hash) OVER (PARTITION BY l.chain ORDER BY l.seq),
+    (SELECT p.hash FROM ${ledgerTable} p WHERE p.chain = l.chain AND p.seq < l.seq ORDER BY p.seq DESC LIMIT 1)) END AS prev_hash,
+  l.hash, l.conn, l.msg_at, l.facility, l.severity, l.procid, l.msgid, l.sd::text AS sd, l.ocsf::text AS ocsf,
+  (extract(epoch FROM l.event_time) * 1000000)::bigint AS event_time_us,
+  c.conn AS c_conn, c.transport AS c_transport, c.peer_addr AS c_peer_addr, c.peer_cn AS c_peer_cn, c.peer_sans AS c_peer_sans,
+  c.peer_subject AS c_peer_subject, c.peer_fingerprint AS c_peer_fingerprint`;
+}
 
-const SELECT = `${LEDGER_ROW_SELECT} FROM ledger WHERE chain = $1 AND seq >= $2 ORDER BY seq`;
+/** The FROM clause for ledgerRowSelect(): a ledger table (or partition) `l` and its connections `c`. */
+export function ledgerRowFrom(table = 'ledger', connections = 'ledger_connections'): string {
+  return `${table} l LEFT JOIN ${connections} c ON c.chain = l.chain AND c.conn = l.conn`;
+}
+
+/** The select list of ledgerRowSelect() over the ledger itself. */
+export const LEDGER_ROW_SELECT = ledgerRowSelect();
+
+const SELECT = `${LEDGER_ROW_SELECT} FROM ${ledgerRowFrom()} WHERE l.chain = $1 AND l.seq >= $2 ORDER BY l.seq`;
 
 /** A row read with LEDGER_ROW_SELECT. */
 export interface DbRow {
@@ -46,14 +67,14 @@ export interface DbRow {
   seq: string;
   us: string;
   peer_cn: string | null;
-  peer_sans: string[];
-  peer_addr: string;
+  peer_sans: string[] | null;
+  peer_addr: string | null;
   format: string;
   truncated: boolean;
   parse_error: string | null;
   raw: Buffer;
-  syslog: string;
-  event: string;
+  syslog: string | null;
+  event: string | null;
   event_time: string | null;
   hostname: string | null;
   app_name: string | null;
@@ -64,28 +85,74 @@ export interface DbRow {
   user_name: string | null;
   actor_user: string | null;
   src_ip: string | null;
-  prev_hash: Buffer;
+  prev_hash: Buffer | null;
   hash: Buffer;
+  conn?: string | null;
+  msg_at?: number | null;
+  facility?: number | null;
+  severity?: number | null;
+  procid?: string | null;
+  msgid?: string | null;
+  sd?: string | null;
+  ocsf?: string | null;
+  event_time_us?: string | null;
+  c_conn?: string | null;
+  c_transport?: string | null;
+  c_peer_addr?: string | null;
+  c_peer_cn?: string | null;
+  c_peer_sans?: string[] | null;
+  c_peer_subject?: string | null;
+  c_peer_fingerprint?: string | null;
+  /** The connection as one JSON object (to_json of its ledger_connections row), instead of the c_* columns. */
+  c_json?: { conn: string | number; transport: string; peer_addr: string; peer_cn: string | null; peer_sans: string[]; peer_subject: string; peer_fingerprint: string } | null;
+}
+
+/** The v3 values and connection of a row read with LEDGER_ROW_SELECT (undefined for a version 1/2 row). */
+export function v3Of(r: DbRow): StoredRow['v3'] {
+  if (r.conn === null || r.conn === undefined) return undefined;
+  const values: V3Values = {
+    chain: r.chain, seq: Number(r.seq), received_at: Number(r.us), conn: Number(r.conn), format: r.format, truncated: r.truncated,
+    parse_error: r.parse_error, raw: r.raw, msg_at: r.msg_at ?? null, facility: r.facility ?? null, severity: r.severity ?? null,
+    procid: r.procid ?? null, msgid: r.msgid ?? null, sd: r.sd ?? null,
+    event_time: r.event_time_us === null || r.event_time_us === undefined ? null : Number(r.event_time_us),
+    hostname: r.hostname, app_name: r.app_name, class_uid: r.class_uid, activity_id: r.activity_id, status_id: r.status_id,
+    severity_id: r.severity_id, user_name: r.user_name, actor_user: r.actor_user, src_ip: r.src_ip, ocsf: r.ocsf ?? null, event: r.event,
+    hash: r.hash,
+  };
+  const cj = r.c_json;
+  const conn: Connection | null =
+    cj !== undefined
+      ? cj === null
+        ? null
+        : { transport: cj.transport, peer_addr: cj.peer_addr, peer_cn: cj.peer_cn, peer_sans: cj.peer_sans, peer_subject: cj.peer_subject, peer_fingerprint: cj.peer_fingerprint }
+      : r.c_conn === null || r.c_conn === undefined
+      ? null
+      : { transport: r.c_transport!, peer_addr: r.c_peer_addr!, peer_cn: r.c_peer_cn ?? null, peer_sans: r.c_peer_sans ?? [], peer_subject: r.c_peer_subject!, peer_fingerprint: r.c_peer_fingerprint! };
+  return { values, conn };
 }
 
 /** A row as verify, prove and export read it (the one mapping from the selected columns). */
 export function toStored(r: DbRow): StoredRow {
+  const v3 = v3Of(r);
+  const seq = Number(r.seq);
   return {
     chain: r.chain,
-    seq: Number(r.seq),
+    seq,
     receivedAtUs: Number(r.us),
-    peerCn: r.peer_cn,
-    peerSans: r.peer_sans,
-    peerAddr: r.peer_addr,
+    peerCn: v3 ? (v3.conn?.peer_cn ?? null) : r.peer_cn,
+    peerSans: v3 ? [...(v3.conn?.peer_sans ?? [])] : (r.peer_sans ?? []),
+    peerAddr: v3 ? (v3.conn?.peer_addr ?? '') : (r.peer_addr ?? ''),
     format: r.format,
     truncated: r.truncated,
     parseError: r.parse_error,
     raw: r.raw,
-    syslogText: r.syslog,
-    eventText: r.event,
+    syslogText: r.syslog ?? 'null',
+    eventText: v3 ? (v3.conn ? canonicalJson(v3EventOf(v3.values, v3.conn)) : (r.event ?? 'null')) : (r.event ?? 'null'),
     lifted: liftedOf(r),
-    prevHash: r.prev_hash,
+    // A v3 row with no row before it: the chain's start (a retention boundary's prev_hash is the caller's).
+    prevHash: r.prev_hash ?? (seq === 1 ? ZERO_HASH : Buffer.alloc(0)),
     hash: r.hash,
+    v3,
   };
 }
 
@@ -287,12 +354,15 @@ async function planChains(client: pg.Client, opts: VerifyOptions): Promise<Chain
     const ranges: ChainRange[] = [];
     let lo: number | undefined = opts.fromSeq;
     const size = Math.max(1, Math.trunc(opts.rangeSeqs ?? RANGE_SEQS));
+    const startPrev = b?.prevHash ?? (from === 1 ? ZERO_HASH : null);
+    // The first range's first row, when it is v3 (no stored prev_hash), chains from the chain's start.
+    const start = startPrev === null ? {} : { prevHex: startPrev.toString('hex') };
     for (let cut = startSeq + size; cut <= maxSeq; cut += size) {
-      ranges.push({ chain: c.chain, ...(lo !== undefined ? { from: lo } : {}), to: cut });
+      ranges.push({ chain: c.chain, ...(lo !== undefined ? { from: lo } : start), to: cut });
       lo = cut;
     }
-    ranges.push({ chain: c.chain, ...(lo !== undefined ? { from: lo } : {}) });
-    plans.push({ ...c, startSeq, startPrev: b?.prevHash ?? (from === 1 ? ZERO_HASH : null), ranges, expected: Math.max(0, maxSeq - startSeq + 1) });
+    ranges.push({ chain: c.chain, ...(lo !== undefined ? { from: lo } : start) });
+    plans.push({ ...c, startSeq, startPrev, ranges, expected: Math.max(0, maxSeq - startSeq + 1) });
   }
   return plans;
 }

@@ -13,8 +13,10 @@ import copyStreams from 'pg-copy-streams';
 import type { Logger } from 'pino';
 import { ChainDivergedError, ChainFencedError, ChainLockedError, describeError, EventsNotCommittedError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
-import { chainRecord } from './canonical.js';
-import { COPY_SQL, copyChunks, copyLine } from './copy.js';
+import { copyChunks } from './copy.js';
+import { CONNECTION_INSERT_SQL, V3_COPY_SQL } from './row.js';
+import { chainConnection, chainRecordV3, type ChainConnection } from './v3.js';
+import type { PeerIdentity } from '../listener/identity.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from './types.js';
 
 export interface WriterOptions {
@@ -92,6 +94,11 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   #connecting = false;
   /** The chain's epoch this writer took (fencing, #takeChain / #checkOwnership). */
   #epoch: bigint | undefined;
+  /**
+   * The connection record of each peer identity (one object per TLS connection or RELP session):
+   * its id is the seq of its first row in this chain. Stored once, in the transaction of that row.
+   */
+  #connections = new WeakMap<PeerIdentity, ChainConnection>();
 
   constructor(options: WriterOptions) {
     super();
@@ -399,7 +406,11 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   async #transaction(client: pg.Client, p: PreparedBatch, before: Promise<void>): Promise<void> {
     await client.query('BEGIN');
     try {
-      await pipeline(Readable.from(p.copy), client.query(copyStreams.from(COPY_SQL)));
+      for (const c of p.connections) {
+        const r = c.record;
+        await client.query(CONNECTION_INSERT_SQL, [this.#o.chain, c.id, r.transport, r.peer_addr, r.peer_cn, r.peer_sans, r.peer_subject, r.peer_fingerprint]);
+      }
+      await pipeline(Readable.from(p.copy), client.query(copyStreams.from(V3_COPY_SQL)));
       await before;
       await this.#checkOwnership(client, p.prev);
       await client.query('UPDATE chains SET head_seq = $2, head_hash = $3, updated_at = now() WHERE chain = $1', [this.#o.chain, p.last.seq, p.last.hash]);
@@ -475,6 +486,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     const copy: string[] = new Array(batch.length);
     let bytes = 0;
     let acks: Array<() => void> | undefined;
+    const connections: ChainConnection[] = [];
     const callbacks = this.#onRecordCommitted;
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
@@ -486,15 +498,21 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         }
       }
       seq++;
-      const { row, syslogJson, eventJson } = chainRecord(r, this.#o.chain, seq, prevHash);
+      let conn = this.#connections.get(r.peer);
+      if (conn === undefined) {
+        conn = chainConnection(seq, r.peer);
+        this.#connections.set(r.peer, conn);
+        connections.push(conn);
+      }
+      const { row, line } = chainRecordV3(r, this.#o.chain, seq, prevHash, conn);
       rows[i] = row;
-      copy[i] = copyLine(row, syslogJson, eventJson);
+      copy[i] = line;
       bytes += r.raw.length;
       prevHash = row.hash;
     }
     const last = { seq, hash: prevHash };
     this.#head = last;
-    return { rows, copy: copyChunks(copy), prev, last, bytes, acks };
+    return { rows, copy: copyChunks(copy), prev, last, bytes, acks, connections };
   }
 
   #committed(p: PreparedBatch): void {
@@ -565,6 +583,8 @@ interface PreparedBatch {
   last: ChainHead;
   /** Raw bytes of the batch (queue accounting). */
   bytes: number;
+  /** Connections first seen in this batch: inserted in its transaction, before its rows. */
+  connections: ChainConnection[];
   /** Per-record commit callbacks of the batch's records, in seq order (RELP acks). */
   acks: Array<() => void> | undefined;
   /** Its transaction, once started. */

@@ -12,8 +12,8 @@ export interface PeerIdentity {
   readonly fingerprint: string;
   /** Remote address and port, `ip:port` (IPv6 in brackets). */
   readonly address: string;
-  /** Set for RELP (`--relp-listen`); absent for syslog over TLS. Stored as `metadata.peer.transport`. */
-  readonly transport?: 'relp';
+  /** How the frames arrive (ledger_connections.transport); absent means `tls`. */
+  readonly transport?: 'tls' | 'relp';
 }
 
 /** Reads the identity fields out of a verified peer certificate. */

@@ -422,7 +422,8 @@ export class Listener {
       socket.destroy();
       return;
     }
-    const peer = identityOf(cert, address, origin?.port ?? socket.remotePort);
+    // The transport is recorded once per connection (ledger_connections.transport): RELP when a protocol session runs on it.
+    const peer: PeerIdentity = { ...identityOf(cert, address, origin?.port ?? socket.remotePort), transport: this.#o.session ? 'relp' : 'tls' };
     if (!this.#allowed(peer)) {
       this.#refuse('peer_not_allowed', { address, cn: peer.cn, sans: peer.sans });
       socket.destroy();

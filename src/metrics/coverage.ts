@@ -83,7 +83,7 @@ export interface CoverageOptions {
 const PERIOD_SQL = `
 WITH ev AS (
   SELECT s.src, l.received_at
-    FROM ledger l
+    FROM ledger_rows l
     CROSS JOIN LATERAL (SELECT coalesce(nullif(l.peer_cn, ''), nullif(substring(l.peer_sans[1] FROM position(':' IN l.peer_sans[1]) + 1), '')) AS peer) p
     CROSS JOIN LATERAL (VALUES (p.peer), (CASE WHEN l.hostname IS DISTINCT FROM p.peer THEN l.hostname END)) s(src)
    WHERE l.received_at >= $1::timestamptz AND l.received_at < $2::timestamptz
@@ -107,7 +107,7 @@ SELECT (extract(epoch FROM l.received_at) * 1000000)::bigint::text AS at_us,
        l.event #>> '{unmapped,syslog_ledger_finding,stream}' AS stream,
        l.event #>> '{unmapped,syslog_ledger_finding,missing}' AS missing,
        l.event ->> 'message' AS message
-  FROM ledger l
+  FROM ledger_rows l
  WHERE l.class_uid = 2004 AND l.format = 'internal'
    AND l.received_at >= $1::timestamptz AND l.received_at < $2::timestamptz
    AND l.event #>> '{finding_info,types,0}' <> 'sequence_summary'

@@ -29,37 +29,100 @@ export interface SourcePair {
 }
 
 /**
- * The skip scan: every distinct pair with a row received in [$1, $2), then the last event of each.
+ * The skip scans: every distinct pair with a row received in [$1, $2), then the last event of each.
+ * Rows written before ledger format v3 carry their peer (`ledger_source_idx`, partial: those rows);
+ * v3 rows carry their connection (`ledger_conn_source_idx` on (conn, host, received_at)), whose
+ * peer is in ledger_connections: the (conn, host) pairs are walked, then merged by (peer, host).
  * `received_at` bounds let PostgreSQL prune the partitions outside the range.
  */
 export const SOURCE_PAIRS_SQL = `
-WITH RECURSIVE pairs(peer, host) AS (
+WITH RECURSIVE legacy(peer, host) AS (
   (SELECT coalesce(peer_cn, ''), coalesce(hostname, '')
      FROM ledger
-    WHERE received_at >= $1::timestamptz AND received_at < $2::timestamptz
+    WHERE conn IS NULL AND received_at >= $1::timestamptz AND received_at < $2::timestamptz
     ORDER BY coalesce(peer_cn, ''), coalesce(hostname, '')
     LIMIT 1)
   UNION ALL
   SELECT nxt.peer, nxt.host
-    FROM pairs p
+    FROM legacy p
     CROSS JOIN LATERAL (
       SELECT coalesce(l.peer_cn, '') AS peer, coalesce(l.hostname, '') AS host
         FROM ledger l
-       WHERE (coalesce(l.peer_cn, ''), coalesce(l.hostname, '')) > (p.peer, p.host)
+       WHERE l.conn IS NULL AND (coalesce(l.peer_cn, ''), coalesce(l.hostname, '')) > (p.peer, p.host)
          AND l.received_at >= $1::timestamptz AND l.received_at < $2::timestamptz
        ORDER BY coalesce(l.peer_cn, ''), coalesce(l.hostname, '')
        LIMIT 1) nxt
+),
+v3(conn, host) AS (
+  (SELECT conn, coalesce(hostname, '')
+     FROM ledger
+    WHERE conn IS NOT NULL AND received_at >= $1::timestamptz AND received_at < $2::timestamptz
+    ORDER BY conn, coalesce(hostname, '')
+    LIMIT 1)
+  UNION ALL
+  SELECT nxt.conn, nxt.host
+    FROM v3 p
+    CROSS JOIN LATERAL (
+      SELECT l.conn, coalesce(l.hostname, '') AS host
+        FROM ledger l
+       WHERE l.conn IS NOT NULL AND (l.conn, coalesce(l.hostname, '')) > (p.conn, p.host)
+         AND l.received_at >= $1::timestamptz AND l.received_at < $2::timestamptz
+       ORDER BY l.conn, coalesce(l.hostname, '')
+       LIMIT 1) nxt
+),
+found(peer, host, us, peer_sans) AS (
+  SELECT p.peer, p.host, last.us, last.peer_sans
+    FROM legacy p
+    CROSS JOIN LATERAL (
+      SELECT (extract(epoch FROM l.received_at) * 1000000)::bigint AS us, l.peer_sans
+        FROM ledger l
+       WHERE l.conn IS NULL AND coalesce(l.peer_cn, '') = p.peer AND coalesce(l.hostname, '') = p.host
+         AND l.received_at >= $1::timestamptz AND l.received_at < $2::timestamptz
+         AND l.format <> 'internal'
+       ORDER BY l.received_at DESC, l.seq DESC
+       LIMIT 1) last
+  UNION ALL
+  SELECT coalesce(c.peer_cn, ''), p.host, last.us, c.peer_sans
+    FROM v3 p
+    JOIN ledger_connections c ON c.conn = p.conn
+    CROSS JOIN LATERAL (
+      SELECT (extract(epoch FROM l.received_at) * 1000000)::bigint AS us
+        FROM ledger l
+       WHERE l.conn = c.conn AND coalesce(l.hostname, '') = p.host AND l.chain = c.chain
+         AND l.received_at >= $1::timestamptz AND l.received_at < $2::timestamptz
+         AND l.format <> 'internal'
+       ORDER BY l.received_at DESC
+       LIMIT 1) last
 )
-SELECT p.peer, p.host, last.us::text AS last_us, last.peer_sans
-  FROM (SELECT peer, host FROM pairs WHERE peer <> $3 LIMIT $4) p
-  CROSS JOIN LATERAL (
-    SELECT (extract(epoch FROM l.received_at) * 1000000)::bigint AS us, l.peer_sans
-      FROM ledger l
-     WHERE coalesce(l.peer_cn, '') = p.peer AND coalesce(l.hostname, '') = p.host
-       AND l.received_at >= $1::timestamptz AND l.received_at < $2::timestamptz
-       AND l.format <> 'internal'
-     ORDER BY l.received_at DESC, l.seq DESC
-     LIMIT 1) last`;
+SELECT peer, host, last_us, peer_sans
+  FROM (SELECT DISTINCT ON (peer, host) peer, host, us::text AS last_us, us, peer_sans
+          FROM found WHERE peer <> $3 ORDER BY peer, host, us DESC) d
+ ORDER BY peer, host
+ LIMIT $4`;
+
+/**
+ * The receive times of a pair's events, legacy rows and v3 rows alike, for "first after" and
+ * "last before": each v3 connection of the peer probed on ledger_conn_source_idx.
+ */
+function pairEventsSql(order: 'ASC' | 'DESC', where: string): string {
+  return `SELECT us::text AS us FROM (
+    (SELECT (extract(epoch FROM received_at) * 1000000)::bigint AS us
+       FROM ledger
+      WHERE conn IS NULL AND coalesce(peer_cn, '') = $1 AND coalesce(hostname, '') = $2 AND ${where} AND format <> 'internal'
+      ORDER BY received_at ${order}, seq ${order}
+      LIMIT 1)
+    UNION ALL
+    SELECT x.us FROM ledger_connections c
+      CROSS JOIN LATERAL (
+        SELECT (extract(epoch FROM l.received_at) * 1000000)::bigint AS us
+          FROM ledger l
+         WHERE l.conn = c.conn AND l.chain = c.chain AND coalesce(l.hostname, '') = $2 AND ${where.replaceAll('received_at', 'l.received_at')} AND l.format <> 'internal'
+         ORDER BY l.received_at ${order}
+         LIMIT 1) x
+     WHERE coalesce(c.peer_cn, '') = $1) e
+   ORDER BY e.us ${order}
+   LIMIT 1`;
+}
 
 /** The pairs with events received in [fromUs, toUs). */
 export async function sourcePairs(db: Queryable, fromUs: number, toUs: number, limit = MAX_SOURCE_PAIRS): Promise<{ pairs: SourcePair[]; truncated: boolean }> {
@@ -76,12 +139,7 @@ export async function sourcePairs(db: Queryable, fromUs: number, toUs: number, l
 /** Receive time (µs) of the pair's first event after `afterUs` (and before `beforeUs`, if given), or null. */
 export async function firstEventOfPair(db: Queryable, pair: SourcePair, afterUs: number, beforeUs?: number): Promise<number | null> {
   const r = await db.query<{ us: string }>(
-    `SELECT (extract(epoch FROM received_at) * 1000000)::bigint::text AS us
-       FROM ledger
-      WHERE coalesce(peer_cn, '') = $1 AND coalesce(hostname, '') = $2 AND received_at > $3::timestamptz
-        AND ($4::timestamptz IS NULL OR received_at < $4::timestamptz) AND format <> 'internal'
-      ORDER BY received_at, seq
-      LIMIT 1`,
+    pairEventsSql('ASC', 'received_at > $3::timestamptz AND ($4::timestamptz IS NULL OR received_at < $4::timestamptz)'),
     [pair.peerKey, pair.hostKey, isoMicros(afterUs), beforeUs === undefined ? null : isoMicros(beforeUs)],
   );
   return r.rows[0] ? Number(r.rows[0].us) : null;
@@ -89,14 +147,7 @@ export async function firstEventOfPair(db: Queryable, pair: SourcePair, afterUs:
 
 /** Receive time (µs) of the pair's last event before `beforeUs`, or null. */
 export async function lastEventOfPairBefore(db: Queryable, pair: SourcePair, beforeUs: number): Promise<number | null> {
-  const r = await db.query<{ us: string }>(
-    `SELECT (extract(epoch FROM received_at) * 1000000)::bigint::text AS us
-       FROM ledger
-      WHERE coalesce(peer_cn, '') = $1 AND coalesce(hostname, '') = $2 AND received_at < $3::timestamptz AND format <> 'internal'
-      ORDER BY received_at DESC, seq DESC
-      LIMIT 1`,
-    [pair.peerKey, pair.hostKey, isoMicros(beforeUs)],
-  );
+  const r = await db.query<{ us: string }>(pairEventsSql('DESC', 'received_at < $3::timestamptz'), [pair.peerKey, pair.hostKey, isoMicros(beforeUs)]);
   return r.rows[0] ? Number(r.rows[0].us) : null;
 }
 
@@ -129,7 +180,7 @@ export async function silenceFindings(db: Queryable, fromUs: number, toUs: numbe
             (extract(epoch FROM l.received_at) * 1000000)::bigint::text AS at_us,
             l.event #>> '{unmapped,syslog_ledger_finding,silent_since_us}' AS since_us,
             l.event #>> '{unmapped,syslog_ledger_finding,resumed_at_us}' AS resumed_us
-       FROM ledger l
+       FROM ledger_rows l
       WHERE l.class_uid = 2004 AND l.format = 'internal'
         AND l.received_at >= $1::timestamptz AND l.received_at < $2::timestamptz
         AND ($3::text IS NULL OR l.chain = $3)

@@ -127,7 +127,6 @@ function peerOf(peer: PeerIdentity): Record<string, unknown> {
     if (peer.subject) q.subject = clean(peer.subject);
     if (peer.fingerprint) q.fingerprint = clean(peer.fingerprint);
     if (peer.address) q.address = clean(peer.address);
-    if (peer.transport) q.transport = peer.transport;
     p = Object.freeze(q);
     peerCache.set(peer, p);
   }

@@ -3,14 +3,14 @@
  * database: the tails of the RELP sessions the previous process stored last. Frames whose
  * acknowledgement a crash swallowed are the last ones those sessions committed.
  *
- * The one place that knows how a ledger row says "RELP" and "which session": `readRelpTails`.
- * Ledger rows (format v2) have no transport column; a RELP frame's event carries
- * `metadata.peer.transport = 'relp'` (src/normalize/index.ts), and its `peer_addr` (`ip:port`)
- * names the connection. Plain-TCP rows of the same certificate never become candidates. When the
- * row format moves the peer to a per-connection table (transport column, connection id per row),
- * this function is what changes.
+ * The one place that knows how the ledger says "RELP" and "which session": `readRelpTails`. Each
+ * format v3 row names its connection (`conn`, a row of `ledger_connections`), and a RELP session is
+ * one connection with `transport = 'relp'`. Plain-TCP rows of the same certificate never become
+ * candidates; nor do rows written before format v3, which do not record their transport.
  */
 import type pg from 'pg';
+import { sql } from 'kysely';
+import { db, run } from '../ledger/db.js';
 import { DIGEST_BYTES, SessionTail, StreamFrame, TAIL_FRAMES, UNKNOWN_DIGEST, type ResendIndex } from './resends.js';
 
 /** Rows read back from the chain's tail at start. */
@@ -33,17 +33,25 @@ export interface StoredRelpTail {
  * SEED_SESSIONS_PER_PEER sessions per peer (the most recent), in seq order.
  */
 export async function readRelpTails(client: pg.ClientBase, chain: string, rows = SEED_ROWS): Promise<StoredRelpTail[]> {
-  const res = await client.query<{ peer: string; session: string; d: Buffer; redacted: boolean; seq: string }>({
-    text: `SELECT coalesce(peer_cn, peer_sans[1], '') AS peer, peer_addr AS session,
-                  substring(sha256(raw) from 1 for ${DIGEST_BYTES}) AS d, (event->'raw_hmac') IS NOT NULL AS redacted, seq
-             FROM ledger
-            WHERE chain = $1 AND seq > (SELECT head_seq FROM chains WHERE chain = $1) - $2
-              AND event->'metadata'->'peer'->>'transport' = 'relp'
-            ORDER BY seq`,
-    values: [chain, rows],
-  });
+  const found = await run(
+    client,
+    db
+      .selectFrom('ledger as l')
+      .innerJoin('ledger_connections as c', (j) => j.onRef('c.chain', '=', 'l.chain').onRef('c.conn', '=', 'l.conn'))
+      .select([
+        sql<string>`coalesce(c.peer_cn, c.peer_sans[1], '')`.as('peer'),
+        sql<string>`l.conn::text`.as('session'),
+        sql<Buffer>`substring(sha256(l.raw) from 1 for ${sql.lit(DIGEST_BYTES)})`.as('d'),
+        sql<boolean>`(coalesce(l.ocsf, l.event) -> 'raw_hmac') IS NOT NULL`.as('redacted'),
+        sql<string>`l.seq::text`.as('seq'),
+      ])
+      .where('l.chain', '=', chain)
+      .where('c.transport', '=', 'relp')
+      .where(sql<boolean>`l.seq > (SELECT head_seq FROM chains WHERE chain = ${chain}) - ${rows}`)
+      .orderBy('l.seq'),
+  );
   const sessions = new Map<string, { peer: string; session: string; digests: string[]; lastSeq: number }>();
-  for (const r of res.rows) {
+  for (const r of found) {
     const id = `${r.peer}\0${r.session}`;
     let s = sessions.get(id);
     if (!s) sessions.set(id, (s = { peer: r.peer, session: r.session, digests: [], lastSeq: 0 }));

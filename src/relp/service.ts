@@ -91,9 +91,9 @@ export class RelpService {
       metrics: o.metrics,
       log,
       ...(o.proxy ? { proxy: o.proxy } : {}),
-      session: (io, tlsPeer) => {
-        // Stored with every event (metadata.peer.transport): how a restart tells RELP rows from TCP ones (src/relp/seed.ts).
-        const peer: PeerIdentity = { ...tlsPeer, transport: 'relp' };
+      // The listener marks these connections' identity `transport: 'relp'` (ledger_connections.transport):
+      // how a restart tells RELP sessions from TCP connections (src/relp/seed.ts).
+      session: (io, peer) => {
         const session = new RelpSession({
           peer,
           io,

@@ -33,7 +33,7 @@ import { STORED_MIN_LEVEL, insertNodes, readRowHashes, type PendingNode } from '
 import type { SigningKey, VerifyingKey } from '../ledger/signing.js';
 import { ZERO_HASH } from '../ledger/types.js';
 import { rowFindings } from '../ledger/verify.js';
-import { ARCHIVE_VERSION, DATA_SUFFIX, MANIFEST_SUFFIX, MANIFEST_TYPE, ROW_SELECT, fromDbRow, toStoredRow, type ArchiveManifest, type ChainRange, type DbArchiveRow } from './format.js';
+import { ARCHIVE_VERSION, DATA_SUFFIX, MANIFEST_SUFFIX, MANIFEST_TYPE, ROW_SELECT, fromDbRow, ledgerRowFrom, toStoredRow, type ArchiveManifest, type ChainRange, type DbArchiveRow } from './format.js';
 import { planRetention, quoteIdent, type PartitionPlan, type RetentionPlan } from './plan.js';
 import { formatPeriod, rowClasses, type RetentionPolicy, type SourceClass } from './policy.js';
 import {
@@ -228,7 +228,7 @@ async function archivePartition(client: pg.Client, pp: PartitionPlan, ctx: Ctx):
   async function* lines(): AsyncGenerator<string> {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      await client.query(`DECLARE archive_cur NO SCROLL CURSOR FOR ${ROW_SELECT} FROM ${quoteIdent(name)} ORDER BY chain, seq`);
+      await client.query(`DECLARE archive_cur NO SCROLL CURSOR FOR ${ROW_SELECT} FROM ${ledgerRowFrom(quoteIdent(name))} ORDER BY l.chain, l.seq`);
       for (;;) {
         const res = await client.query<DbArchiveRow>('FETCH 2000 FROM archive_cur');
         if (res.rows.length === 0) break;
@@ -245,7 +245,12 @@ async function archivePartition(client: pg.Client, pp: PartitionPlan, ctx: Ctx):
             st = { c, acc, nodes, prev: before?.prevHash ?? ZERO_HASH, firstHash: row.hash, lastHash: row.hash, before };
             ranges.set(row.chain, st);
           }
-          const stored = toStoredRow(row, db.syslog, db.event);
+          const stored = toStoredRow(row, db.syslog ?? 'null', db.event ?? 'null');
+          // A v3 row stores no prev_hash: the first of a chain in this partition chains from the archived boundary.
+          if (stored.prevHash.length === 0) {
+            stored.prevHash = st.prev;
+            row.prev_hash = st.prev.toString('hex');
+          }
           const re = rowFindings(stored.prevHash, stored);
           const problem = !stored.prevHash.equals(st.prev)
             ? 'prev_hash is not the previous row\'s hash'

@@ -10,7 +10,9 @@
  * hash, the Merkle frontier before and after the range, and the signed checkpoint that covers it
  * (with the row hashes between the range's end and the checkpoint, so its root can be recomputed).
  */
-import { LEDGER_ROW_SELECT, type DbRow } from '../ledger/verify.js';
+import { LEDGER_ROW_SELECT, ledgerRowFrom, ledgerRowSelect, toStored, type DbRow } from '../ledger/verify.js';
+import type { Connection } from '../ledger/row.js';
+import { v3FromJson, v3ToJson } from '../ledger/v3.js';
 import { basename, dirname, join } from 'node:path';
 import type { Checkpoint } from '../ledger/checkpoint.js';
 import { isoMicros } from '../ledger/copy.js';
@@ -55,6 +57,12 @@ export interface ArchiveRow {
   src_ip: string | null;
   prev_hash: string;
   hash: string;
+  /**
+   * A row in canonical form version 3: its stored columns (src/ledger/v3.ts v3ToJson) and its
+   * connection, which the hash covers; the fields above are then shown (peer_* from the connection,
+   * `event` assembled, `syslog` only facility and severity, `prev_hash` the previous row's hash).
+   */
+  v3?: { row: Record<string, unknown>; connection: Connection | null };
 }
 
 /** A frontier (RFC 9162 compact range [0, size)), hex. */
@@ -110,7 +118,9 @@ export function archivePaths(file: string): { data: string; manifest: string; ba
 
 /** The row as verify's StoredRow (for recomputeHash and liftedMismatches of src/ledger/verify.ts). */
 export function toStoredRow(r: ArchiveRow, syslogText: string, eventText: string): StoredRow {
+  const v3 = r.v3 === undefined ? undefined : { values: v3FromJson(r.v3.row), conn: r.v3.connection };
   return {
+    v3,
     chain: r.chain,
     seq: r.seq,
     receivedAtUs: r.received_at_us,
@@ -150,26 +160,40 @@ export function toChainedRecord(r: ArchiveRow): ChainedRecord {
 
 /** Columns read from a partition (or a restored table) for an archive line: the ledger's row select. */
 export const ROW_SELECT = LEDGER_ROW_SELECT;
+export { ledgerRowFrom, ledgerRowSelect };
 
 /** A partition row read with ROW_SELECT. */
 export type DbArchiveRow = DbRow;
 
 export function fromDbRow(r: DbArchiveRow): ArchiveRow {
   const us = Number(r.us);
+  const s = toStored(r);
+  if (s.v3 !== undefined) {
+    const v = s.v3.values;
+    return {
+      chain: r.chain, seq: s.seq, received_at_us: us, received_at: isoMicros(us), peer_cn: s.peerCn, peer_sans: s.peerSans, peer_addr: s.peerAddr,
+      format: r.format, truncated: r.truncated, parse_error: r.parse_error, raw_base64: r.raw.toString('base64'),
+      syslog: { facility: v.facility, severity: v.severity } as SyslogFields, event: JSON.parse(s.eventText) as OcsfEvent,
+      event_time: r.event_time, hostname: r.hostname, app_name: r.app_name, class_uid: r.class_uid, activity_id: r.activity_id,
+      status_id: r.status_id, severity_id: r.severity_id, user_name: r.user_name, actor_user: r.actor_user, src_ip: r.src_ip,
+      prev_hash: s.prevHash.toString('hex'), hash: r.hash.toString('hex'),
+      v3: { row: v3ToJson(v), connection: s.v3.conn },
+    };
+  }
   return {
     chain: r.chain,
     seq: Number(r.seq),
     received_at_us: us,
     received_at: isoMicros(us),
     peer_cn: r.peer_cn,
-    peer_sans: r.peer_sans,
-    peer_addr: r.peer_addr,
+    peer_sans: r.peer_sans ?? [],
+    peer_addr: r.peer_addr ?? '',
     format: r.format,
     truncated: r.truncated,
     parse_error: r.parse_error,
     raw_base64: r.raw.toString('base64'),
-    syslog: JSON.parse(r.syslog) as SyslogFields,
-    event: JSON.parse(r.event) as OcsfEvent,
+    syslog: JSON.parse(r.syslog ?? 'null') as SyslogFields,
+    event: JSON.parse(r.event ?? 'null') as OcsfEvent,
     event_time: r.event_time,
     hostname: r.hostname,
     app_name: r.app_name,
@@ -180,7 +204,7 @@ export function fromDbRow(r: DbArchiveRow): ArchiveRow {
     user_name: r.user_name,
     actor_user: r.actor_user,
     src_ip: r.src_ip,
-    prev_hash: r.prev_hash.toString('hex'),
+    prev_hash: (r.prev_hash ?? Buffer.alloc(0)).toString('hex'),
     hash: r.hash.toString('hex'),
   };
 }

@@ -30,8 +30,8 @@ export type SourceClass = (typeof SOURCE_CLASSES)[number];
  *   internal  records syslog-ledger writes itself (pipeline findings, retention records)
  */
 export const CLASS_SQL: Record<Exclude<SourceClass, 'default'>, string> = {
-  auth: `(class_uid BETWEEN 3001 AND 3006 OR syslog->>'facility' IN ('4', '10'))`,
-  debug: `(syslog->>'severity' = '7')`,
+  auth: `(class_uid BETWEEN 3001 AND 3006 OR coalesce(facility::text, syslog->>'facility') IN ('4', '10'))`,
+  debug: `(coalesce(severity::text, syslog->>'severity') = '7')`,
   internal: `(format = 'internal')`,
 };
 

@@ -18,8 +18,13 @@ import { canonicalJson } from '../ledger/canonical.js';
 import { COPY_COLUMNS, copyLine } from '../ledger/copy.js';
 import { recomputeHash } from '../ledger/verify.js';
 import { LedgerError } from '../errors.js';
-import { ROW_SELECT, fromDbRow, toChainedRecord, toStoredRow, type ArchiveManifest, type DbArchiveRow } from './format.js';
+import { ledgerRowFrom, ledgerRowSelect, fromDbRow, toChainedRecord, toStoredRow, type ArchiveManifest, type DbArchiveRow } from './format.js';
 import { quoteIdent } from './plan.js';
+import { copyValue, SQL_TYPE, V3_COPY_COLUMNS, V3_KIND, type Connection } from '../ledger/row.js';
+import { v3FromJson } from '../ledger/v3.js';
+
+/** The columns only version 3 rows have (after COPY_COLUMNS in a restored table), from the row definition. */
+const V3_ONLY: readonly string[] = V3_COPY_COLUMNS.filter((n) => !(COPY_COLUMNS as readonly string[]).includes(n));
 import { readManifest, verifyArchive, type ArchiveFinding, type VerifyArchiveOptions } from './verify-archive.js';
 import { archivePaths } from './format.js';
 
@@ -43,14 +48,14 @@ CREATE TABLE ${schema}.ledger (
   seq          bigint      NOT NULL CHECK (seq > 0),
   received_at  timestamptz NOT NULL,
   peer_cn      text,
-  peer_sans    text[]      NOT NULL DEFAULT '{}',
-  peer_addr    text        NOT NULL DEFAULT '',
+  peer_sans    text[],
+  peer_addr    text,
   format       text        NOT NULL,
   raw          bytea       NOT NULL,
   truncated    boolean     NOT NULL DEFAULT false,
   parse_error  text,
-  syslog       json        NOT NULL,
-  event        json        NOT NULL,
+  syslog       json,
+  event        json,
   event_time   timestamptz,
   hostname     text,
   app_name     text,
@@ -61,9 +66,22 @@ CREATE TABLE ${schema}.ledger (
   user_name    text,
   actor_user   text,
   src_ip       inet,
-  prev_hash    bytea       NOT NULL CHECK (length(prev_hash) = 32),
+  prev_hash    bytea       CHECK (length(prev_hash) = 32),
   hash         bytea       NOT NULL CHECK (length(hash) = 32),
+  -- Version 3 (src/ledger/row.ts V3_COLUMNS; migrations/009_ledger_v3.sql)
+${V3_ONLY.map((n) => `  ${n} ${SQL_TYPE[V3_KIND.get(n)!]},`).join('\n')}
   PRIMARY KEY (chain, seq)
+);
+CREATE TABLE ${schema}.ledger_connections (
+  chain            text    NOT NULL,
+  conn             bigint  NOT NULL,
+  transport        text    NOT NULL,
+  peer_addr        text    NOT NULL,
+  peer_cn          text,
+  peer_sans        text[]  NOT NULL,
+  peer_subject     text    NOT NULL,
+  peer_fingerprint text    NOT NULL,
+  PRIMARY KEY (chain, conn)
 );
 CREATE INDEX ON ${schema}.ledger (received_at);
 CREATE TABLE ${schema}.archive_manifest (
@@ -101,7 +119,9 @@ export async function restoreArchive(databaseUrl: string, file: string, opts: Re
       await client.query(`CREATE SCHEMA ${schema}`);
       await client.query(TABLE_DDL(schema));
       // 1. Verify while loading.
-      const copy = client.query(copyStreams.from(`COPY ${schema}.ledger (${COPY_COLUMNS.join(', ')}) FROM STDIN`));
+      // Rows of every version through one COPY: the columns of versions 1/2, then those only v3 has.
+      const copy = client.query(copyStreams.from(`COPY ${schema}.ledger (${[...COPY_COLUMNS, ...V3_ONLY].join(', ')}) FROM STDIN`));
+      const connections = new Map<string, { chain: string; conn: number; c: Connection }>();
       let copyError: Error | undefined;
       const copied = new Promise<void>((res, rej) => {
         copy.once('finish', res);
@@ -113,8 +133,16 @@ export async function restoreArchive(databaseUrl: string, file: string, opts: Re
         // Only rows that checked out are loaded; any finding rolls the whole load back below.
         onRow: async (row, ok) => {
           if (!ok || copyError) return;
-          const r = toChainedRecord(row);
-          if (!copy.write(copyLine(r, canonicalJson(row.syslog), canonicalJson(row.event)))) await once(copy, 'drain');
+          let line: string;
+          if (row.v3 !== undefined) {
+            const v = v3FromJson(row.v3.row) as unknown as Record<string, unknown>;
+            if (row.v3.connection) connections.set(`${row.chain}\u0000${String(v.conn)}`, { chain: row.chain, conn: v.conn as number, c: row.v3.connection });
+            line = `${[...COPY_COLUMNS, ...V3_ONLY].map((n) => { const k = V3_KIND.get(n); return k === undefined ? '\\N' : copyValue(k, v[n]); }).join('\t')}\n`;
+          } else {
+            const legacy = copyLine(toChainedRecord(row), canonicalJson(row.syslog), canonicalJson(row.event));
+            line = `${legacy.slice(0, -1)}${'\t\\N'.repeat(V3_ONLY.length)}\n`;
+          }
+          if (!copy.write(line)) await once(copy, 'drain');
         },
       });
       if (copyError === undefined) {
@@ -125,14 +153,19 @@ export async function restoreArchive(databaseUrl: string, file: string, opts: Re
         throw new RestoreRefusedError(file, `the archive does not verify (${report.findingCount} finding(s): ${report.findings.slice(0, 3).map((f) => `${f.kind}: ${f.detail}`).join('; ')}): nothing was restored`, report.findings);
       }
       if (copyError !== undefined) throw new RestoreRefusedError(file, `PostgreSQL refused a row: ${copyError.message}; nothing was restored`, [], { cause: copyError });
-      // 2. Read back and re-hash what PostgreSQL stored.
-      await client.query(`DECLARE restore_cur NO SCROLL CURSOR FOR ${ROW_SELECT} FROM ${schema}.ledger ORDER BY chain, seq`);
+      for (const { chain, conn, c } of connections.values()) {
+        await client.query(`INSERT INTO ${schema}.ledger_connections VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [chain, conn, c.transport, c.peer_addr, c.peer_cn, c.peer_sans, c.peer_subject, c.peer_fingerprint]);
+      }
+      // 2. Read back and re-hash what PostgreSQL stored (a v3 chain's first row chains from the archive's boundary).
+      const firstPrev = new Map(manifest.chains.map((c) => [c.chain, Buffer.from(c.first_prev_hash, 'hex')]));
+      await client.query(`DECLARE restore_cur NO SCROLL CURSOR FOR ${ledgerRowSelect(`${schema}.ledger`)} FROM ${ledgerRowFrom(`${schema}.ledger`, `${schema}.ledger_connections`)} ORDER BY l.chain, l.seq`);
       let stored = 0;
       for (;;) {
         const back = await client.query<DbArchiveRow>('FETCH 5000 FROM restore_cur');
         if (back.rows.length === 0) break;
         for (const db of back.rows) {
-          const s = toStoredRow(fromDbRow(db), db.syslog, db.event);
+          const s = toStoredRow(fromDbRow(db), db.syslog ?? 'null', db.event ?? 'null');
+          if (s.prevHash.length === 0) s.prevHash = firstPrev.get(s.chain) ?? s.prevHash;
           if (!recomputeHash(s.prevHash, s).hash.equals(s.hash)) {
             throw new RestoreRefusedError(file, `restored row chain "${s.chain}" seq ${s.seq} does not hash as archived (the database round trip changed it): nothing was restored`);
           }

@@ -24,6 +24,8 @@ import { MerkleAccumulator } from '../ledger/merkle.js';
 import type { VerifyingKey } from '../ledger/signing.js';
 import { ZERO_HASH } from '../ledger/types.js';
 import { rowFindings } from '../ledger/verify.js';
+import { canonicalJson } from '../ledger/canonical.js';
+import { v3EventOf } from '../ledger/v3.js';
 import { isoMicros } from '../ledger/copy.js';
 import { sha256File } from './files.js';
 import { ARCHIVE_VERSION, MANIFEST_TYPE, archivePaths, toStoredRow, type ArchiveManifest, type ArchiveRow, type ChainRange } from './format.js';
@@ -270,7 +272,9 @@ function checkRow(st: ChainState, row: ArchiveRow, lineNo: number, find: (k: Arc
   try {
     if (row.received_at !== isoMicros(row.received_at_us)) throw new Error(`received_at ${row.received_at} is not received_at_us ${row.received_at_us}`);
     const stored = toStoredRow(row, JSON.stringify(row.syslog), JSON.stringify(row.event));
-    const { hashOk, badColumns: bad } = rowFindings(prevHash, stored);
+    let { hashOk, badColumns: bad } = rowFindings(prevHash, stored);
+    // A v3 row: the event shown must be the one its hashed columns give.
+    if (hashOk && stored.v3?.conn && canonicalJson(v3EventOf(stored.v3.values, stored.v3.conn)) !== canonicalJson(row.event)) hashOk = false;
     if (!hashOk) {
       ok = false;
       find('hash_mismatch', chain, row.seq, `line ${lineNo}: row content does not match its hash`);

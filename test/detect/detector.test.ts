@@ -89,7 +89,7 @@ describe('detector on the real writer, and rebuilt from the ledger', () => {
 
     const rows = await query<{ seq: string; format: string; class_uid: number; msgid: string | null; refs: Array<{ chain: string; seq: number }> | null }>(
       db.url,
-      `SELECT seq::text, format, class_uid, syslog->>'msgid' AS msgid, event->'unmapped'->'syslog_ledger_detection'->'refs' AS refs FROM ledger WHERE chain = 'det' ORDER BY seq`,
+      `SELECT seq::text, format, class_uid, msgid, event->'unmapped'->'syslog_ledger_detection'->'refs' AS refs FROM ledger WHERE chain = 'det' ORDER BY seq`,
     );
     const findings = rows.filter((r) => r.format === 'internal');
     expect(findings.map((f) => f.msgid)).toEqual(['detection.new_root_user', 'detection.brute_force_source']);

@@ -35,15 +35,15 @@ describe('serve with --detections and redaction', () => {
     const findings = await waitFor(async () => {
       const rows = await query<{ seq: string; refs: Array<{ chain: string; seq: number }> }>(
         server.databaseUrl,
-        `SELECT seq::text, event->'unmapped'->'syslog_ledger_detection'->'refs' AS refs FROM ledger WHERE class_uid = 2004 AND syslog->>'msgid' = 'detection.brute_force_source'`,
+        `SELECT seq::text, event->'unmapped'->'syslog_ledger_detection'->'refs' AS refs FROM ledger_rows WHERE class_uid = 2004 AND syslog->>'msgid' = 'detection.brute_force_source'`,
       );
       return rows.length > 0 ? rows : undefined;
     }, 20_000);
     expect(findings).toHaveLength(1);
     const named = await query<{ msg: string }>(
       server.databaseUrl,
-      `SELECT e.syslog->>'message' AS msg FROM ledger f CROSS JOIN LATERAL json_array_elements(f.event->'unmapped'->'syslog_ledger_detection'->'refs') r
-       JOIN ledger e ON e.chain = r->>'chain' AND e.seq = (r->>'seq')::bigint WHERE f.seq = $1 ORDER BY e.seq`,
+      `SELECT e.syslog->>'message' AS msg FROM ledger_rows f CROSS JOIN LATERAL json_array_elements(f.event->'unmapped'->'syslog_ledger_detection'->'refs') r
+       JOIN ledger_rows e ON e.chain = r->>'chain' AND e.seq = (r->>'seq')::bigint WHERE f.seq = $1 ORDER BY e.seq`,
       [findings[0]!.seq],
     );
     expect(named).toHaveLength(5);
@@ -51,12 +51,12 @@ describe('serve with --detections and redaction', () => {
 
     const secret = await query<{ raw: Buffer; redactions: string[]; hmac: string }>(
       server.databaseUrl,
-      `SELECT raw, event->'redactions' AS redactions, event->>'raw_hmac' AS hmac FROM ledger WHERE syslog->>'app_name' = 'billing'`,
+      `SELECT raw, event->'redactions' AS redactions, event->>'raw_hmac' AS hmac FROM ledger_rows WHERE syslog->>'app_name' = 'billing'`,
     );
     expect(secret[0]!.raw.toString()).toContain('password=<redacted:password>');
     expect(secret[0]!.redactions).toEqual(['password']);
     expect(secret[0]!.hmac).toMatch(/^[0-9a-f]{64}$/);
-    const all = await query<{ n: string }>(server.databaseUrl, `SELECT count(*) AS n FROM ledger WHERE convert_from(raw, 'UTF8') LIKE '%hunter2%' OR event::text LIKE '%hunter2%' OR syslog::text LIKE '%hunter2%'`);
+    const all = await query<{ n: string }>(server.databaseUrl, `SELECT count(*) AS n FROM ledger_rows WHERE convert_from(raw, 'UTF8') LIKE '%hunter2%' OR event::text LIKE '%hunter2%' OR syslog::text LIKE '%hunter2%'`);
     expect(Number(all[0]!.n)).toBe(0);
 
     const text = await scrape(server.metricsPort);
@@ -74,9 +74,9 @@ describe('serve with --detections and redaction', () => {
     expect(rebuilt.findings).toBe(1);
     const socket = await connect(server.port, { cert: server.pki.client, key: server.pki.clientKey, ca: server.pki.ca });
     await sendAndClose(socket, `<38>${stamp(Date.now())} bastion sshd[800]: Failed password for root from 203.0.113.44 port 42000 ssh2\n`);
-    await waitFor(async () => Number((await query<{ n: string }>(server.databaseUrl, `SELECT count(*) AS n FROM ledger WHERE syslog->>'message' LIKE '%port 42000%'`))[0]!.n) === 1, 15_000);
+    await waitFor(async () => Number((await query<{ n: string }>(server.databaseUrl, `SELECT count(*) AS n FROM ledger_rows WHERE syslog->>'message' LIKE '%port 42000%'`))[0]!.n) === 1, 15_000);
     await new Promise((r) => setTimeout(r, 500));
-    const n = await query<{ n: string }>(server.databaseUrl, `SELECT count(*) AS n FROM ledger WHERE class_uid = 2004 AND syslog->>'msgid' LIKE 'detection.%'`);
+    const n = await query<{ n: string }>(server.databaseUrl, `SELECT count(*) AS n FROM ledger_rows WHERE class_uid = 2004 AND syslog->>'msgid' LIKE 'detection.%'`);
     expect(Number(n[0]!.n)).toBe(1);
   });
 });

@@ -48,8 +48,8 @@ async function headSeq(url: string): Promise<number> {
 
 /** The rows after `after`: the sender's (count, distinct raw) and the server's own, by msgid. */
 async function rowsAfter(url: string, after: number) {
-  const sender = (await query<{ n: string; d: string }>(url, `SELECT count(*) AS n, count(DISTINCT raw) AS d FROM ledger WHERE seq > $1 AND format <> 'internal'`, [after]))[0]!;
-  const own = await query<{ msgid: string; message: string; event: Record<string, unknown> }>(url, `SELECT syslog->>'msgid' AS msgid, event->>'message' AS message, event FROM ledger WHERE seq > $1 AND format = 'internal' ORDER BY seq`, [after]);
+  const sender = (await query<{ n: string; d: string }>(url, `SELECT count(*) AS n, count(DISTINCT raw) AS d FROM ledger_rows WHERE seq > $1 AND format <> 'internal'`, [after]))[0]!;
+  const own = await query<{ msgid: string; message: string; event: Record<string, unknown> }>(url, `SELECT syslog->>'msgid' AS msgid, event->>'message' AS message, event FROM ledger_rows WHERE seq > $1 AND format = 'internal' ORDER BY seq`, [after]);
   return { sender: Number(sender.n), distinct: Number(sender.d), own };
 }
 
@@ -184,7 +184,7 @@ describe('no finding storms: a client built to trigger every finding kind', () =
     }
     const socket = await connect(server.port, { cert: server.pki.client, key: server.pki.clientKey, ca: server.pki.ca });
     await sendInterleaved([socket], [frames], 2000);
-    await waitFor(async () => Number((await query<{ n: string }>(server.databaseUrl, `SELECT count(*) AS n FROM ledger WHERE format <> 'internal'`))[0]!.n) >= 100_000, 240_000, 500);
+    await waitFor(async () => Number((await query<{ n: string }>(server.databaseUrl, `SELECT count(*) AS n FROM ledger_rows WHERE format <> 'internal'`))[0]!.n) >= 100_000, 240_000, 500);
     await new Promise((r) => setTimeout(r, 6000)); // a summary interval: summaries go through the cap too
 
     const text = await scrape(server.metricsPort);
@@ -201,7 +201,7 @@ describe('no finding storms: a client built to trigger every finding kind', () =
     // Stopping writes the notices of the minutes not over yet.
     expect(await server.stop()).toBe(0);
     const minutes = Math.ceil((Date.now() - started) / 60_000);
-    const own = await query<{ msgid: string; event: { unmapped: { syslog_ledger_finding?: { source: string; suppressed: number } } } }>(server.databaseUrl, `SELECT syslog->>'msgid' AS msgid, event FROM ledger WHERE format = 'internal' ORDER BY seq`);
+    const own = await query<{ msgid: string; event: { unmapped: { syslog_ledger_finding?: { source: string; suppressed: number } } } }>(server.databaseUrl, `SELECT syslog->>'msgid' AS msgid, event FROM ledger_rows WHERE format = 'internal' ORDER BY seq`);
     const notices = own.filter((o) => o.msgid === 'finding.suppressed');
     const findings = own.filter((o) => o.msgid !== 'finding.suppressed');
     // Two sources wrote: the client's certificate (its streams and detections) and the silent ghost.
@@ -218,7 +218,7 @@ describe('no finding storms: a client built to trigger every finding kind', () =
     expect(noticed, JSON.stringify(suppressedKinds.map((m) => m.slice(1)))).toBeGreaterThanOrEqual(suppressed);
     expect(notices.map((o) => o.event.unmapped.syslog_ledger_finding!.source)).toEqual(notices.map(() => CN));
 
-    const sender = (await query<{ n: string; d: string }>(server.databaseUrl, `SELECT count(*) AS n, count(DISTINCT raw) AS d FROM ledger WHERE format <> 'internal'`))[0]!;
+    const sender = (await query<{ n: string; d: string }>(server.databaseUrl, `SELECT count(*) AS n, count(DISTINCT raw) AS d FROM ledger_rows WHERE format <> 'internal'`))[0]!;
     expect(Number(sender.n)).toBe(100_000);
     expect(Number(sender.d)).toBe(100_000);
     const v = await server.cli(['verify']);

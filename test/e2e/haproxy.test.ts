@@ -149,7 +149,7 @@ describe.skipIf(!haproxy)('three servers behind HAProxy (send-proxy-v2), kill -9
 
     // Wait until every server has committed something, then kill the one with the most connections.
     await waitFor(async () => {
-      const r = await query<{ n: number }>(db.url, "SELECT count(DISTINCT chain)::int AS n FROM ledger WHERE syslog->>'message' LIKE $1", [`lg-${run}-%`]);
+      const r = await query<{ n: number }>(db.url, "SELECT count(DISTINCT chain)::int AS n FROM ledger_rows WHERE syslog->>'message' LIKE $1", [`lg-${run}-%`]);
       return r[0]!.n === 3 || (await sleep(0), undefined);
     }, 30_000);
     await sleep(1500);
@@ -173,7 +173,7 @@ describe.skipIf(!haproxy)('three servers behind HAProxy (send-proxy-v2), kill -9
     // Everything the survivors received is committed once the senders stop: wait for the count to settle.
     let stored = -1;
     await waitFor(async () => {
-      const r = await query<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM ledger WHERE syslog->>'message' LIKE $1", [`lg-${run}-%`]);
+      const r = await query<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM ledger_rows WHERE syslog->>'message' LIKE $1", [`lg-${run}-%`]);
       const settled = r[0]!.n === stored;
       stored = r[0]!.n;
       return settled || (await sleep(900), undefined);
@@ -181,7 +181,7 @@ describe.skipIf(!haproxy)('three servers behind HAProxy (send-proxy-v2), kill -9
 
     const rows = await query<{ chain: string; peer_addr: string; m: string; received_at: Date }>(
       db.url,
-      "SELECT chain, peer_addr, syslog->>'message' AS m, received_at FROM ledger WHERE syslog->>'message' LIKE $1",
+      "SELECT chain, peer_addr, syslog->>'message' AS m, received_at FROM ledger_rows WHERE syslog->>'message' LIKE $1",
       [`lg-${run}-%`],
     );
     const seen = senders.map((s) => new Uint16Array(s.written));
@@ -229,7 +229,7 @@ describe.skipIf(!haproxy)('three servers behind HAProxy (send-proxy-v2), kill -9
       // rsyslog's connection may have been on the victim: what it lost (or sent twice) is measured, not asserted.
       let got: Array<{ m: string }> = [];
       await waitFor(async () => {
-        got = await query<{ m: string }>(db.url, "SELECT syslog->>'message' AS m FROM ledger WHERE syslog->>'message' LIKE $1", [`audit run=${run} %`]);
+        got = await query<{ m: string }>(db.url, "SELECT syslog->>'message' AS m FROM ledger_rows WHERE syslog->>'message' LIKE $1", [`audit run=${run} %`]);
         return got.length >= N_RSYSLOG || undefined;
       }, 45_000).catch(() => undefined);
       const t = tally(rsyslogLines, got.map((g) => g.m));
@@ -253,7 +253,7 @@ describe.skipIf(!haproxy)('three servers behind HAProxy (send-proxy-v2), kill -9
     const summary = JSON.parse(full.stdout) as { chain_sets: { checkpoints: number; chains: number } };
     expect(summary.chain_sets.checkpoints).toBeGreaterThan(0);
     expect(summary.chain_sets.chains).toBeGreaterThanOrEqual(3);
-    await query(db.url, `SET session_replication_role = replica; DELETE FROM ledger WHERE chain = '${victimChain}'; DELETE FROM chains WHERE chain = '${victimChain}'`);
+    await query(db.url, `SET session_replication_role = replica; DELETE FROM ledger_rows WHERE chain = '${victimChain}'; DELETE FROM chains WHERE chain = '${victimChain}'`);
     const dropped = await survivors[0]!.cli(all.filter((a) => a !== '--json'));
     expect(dropped.code).toBe(1);
     // Found either way: the last checkpoint lists it and the ledger has it no more, or (a running
@@ -262,10 +262,10 @@ describe.skipIf(!haproxy)('three servers behind HAProxy (send-proxy-v2), kill -9
 
     // RELP through the balancer's RELP frontend (send-proxy-v2 to the servers' --relp-listen): every
     // frame acknowledged after its COMMIT, so the PROXY header was read before TLS there too.
-    const relpBefore = (await query<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM ledger WHERE app_name IS NOT NULL"))[0]!.n;
+    const relpBefore = (await query<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM ledger_rows WHERE app_name IS NOT NULL"))[0]!.n;
     const relp = await relpLoad({ host: '127.0.0.1', port: lb!.relpPort, ca: readFileSync(pki.ca), cert: readFileSync(pki.client), key: readFileSync(pki.clientKey) }, 200, 32);
     expect(relp.frames).toBe(200);
-    expect((await query<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM ledger WHERE app_name IS NOT NULL"))[0]!.n).toBeGreaterThanOrEqual(relpBefore + 200);
+    expect((await query<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM ledger_rows WHERE app_name IS NOT NULL"))[0]!.n).toBeGreaterThanOrEqual(relpBefore + 200);
 
     // A second process for a chain a survivor writes is refused at start (one writer per chain).
     const survivorChain = `s${servers.indexOf(survivors[0]!) + 1}`;

@@ -89,7 +89,7 @@ describe('silent sources: learned, ledgered once per episode, kept across a rest
     }, 15_000);
     const [lastBefore] = await query<{ us: string }>(
       server.databaseUrl,
-      `SELECT (extract(epoch FROM max(received_at)) * 1000000)::bigint::text AS us FROM ledger WHERE peer_cn = $1 AND format <> 'internal'`,
+      `SELECT (extract(epoch FROM max(received_at)) * 1000000)::bigint::text AS us FROM ledger_rows WHERE peer_cn = $1 AND format <> 'internal'`,
       [C.cn],
     );
     // The silence starts at c's last event, exactly as the ledger has it.
@@ -118,7 +118,7 @@ describe('silent sources: learned, ledgered once per episode, kept across a rest
     }, 15_000);
     const [firstAfter] = await query<{ us: string }>(
       server.databaseUrl,
-      `SELECT (extract(epoch FROM min(received_at)) * 1000000)::bigint::text AS us FROM ledger WHERE peer_cn = $1 AND format <> 'internal' AND received_at > $2::timestamptz`,
+      `SELECT (extract(epoch FROM min(received_at)) * 1000000)::bigint::text AS us FROM ledger_rows WHERE peer_cn = $1 AND format <> 'internal' AND received_at > $2::timestamptz`,
       [C.cn, isoMicros(silent!.silent_since_us!)],
     );
     expect(resumed).toHaveLength(1);
@@ -182,7 +182,7 @@ describe('the inventory file: sources that must send, re-read on SIGHUP', () => 
     const forgotten = await waitFor(async () => {
       const r = await query<{ f: { source: string; reason: string } }>(
         server.databaseUrl,
-        `SELECT event -> 'unmapped' -> 'syslog_ledger_finding' AS f FROM ledger WHERE format = 'internal' AND event #>> '{finding_info,types,0}' = 'source_forgotten'`,
+        `SELECT event -> 'unmapped' -> 'syslog_ledger_finding' AS f FROM ledger_rows WHERE format = 'internal' AND event #>> '{finding_info,types,0}' = 'source_forgotten'`,
       );
       return r.length ? r : undefined;
     }, 15_000);

@@ -32,7 +32,7 @@ describe('walking skeleton: mTLS in, hash-chained ledger out, verify', () => {
     await waitFor(async () => Number((await query(server.databaseUrl, 'SELECT count(*) AS n FROM ledger'))[0]!.n) === N);
     const rows = await query<{ seq: string; format: string; peer_cn: string; msg: string; ts: string; hostname: string; raw: Buffer }>(
       server.databaseUrl,
-      `SELECT seq, format, peer_cn, syslog->>'message' AS msg, syslog->>'timestamp' AS ts, hostname, raw FROM ledger WHERE chain = 'test-chain' ORDER BY seq`,
+      `SELECT seq, format, peer_cn, syslog->>'message' AS msg, syslog->>'timestamp' AS ts, hostname, raw FROM ledger_rows WHERE chain = 'test-chain' ORDER BY seq`,
     );
     expect(rows).toHaveLength(N);
     rows.forEach((r, i) => {
@@ -69,7 +69,7 @@ describe('walking skeleton: mTLS in, hash-chained ledger out, verify', () => {
       server.databaseUrl,
       `BEGIN;
        ALTER TABLE ledger DISABLE TRIGGER ledger_no_update_delete;
-       UPDATE ledger SET syslog = jsonb_set(syslog::jsonb, '{message}', '"nothing happened"')::json WHERE chain = 'test-chain' AND seq = 500;
+       UPDATE ledger SET ocsf = (coalesce(ocsf::jsonb, '{}') || '{"message": "nothing happened"}')::json WHERE chain = 'test-chain' AND seq = 500;
        ALTER TABLE ledger ENABLE TRIGGER ledger_no_update_delete;
        COMMIT;`,
     );
@@ -94,7 +94,7 @@ describe('walking skeleton: mTLS in, hash-chained ledger out, verify', () => {
     expect(metricValue(text, 'syslog_ledger_tls_refusals_total', { reason: 'no_certificate' })).toBe(1);
     expect(metricValue(text, 'syslog_ledger_tls_refusals_total', { reason: 'unknown_ca' })).toBe(1);
     // Nothing from a refused peer reached the ledger.
-    const probes = await query(server.databaseUrl, `SELECT count(*) AS n FROM ledger WHERE syslog->>'message' = 'probe'`);
+    const probes = await query(server.databaseUrl, `SELECT count(*) AS n FROM ledger_rows WHERE syslog->>'message' = 'probe'`);
     expect(Number(probes[0]!.n)).toBe(0);
   });
 
@@ -104,7 +104,7 @@ describe('walking skeleton: mTLS in, hash-chained ledger out, verify', () => {
     await new Promise((r) => setTimeout(r, 200));
     const code = await server.stop('SIGTERM');
     expect(code).toBe(0);
-    const rows = await query(server.databaseUrl, `SELECT count(*) AS n FROM ledger WHERE syslog->>'message' = 'last words'`);
+    const rows = await query(server.databaseUrl, `SELECT count(*) AS n FROM ledger_rows WHERE syslog->>'message' = 'last words'`);
     expect(Number(rows[0]!.n)).toBe(1);
     socket.destroy();
   });

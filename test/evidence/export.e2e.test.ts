@@ -8,8 +8,8 @@ import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalRowOfLine, type EvidenceLine } from '../../src/evidence/format.js';
-import { chainHash, type CanonicalRow } from '../../src/ledger/canonical.js';
+import { canonicalRowOfLine, v3LineHash, type EvidenceLine } from '../../src/evidence/format.js';
+import { canonicalJson, chainHash, type CanonicalRow } from '../../src/ledger/canonical.js';
 import { query } from '../helpers/db.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { connect, sendAndClose, waitFor } from '../helpers/tls-client.js';
@@ -125,9 +125,16 @@ describe('export / verify-evidence', () => {
       let prev: string | undefined;
       for (const [i, text] of lines.entries()) {
         const line = JSON.parse(text) as EvidenceLine;
-        if (i === 7) (line.event as { message: string }).message += ' (edited)';
+        if (i === 7) {
+          // Format v3: the row's stored OCSF part (or its whole event) and the event shown, both edited.
+          const ev = line.event as { message: string };
+          ev.message += ' (edited)';
+          const row = line.leaf.row!;
+          if (row.ocsf !== null) row.ocsf = canonicalJson({ ...(JSON.parse(row.ocsf as string) as object), message: ev.message });
+          else row.event = canonicalJson(ev);
+        }
         if (prev !== undefined) line.leaf.prev_hash = prev;
-        line.leaf.hash = chainHash(Buffer.from(line.leaf.prev_hash, 'hex'), canonicalRowOfLine(line) as CanonicalRow).toString('hex');
+        line.leaf.hash = line.leaf.v === 3 ? (v3LineHash(line) as Buffer).toString('hex') : chainHash(Buffer.from(line.leaf.prev_hash, 'hex'), canonicalRowOfLine(line) as CanonicalRow).toString('hex');
         prev = line.leaf.hash;
         out.push(JSON.stringify(line));
       }

@@ -57,7 +57,7 @@ describe('canonical form version 2', () => {
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
     try {
-      for await (const batch of readChain(c, CHAIN)) for (const r of batch) expect(recomputeHash(r.prevHash, r).version).toBe(2);
+      for await (const batch of readChain(c, CHAIN)) for (const r of batch) expect(recomputeHash(r.prevHash, r).version).toBe(3);
     } finally {
       await c.end();
     }

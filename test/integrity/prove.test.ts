@@ -7,12 +7,19 @@ import { canonicalJson, chainHash } from '../../src/ledger/canonical.js';
 import { Checkpointer } from '../../src/ledger/checkpointer.js';
 import { loadOrCreateSigningKey, type SigningKey } from '../../src/ledger/signing.js';
 import { appendCanonicalRows, createDb, tamper, tempDir, type TestDb } from './helpers.js';
+import pino from 'pino';
+import { LedgerWriter } from '../../src/ledger/writer.js';
+import { Metrics } from '../../src/metrics/registry.js';
+import { toRecord } from '../../src/pipeline.js';
+import type { PeerIdentity } from '../../src/listener/identity.js';
 
 let db: TestDb;
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let key: SigningKey;
 let pub: string;
 const CHAIN = 'web1';
+/** Rows 1301-1500 of the chain: format v3, as serve writes now. */
+const V3_CHAIN = CHAIN;
 
 async function prove(args: string[]): Promise<{ code: number; doc: unknown; err: string }> {
   let out = '';
@@ -40,6 +47,22 @@ beforeAll(async () => {
   // A chain written before canonical form version 2 (seq 1-600), then by a version 2 writer.
   const rows = [...(await appendCanonicalRows(db.pool, CHAIN, 600, 1)), ...(await appendCanonicalRows(db.pool, CHAIN, 700))];
   for (let i = 0; i < rows.length; i += 100) await cpr.onCommitted(CHAIN, rows.slice(i, i + 100));
+  // Ledger format v3 (what serve writes): real frames through the real writer, on two connections.
+  const metrics = new Metrics({ defaultMetrics: false });
+  const writer = new LedgerWriter({
+    databaseUrl: db.url, chain: V3_CHAIN, metrics, log: pino({ level: 'silent' }), batchMaxEvents: 50, queueMaxEvents: 10_000, queueMaxBytes: 1 << 24,
+    onCommitted: (committed) => cpr.onCommitted(V3_CHAIN, committed),
+  });
+  await writer.start();
+  const peers: PeerIdentity[] = [
+    { cn: 'client1.example.com', sans: ['DNS:client1.example.com'], subject: 'CN=client1.example.com', fingerprint: 'ab'.repeat(32), address: '127.0.0.1:50001' },
+    { cn: 'client2.example.com', sans: [], subject: 'CN=client2.example.com', fingerprint: 'cd'.repeat(32), address: '127.0.0.1:50002', transport: 'relp' },
+  ];
+  for (let i = 1; i <= 200; i++) {
+    const raw = Buffer.from(`<38>Nov 28 12:00:01 bastion sshd[${1000 + i}]: Failed password for user${i} from 203.0.113.${i % 250} port ${40000 + i} ssh2`);
+    writer.enqueue(toRecord({ raw, body: raw, truncated: false, framing: 'lf' }, peers[i % 2]!, Date.UTC(2026, 10, 28) * 1000 + i, { format: 'auto', timeZone: 'UTC' }, metrics));
+  }
+  await writer.close();
   await cpr.close();
 });
 afterAll(async () => {
@@ -48,12 +71,32 @@ afterAll(async () => {
 });
 
 describe('prove / verify-proof', () => {
+  it('a format v3 event: the proof carries the event, its sender and its stored row; verify-proof checks all three', async () => {
+    const r = await prove(['--chain', V3_CHAIN, '--seq', '1377']);
+    expect(r.code, r.err).toBe(0);
+    const doc = r.doc as InclusionProofDoc;
+    expect(doc.event.peer_cn).toBe('client2.example.com');
+    expect(doc.event.v3?.connection).toMatchObject({ transport: 'relp', peer_addr: '127.0.0.1:50002', peer_cn: 'client2.example.com' });
+    const ev = doc.event.event as { message: string; user: { name: string }; metadata: { peer: { cn: string } } };
+    expect(ev.message).toBe('Failed password for user77 from 203.0.113.77 port 40077 ssh2');
+    expect(ev.user.name).toBe('user77');
+    expect(ev.metadata.peer.cn).toBe('client2.example.com');
+    expect((await verifyProof(doc)).out).toMatch(/^valid: event seq 1377/);
+    // The event, the sender or the stored row changed: invalid.
+    const changedEvent = { ...doc, event: { ...doc.event, event: { ...ev, message: 'nothing happened' } } };
+    expect((await verifyProof(changedEvent)).out).toMatch(/the event shown is not the one its v3 row gives/);
+    const changedSender = { ...doc, event: { ...doc.event, peer_cn: 'trusted.example.com' } };
+    expect((await verifyProof(changedSender)).out).toMatch(/the sender shown is not the row's connection/);
+    const changedConn = { ...doc, event: { ...doc.event, peer_cn: 'trusted.example.com', v3: { ...doc.event.v3!, connection: { ...doc.event.v3!.connection!, peer_cn: 'trusted.example.com' } } } };
+    expect((await verifyProof(changedConn)).out).toMatch(/does not hash to row_hash/);
+  });
+
   it('prove: an inclusion proof for event N verifies offline with the public key', async () => {
     const r = await prove(['--chain', CHAIN, '--seq', '777']);
     expect(r.code).toBe(0);
     const doc = r.doc as InclusionProofDoc;
-    expect(doc).toMatchObject({ type: 'syslog-ledger/inclusion-proof', chain: CHAIN, seq: 777, leaf_index: 776, tree_size: 1300, ledger_id: db.ledgerId });
-    expect(doc.proof.length).toBeLessThanOrEqual(Math.ceil(Math.log2(1300)));
+    expect(doc).toMatchObject({ type: 'syslog-ledger/inclusion-proof', chain: CHAIN, seq: 777, leaf_index: 776, tree_size: 1500, ledger_id: db.ledgerId });
+    expect(doc.proof.length).toBeLessThanOrEqual(Math.ceil(Math.log2(1500)));
     expect(Buffer.from(doc.event.raw_base64, 'base64').toString()).toContain('user777');
     expect(doc.event.columns).toMatchObject({ user_name: 'user777', src_ip: '2001:db8::309', event_time: '2023-11-14T22:13:20.123456Z' });
     const v = await verifyProof(doc);
@@ -115,7 +158,7 @@ describe('prove / verify-proof', () => {
     expect(c.code).toBe(0);
     const doc = c.doc as ConsistencyProofDoc;
     expect(doc.first.tree_size).toBe(1000);
-    expect(doc.second.tree_size).toBe(1300);
+    expect(doc.second.tree_size).toBe(1500);
     const v = await verifyProof(doc);
     expect(v.out).toMatch(/^valid: chain "web1"/);
     const wrong = { ...doc, proof: doc.proof.slice(1) };
@@ -126,7 +169,7 @@ describe('prove / verify-proof', () => {
 
   it('prove: refuses events no checkpoint covers yet, and unknown seqs', async () => {
     await appendCanonicalRows(db.pool, CHAIN, 3);
-    const r = await prove(['--chain', CHAIN, '--seq', '1302']);
+    const r = await prove(['--chain', CHAIN, '--seq', '1502']);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/not covered by a checkpoint yet/);
     expect((await prove(['--chain', CHAIN, '--seq', '12', '--tree-size', '999'])).code).toBe(2);

@@ -161,24 +161,30 @@ describe('verify against a superuser who disables the guard triggers', () => {
     expect(findings(r.out)).toEqual(['1234 hash_mismatch']);
   });
 
-  it('changed jsonb field (event, not lifted): hash_mismatch at that seq', async () => {
+  it('changed stored OCSF part (the message the view shows overridden): hash_mismatch at that seq', async () => {
     const url = await cloneLedger();
     await asSuperuser(url, async (c) => {
-      await c.query(`UPDATE ledger SET event = jsonb_set(event::jsonb, '{message}', '"nothing to see"')::json WHERE chain = $1 AND seq = 2001`, [CHAIN]);
+      await c.query(`UPDATE ledger SET ocsf = (ocsf::jsonb || '{"message": "nothing to see"}')::json WHERE chain = $1 AND seq = 2001`, [CHAIN]);
     });
+    expect((await query<{ m: string }>(url, `SELECT event->>'message' AS m FROM ocsf_events WHERE chain = $1 AND seq = 2001`, [CHAIN]))[0]!.m).toBe('nothing to see');
     const r = await verify(url);
     expect(r.code).toBe(1);
     expect(findings(r.out)).toEqual(['2001 hash_mismatch']);
   });
 
-  it('changed peer identity (certificate CN and SANs): hash_mismatch at that seq', async () => {
+  it('changed peer identity (certificate CN and SANs, stored once per connection): hash_mismatch at every row of that connection', async () => {
     const url = await cloneLedger();
+    // The first burst came on one connection: rows 1..BURST reference it.
+    const conn = (await query<{ conn: string }>(url, 'SELECT conn FROM ledger WHERE chain = $1 AND seq = 7', [CHAIN]))[0]!.conn;
     await asSuperuser(url, async (c) => {
-      await c.query(`UPDATE ledger SET peer_cn = 'trusted.example.com', peer_sans = '{DNS:trusted.example.com}' WHERE chain = $1 AND seq = 7`, [CHAIN]);
+      await c.query('ALTER TABLE ledger_connections DISABLE TRIGGER USER');
+      await c.query(`UPDATE ledger_connections SET peer_cn = 'trusted.example.com', peer_sans = '{DNS:trusted.example.com}' WHERE chain = $1 AND conn = $2`, [CHAIN, conn]);
+      await c.query('ALTER TABLE ledger_connections ENABLE TRIGGER USER');
     });
     const r = await verify(url);
     expect(r.code).toBe(1);
-    expect(findings(r.out)).toEqual(['7 hash_mismatch']);
+    expect(findings(r.out)).toEqual(Array.from({ length: BURST }, (_, i) => `${i + 1} hash_mismatch`));
+    expect(r.out).toMatch(new RegExp(`seq=7 hash_mismatch: .*connection ${conn}`));
   });
 
   it('changed received_at by one microsecond: hash_mismatch at that seq', async () => {
@@ -191,10 +197,11 @@ describe('verify against a superuser who disables the guard triggers', () => {
     expect(findings(r.out)).toEqual(['2999 hash_mismatch']);
   });
 
-  it('changed lifted columns only (user_name, src_ip): hash_mismatch (canonical form v2 covers them) and column_mismatch naming the columns', async () => {
+  it('changed lifted columns only (user_name, src_ip): hash_mismatch (canonical form v3 covers them) and column_mismatch naming the columns', async () => {
     const url = await cloneLedger();
     // seq 11 is message(10): sshd "Accepted publickey for alice from 198.51.100.11".
     const before = await query<{ user_name: string; src_ip: string }>(url, `SELECT user_name, host(src_ip) AS src_ip FROM ledger WHERE chain = $1 AND seq = 11`, [CHAIN]);
+    // canonical form v3 covers them as v2 did; the diagnosis compares them with the event the row gives.
     expect(before[0]).toEqual({ user_name: 'alice', src_ip: '198.51.100.11' });
     await asSuperuser(url, async (c) => {
       await c.query(`UPDATE ledger SET user_name = 'mallory', src_ip = '10.0.0.1' WHERE chain = $1 AND seq = 11`, [CHAIN]);
@@ -218,7 +225,7 @@ describe('verify against a superuser who disables the guard triggers', () => {
     expect(r.out).toMatch(/TAMPERED chain=test-chain seq=11 column_mismatch: columns disagree with event: src_ip/);
   });
 
-  it('a row deleted in the middle: seq_gap and broken_link at the next seq, and the next checkpoint', async () => {
+  it('a row deleted in the middle: seq_gap and hash_mismatch at the next seq (a v3 row chains on the stored hash before it), and the next checkpoint', async () => {
     const url = await cloneLedger();
     await asSuperuser(url, async (c) => {
       await c.query('DELETE FROM ledger WHERE chain = $1 AND seq = 1500', [CHAIN]);
@@ -226,12 +233,12 @@ describe('verify against a superuser who disables the guard triggers', () => {
     const r = await verify(url);
     expect(r.code).toBe(1);
     const f = findings(r.out);
-    expect(f.slice(0, 2)).toEqual(['1501 seq_gap', '1501 broken_link']);
+    expect(f.slice(0, 2)).toEqual(['1501 seq_gap', '1501 hash_mismatch']);
     expect(r.out).toMatch(/seq=1501 seq_gap: seq 1500\.\.1500 missing/);
     expect(f).toContain(`${checkpointAtOrAfter(1501)} checkpoint_root_mismatch`);
   });
 
-  it('a forged row inserted (hash-consistent, later rows renumbered): broken_link on the row after it', async () => {
+  it('a forged row inserted (hash-consistent, later rows renumbered): hash_mismatch on the row after it', async () => {
     const url = await cloneLedger();
     const prev = (await query<{ hash: Buffer }>(url, 'SELECT hash FROM ledger WHERE chain = $1 AND seq = 1700', [CHAIN]))[0]!.hash;
     await asSuperuser(url, async (c) => {
@@ -239,11 +246,11 @@ describe('verify against a superuser who disables the guard triggers', () => {
       await c.query('UPDATE ledger SET seq = seq - 999999 WHERE chain = $1 AND seq > 1000000', [CHAIN]);
       // A copy of row 1700 with another message; its hash is filled in below.
       await c.query(
-        `INSERT INTO ledger (chain, seq, received_at, peer_cn, peer_sans, peer_addr, format, raw, truncated, parse_error, syslog, event,
-           event_time, hostname, app_name, class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip, prev_hash, hash)
-         SELECT chain, 1701, received_at, peer_cn, peer_sans, peer_addr, format, raw, truncated, parse_error,
-           jsonb_set(syslog::jsonb, '{message}', '"all clear"')::json, event, event_time, hostname, app_name, class_uid, activity_id,
-           status_id, severity_id, user_name, actor_user, src_ip, $2, $2 FROM ledger WHERE chain = $1 AND seq = 1700`,
+        `INSERT INTO ledger (chain, seq, received_at, conn, format, raw, truncated, parse_error, msg_at, facility, severity, procid, msgid, sd,
+           event_time, hostname, app_name, class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip, ocsf, event, hash)
+         SELECT chain, 1701, received_at, conn, format, raw, truncated, parse_error, NULL, facility, severity, procid, msgid, sd,
+           event_time, hostname, app_name, class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip,
+           (ocsf::jsonb || '{"message": "all clear"}')::json, event, $2 FROM ledger WHERE chain = $1 AND seq = 1700`,
         [CHAIN, prev],
       );
       await c.query('UPDATE chains SET head_seq = head_seq + 1 WHERE chain = $1', [CHAIN]);
@@ -259,10 +266,10 @@ describe('verify against a superuser who disables the guard triggers', () => {
     // Row 1701 is the forgery and hashes correctly; row 1702 (the old 1701) names it.
     expect(f).not.toContain('1701 hash_mismatch');
     expect(f).not.toContain('1701 broken_link');
-    expect(f.slice(0, 2)).toEqual(['1702 broken_link', '1702 hash_mismatch']);
+    expect(f[0]).toEqual('1702 hash_mismatch');
   });
 
-  it('two rows swapped: broken_link and hash_mismatch at both seqs', async () => {
+  it('two rows swapped: hash_mismatch at both seqs and the row after them', async () => {
     const url = await cloneLedger();
     await asSuperuser(url, async (c) => {
       await c.query('UPDATE ledger SET seq = 9000000 WHERE chain = $1 AND seq = 800', [CHAIN]);
@@ -272,7 +279,7 @@ describe('verify against a superuser who disables the guard triggers', () => {
     const r = await verify(url);
     expect(r.code).toBe(1);
     const f = findings(r.out);
-    expect(f).toEqual(expect.arrayContaining(['800 broken_link', '800 hash_mismatch', '801 broken_link', '801 hash_mismatch', '802 broken_link']));
+    expect(f).toEqual(expect.arrayContaining(['800 hash_mismatch', '801 hash_mismatch', '802 hash_mismatch']));
   });
 
   it('truncation (tail deleted, chain head rewritten to match): only the external checkpoint file catches it', async () => {
@@ -296,7 +303,7 @@ describe('verify against a superuser who disables the guard triggers', () => {
     const url = await cloneLedger();
     const changed = 1500;
     await asSuperuser(url, async (c) => {
-      await c.query(`UPDATE ledger SET syslog = jsonb_set(syslog::jsonb, '{message}', '"nothing happened"')::json WHERE chain = $1 AND seq = $2`, [CHAIN, changed]);
+      await c.query(`UPDATE ledger SET ocsf = (ocsf::jsonb || '{"message": "nothing happened"}')::json WHERE chain = $1 AND seq = $2`, [CHAIN, changed]);
     });
     // Re-chain everything from seq 1 with the real canonical form, as an attacker with the code could.
     const seqs: number[] = [];
@@ -320,7 +327,7 @@ describe('verify against a superuser who disables the guard triggers', () => {
     }
     await asSuperuser(url, async (c) => {
       await c.query(
-        `UPDATE ledger l SET prev_hash = u.p, hash = u.h FROM unnest($2::bigint[], $3::bytea[], $4::bytea[]) AS u(s, p, h)
+        `UPDATE ledger l SET hash = u.h FROM unnest($2::bigint[], $3::bytea[], $4::bytea[]) AS u(s, p, h)
           WHERE l.chain = $1 AND l.seq = u.s`,
         [CHAIN, seqs, prevs, hashes],
       );

@@ -75,7 +75,7 @@ describe.skipIf(!rsyslog || !omrelp)('rsyslog omrelp -> serve --relp-listen', ()
       const idx = rows.map((r) => Number(/ n=(\d+) /.exec(r.message ?? '')?.[1]));
       const breaks = idx.map((v, i) => (i > 0 && v < idx[i - 1]! ? `${i}:${idx[i - 1]}->${v}@${rows[i]!.seq}` : '')).filter(Boolean);
       console.log(`[relp] order breaks: ${breaks.slice(0, 20).join(' ')}`);
-      const q = await (await import('../helpers/db.js')).query<{ peer_addr: string; n: number }>(server.databaseUrl, 'SELECT peer_addr, count(*)::int AS n FROM ledger GROUP BY 1', []);
+      const q = await (await import('../helpers/db.js')).query<{ peer_addr: string; n: number }>(server.databaseUrl, 'SELECT peer_addr, count(*)::int AS n FROM ledger_rows GROUP BY 1', []);
       console.log(`[relp] connections: ${JSON.stringify(q)}\n${proc.output().slice(-3000)}\n${server.logs.filter((l) => /peer|RELP/.test(String(l.msg))).map((l) => JSON.stringify(l)).join('\n').slice(0, 4000)}`);
     }
     expect(t.missing.length).toBe(0);

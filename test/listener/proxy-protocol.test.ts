@@ -81,7 +81,7 @@ describe('serve --proxy-protocol v2', () => {
     const t = await tlsOver(raw, server);
     await send(t, '<134>1 2024-05-01T12:00:00Z web-1 app - - - behind the balancer\n');
     const rows = await waitFor(async () => {
-      const r = await query<{ peer_addr: string; peer_cn: string }>(server.databaseUrl, "SELECT peer_addr, peer_cn FROM ledger WHERE syslog->>'message' = 'behind the balancer'");
+      const r = await query<{ peer_addr: string; peer_cn: string }>(server.databaseUrl, "SELECT peer_addr, peer_cn FROM ledger_rows WHERE syslog->>'message' = 'behind the balancer'");
       return r.length ? r : undefined;
     });
     expect(rows).toEqual([{ peer_addr: '192.0.2.7:40123', peer_cn: 'client1.example.com' }]);
@@ -92,7 +92,7 @@ describe('serve --proxy-protocol v2', () => {
     const t = await tlsOver(raw, server);
     await send(t, '<134>1 2024-05-01T12:00:00Z web-1 app - - - direct\n');
     const rows = await waitFor(async () => {
-      const r = await query<{ peer_addr: string }>(server.databaseUrl, "SELECT peer_addr FROM ledger WHERE syslog->>'message' = 'direct'");
+      const r = await query<{ peer_addr: string }>(server.databaseUrl, "SELECT peer_addr FROM ledger_rows WHERE syslog->>'message' = 'direct'");
       return r.length ? r : undefined;
     });
     expect(rows[0]!.peer_addr).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -174,7 +174,7 @@ describe('serve --proxy-protocol v2', () => {
     const t = await tlsOver(raw, server);
     await send(t, '<134>1 2024-05-01T12:00:00Z web-1 app - - - while draining\n');
     expect(await exited).toBe(0);
-    const rows = await query<{ peer_addr: string }>(server.databaseUrl, "SELECT peer_addr FROM ledger WHERE syslog->>'message' = 'while draining'");
+    const rows = await query<{ peer_addr: string }>(server.databaseUrl, "SELECT peer_addr FROM ledger_rows WHERE syslog->>'message' = 'while draining'");
     expect(rows).toEqual([{ peer_addr: '192.0.2.8:40124' }]);
   });
 });

@@ -124,9 +124,10 @@ describe('redacted records in the ledger', () => {
     ];
     for (const l of lines) writer.enqueue(ingest(l, { metrics }).after);
     await writer.close();
-    const rows = await query<{ raw: Buffer; event: Record<string, unknown>; syslog: Record<string, unknown> }>(db.url, 'SELECT raw, event, syslog FROM ledger ORDER BY seq');
+    // Format v3: every stored column (raw, sd, the stored OCSF part) and the event the view assembles.
+    const rows = await query<{ raw: Buffer; event: Record<string, unknown>; sd: unknown; ocsf: unknown }>(db.url, 'SELECT raw, event, sd, ocsf FROM ledger_rows ORDER BY seq');
     expect(rows).toHaveLength(3);
-    const all = JSON.stringify(rows.map((r) => [r.raw.toString('latin1'), r.event, r.syslog]));
+    const all = JSON.stringify(rows.map((r) => [r.raw.toString('latin1'), r.event, r.sd, r.ocsf]));
     expect(all).not.toMatch(/hunter2|4111 1111|eyJzdWIi/);
     expect(rows[1]!.event.redactions).toEqual(['bearer']);
     expect(rows[2]!.event.redactions).toBeUndefined();

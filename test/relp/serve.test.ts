@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminUrl, createTestDatabase } from '../helpers/db.js';
+import { adminUrl, createTestDatabase, query } from '../helpers/db.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { connect, sendAndClose, waitFor } from '../helpers/tls-client.js';
 import { freePort, TestRelpClient } from './client.js';
@@ -90,6 +90,13 @@ describe('serve --relp-listen', () => {
     expect(await c.until(() => c.closed, 30_000)).toBe(true);
     expect(c.rsps().slice(6)).toEqual(['7 200', '8 200', '9 200', '10 200', '11 200', '12 200']);
     expect((await messages(url, 'held')).map((m) => m.raw)).toEqual(Array.from({ length: 10 }, (_, i) => line('held', i)));
+    // Ledger format v3: the rows reference their connection, recorded once with its transport.
+    const conns = await query<{ transport: string; peer_cn: string; n: number }>(
+      url,
+      `SELECT c.transport, c.peer_cn, count(*)::int AS n FROM ledger l JOIN ledger_connections c USING (chain, conn)
+        WHERE position(convert_to('held', 'UTF8') in l.raw) > 0 GROUP BY 1, 2`,
+    );
+    expect(conns).toEqual([{ transport: 'relp', peer_cn: CN, n: 10 }]);
   }, 120_000);
 
   it('a frame before open is a protocol violation: counted, the session closed', async () => {
@@ -237,12 +244,12 @@ describe('serve --relp-listen', () => {
     expect(await b.until(() => b.rsps().length === 3)).toBe(true);
     expect(await metric(server, 'syslog_ledger_relp_resends_total')).toBe(0);
     expect((await messages(url, ' tcpseed ')).map((m) => m.raw)).toEqual([tcpLine, tcpLine, line('tcpseed', 1)]);
-    // How a row says RELP: metadata.peer.transport (src/relp/seed.ts reads it).
+    // How a row says RELP: its connection's transport (src/relp/seed.ts reads it).
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     try {
-      const r = await c.query<{ t: string | null }>(`SELECT event->'metadata'->'peer'->>'transport' AS t FROM ledger WHERE position($1::bytea in raw) > 0 ORDER BY seq`, [Buffer.from(' tcpseed ')]);
-      expect(r.rows.map((x) => x.t)).toEqual([null, 'relp', 'relp']);
+      const r = await c.query<{ t: string | null }>(`SELECT transport AS t FROM ledger_rows WHERE position($1::bytea in raw) > 0 ORDER BY seq`, [Buffer.from(' tcpseed ')]);
+      expect(r.rows.map((x) => x.t)).toEqual(['tls', 'relp', 'relp']);
     } finally {
       await c.end();
     }

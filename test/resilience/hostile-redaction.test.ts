@@ -65,7 +65,7 @@ describe('hostile frames against redaction, on a live server', () => {
     const expected = frames.length + 1;
     let stored = 0;
     for (let i = 0; i < 600 && stored < expected; i++) {
-      stored = Number((await query<{ n: string }>(server.databaseUrl, 'SELECT count(*) AS n FROM ledger WHERE seq > 0 AND (event->>\'class_uid\') IS NOT NULL'))[0]!.n);
+      stored = Number((await query<{ n: string }>(server.databaseUrl, 'SELECT count(*) AS n FROM ledger_rows WHERE seq > 0 AND (event->>\'class_uid\') IS NOT NULL'))[0]!.n);
       if (stored < expected) await sleep(100);
     }
     polling = false;
@@ -81,7 +81,7 @@ describe('hostile frames against redaction, on a live server', () => {
     for (const p of PLANTED) {
       const rows = await query<{ n: string }>(
         server.databaseUrl,
-        `SELECT count(*) AS n FROM ledger WHERE position(convert_to($1, 'UTF8') IN raw) > 0 OR strpos(event::text, $1) > 0 OR strpos(syslog::text, $1) > 0`,
+        `SELECT count(*) AS n FROM ledger_rows WHERE position(convert_to($1, 'UTF8') IN raw) > 0 OR strpos(event::text, $1) > 0 OR strpos(syslog::text, $1) > 0`,
         [p.marker],
       );
       if (Number(rows[0]!.n) > 0) leaks.push(`${p.rule}: ${rows[0]!.n} rows`);

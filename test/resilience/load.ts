@@ -157,14 +157,14 @@ export function sampleRss(pid: number, everyMs = 200): { readonly maxBytes: numb
 export async function ledgerIndexes(databaseUrl: string, prefix: string): Promise<number[]> {
   const rows = await query<{ msg: string }>(
     databaseUrl,
-    `SELECT syslog->>'message' AS msg FROM ledger WHERE format <> 'internal' AND syslog->>'message' LIKE $1 ORDER BY chain, seq`,
+    `SELECT syslog->>'message' AS msg FROM ledger_rows WHERE format <> 'internal' AND syslog->>'message' LIKE $1 ORDER BY chain, seq`,
     [`${prefix} %`],
   );
   return rows.map((r) => Number.parseInt(r.msg.slice(prefix.length + 1), 10));
 }
 
 export async function ledgerCount(databaseUrl: string, prefix: string): Promise<number> {
-  const rows = await query<{ n: string }>(databaseUrl, `SELECT count(*) AS n FROM ledger WHERE syslog->>'message' LIKE $1`, [`${prefix} %`]);
+  const rows = await query<{ n: string }>(databaseUrl, `SELECT count(*) AS n FROM ledger_rows WHERE syslog->>'message' LIKE $1`, [`${prefix} %`]);
   return Number(rows[0]!.n);
 }
 

@@ -89,7 +89,7 @@ describe('SIGHUP reload under load', () => {
     // The connection opened before the reload still works.
     expect(held.destroyed).toBe(false);
     await new Promise<void>((res) => held.write('<13>1 - held.example.com app - - - held after reload\n', () => res()));
-    await waitFor(async () => Number((await query(server.databaseUrl, `SELECT count(*) AS n FROM ledger WHERE syslog->>'message' = 'held after reload'`))[0]!.n) === 1);
+    await waitFor(async () => Number((await query(server.databaseUrl, `SELECT count(*) AS n FROM ledger_rows WHERE syslog->>'message' = 'held after reload'`))[0]!.n) === 1);
     expect(good.closedByServer).toBe(false);
     results.push(`rotation + CRL: the revoked client's open connection closed, ${line.closedConnections} in all; server serial ${oldSerial.slice(0, 8)}… -> ${newSerial.slice(0, 8)}…; revoked client refused (fresh, TLS 1.3 session, TLS 1.2 session: ${[resumed13.refused, resumed12.refused]}); open connections kept`);
   });

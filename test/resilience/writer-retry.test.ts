@@ -85,7 +85,7 @@ describe('writer retry across lost connections', () => {
     await writer.close();
     expect(proxy.triggered).toEqual([...FAULTS]);
 
-    const rows = await query<{ seq: string; msg: string }>(db.url, `SELECT seq, syslog->>'message' AS msg FROM ledger WHERE chain = 'retry' ORDER BY seq`);
+    const rows = await query<{ seq: string; msg: string }>(db.url, `SELECT seq, syslog->>'message' AS msg FROM ledger_rows WHERE chain = 'retry' ORDER BY seq`);
     const t = tally(rows.map((r) => Number(r.msg.slice('retry '.length))), n);
     expect(t).toEqual({ stored: n, missing: 0, duplicates: 0, outOfOrder: 0, through: n });
     expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: n }, (_, i) => i + 1));

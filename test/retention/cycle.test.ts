@@ -213,7 +213,8 @@ describe('archive -> drop -> restore -> verify', () => {
       return join(dir, m.file.name);
     };
     // 1. One message changed, digest updated: the row no longer matches its hash.
-    const edited = lines.map((l, i) => (i === 99 ? l.replace('"message":"event 100"', '"message":"nothing happened"') : l));
+    // Format v3: the row's stored event (these test events are stored whole) and the event shown.
+    const edited = lines.map((l, i) => (i === 99 ? l.replaceAll('event 100 (', 'nothing happened (') : l));
     expect(edited[99]).not.toBe(lines[99]);
     const r1 = await verifyArchive(await write('edited', edited), { keys: [env.key] });
     expect(r1.findings.map((f) => `${f.kind}@${f.chain}:${f.seq}`)).toEqual(['hash_mismatch@web1:100']);

@@ -45,7 +45,7 @@ export async function rowsOfRun(url: string, peerCn: string, run: string): Promi
     url,
     `SELECT chain, seq, format, peer_cn, peer_sans, hostname, app_name, syslog->'severity' AS severity,
             syslog->'facility' AS facility, syslog->>'message' AS message, parse_error, raw, received_at
-       FROM ledger
+       FROM ledger_rows
       WHERE peer_cn = $1 AND position(convert_to($2, 'UTF8') in raw) > 0
       ORDER BY chain, seq`,
     [peerCn, run],
@@ -71,7 +71,7 @@ export async function rowsOfRun(url: string, peerCn: string, run: string): Promi
 export async function otherRowsFrom(url: string, peerCn: string, run: string): Promise<Array<{ appName: string | null; message: string | null }>> {
   const rows = await query<{ app_name: string | null; message: string | null }>(
     url,
-    `SELECT app_name, syslog->>'message' AS message FROM ledger
+    `SELECT app_name, syslog->>'message' AS message FROM ledger_rows
       WHERE peer_cn = $1 AND position(convert_to($2, 'UTF8') in raw) = 0 ORDER BY received_at, seq`,
     [peerCn, run],
   );
@@ -86,7 +86,7 @@ export async function countOfRun(url: string, peerCn: string, run: string): Prom
 export async function progressOfRun(url: string, peerCn: string, run: string): Promise<{ count: number; lastReceived: Date | null }> {
   const rows = await query<{ n: string; last: Date | null }>(
     url,
-    `SELECT count(*) AS n, max(received_at) AS last FROM ledger WHERE peer_cn = $1 AND position(convert_to($2, 'UTF8') in raw) > 0`,
+    `SELECT count(*) AS n, max(received_at) AS last FROM ledger_rows WHERE peer_cn = $1 AND position(convert_to($2, 'UTF8') in raw) > 0`,
     [peerCn, run],
   );
   return { count: Number(rows[0]!.n), lastReceived: rows[0]!.last };

@@ -1,0 +1,90 @@
+/**
+ * The typed Kysely `Database` of the ledger, derived from the one row definition (src/ledger/row.ts):
+ * the v3 columns' types come from V3_COLUMNS, ledger_connections from CONNECTION_COLUMNS' table type.
+ * Kysely is a query builder only here: queries are compiled to PostgreSQL text and run on the
+ * caller's pg client (inside its transaction or snapshot). The write hot path stays COPY.
+ */
+import {
+  DummyDriver,
+  Kysely,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  type ColumnType,
+  type CompiledQuery,
+} from 'kysely';
+import type { ConnectionsTable, V3Table } from './row.js';
+
+type Bigint = ColumnType<string | number, number | bigint | string, never>;
+
+/** Columns of rows written before format v3 (NULL in v3 rows). */
+interface LegacyColumns {
+  peer_cn: string | null;
+  peer_sans: string[] | null;
+  peer_addr: string | null;
+  syslog: ColumnType<unknown, string, never>;
+  prev_hash: Buffer | null;
+}
+
+/** `ledger`: the v3 row (V3_COLUMNS) and the columns of versions 1 and 2. */
+export type LedgerTable = Omit<V3Table, 'seq' | 'conn'> & { seq: Bigint; conn: Bigint | null } & LegacyColumns;
+
+/** The views of migration 009. */
+export interface OcsfEventsView {
+  chain: string;
+  seq: Bigint;
+  received_at: Date;
+  event: unknown;
+}
+export type LedgerRowsView = LedgerTable & { transport: string | null; message: string | null };
+
+/** The view of migration 008 (over ledger_rows since 009): each chain's head, checkpoint and last verification. */
+export interface IntegrityStatusView {
+  chain: string;
+  head_seq: Bigint;
+  head_hash: string;
+  checkpoint_seq: Bigint | null;
+  checkpoint_signed_at: Date | null;
+  rows_after_checkpoint: Bigint;
+  verified_at: Date | null;
+  verify_result: string | null;
+  verify_reason: string | null;
+  verify_detail: string | null;
+  verified_from_seq: Bigint | null;
+  verified_to_seq: Bigint | null;
+  last_success_at: Date | null;
+  last_success_seq: Bigint | null;
+}
+
+export interface Database {
+  ledger: LedgerTable;
+  integrity_status: IntegrityStatusView;
+  ledger_connections: ConnectionsTable;
+  ocsf_events: OcsfEventsView;
+  ledger_rows: LedgerRowsView;
+  chains: { chain: string; head_seq: Bigint; head_hash: Buffer; updated_at: Date };
+  checkpoints: { chain: string; seq: Bigint; tree_size: Bigint; head_hash: Buffer; merkle_root: Buffer; signed_at: Date; key_id: string; record: unknown };
+  ledger_meta: { ledger_id: string };
+}
+
+/** Builds queries; never connects (the dummy driver). */
+export const db = new Kysely<Database>({
+  dialect: {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => new DummyDriver(),
+    createIntrospector: (k) => new PostgresIntrospector(k),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  },
+});
+
+/** Anything with pg's query(text, values). */
+export interface Runner {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/** Runs a compiled query on a pg client or pool. */
+export async function run<R>(client: Runner, q: { compile(): CompiledQuery<R> }): Promise<R[]> {
+  const c = q.compile();
+  const res = await client.query(c.sql, c.parameters as unknown[]);
+  return res.rows as R[];
+}

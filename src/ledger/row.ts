@@ -1,0 +1,354 @@
+/**
+ * The ledger row of canonical form version 3, defined once (docs/ledger-format.md, "Version 3").
+ *
+ * V3_COLUMNS is the one table of the row's columns: name, SQL type, how the writer encodes a value
+ * for COPY, how verify reads it from binary COPY, and how the canonical form encodes it. Everything
+ * else is derived from it: the writer's COPY column list and line (copyLineV3), the canonical bytes
+ * (encodeV3 from values, encodeV3Binary from verify's binary COPY fields), the select list verify
+ * reads, the row's TypeScript type (V3Values) and the Kysely table type (V3Table).
+ *
+ * A v3 row is hashed as
+ *   hash = SHA-256(previous row's hash || canonical_v3(row, its connection))
+ * where the connection (ledger_connections: who sent the row, stored once per connection) is
+ * encoded in place right after the `conn` column. Nothing verify can recompute is stored: no
+ * prev_hash (the previous row's hash is read, not copied), no text cut from `raw` (message offset).
+ */
+import type { ColumnType } from 'kysely';
+import { get32, get64, put32, put64 } from './bytes.js';
+import { copyBytea, copyJson, copyText, isoMicros } from './copy.js';
+import { inetBytes, inetText, pgInetInto } from './inet.js';
+
+/** How a column's value is represented: SQL type, COPY text, binary COPY, canonical bytes. */
+export type Kind = 'text' | 'int2' | 'int4' | 'int8' | 'timestamptz' | 'bytea' | 'json' | 'bool' | 'inet';
+
+export interface ColumnSpec {
+  readonly name: string;
+  readonly kind: Kind;
+  readonly nullable: boolean;
+}
+
+const col = <N extends string, K extends Kind, Nl extends boolean>(name: N, kind: K, nullable: Nl) => ({ name, kind, nullable }) as const;
+
+/**
+ * The v3 row, in canonical order. `conn` is followed in the canonical form by the connection's fields
+ * (CONNECTION_COLUMNS). Every column the writer stores is here, and every one is hashed.
+ */
+export const V3_COLUMNS = [
+  col('chain', 'text', false),
+  col('seq', 'int8', false),
+  col('received_at', 'timestamptz', false),
+  col('conn', 'int8', false),
+  col('format', 'text', false),
+  col('truncated', 'bool', false),
+  col('parse_error', 'text', true),
+  col('raw', 'bytea', false),
+  col('msg_at', 'int4', true),
+  col('facility', 'int2', true),
+  col('severity', 'int2', true),
+  col('procid', 'text', true),
+  col('msgid', 'text', true),
+  col('sd', 'json', true),
+  col('event_time', 'timestamptz', true),
+  col('hostname', 'text', true),
+  col('app_name', 'text', true),
+  col('class_uid', 'int4', false),
+  col('activity_id', 'int4', false),
+  col('status_id', 'int4', false),
+  col('severity_id', 'int4', false),
+  col('user_name', 'text', true),
+  col('actor_user', 'text', true),
+  col('src_ip', 'inet', true),
+  col('ocsf', 'json', true),
+  col('event', 'json', true),
+  col('hash', 'bytea', false),
+] as const;
+
+/** The columns hashed (all but `hash`). */
+export const V3_HASHED = V3_COLUMNS.slice(0, -1);
+
+/** ledger_connections: one row per connection, referenced by (chain, conn) from its rows. */
+export const CONNECTION_COLUMNS = [
+  col('transport', 'text', false),
+  col('peer_addr', 'text', false),
+  col('peer_cn', 'text', true),
+  col('peer_sans', 'text', false), // text[]: canonical u32 count, then each element as str
+  col('peer_subject', 'text', false),
+  col('peer_fingerprint', 'text', false),
+] as const;
+
+export const SQL_TYPE: Readonly<Record<Kind, string>> = {
+  text: 'text', int2: 'smallint', int4: 'integer', int8: 'bigint', timestamptz: 'timestamptz', bytea: 'bytea', json: 'json', bool: 'boolean', inet: 'inet',
+};
+
+type V3Col = (typeof V3_COLUMNS)[number];
+type JsOf<K extends Kind> = K extends 'text' | 'json' | 'inet' ? string : K extends 'bytea' ? Buffer : K extends 'bool' ? boolean : number;
+/**
+ * A v3 row's values as the writer holds them: text as strings, json as its canonical text, inet as
+ * text, timestamptz as microseconds since 1970, integers as numbers.
+ */
+export type V3Values = { -readonly [C in V3Col as C['name']]: C['nullable'] extends true ? JsOf<C['kind']> | null : JsOf<C['kind']> };
+
+type DbOf<K extends Kind> = K extends 'int8' ? ColumnType<string, number | bigint | string, never> : K extends 'timestamptz' ? ColumnType<Date, string | Date, never> : K extends 'json' ? ColumnType<unknown, string, never> : JsOf<K>;
+/** The Kysely table type of the v3 columns of `ledger` (as pg returns them). */
+export type V3Table = { [C in V3Col as C['name']]: C['nullable'] extends true ? DbOf<C['kind']> | null : DbOf<C['kind']> };
+
+/** The connection a v3 row references. */
+export interface Connection {
+  readonly transport: string;
+  readonly peer_addr: string;
+  readonly peer_cn: string | null;
+  readonly peer_sans: readonly string[];
+  readonly peer_subject: string;
+  readonly peer_fingerprint: string;
+}
+
+/** The Kysely table type of ledger_connections. */
+export interface ConnectionsTable {
+  chain: string;
+  conn: ColumnType<string, number | string, never>;
+  transport: string;
+  peer_addr: string;
+  peer_cn: string | null;
+  peer_sans: string[];
+  peer_subject: string;
+  peer_fingerprint: string;
+}
+
+export const V3_COPY_COLUMNS: readonly string[] = V3_COLUMNS.map((c) => c.name);
+export const V3_COPY_SQL = `COPY ledger (${V3_COPY_COLUMNS.join(', ')}) FROM STDIN`;
+export const CONNECTION_INSERT_SQL = `INSERT INTO ledger_connections (chain, conn, ${CONNECTION_COLUMNS.map((c) => c.name).join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`;
+
+/** One value in COPY text form. */
+export function copyValue(kind: Kind, x: unknown): string {
+  if (x === null || x === undefined) return '\\N';
+  switch (kind) {
+    case 'text':
+    case 'inet':
+      return copyText(x as string);
+    case 'json':
+      return copyJson(x as string);
+    case 'bytea':
+      return copyBytea(x as Buffer);
+    case 'bool':
+      return x ? 't' : 'f';
+    case 'timestamptz':
+      return isoMicros(x as number);
+    default:
+      return String(x);
+  }
+}
+
+/** One COPY text line of a v3 row, in the order of V3_COPY_COLUMNS. */
+export function copyLineV3(v: V3Values): string {
+  let s = '';
+  for (let i = 0; i < V3_COLUMNS.length; i++) {
+    const c = V3_COLUMNS[i]!;
+    if (i > 0) s += '\t';
+    s += copyValue(c.kind, (v as Record<string, unknown>)[c.name]);
+  }
+  return `${s}\n`;
+}
+
+/** The kind of a v3 column, by name. */
+export const V3_KIND: ReadonlyMap<string, Kind> = new Map(V3_COLUMNS.map((c) => [c.name, c.kind]));
+
+const NULL_LEN = 0xffffffff;
+export const MAGIC_V3 = Buffer.from('SLR3', 'latin1');
+
+/** Upper bound of a value's canonical size. */
+function maxSize(kind: Kind, x: unknown): number {
+  if (x === null) return 4;
+  switch (kind) {
+    case 'text':
+    case 'json':
+      return 4 + (x as string).length * 3;
+    case 'bytea':
+      return 4 + (x as Buffer).length;
+    default:
+      return 19;
+  }
+}
+
+/** Writes one value's canonical encoding at o[w]; returns the new end. */
+function putValue(o: Buffer, w: number, kind: Kind, nullable: boolean, x: unknown): number {
+  switch (kind) {
+    case 'text':
+    case 'json':
+      if (x === null) return put32(o, w, NULL_LEN);
+      {
+        const n = o.write(x as string, w + 4, 'utf8');
+        put32(o, w, n);
+        return w + 4 + n;
+      }
+    case 'bytea':
+      if (x === null) return put32(o, w, NULL_LEN);
+      put32(o, w, (x as Buffer).length);
+      return w + 4 + (x as Buffer).copy(o, w + 4);
+    case 'inet': {
+      if (x === null) {
+        o[w] = 0;
+        return w + 1;
+      }
+      const b = inetBytes(x as string);
+      if (b === null) throw new RangeError(`not an inet value: ${String(x)}`);
+      o.set(b, w);
+      return w + b.length;
+    }
+    default:
+      break;
+  }
+  if (nullable) {
+    if (x === null) {
+      o[w] = 0;
+      return w + 1;
+    }
+    o[w++] = 1;
+  }
+  switch (kind) {
+    case 'bool':
+      o[w] = x ? 1 : 0;
+      return w + 1;
+    case 'int2':
+      o.writeInt16BE(x as number, w);
+      return w + 2;
+    case 'int4':
+      o.writeInt32BE(x as number, w);
+      return w + 4;
+    default: // int8, timestamptz (µs since 1970)
+      return put64(o, w, x as number);
+  }
+}
+
+/** The canonical bytes of a connection (the part spliced after `conn`). */
+export function connectionBytes(c: Connection): Buffer {
+  let size = 0;
+  const strs = [c.transport, c.peer_addr, c.peer_cn, c.peer_subject, c.peer_fingerprint, ...c.peer_sans];
+  for (const s of strs) size += 4 + (s === null ? 0 : s.length * 3);
+  const o = Buffer.allocUnsafe(size + 4);
+  let w = putValue(o, 0, 'text', false, c.transport);
+  w = putValue(o, w, 'text', false, c.peer_addr);
+  w = putValue(o, w, 'text', true, c.peer_cn);
+  w = put32(o, w, c.peer_sans.length);
+  for (const s of c.peer_sans) w = putValue(o, w, 'text', false, s);
+  w = putValue(o, w, 'text', false, c.peer_subject);
+  w = putValue(o, w, 'text', false, c.peer_fingerprint);
+  return Buffer.from(o.subarray(0, w));
+}
+
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * prev || canonical_v3(v, connection) in a scratch buffer (valid until the next call); the
+ * canonical part starts at byte 32.
+ */
+export function encodeV3(prev: Buffer, v: V3Values, conn: Buffer): Buffer {
+  let size = 36 + conn.length;
+  for (const c of V3_HASHED) size += maxSize(c.kind, (v as Record<string, unknown>)[c.name]);
+  if (scratch.length < size) scratch = Buffer.allocUnsafe(size * 2);
+  const o = scratch;
+  prev.copy(o, 0, 0, 32);
+  let w = 32 + MAGIC_V3.copy(o, 32);
+  for (const c of V3_HASHED) {
+    w = putValue(o, w, c.kind, c.nullable, (v as Record<string, unknown>)[c.name]);
+    if (c.name === 'conn') w += conn.copy(o, w);
+  }
+  return o.subarray(0, w);
+}
+
+/** The canonical v3 bytes of a row (a copy; for tests, vectors and other tools). */
+export function canonicalV3(v: V3Values, conn: Connection): Buffer {
+  return Buffer.from(encodeV3(Buffer.alloc(32), v, connectionBytes(conn)).subarray(32));
+}
+
+/** Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch. */
+const PG_EPOCH_US = 946_684_800_000_000;
+
+/**
+ * Writes the canonical encoding of one binary COPY field (PostgreSQL's binary send format) at o[w];
+ * returns the new end, or -1 when the stored value cannot be a v3 writer's (a NULL where none may
+ * be, a field of the wrong size).
+ */
+export function putBinary(o: Buffer, w: number, kind: Kind, nullable: boolean, b: Buffer, s: number, len: number): number {
+  if (len < 0) {
+    if (!nullable) return -1;
+    if (kind === 'text' || kind === 'json' || kind === 'bytea') return put32(o, w, NULL_LEN);
+    o[w] = 0;
+    return w + 1;
+  }
+  switch (kind) {
+    case 'text':
+    case 'bytea':
+    case 'json': {
+      let from = s;
+      let n = len;
+      // binary json is its text; jsonb would start with a version byte 1 (never written for v3).
+      w = put32(o, w, n);
+      if (n < 48) for (let k = 0; k < n; k++) o[w + k] = b[from++] as number;
+      else b.copy(o, w, from, from + n);
+      return w + n;
+    }
+    case 'inet': {
+      const r = pgInetInto(b, s, len, o, w);
+      return r;
+    }
+    default:
+      break;
+  }
+  if (nullable) o[w++] = 1;
+  switch (kind) {
+    case 'bool':
+      if (len !== 1) return -1;
+      o[w] = b[s] ? 1 : 0;
+      return w + 1;
+    case 'int2':
+      if (len !== 2) return -1;
+      o[w] = b[s] as number;
+      o[w + 1] = b[s + 1] as number;
+      return w + 2;
+    case 'int4':
+      if (len !== 4) return -1;
+      for (let k = 0; k < 4; k++) o[w + k] = b[s + k] as number;
+      return w + 4;
+    case 'int8':
+      if (len !== 8) return -1;
+      for (let k = 0; k < 8; k++) o[w + k] = b[s + k] as number;
+      return w + 8;
+    default: {
+      // timestamptz: µs since 2000 -> since 1970
+      if (len !== 8) return -1;
+      const us = get64(b, s) + PG_EPOCH_US;
+      if (!Number.isSafeInteger(us)) return -1;
+      return put64(o, w, us);
+    }
+  }
+}
+
+/** A binary COPY field decoded to the writer's value (the reference path, prove, export). */
+export function decodeBinary(kind: Kind, b: Buffer, s: number, len: number): unknown {
+  if (len < 0) return null;
+  switch (kind) {
+    case 'text':
+    case 'json':
+      return b.toString('utf8', s, s + len);
+    case 'bytea':
+      return Buffer.from(b.subarray(s, s + len));
+    case 'bool':
+      return b[s] === 1;
+    case 'int2':
+      return b.readInt16BE(s);
+    case 'int4':
+      return b.readInt32BE(s);
+    case 'int8':
+      return get64(b, s);
+    case 'timestamptz':
+      return get64(b, s) + PG_EPOCH_US;
+    case 'inet': {
+      const o = Buffer.alloc(18);
+      const n = pgInetInto(b, s, len, o, 0);
+      return n < 0 ? null : inetText(o.subarray(0, n));
+    }
+  }
+}
+
+/** get32 re-exported for the range verifier's connection table. */
+export { get32 };

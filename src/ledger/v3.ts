@@ -1,0 +1,324 @@
+/**
+ * Ledger format v3 on the write side: a record becomes a row that stores each fact once
+ * (docs/ledger-format.md, "Version 3"). The OCSF event is split into what the columns, `raw` and the
+ * connection already hold (derived again by the view `ocsf_events`, migrations/009_ledger_v3.sql,
+ * and by deriveEvent() below: the two must agree) and what only the mapping knows (stored as `ocsf`).
+ *
+ * The split is checked on every row: the event assembled from the columns and the stored part must
+ * be exactly the event (same canonical JSON), else the row stores the whole event in `event` and no
+ * `ocsf` (the server's own records always do). So the view gives back today's event for every row.
+ */
+import type { PeerIdentity } from '../listener/identity.js';
+import { ACTIVITIES, CATEGORIES, CLASSES, SEVERITY_NAMES, STATUS_NAMES } from '../normalize/ocsf.js';
+import { clean, cleanJson } from '../normalize/text.js';
+import type { OcsfEvent } from '../normalize/types.js';
+import { canonicalJson, ledgerColumns } from './canonical.js';
+import { isoMicros } from './copy.js';
+import { sha256 } from './sha256.js';
+import { connectionBytes, copyLineV3, encodeV3, V3_COLUMNS, type Connection, type V3Values } from './row.js';
+import type { ChainedRecord, LedgerRecord } from './types.js';
+
+/**
+ * `metadata.version` as the view derives it. Fixed: were OCSF_VERSION to change, events claiming
+ * another version keep theirs in `ocsf` (the split sees it differ), and old rows stay right.
+ */
+export const V3_OCSF_VERSION = '1.7.0';
+
+/** syslog facility keywords, as the normalizer names them (metadata.log_name). */
+export const FACILITIES = [
+  'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp',
+  'ntp', 'security', 'console', 'solaris-cron', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5',
+  'local6', 'local7',
+] as const;
+
+/** The connection record of a peer identity (stored once in ledger_connections). */
+export function connectionOf(peer: PeerIdentity): Connection {
+  return {
+    transport: peer.transport ?? (peer.address === 'internal' ? 'internal' : 'tls'),
+    peer_addr: clean(peer.address),
+    peer_cn: peer.cn === null ? null : clean(peer.cn),
+    peer_sans: peer.sans.map(clean),
+    peer_subject: clean(peer.subject),
+    peer_fingerprint: clean(peer.fingerprint),
+  };
+}
+
+const peerMembers = new WeakMap<Connection, Record<string, unknown>>();
+
+/** `metadata.peer` as the normalizer writes it, from a connection record (built once per connection, frozen). */
+export function peerMember(c: Connection): Record<string, unknown> {
+  const cached = peerMembers.get(c);
+  if (cached !== undefined) return cached;
+  const q: Record<string, unknown> = {};
+  if (c.peer_cn) q.cn = c.peer_cn;
+  q.sans = c.peer_sans;
+  if (c.peer_subject) q.subject = c.peer_subject;
+  if (c.peer_fingerprint) q.fingerprint = c.peer_fingerprint;
+  if (c.peer_addr) q.address = c.peer_addr;
+  Object.freeze(q);
+  peerMembers.set(c, q);
+  return q;
+}
+
+/** Where the body of `raw` ends: before one trailing LF or CRLF (the framer's `body`). */
+export function bodyEnd(raw: Buffer): number {
+  const n = raw.length;
+  if (n >= 2 && raw[n - 2] === 13 && raw[n - 1] === 10) return n - 2;
+  if (n >= 1 && raw[n - 1] === 10) return n - 1;
+  return n;
+}
+
+/** The text of `raw` from `at` to the body's end (what the view shows as `message`). */
+export function messageOf(raw: Buffer, at: number): string {
+  return raw.toString('utf8', at, bodyEnd(raw));
+}
+
+/** The members the view derives from a v3 row's columns and connection (same as the SQL). */
+export function deriveEvent(v: V3Values, conn: Connection, message: string | null): OcsfEvent {
+  const c = v.class_uid;
+  const a = v.activity_id;
+  const cls = (CLASSES as Record<number, { name: string; category: number }>)[c];
+  const ev: Record<string, unknown> = { class_uid: c };
+  if (cls !== undefined) {
+    ev.class_name = cls.name;
+    ev.category_uid = cls.category;
+    const cat = CATEGORIES[cls.category];
+    if (cat !== undefined) ev.category_name = cat;
+  }
+  ev.activity_id = a;
+  ev.activity_name = ACTIVITIES[c]?.[a] ?? (a === 0 ? 'Unknown' : 'Other');
+  ev.type_uid = c * 100 + a;
+  ev.severity_id = v.severity_id;
+  const sev = SEVERITY_NAMES[v.severity_id];
+  if (sev !== undefined) ev.severity = sev;
+  ev.status_id = v.status_id;
+  const st = STATUS_NAMES[v.status_id];
+  if (st !== undefined) ev.status = st;
+  const t = v.event_time;
+  ev.time = Math.floor((t ?? v.received_at) / 1000);
+  if (t !== null) ev.time_dt = isoMicros(t);
+  if (message !== null) ev.message = message;
+  if (v.hostname !== null) ev.device = { hostname: v.hostname };
+  const md: Record<string, unknown> = { version: V3_OCSF_VERSION };
+  const f = v.facility;
+  if (f !== null && f >= 0 && f < FACILITIES.length) md.log_name = FACILITIES[f];
+  if (v.app_name !== null) md.log_provider = v.app_name;
+  if (t !== null) md.original_time = isoMicros(t);
+  md.logged_time = Math.floor(v.received_at / 1000);
+  if (v.hostname !== null && v.app_name !== null && v.procid) md.correlation_uid = `${v.hostname}:${v.app_name}[${v.procid}]`;
+  md.peer = peerMember(conn);
+  if (c === 0) {
+    // A Base Event: the fallback mapping, its product the program (APP-NAME).
+    md.mapping = { rule: 'base', version: 1 };
+    md.product = { name: v.app_name ?? 'unknown' };
+  }
+  ev.metadata = md;
+  const un: Record<string, unknown> = {};
+  if (c === 0) {
+    const sys: Record<string, unknown> = {};
+    if (v.facility !== null) sys.facility = v.facility;
+    if (v.severity !== null) sys.severity = v.severity;
+    if (v.app_name !== null) sys.app_name = v.app_name;
+    if (v.procid) sys.procid = v.procid;
+    if (v.msgid) sys.msgid = v.msgid;
+    if (v.sd !== null) sys.structured_data = JSON.parse(v.sd);
+    un.syslog = sys;
+  }
+  ev.unmapped = un;
+  return ev as OcsfEvent;
+}
+
+/** The full event from the derived members and the stored part (the view's merge, in JS). */
+export function assembleEvent(derived: OcsfEvent, stored: Record<string, unknown>, rawData: string | undefined): OcsfEvent {
+  const ev: Record<string, unknown> = { ...derived, ...stored };
+  if (!('raw_data' in stored) && rawData !== undefined) ev.raw_data = rawData;
+  ev.metadata = { ...derived.metadata, ...((stored.metadata as Record<string, unknown> | undefined) ?? {}) };
+  ev.unmapped = { ...(derived.unmapped ?? {}), ...((stored.unmapped as Record<string, unknown> | undefined) ?? {}) };
+  return ev as OcsfEvent;
+}
+
+/** Canonical JSON of frozen objects (the normalizer's metadata.peer, the derived one), once each. */
+const frozenJson = new WeakMap<object, string>();
+function canonicalOf(o: object): string {
+  if (!Object.isFrozen(o)) return canonicalJson(o);
+  let j = frozenJson.get(o);
+  if (j === undefined) {
+    j = canonicalJson(o);
+    frozenJson.set(o, j);
+  }
+  return j;
+}
+
+const same = (a: unknown, b: unknown): boolean => a === b || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && canonicalOf(a) === canonicalOf(b));
+
+/**
+ * The part of `event` to store beside the columns, or null when the event cannot be assembled back
+ * exactly (then the whole event is stored). Exact by construction: every member the view derives
+ * must be in the event (else null), and every member of the event is either derived equal
+ * (canonical JSON) or stored; so the view's merge gives the event back, member for member.
+ * test/ledger/v3.test.ts checks the view against the events themselves.
+ */
+export function splitEvent(event: OcsfEvent, derived: OcsfEvent, rawData: string | undefined): Record<string, unknown> | null {
+  const stored: Record<string, unknown> = {};
+  const d = derived as Record<string, unknown>;
+  for (const k of Object.keys(event)) {
+    const x = event[k];
+    if (x === undefined) continue;
+    if (k === 'metadata' || k === 'unmapped') {
+      const dx = (d[k] ?? {}) as Record<string, unknown>;
+      const sub: Record<string, unknown> = {};
+      let any = false;
+      if (typeof x !== 'object' || x === null || Array.isArray(x)) return null;
+      for (const kk of Object.keys(x)) {
+        const y = (x as Record<string, unknown>)[kk];
+        if (y === undefined) continue;
+        if (!(kk in dx) || !same(y, dx[kk])) {
+          sub[kk] = y;
+          any = true;
+        }
+      }
+      if (any) stored[k] = sub;
+    } else if (k === 'raw_data') {
+      if (x !== rawData) stored[k] = x;
+    } else if (!(k in d) || !same(x, d[k])) stored[k] = x;
+  }
+  if (!('metadata' in event) || !('unmapped' in event) || !('raw_data' in event)) return null;
+  // Every derived member must be one of the event's (the view would add it otherwise).
+  for (const k of Object.keys(d)) if (!has(event, k)) return null;
+  for (const k of ['metadata', 'unmapped'] as const) {
+    const x = event[k] as Record<string, unknown>;
+    for (const kk of Object.keys((d[k] ?? {}) as object)) if (!has(x, kk)) return null;
+  }
+  return stored;
+}
+
+const has = (o: Record<string, unknown>, k: string): boolean => Object.hasOwn(o, k) && o[k] !== undefined;
+
+/** The message's byte offset in `raw`, when the event's message is the body's tail exactly; else null. */
+export function messageOffset(raw: Buffer, message: unknown): number | null {
+  if (typeof message !== 'string') return null;
+  const end = bodyEnd(raw);
+  const m = Buffer.from(message, 'utf8');
+  const at = end - m.length;
+  if (at < 0) return null;
+  return raw.compare(m, 0, m.length, at, end) === 0 ? at : null;
+}
+
+/** A connection as the writer knows it: its id in the chain (the seq of its first row) and its canonical bytes. */
+export interface ChainConnection {
+  readonly id: number;
+  readonly record: Connection;
+  readonly bytes: Buffer;
+}
+
+export function chainConnection(id: number, peer: PeerIdentity): ChainConnection {
+  const record = connectionOf(peer);
+  return { id, record, bytes: connectionBytes(record) };
+}
+
+const NO_HASH = Buffer.alloc(0);
+
+/** The v3 column values of a record placed at `seq` in `chain`, sent by `conn`. */
+export function v3Values(record: LedgerRecord, chain: string, seq: number, conn: ChainConnection): { values: V3Values; columns: ChainedRecord['columns'] } {
+  const s = record.syslog;
+  const { columns, lifted } = ledgerColumns(record.columns);
+  const event = record.event;
+  const msgAt = record.format === 'internal' ? null : messageOffset(record.raw, event.message);
+  const small = (n: number | null): number | null => (n !== null && Number.isInteger(n) && n >= -32768 && n <= 32767 ? n : null);
+  const v: V3Values = {
+    chain,
+    seq,
+    received_at: record.receivedAtUs,
+    conn: conn.id,
+    format: record.format,
+    truncated: record.truncated,
+    parse_error: record.parseError,
+    raw: record.raw,
+    msg_at: msgAt,
+    facility: small(s.facility),
+    severity: small(s.severity),
+    procid: s.procid === null ? null : clean(s.procid),
+    msgid: s.msgid === null ? null : clean(s.msgid),
+    sd: s.structured_data ? canonicalJson(cleanJson(s.structured_data)) : null,
+    event_time: lifted?.eventTimeUs ?? null,
+    hostname: columns.hostname,
+    app_name: columns.app_name,
+    class_uid: columns.class_uid,
+    activity_id: columns.activity_id,
+    status_id: columns.status_id,
+    severity_id: columns.severity_id,
+    user_name: columns.user_name,
+    actor_user: columns.actor_user,
+    src_ip: columns.src_ip,
+    ocsf: null,
+    event: null,
+    hash: NO_HASH,
+  };
+  let stored: Record<string, unknown> | null = null;
+  if (record.format !== 'internal') {
+    const body = record.raw.subarray(0, bodyEnd(record.raw));
+    const rawData = typeof event.raw_data === 'string' && body.equals(Buffer.from(event.raw_data, 'utf8')) ? event.raw_data : undefined;
+    const message = msgAt === null ? null : (event.message as string);
+    stored = splitEvent(event, deriveEvent(v, conn.record, message), rawData);
+  }
+  if (stored === null) v.event = canonicalJson(event);
+  else v.ocsf = canonicalJson(stored);
+  return { values: v, columns };
+}
+
+/** Gives a record its place in a chain as a v3 row: its values, hash and COPY line. */
+export function chainRecordV3(record: LedgerRecord, chain: string, seq: number, prevHash: Buffer, conn: ChainConnection): { row: ChainedRecord; line: string } {
+  const { values, columns } = v3Values(record, chain, seq, conn);
+  const hash = sha256(encodeV3(prevHash, values, conn.bytes));
+  values.hash = hash;
+  const row: ChainedRecord = {
+    receivedAtUs: record.receivedAtUs,
+    peer: record.peer,
+    raw: record.raw,
+    truncated: record.truncated,
+    format: record.format,
+    parseError: record.parseError,
+    syslog: record.syslog,
+    event: record.event,
+    columns,
+    chain,
+    seq,
+    prevHash,
+    hash,
+  };
+  return { row, line: copyLineV3(values) };
+}
+
+/** A v3 row's values as JSON (proofs, exports, archives): bytea as base64; the rest as they are. */
+export function v3ToJson(v: V3Values): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const c of V3_COLUMNS) {
+    const x = (v as Record<string, unknown>)[c.name];
+    o[c.name] = c.kind === 'bytea' && x !== null ? (x as Buffer).toString('base64') : x;
+  }
+  return o;
+}
+
+/** The inverse of v3ToJson. */
+export function v3FromJson(o: Record<string, unknown>): V3Values {
+  const v: Record<string, unknown> = {};
+  for (const c of V3_COLUMNS) {
+    const x = o[c.name] ?? null;
+    v[c.name] = c.kind === 'bytea' && x !== null ? Buffer.from(x as string, 'base64') : x;
+  }
+  return v as unknown as V3Values;
+}
+
+/** hash = SHA-256(prev || canonical_v3(values, connection)). */
+export function v3Hash(prev: Buffer, v: V3Values, conn: Connection): Buffer {
+  return sha256(encodeV3(prev, v, connectionBytes(conn)));
+}
+
+/** The full OCSF event of a stored v3 row (what the view ocsf_events gives, computed here). */
+export function v3EventOf(v: V3Values, conn: Connection): OcsfEvent {
+  if (v.ocsf === null) return JSON.parse(v.event ?? 'null') as OcsfEvent;
+  const stored = JSON.parse(v.ocsf) as Record<string, unknown>;
+  const message = v.msg_at === null ? null : messageOf(v.raw, v.msg_at);
+  const rawData = 'raw_data' in stored ? undefined : v.raw.toString('utf8', 0, bodyEnd(v.raw));
+  return assembleEvent(deriveEvent(v, conn, message), stored, rawData);
+}
