@@ -243,7 +243,8 @@ function passwordPattern(extraKeys: readonly string[]): Pattern {
   // continue a word (`bypass=`), but may end a compound one (`db_password=`, `mysql.root.password=`).
   const re = new RegExp(`(${keys.join('|')})(\\\\?["']?)[ \\t]*([=:])[ \\t]*`, 'gi');
   const cli = new RegExp(`(?<![A-Za-z0-9-])--(?:${keys.join('|')})[ \\t]+(?=[^ \\t-])|\\bidentified[ \\t]+(?:with[ \\t]+[A-Za-z0-9_]+[ \\t]+)?by[ \\t]+(?=['"])|(?<![A-Za-z0-9_])password[ \\t]+(?=')`, 'gi');
-  const sieve = new RegExp(`(?:${keys.join('|')})\\\\?["']?[ \\t]*[=:]|--pass|identified|password[ \\t]+'`, 'i');
+  // `--(?:keys)`, as the flag regex has it (`--pass` alone let `--pwd x`, `--secret x` through).
+  const sieve = new RegExp(`(?:${keys.join('|')})\\\\?["']?[ \\t]*[=:]|--(?:${keys.join('|')})|identified|password[ \\t]+'`, 'i');
   const kv = keyValuePattern('password', re, sieve, (m, s) => {
     const key = m[2]!;
     const quoted = m[1] !== '' || m[3] !== '';
@@ -259,7 +260,7 @@ function passwordPattern(extraKeys: readonly string[]): Pattern {
     }
     return true;
   });
-  const flags = valuePattern('password', cli, /--pass|identified|password[ \t]+'/i);
+  const flags = valuePattern('password', cli, new RegExp(`--(?:${keys.join('|')})|identified|password[ \\t]+'`, 'i'));
   const candidates = new RegExp(sieve.source, 'gi');
   return {
     id: 'password',
@@ -468,7 +469,8 @@ const SEP = String.raw`\\?["']?[ \t]*[=:]`;
 
 /** True whenever some built-in pattern (with `extraPasswordKeys`) could match `text`. */
 export function builtinGate(extraPasswordKeys: readonly string[] = []): (text: string) => boolean {
-  const extra = extraPasswordKeys.length > 0 ? `|(?:${extraPasswordKeys.map((k) => escapeRe(k.toLowerCase())).join('|')})${SEP}` : '';
+  const extraKeys = extraPasswordKeys.map((k) => escapeRe(k.toLowerCase())).join('|');
+  const extra = extraPasswordKeys.length > 0 ? `|(?:${extraKeys})${SEP}|--(?:${extraKeys})` : '';
   const words = new RegExp(
     String.raw`p(?:ass(?:word|wd|phrase)?(?:${SEP}|[ \t]+')|wd${SEP}|rivate key)|s(?:ecret(?:_key|_access_key|key)?${SEP}|k-|k_live_|k_test_)|credentials?${SEP}|identified` +
       String.raw`|a(?:uthoriz|pi.?key|kia|sia|iza)|bearer|token${SEP}|:(?:\/\/|\\\/\\\/)|eyj|g(?:h[pousr]_|ithub_pat_|lpat-)|xox[abposr]-|rk_(?:live|test)_|npm_` +

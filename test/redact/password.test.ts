@@ -19,6 +19,9 @@ describe('redaction rule: password', () => {
   it('password: command-line flags and SQL literals', () => {
     expect(mask('password', 'COMMAND=/usr/bin/mysql -u root --password=hunter2 prod')).toBe('COMMAND=/usr/bin/mysql -u root --password=<redacted:password> prod');
     expect(mask('password', 'COMMAND=/usr/bin/vault login --password hunter2')).toBe('COMMAND=/usr/bin/vault login --password <redacted:password>');
+    // Every password key as a flag: the sieve and the gate once knew only `--pass`.
+    expect(mask('password', 'COMMAND=/usr/bin/tool --pwd hunter2 -v')).toBe('COMMAND=/usr/bin/tool --pwd <redacted:password> -v');
+    expect(mask('password', 'COMMAND=/usr/bin/tool --secret s3cr3tvalue')).toBe('COMMAND=/usr/bin/tool --secret <redacted:password>');
     expect(mask('password', "CREATE USER 'app'@'%' IDENTIFIED BY 'Sup3r$ecret'")).toBe("CREATE USER 'app'@'%' IDENTIFIED BY '<redacted:password>'");
     expect(mask('password', "ALTER ROLE app WITH LOGIN PASSWORD 'Sup3r$ecret'")).toBe("ALTER ROLE app WITH LOGIN PASSWORD '<redacted:password>'");
   });
