@@ -253,7 +253,7 @@ describe.skipIf(!haproxy)('three servers behind HAProxy (send-proxy-v2), kill -9
     const summary = JSON.parse(full.stdout) as { chain_sets: { checkpoints: number; chains: number } };
     expect(summary.chain_sets.checkpoints).toBeGreaterThan(0);
     expect(summary.chain_sets.chains).toBeGreaterThanOrEqual(3);
-    await query(db.url, `SET session_replication_role = replica; DELETE FROM ledger_rows WHERE chain = '${victimChain}'; DELETE FROM chains WHERE chain = '${victimChain}'`);
+    await query(db.url, `SET session_replication_role = replica; DELETE FROM ledger WHERE chain = '${victimChain}'; DELETE FROM chains WHERE chain = '${victimChain}'`);
     const dropped = await survivors[0]!.cli(all.filter((a) => a !== '--json'));
     expect(dropped.code).toBe(1);
     // Found either way: the last checkpoint lists it and the ledger has it no more, or (a running

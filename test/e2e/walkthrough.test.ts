@@ -137,6 +137,8 @@ describe.skipIf(!rsyslog || !hasPsql || !hasNpm)('README walkthrough: npm start,
       void npmExit.then((code) => reject(new Error(`npm start exited (${code}) before serving:\n${serverOut}`)));
     });
     const rec = await serving;
+    // The login URL goes to stderr, the log to stdout: the two pipes need not arrive in the order written.
+    for (let i = 0; i < 100 && !serverOut.includes('Console: '); i++) await new Promise((r) => setTimeout(r, 50));
     metricsPort = Number(String(rec.metrics).split(':').pop());
     const pidFile = join(work, 'data/postgres/postmaster.pid');
     postmasterPid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
