@@ -309,9 +309,15 @@ export function chainRecord(record: LedgerRecord, chain: string, seq: number, pr
   const eventJson = canonicalJson(record.event);
   const { columns, lifted } = ledgerColumns(record.columns);
   const hash = chainHash(prevHash, canonicalRowOf(record, chain, seq, syslogJson, eventJson, lifted));
-  // Every field named, not `{ ...record, ... }`: records reach here in several shapes (one per
-  // format and producer), and the spread's generic copy cost ~2.6 µs per row against ~0.1 µs.
-  const row: ChainedRecord = {
+  return { row: chainedRow(record, columns, chain, seq, prevHash, hash), syslogJson, eventJson };
+}
+
+/**
+ * A record with its place in a chain. Every field named, not `{ ...record, ... }`: records reach
+ * here in several shapes (one per format and producer), and the spread's generic copy costs far more.
+ */
+export function chainedRow(record: LedgerRecord, columns: ChainedRecord['columns'], chain: string, seq: number, prevHash: Buffer, hash: Buffer): ChainedRecord {
+  return {
     receivedAtUs: record.receivedAtUs,
     peer: record.peer,
     raw: record.raw,
@@ -326,5 +332,4 @@ export function chainRecord(record: LedgerRecord, chain: string, seq: number, pr
     prevHash,
     hash,
   };
-  return { row, syslogJson, eventJson };
 }

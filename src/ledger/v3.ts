@@ -12,7 +12,7 @@ import type { PeerIdentity } from '../listener/identity.js';
 import { ACTIVITIES, CATEGORIES, CLASSES, SEVERITY_NAMES, STATUS_NAMES } from '../normalize/ocsf.js';
 import { clean, cleanJson } from '../normalize/text.js';
 import type { OcsfEvent } from '../normalize/types.js';
-import { canonicalJson, ledgerColumns } from './canonical.js';
+import { canonicalJson, chainedRow, ledgerColumns } from './canonical.js';
 import { isoMicros } from './copy.js';
 import { sha256 } from './sha256.js';
 import { connectionBytes, copyLineV3, encodeV3, V3_COLUMNS, type Connection, type V3Values } from './row.js';
@@ -271,22 +271,7 @@ export function chainRecordV3(record: LedgerRecord, chain: string, seq: number, 
   const { values, columns } = v3Values(record, chain, seq, conn);
   const hash = sha256(encodeV3(prevHash, values, conn.bytes));
   values.hash = hash;
-  const row: ChainedRecord = {
-    receivedAtUs: record.receivedAtUs,
-    peer: record.peer,
-    raw: record.raw,
-    truncated: record.truncated,
-    format: record.format,
-    parseError: record.parseError,
-    syslog: record.syslog,
-    event: record.event,
-    columns,
-    chain,
-    seq,
-    prevHash,
-    hash,
-  };
-  return { row, line: copyLineV3(values) };
+  return { row: chainedRow(record, columns, chain, seq, prevHash, hash), line: copyLineV3(values) };
 }
 
 /** A v3 row's values as JSON (proofs, exports, archives): bytea as base64; the rest as they are. */
