@@ -76,6 +76,11 @@ export const CONNECTION_COLUMNS = [
   col('peer_fingerprint', 'text', false),
 ] as const;
 
+/** ledger_connections' column definitions, as migration 009 creates them (restore builds the table from these). */
+export const CONNECTION_DDL: readonly string[] = CONNECTION_COLUMNS.map(
+  (c) => `${c.name} ${c.name === 'peer_sans' ? 'text[]' : c.kind}${c.nullable ? '' : ' NOT NULL'}`,
+);
+
 export const SQL_TYPE: Readonly<Record<Kind, string>> = {
   text: 'text', int2: 'smallint', int4: 'integer', int8: 'bigint', timestamptz: 'timestamptz', bytea: 'bytea', json: 'json', bool: 'boolean', inet: 'inet',
 };

@@ -7,38 +7,23 @@
  * out as each batch commits), then close() sends `serverclose` and ends every connection.
  */
 import type { AddressInfo } from 'node:net';
-import type { Logger } from 'pino';
 import type { Frame } from '../framing/framer.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import { RateLimitedLog } from '../listener/ratelimit-log.js';
-import type { ProxyProtocolOptions } from '../listener/proxy-protocol.js';
-import { Listener } from '../listener/server.js';
+import { Listener, type ListenerOptions } from '../listener/server.js';
 import type { TlsMaterial } from '../listener/tls-files.js';
 import { RelpMetrics } from '../metrics/relp.js';
-import type { Metrics } from '../metrics/registry.js';
 import { RelpSession } from './session.js';
 import type { ResendIndex } from './resends.js';
 
-export interface RelpServiceOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly tls: TlsMaterial;
-  readonly allowPeers: readonly string[];
+/** The listener's own options (the same CA, CRL, allow rules and limits as 6514), and RELP's. */
+export interface RelpServiceOptions
+  extends Pick<ListenerOptions, 'host' | 'port' | 'tls' | 'allowPeers' | 'maxConnections' | 'maxConnectionsPerPeer' | 'ratePerPeer' | 'burstPerPeer' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'metrics' | 'log' | 'proxy'> {
   readonly maxDataBytes: number;
-  readonly maxConnections: number;
-  readonly maxConnectionsPerPeer: number;
-  readonly ratePerPeer: number;
-  readonly burstPerPeer: number;
-  readonly handshakeTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly metrics: Metrics;
-  readonly log: Logger;
   readonly resends: ResendIndex;
   readonly toRecord: (frame: Frame, peer: PeerIdentity, receivedAtUs: number) => LedgerRecord;
   readonly enqueue: (record: LedgerRecord, onCommitted: () => void) => void;
-  /** PROXY protocol before TLS, as on the syslog listener; unset: off. */
-  readonly proxy?: ProxyProtocolOptions;
 }
 
 /**

@@ -20,7 +20,7 @@ import { recomputeHash } from '../ledger/verify.js';
 import { LedgerError } from '../errors.js';
 import { ledgerRowFrom, ledgerRowSelect, fromDbRow, toChainedRecord, toStoredRow, type ArchiveManifest, type DbArchiveRow } from './format.js';
 import { quoteIdent } from './plan.js';
-import { copyValue, SQL_TYPE, V3_COPY_COLUMNS, V3_KIND, type Connection } from '../ledger/row.js';
+import { CONNECTION_DDL, copyValue, SQL_TYPE, V3_COPY_COLUMNS, V3_KIND, type Connection } from '../ledger/row.js';
 import { v3FromJson } from '../ledger/v3.js';
 
 /** The columns only version 3 rows have (after COPY_COLUMNS in a restored table), from the row definition. */
@@ -75,12 +75,7 @@ ${V3_ONLY.map((n) => `  ${n} ${SQL_TYPE[V3_KIND.get(n)!]},`).join('\n')}
 CREATE TABLE ${schema}.ledger_connections (
   chain            text    NOT NULL,
   conn             bigint  NOT NULL,
-  transport        text    NOT NULL,
-  peer_addr        text    NOT NULL,
-  peer_cn          text,
-  peer_sans        text[]  NOT NULL,
-  peer_subject     text    NOT NULL,
-  peer_fingerprint text    NOT NULL,
+${CONNECTION_DDL.map((d) => `  ${d},`).join('\n')}
   PRIMARY KEY (chain, conn)
 );
 CREATE INDEX ON ${schema}.ledger (received_at);
