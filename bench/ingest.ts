@@ -25,7 +25,7 @@ import { pathToFileURL } from 'node:url';
 import { parseDetectionConfig } from '../src/detect/config.js';
 import { Detector } from '../src/detect/detector.js';
 import type { Frame } from '../src/framing/framer.js';
-import { toRecord } from '../src/pipeline.js';
+import { toRecord } from '../src/stages.js';
 import { Metrics } from '../src/metrics/registry.js';
 import { defaultRedactionConfig } from '../src/redact/config.js';
 import { redactionKeyFrom } from '../src/redact/key.js';

@@ -10,7 +10,7 @@
  */
 import type { LedgerRecord } from '../src/ledger/types.js';
 import { Metrics } from '../src/metrics/registry.js';
-import { toRecord } from '../src/pipeline.js';
+import { toRecord } from '../src/stages.js';
 import { defaultRedactionConfig } from '../src/redact/config.js';
 import { redactionKeyFrom } from '../src/redact/key.js';
 import { Redactor } from '../src/redact/redactor.js';

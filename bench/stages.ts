@@ -19,7 +19,7 @@ import { canonicalJson, canonicalRowOf, chainHash, chainRecord, ledgerColumns, t
 import { copyChunks, copyLine } from '../src/ledger/copy.js';
 import { chainConnection, chainRecordV3, type ChainConnection } from '../src/ledger/v3.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from '../src/ledger/types.js';
-import { toRecord } from '../src/pipeline.js';
+import { toRecord } from '../src/stages.js';
 import { Metrics } from '../src/metrics/registry.js';
 import { normalize } from '../src/normalize/index.js';
 import { parseFrame } from '../src/parsing/index.js';

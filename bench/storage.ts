@@ -24,7 +24,7 @@ import type { Frame } from '../src/framing/framer.js';
 import { copyText, isoMicros } from '../src/ledger/copy.js';
 import { LedgerWriter } from '../src/ledger/writer.js';
 import { Metrics } from '../src/metrics/registry.js';
-import { toRecord } from '../src/pipeline.js';
+import { toRecord } from '../src/stages.js';
 import { createBenchDatabase, withClient } from './lib/db.js';
 import { BENCH_PEER, mixFrames } from './stages.js';
 import pg from 'pg';

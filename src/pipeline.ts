@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import { describeError } from './errors.js';
 import type { Frame } from './framing/framer.js';
 import { LedgerWriter } from './ledger/writer.js';
+import { toRecord, type RecordConfig } from './stages.js';
 import type { LedgerRecord, ChainedRecord } from './ledger/types.js';
 import { peerNames, type PeerIdentity } from './listener/identity.js';
 import { hostnameAllowed, type HostBinding } from './listener/limits.js';
@@ -33,7 +34,7 @@ import type { Metrics } from './metrics/registry.js';
 import { liftColumns } from './normalize/columns.js';
 import { normalize } from './normalize/index.js';
 import { parseFrame } from './parsing/index.js';
-import { Monitor } from './monitor.js';
+import { Monitor } from './monitoring/monitor.js';
 import type { Detector } from './detect/detector.js';
 import type { Redactor } from './redact/redactor.js';
 import type { FormatOption } from './parsing/types.js';
@@ -69,7 +70,7 @@ export interface PipelineConfig {
   /** `--learn-sources`, seconds (0: only `expectSources` are expected). Default 0. */
   readonly learnWindowSec?: number;
   readonly stallThresholdSec: number;
-  /** `--max-findings-per-minute`: server rows per source per minute (src/metrics/finding-budget.ts). Default 60. */
+  /** `--max-findings-per-minute`: server rows per source per minute (src/monitoring/finding-budget.ts). Default 60. */
   readonly maxFindingsPerMinute?: number;
   /** `--finding-summary-interval`: summaries of episodes still going on, this often. Default 300 s. */
   readonly findingSummaryIntervalMs?: number;
@@ -107,88 +108,6 @@ export interface PipelineHooks {
   /** After each commit, in seq order (checkpoints, per-source metrics). */
   readonly onCommitted?: (rows: readonly ChainedRecord[]) => void | Promise<void>;
   readonly ready?: () => { ok: boolean; detail: Record<string, unknown> };
-}
-
-/** What toRecord needs of the configuration. */
-export interface RecordConfig {
-  readonly format: FormatOption;
-  readonly timeZone: string;
-  readonly hostBindings?: readonly HostBinding[];
-  readonly redactor?: Redactor;
-}
-
-/**
- * Frame → LedgerRecord: parse, count, normalize, check the host binding, lift, redact. The stages
- * never throw on input by design; should one throw anyway (a bug), the frame is still stored, raw,
- * with the error as its parse error: an audit server neither drops the frame nor crashes the
- * connection's read loop over it.
- */
-export function toRecord(
-  frame: Frame,
-  peer: PeerIdentity,
-  receivedAtUs: number,
-  cfg: RecordConfig,
-  metrics: Metrics,
-  monitor?: Monitor,
-): LedgerRecord {
-  try {
-    return processFrame(frame, peer, receivedAtUs, cfg, metrics, monitor);
-  } catch (err) {
-    metrics.parseFailures.inc({ reason: 'internal' });
-    return unprocessedRecord(frame, peer, receivedAtUs, `internal error while processing the frame: ${describeError(err)}`);
-  }
-}
-
-/** The record of a frame no stage could process: raw bytes kept, text made storable, Base Event. */
-function unprocessedRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number, error: string): LedgerRecord {
-  const message = frame.body.toString('utf8').replaceAll('\0', '\uFFFD');
-  const syslog = { facility: null, severity: null, timestamp: null, hostname: null, app_name: null, procid: null, msgid: null, structured_data: null, message };
-  const event = {
-    class_uid: 0, category_uid: 0, activity_id: 0, type_uid: 0, severity_id: 0, status_id: 0,
-    time: Math.floor(receivedAtUs / 1000),
-    metadata: { product: { name: 'syslog-ledger' }, peer: { cn: peer.cn } },
-    message,
-    raw_data: message,
-    unmapped: { parse_error: error },
-  };
-  const parsed = { format: 'unparsed' as const, syslog, parse_error: error, parse_error_reason: 'internal' };
-  return { receivedAtUs, peer, raw: frame.raw, truncated: frame.truncated, format: 'unparsed', parseError: error, syslog, event, columns: liftColumns(event, parsed) };
-}
-
-function processFrame(
-  frame: Frame,
-  peer: PeerIdentity,
-  receivedAtUs: number,
-  cfg: RecordConfig,
-  metrics: Metrics,
-  monitor?: Monitor,
-): LedgerRecord {
-  const receivedAtMs = Math.floor(receivedAtUs / 1000);
-  const parsed = parseFrame(frame.body, { receivedAtMs, timeZone: cfg.timeZone, format: cfg.format });
-  monitor?.onParsed(parsed, peer, receivedAtUs);
-  metrics.framesReceived.inc({ format: parsed.format });
-  if (parsed.format === 'unparsed') metrics.parseFailures.inc({ reason: parsed.parse_error_reason ?? 'unknown' });
-  if (frame.truncated) metrics.framesTruncated.inc();
-  const event = normalize(parsed, { peer, receivedAtMs, rawText: frame.body.toString('utf8') });
-  if (cfg.hostBindings?.length && !hostnameAllowed(cfg.hostBindings, peerNames(peer), parsed.syslog.hostname)) {
-    // Stored, never silently trusted: the flag is part of the hashed event, and the view
-    // hostname_mismatches lists these events.
-    event.hostname_mismatch = true;
-    metrics.hostnameMismatches.inc();
-  }
-  const record: LedgerRecord = {
-    receivedAtUs,
-    peer,
-    raw: frame.raw,
-    truncated: frame.truncated,
-    format: parsed.format,
-    parseError: parsed.parse_error,
-    syslog: parsed.syslog,
-    event,
-    columns: liftColumns(event, parsed),
-  };
-  // Last: the hash chain covers the stored (redacted) form.
-  return cfg.redactor ? cfg.redactor.redact(record) : record;
 }
 
 export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: Logger, hooks: PipelineHooks = {}): Promise<Pipeline> {

@@ -1,6 +1,6 @@
 /**
  * `syslog-ledger coverage --from T --to T`: each source's first and last event, event count, silent
- * windows and sequence gaps over a period (src/metrics/coverage.ts; docs/metrics.md "Coverage").
+ * windows and sequence gaps over a period (src/monitoring/coverage.ts; docs/metrics.md "Coverage").
  * Reads only. A table on a terminal, JSON otherwise, or as `--format` says.
  */
 import { resolve } from 'node:path';
@@ -10,7 +10,7 @@ import { resolveDatabase } from '../db/resolve.js';
 import { ConfigError } from '../errors.js';
 import { isoMicros } from '../ledger/copy.js';
 import { rfc3339Micros } from '../ledger/time.js';
-import { coverageReport, type CoverageReport, type SilentWindow } from '../metrics/coverage.js';
+import { coverageReport, type CoverageReport, type SilentWindow } from '../monitoring/coverage.js';
 import { DB_OPTIONS } from './migrate.js';
 
 export const COVERAGE_FORMATS = ['auto', 'table', 'json', 'csv'] as const;

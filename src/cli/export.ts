@@ -10,8 +10,8 @@ import { resolveDatabase } from '../db/resolve.js';
 import { recordAccess, exportAccessEvent } from '../evidence/access.js';
 import { runExport, type ExportSummary } from '../evidence/export.js';
 import { TIME_BASES, absoluteTime, statusId, type EvidenceQuery } from '../evidence/query.js';
-import { loadOrCreateSigningKey } from '../ledger/signing.js';
-import { DEFAULT_CHECKPOINT_FILE } from '../ledger/verify-checkpoints.js';
+import { loadOrCreateSigningKey } from '../checkpoints/signing.js';
+import { DEFAULT_CHECKPOINT_FILE } from '../verify/checkpoints.js';
 import { DB_OPTIONS } from './migrate.js';
 import { READ_DB_OPTIONS, waitForReplay } from '../db/replica.js';
 

@@ -9,7 +9,7 @@ import { Framer, type Frame } from '../framing/framer.js';
 import { isoMicros } from '../ledger/copy.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import { nowMicros } from '../listener/server.js';
-import { toRecord } from '../pipeline.js';
+import { toRecord } from '../stages.js';
 import { Metrics } from '../metrics/registry.js';
 import { FORMAT_OPTIONS } from '../parsing/types.js';
 

@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import { helpText, list, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
 import { resolveDatabase } from '../db/resolve.js';
-import { DEFAULT_PUBLIC_KEY_FILE } from '../ledger/verify-checkpoints.js';
+import { DEFAULT_PUBLIC_KEY_FILE } from '../verify/checkpoints.js';
 import { loadKeys } from '../retention/cli.js';
 import { RestoreRefusedError, restoreArchive } from '../retention/restore.js';
 import { DB_OPTIONS } from './migrate.js';

@@ -5,7 +5,7 @@
  */
 import { helpText, parseOptions, str, type OptionSpecs } from '../config.js';
 import { verifyEvidence } from '../evidence/verify.js';
-import { loadPublicKey, type VerifyingKey } from '../ledger/signing.js';
+import { loadPublicKey, type VerifyingKey } from '../checkpoints/signing.js';
 
 export const VERIFY_EVIDENCE_OPTIONS = {
   'public-key': { type: 'string', arg: 'FILE', help: "the ledger's Ed25519 public key (SPKI PEM), from a source you trust: not from the package (required)" },

@@ -13,10 +13,10 @@ import { canonicalJson, canonicalLifted, chainHash, type CanonicalLifted } from 
 import type { Connection, V3Values } from '../ledger/row.js';
 import { v3EventOf, v3FromJson, v3Hash } from '../ledger/v3.js';
 import type { LiftedColumns } from '../normalize/types.js';
-import { keyMap, parseCheckpoint, verifyCheckpointSignature, type Checkpoint } from '../ledger/checkpoint.js';
-import { leafHash, verifyConsistency, verifyInclusion } from '../ledger/merkle.js';
-import { loadPublicKey, type VerifyingKey } from '../ledger/signing.js';
-import { DEFAULT_PUBLIC_KEY_FILE } from '../ledger/verify-checkpoints.js';
+import { keyMap, parseCheckpoint, verifyCheckpointSignature, type Checkpoint } from '../checkpoints/checkpoint.js';
+import { leafHash, verifyConsistency, verifyInclusion } from '../checkpoints/merkle.js';
+import { loadPublicKey, type VerifyingKey } from '../checkpoints/signing.js';
+import { DEFAULT_PUBLIC_KEY_FILE } from '../verify/checkpoints.js';
 
 export const VERIFY_PROOF_OPTIONS = {
   'public-key': { type: 'string', multiple: true, default: DEFAULT_PUBLIC_KEY_FILE, arg: 'FILE', help: 'Ed25519 public key (SPKI PEM) that signs checkpoints' },

@@ -3,16 +3,16 @@ import { resolve } from 'node:path';
 import { bool, helpText, int, parseOptions, requireStr, str, type OptionSpecs } from '../config.js';
 import { resolveDatabase } from '../db/resolve.js';
 import { describeError } from '../errors.js';
-import { verifyLedger, type VerifyReport } from '../ledger/verify.js';
+import { verifyLedger, type VerifyReport } from '../verify/verify.js';
 import { DB_OPTIONS } from './migrate.js';
 import { READ_DB_OPTIONS, waitForReplay } from '../db/replica.js';
 import pg from 'pg';
 import { existsSync } from 'node:fs';
 import { VerifyError } from '../errors.js';
-import { loadFrontier } from '../ledger/merkle-store.js';
-import { loadPublicKey } from '../ledger/signing.js';
-import { verifyChainSets } from '../ledger/chain-set.js';
-import { CheckpointVerifier, DEFAULT_CHECKPOINT_FILE, DEFAULT_PUBLIC_KEY_FILE, toVerifyKind } from '../ledger/verify-checkpoints.js';
+import { loadFrontier } from '../checkpoints/merkle-store.js';
+import { loadPublicKey } from '../checkpoints/signing.js';
+import { verifyChainSets } from '../checkpoints/chain-set.js';
+import { CheckpointVerifier, DEFAULT_CHECKPOINT_FILE, DEFAULT_PUBLIC_KEY_FILE, toVerifyKind } from '../verify/checkpoints.js';
 import { list } from '../config.js';
 import { retentionBoundaries } from '../retention/boundaries.js';
 import { verifyArchiveCommand } from '../retention/cli.js';
@@ -73,7 +73,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
         report.findings.push({ chain: f.chain, seq: f.seq ?? 0, kind: toVerifyKind(f.kind), detail: `${f.kind}: ${f.detail}` });
       }
       checkpointSummary = cv.summary();
-      // Several servers: no chain dropped from the ledger, none gone backwards (src/ledger/chain-set.ts).
+      // Several servers: no chain dropped from the ledger, none gone backwards (src/checkpoints/chain-set.ts).
       if (!chain) chainSetSummary = await checkChainSets(readUrl, list(values, 'public-key'), report);
     }
   } catch (err) {

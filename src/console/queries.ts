@@ -13,7 +13,7 @@ import { sql, type ExpressionBuilder, type SqlBool, type Expression } from 'kyse
 import { predicate, type EvidenceQuery } from '../evidence/query.js';
 import { qb, run, type LedgerDatabase } from '../evidence/sql.js';
 import { makeInclusion, type InclusionProofDoc } from '../cli/prove.js';
-import { coverageReport, type CoverageReport } from '../metrics/coverage.js';
+import { coverageReport, type CoverageReport } from '../monitoring/coverage.js';
 
 /** The console reads the ledger's Database (src/ledger/db.ts): rows, the views, integrity_status. */
 type ConsoleDatabase = LedgerDatabase;
@@ -210,7 +210,7 @@ export async function inclusionProof(db: pg.PoolClient, chain: string, seq: numb
   return makeInclusion(db as unknown as pg.Client, chain, seq, 'latest');
 }
 
-/** The coverage report of a period (src/metrics/coverage.ts). */
+/** The coverage report of a period (src/monitoring/coverage.ts). */
 export async function coverage(db: Db, fromUs: number, toUs: number, thresholdSec: number, expectSources: readonly string[]): Promise<CoverageReport> {
   return coverageReport(db, { fromUs, toUs, thresholdSec, lookbackSec: 7 * 86_400, expectSources });
 }

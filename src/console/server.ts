@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { ProveFailure } from '../cli/prove.js';
 import { recordAccess } from '../evidence/access.js';
 import { runExport } from '../evidence/export.js';
-import type { SigningKey } from '../ledger/signing.js';
+import type { SigningKey } from '../checkpoints/signing.js';
 import type { TlsMaterial } from '../listener/tls-files.js';
 import { ConsoleError, describeError } from '../errors.js';
 import { absoluteTime } from '../evidence/query.js';

@@ -1,5 +1,5 @@
 /** The Integrity and Sources pages: what only a ledger can show, that the log is intact and complete. */
-import type { CoverageReport, SourceCoverage } from '../metrics/coverage.js';
+import type { CoverageReport, SourceCoverage } from '../monitoring/coverage.js';
 import { ago, html, Html, qs, utc } from './html.js';
 import type { ChainIntegrity } from './queries.js';
 

@@ -12,7 +12,7 @@
  * writes a finding and opens an episode; triggers within the rule's cool-down of the last one only
  * count; a summary is written every `--finding-summary-interval` while they go on, and when the
  * episode ends (a cool-down without a trigger). Every row passes the per-source finding budget
- * (src/metrics/finding-budget.ts); the source is the peer that sent the triggering row.
+ * (src/monitoring/finding-budget.ts); the source is the peer that sent the triggering row.
  *
  * State is bounded (LRU maps capped at `max_keys` per rule, windows capped per key) and rebuilt at
  * start by replaying the ledger's recent rows (`rebuildFromLedger`) without writing findings; the
@@ -25,9 +25,9 @@ import { db, run } from '../ledger/db.js';
 import { internalRecord } from '../ledger/internal-record.js';
 import type { ChainedRecord, LedgerRecord } from '../ledger/types.js';
 import { RateLimitedLog } from '../listener/ratelimit-log.js';
-import { uncappedSink, type FindingSink } from '../metrics/finding-budget.js';
+import { uncappedSink, type FindingSink } from '../monitoring/finding-budget.js';
 import type { Metrics } from '../metrics/registry.js';
-import { peerSourceName } from '../metrics/sources.js';
+import { peerSourceName } from '../monitoring/sources.js';
 import { liftColumns } from '../normalize/columns.js';
 import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
 import type { DetectionConfig } from './config.js';

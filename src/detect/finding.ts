@@ -1,11 +1,11 @@
 /**
  * A detection as a ledger event: OCSF 2004 Detection Finding, activity 1 Create (as the monitor's
- * pipeline findings, src/metrics/findings.ts), status 1 New. The events that triggered it are named
+ * pipeline findings, src/monitoring/findings.ts), status 1 New. The events that triggered it are named
  * by chain and seq twice: as OCSF `finding_info.related_events[].uid` (`chain:seq`), and as
  * `unmapped.syslog_ledger_detection.refs` ([{chain, seq}], for SQL joins; docs/detections.md).
  */
 import { createHash } from 'node:crypto';
-import { FINDING_CLASS_UID, FINDING_OCSF_VERSION } from '../metrics/findings.js';
+import { FINDING_CLASS_UID, FINDING_OCSF_VERSION } from '../monitoring/findings.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import type { Ref } from './event.js';
 

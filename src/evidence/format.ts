@@ -8,7 +8,7 @@ import { canonicalJson, canonicalLifted, type CanonicalRow } from '../ledger/can
 import type { Connection } from '../ledger/row.js';
 import { v3EventOf, v3FromJson, v3Hash } from '../ledger/v3.js';
 import { isoMicros } from '../ledger/copy.js';
-import { rawPublicKey, type SigningKey, type VerifyingKey } from '../ledger/signing.js';
+import { rawPublicKey, type SigningKey, type VerifyingKey } from '../checkpoints/signing.js';
 import type { LiftedColumns } from '../normalize/types.js';
 import type { EvidenceQuery } from './query.js';
 

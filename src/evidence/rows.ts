@@ -7,12 +7,12 @@
 import { sql, type SelectQueryBuilder } from 'kysely';
 import { canonicalLifted, chainHash, type CanonicalRow } from '../ledger/canonical.js';
 import { isoMicros } from '../ledger/copy.js';
-import { recomputeHash, type StoredRow } from '../ledger/verify-reference.js';
+import { recomputeHash, type StoredRow } from '../verify/reference.js';
 import type { LedgerDatabase } from './sql.js';
 import { v3Hash, v3ToJson } from '../ledger/v3.js';
 
 /**
- * The columns of a row as verify reads them (src/ledger/verify.ts LEDGER_ROW_SELECT): every column
+ * The columns of a row as verify reads them (src/verify/verify.ts LEDGER_ROW_SELECT): every column
  * as text or bytes, `event_time` as UTC with six digits, `src_ip` as abbrev().
  */
 export function selectRow<O>(q: SelectQueryBuilder<LedgerDatabase, 'ledger', O>) {

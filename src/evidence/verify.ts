@@ -10,9 +10,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chainHash } from '../ledger/canonical.js';
-import { parseCheckpoint, verifyCheckpointSignature, keyMap, type Checkpoint } from '../ledger/checkpoint.js';
-import { MerkleAccumulator, frontierNodes, verifyConsistency } from '../ledger/merkle.js';
-import type { VerifyingKey } from '../ledger/signing.js';
+import { parseCheckpoint, verifyCheckpointSignature, keyMap, type Checkpoint } from '../checkpoints/checkpoint.js';
+import { MerkleAccumulator, frontierNodes, verifyConsistency } from '../checkpoints/merkle.js';
+import type { VerifyingKey } from '../checkpoints/signing.js';
 import { sha256File } from '../retention/files.js';
 import { FILES, PACKAGE_TYPE, PACKAGE_VERSION, canonicalRowOfLine, v3LineHash, verifyManifestSignature, type CheckpointLink, type EvidenceLine, type Manifest, type RunProof } from './format.js';
 

@@ -1,4 +1,4 @@
-/** Big-endian integers in byte arrays, for verify's hot path (verify-copy.ts, verify-fields.ts, verify-range.ts). */
+/** Big-endian integers in byte arrays, for verify's hot path (src/verify/: copy.ts, fields.ts, range.ts). */
 
 /**
  * A big-endian int32 at b[at]. Buffer's readInt32BE / writeUInt32BE check their arguments on every

@@ -1,5 +1,5 @@
 /**
- * Records the server writes into its own ledger (format `internal`): pipeline findings (src/monitor.ts)
+ * Records the server writes into its own ledger (format `internal`): pipeline findings (src/monitoring/monitor.ts)
  * and detection findings (src/detect/). They are chained and committed like any received frame; the
  * `raw` bytes are the event's JSON, since no frame was received.
  */

@@ -1,7 +1,7 @@
 /**
  * Retention boundaries: where `verify` starts a chain whose oldest rows were archived, as the latest
  * trusted retention record says (docs/retention.md, "Verifying across a boundary"). Lean on purpose:
- * src/ledger/verify.ts imports it.
+ * src/verify/verify.ts imports it.
  *
  * Trust: with public keys, a record counts only when a validly signed checkpoint of RETENTION_CHAIN
  * at or after it agrees with the ledger row it names (the archive command signs one in the same
@@ -10,10 +10,10 @@
  * checks anyway.
  */
 import { VerifyError } from '../errors.js';
-import { keyMap, parseCheckpoint, verifyCheckpointSignature, type Checkpoint } from '../ledger/checkpoint.js';
-import { MerkleAccumulator, type FrontierSnapshot } from '../ledger/merkle.js';
-import type { Queryable } from '../ledger/merkle-store.js';
-import type { VerifyingKey } from '../ledger/signing.js';
+import { keyMap, parseCheckpoint, verifyCheckpointSignature, type Checkpoint } from '../checkpoints/checkpoint.js';
+import { MerkleAccumulator, type FrontierSnapshot } from '../checkpoints/merkle.js';
+import type { Queryable } from '../checkpoints/merkle-store.js';
+import type { VerifyingKey } from '../checkpoints/signing.js';
 
 /** The chain of retention records (written only by `syslog-ledger archive`). Not a host name. */
 export const RETENTION_CHAIN = 'syslog-ledger.retention';

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { str, type OptionSpecs, type OptionValues } from '../config.js';
 import { ConfigError, describeError } from '../errors.js';
-import { loadPublicKey, type VerifyingKey } from '../ledger/signing.js';
+import { loadPublicKey, type VerifyingKey } from '../checkpoints/signing.js';
 import { PRESET_NAMES, SOURCE_CLASSES, parsePolicy, type RetentionPolicy } from './policy.js';
 import { verifyArchive } from './verify-archive.js';
 

@@ -6,8 +6,8 @@
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type pg from 'pg';
-import type { Checkpoint } from '../ledger/checkpoint.js';
-import type { VerifyingKey } from '../ledger/signing.js';
+import type { Checkpoint } from '../checkpoints/checkpoint.js';
+import type { VerifyingKey } from '../checkpoints/signing.js';
 import type { ArchiveOptions } from './archive.js';
 import { MANIFEST_SUFFIX, type ArchiveManifest } from './format.js';
 import { exists, fsyncDir } from './files.js';

@@ -10,15 +10,15 @@
  * hash, the Merkle frontier before and after the range, and the signed checkpoint that covers it
  * (with the row hashes between the range's end and the checkpoint, so its root can be recomputed).
  */
-import { LEDGER_ROW_SELECT, ledgerRowFrom, ledgerRowSelect, toStored, type DbRow } from '../ledger/verify.js';
+import { LEDGER_ROW_SELECT, ledgerRowFrom, ledgerRowSelect, toStored, type DbRow } from '../verify/verify.js';
 import type { Connection } from '../ledger/row.js';
 import { v3FromJson, v3ToJson } from '../ledger/v3.js';
 import { basename, dirname, join } from 'node:path';
-import type { Checkpoint } from '../ledger/checkpoint.js';
+import type { Checkpoint } from '../checkpoints/checkpoint.js';
 import { isoMicros } from '../ledger/copy.js';
 import type { ChainedRecord } from '../ledger/types.js';
-import { liftedOf } from '../ledger/verify-reference.js';
-import type { StoredRow } from '../ledger/verify.js';
+import { liftedOf } from '../verify/reference.js';
+import type { StoredRow } from '../verify/verify.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import type { SyslogFields } from '../parsing/types.js';
 import type { SourceClass } from './policy.js';
@@ -116,7 +116,7 @@ export function archivePaths(file: string): { data: string; manifest: string; ba
   return { data: join(dir, name + DATA_SUFFIX), manifest: join(dir, name + MANIFEST_SUFFIX), base: name };
 }
 
-/** The row as verify's StoredRow (for recomputeHash and liftedMismatches of src/ledger/verify.ts). */
+/** The row as verify's StoredRow (for recomputeHash and liftedMismatches of src/verify/verify.ts). */
 export function toStoredRow(r: ArchiveRow, syslogText: string, eventText: string): StoredRow {
   const v3 = r.v3 === undefined ? undefined : { values: v3FromJson(r.v3.row), conn: r.v3.connection };
   return {

@@ -10,7 +10,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
-import type { Queryable } from '../ledger/merkle-store.js';
+import type { Queryable } from '../checkpoints/merkle-store.js';
 
 export const PARTITION_INTERVALS = ['daily', 'monthly'] as const;
 export type PartitionInterval = (typeof PARTITION_INTERVALS)[number];

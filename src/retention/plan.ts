@@ -9,7 +9,7 @@
  * rule, now or when it was archived, still wants it kept.
  */
 import { existsSync } from 'node:fs';
-import type { Queryable } from '../ledger/merkle-store.js';
+import type { Queryable } from '../checkpoints/merkle-store.js';
 import type { ArchiveManifest } from './format.js';
 import { listPartitions, type LedgerPartition } from './partitions.js';
 import { CLASS_SQL, classesToProbe, requirement, type Requirement, type RetentionPolicy, type SourceClass } from './policy.js';

@@ -16,7 +16,7 @@ import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { canonicalJson } from '../ledger/canonical.js';
 import { COPY_COLUMNS, copyLine } from '../ledger/copy.js';
-import { recomputeHash } from '../ledger/verify.js';
+import { recomputeHash } from '../verify/verify.js';
 import { LedgerError } from '../errors.js';
 import { ledgerRowFrom, ledgerRowSelect, fromDbRow, toChainedRecord, toStoredRow, type ArchiveManifest, type DbArchiveRow } from './format.js';
 import { quoteIdent } from './plan.js';

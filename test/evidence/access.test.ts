@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCESS_CHAIN, proveAccessEvent, recordAccess } from '../../src/evidence/access.js';
-import { parseCheckpoint } from '../../src/ledger/checkpoint.js';
-import { loadOrCreateSigningKey, loadPublicKey, type SigningKey } from '../../src/ledger/signing.js';
-import { verifyLedger } from '../../src/ledger/verify.js';
-import { CheckpointVerifier } from '../../src/ledger/verify-checkpoints.js';
+import { parseCheckpoint } from '../../src/checkpoints/checkpoint.js';
+import { loadOrCreateSigningKey, loadPublicKey, type SigningKey } from '../../src/checkpoints/signing.js';
+import { verifyLedger } from '../../src/verify/verify.js';
+import { CheckpointVerifier } from '../../src/verify/checkpoints.js';
 import { createDb, tempDir, type TestDb } from '../integrity/helpers.js';
 
 let db: TestDb;

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyLedger } from '../../src/ledger/verify.js';
+import { verifyLedger } from '../../src/verify/verify.js';
 import { appendCanonicalRows, createDb, tamper, type TestDb } from './helpers.js';
 
 const CHAIN = 'batch-chain';

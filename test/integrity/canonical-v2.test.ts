@@ -11,7 +11,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalLifted, ledgerColumns } from '../../src/ledger/canonical.js';
 import { inetBytes, inetText } from '../../src/ledger/inet.js';
-import { readChain, recomputeHash, verifyLedger } from '../../src/ledger/verify.js';
+import { readChain, recomputeHash, verifyLedger } from '../../src/verify/verify.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { ingest } from '../redact/helpers.js';

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointFile, readCheckpointFile } from '../../src/ledger/checkpoint-file.js';
+import { CheckpointFile, readCheckpointFile } from '../../src/checkpoints/file.js';
 import {
   ForeignCheckpointFileError,
   checkpointSignedBytes,
@@ -11,8 +11,8 @@ import {
   signCheckpoint,
   verifyCheckpointSignature,
   type Checkpoint,
-} from '../../src/ledger/checkpoint.js';
-import { keyIdOf, loadOrCreateSigningKey, loadPublicKey, rawPublicKey, type SigningKey } from '../../src/ledger/signing.js';
+} from '../../src/checkpoints/checkpoint.js';
+import { keyIdOf, loadOrCreateSigningKey, loadPublicKey, rawPublicKey, type SigningKey } from '../../src/checkpoints/signing.js';
 import { tempDir } from './helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;

@@ -2,11 +2,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/metrics/registry.js';
-import { CheckpointFile } from '../../src/ledger/checkpoint-file.js';
-import { ForeignCheckpointFileError, keyMap, parseCheckpoint, serializeCheckpoint, signCheckpoint, verifyCheckpointSignature } from '../../src/ledger/checkpoint.js';
-import { CheckpointMismatchError, Checkpointer } from '../../src/ledger/checkpointer.js';
-import { MerkleAccumulator } from '../../src/ledger/merkle.js';
-import { loadOrCreateSigningKey, type SigningKey } from '../../src/ledger/signing.js';
+import { CheckpointFile } from '../../src/checkpoints/file.js';
+import { ForeignCheckpointFileError, keyMap, parseCheckpoint, serializeCheckpoint, signCheckpoint, verifyCheckpointSignature } from '../../src/checkpoints/checkpoint.js';
+import { CheckpointMismatchError, Checkpointer } from '../../src/checkpoints/checkpointer.js';
+import { MerkleAccumulator } from '../../src/checkpoints/merkle.js';
+import { loadOrCreateSigningKey, type SigningKey } from '../../src/checkpoints/signing.js';
 import { appendRows, createDb, tamper, tempDir, type TestDb } from './helpers.js';
 
 let db: TestDb;

@@ -13,7 +13,7 @@ import copyStreams from 'pg-copy-streams';
 import { canonicalJson, chainRecord } from '../../src/ledger/canonical.js';
 import { COPY_SQL, copyLine } from '../../src/ledger/copy.js';
 import type { LedgerRecord } from '../../src/ledger/types.js';
-import { verifyLedger } from '../../src/ledger/verify.js';
+import { verifyLedger } from '../../src/verify/verify.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { ingest } from '../redact/helpers.js';

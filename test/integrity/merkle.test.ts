@@ -14,7 +14,7 @@ import {
   verifyConsistency,
   verifyInclusion,
   type NodeSource,
-} from '../../src/ledger/merkle.js';
+} from '../../src/checkpoints/merkle.js';
 import { sha256, sha256Equals, sha256Into } from '../../src/ledger/sha256.js';
 
 // Published RFC 6962 test vectors (the 8-leaf tree used by Certificate Transparency and

@@ -4,13 +4,13 @@ import { hostname } from 'node:os';
 import { defaultChain, proveCommand, type ConsistencyProofDoc, type InclusionProofDoc } from '../../src/cli/prove.js';
 import { verifyProofCommand } from '../../src/cli/verify-proof.js';
 import { canonicalJson, chainHash } from '../../src/ledger/canonical.js';
-import { Checkpointer } from '../../src/ledger/checkpointer.js';
-import { loadOrCreateSigningKey, type SigningKey } from '../../src/ledger/signing.js';
+import { Checkpointer } from '../../src/checkpoints/checkpointer.js';
+import { loadOrCreateSigningKey, type SigningKey } from '../../src/checkpoints/signing.js';
 import { appendCanonicalRows, createDb, tamper, tempDir, type TestDb } from './helpers.js';
 import pino from 'pino';
 import { LedgerWriter } from '../../src/ledger/writer.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import { toRecord } from '../../src/pipeline.js';
+import { toRecord } from '../../src/stages.js';
 import type { PeerIdentity } from '../../src/listener/identity.js';
 
 let db: TestDb;
@@ -128,7 +128,7 @@ describe('prove / verify-proof', () => {
       format: ev.format, truncated: ev.truncated, parseError: ev.parse_error, raw: Buffer.from('forged'),
       syslogJson: canonicalJson(ev.syslog), eventJson: canonicalJson(ev.event),
     });
-    const { leafHash } = await import('../../src/ledger/merkle.js');
+    const { leafHash } = await import('../../src/checkpoints/merkle.js');
     const forged = { ...doc, event: ev, row_hash: forgedHash.toString('hex'), leaf_hash: leafHash(forgedHash).toString('hex') };
     const v = await verifyProof(forged);
     expect(v.code).toBe(1);

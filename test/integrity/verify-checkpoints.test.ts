@@ -1,11 +1,11 @@
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ForeignCheckpointFileError, parseCheckpoint, serializeCheckpoint } from '../../src/ledger/checkpoint.js';
-import { Checkpointer } from '../../src/ledger/checkpointer.js';
-import { loadFrontier } from '../../src/ledger/merkle-store.js';
-import { loadOrCreateSigningKey, type SigningKey } from '../../src/ledger/signing.js';
-import { CheckpointVerifier } from '../../src/ledger/verify-checkpoints.js';
+import { ForeignCheckpointFileError, parseCheckpoint, serializeCheckpoint } from '../../src/checkpoints/checkpoint.js';
+import { Checkpointer } from '../../src/checkpoints/checkpointer.js';
+import { loadFrontier } from '../../src/checkpoints/merkle-store.js';
+import { loadOrCreateSigningKey, type SigningKey } from '../../src/checkpoints/signing.js';
+import { CheckpointVerifier } from '../../src/verify/checkpoints.js';
 import { appendRows, createDb, rowHash, tamper, tempDir, type TestDb } from './helpers.js';
 
 let db: TestDb;

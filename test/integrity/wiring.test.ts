@@ -4,12 +4,12 @@
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Checkpointer } from '../../src/ledger/checkpointer.js';
+import { Checkpointer } from '../../src/checkpoints/checkpointer.js';
 import type { LedgerRecord } from '../../src/ledger/types.js';
-import { verifyLedger } from '../../src/ledger/verify.js';
+import { verifyLedger } from '../../src/verify/verify.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
-import { loadOrCreateSigningKey, loadPublicKey, type SigningKey } from '../../src/ledger/signing.js';
-import { CheckpointVerifier } from '../../src/ledger/verify-checkpoints.js';
+import { loadOrCreateSigningKey, loadPublicKey, type SigningKey } from '../../src/checkpoints/signing.js';
+import { CheckpointVerifier } from '../../src/verify/checkpoints.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { liftColumns } from '../../src/normalize/columns.js';
 import type { OcsfEvent } from '../../src/normalize/types.js';

@@ -12,7 +12,7 @@ import type { LedgerRecord } from '../../src/ledger/types.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
 import type { PeerIdentity } from '../../src/listener/identity.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import { toRecord } from '../../src/pipeline.js';
+import { toRecord } from '../../src/stages.js';
 import { createTestDatabase, query } from '../helpers/db.js';
 import { waitFor } from '../helpers/tls-client.js';
 

@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { earliestExpiryMs, observeCertificateExpiry } from '../../src/metrics/certificates.js';
-import { FINDING_CLASS_UID, findingToEvent } from '../../src/metrics/findings.js';
+import { earliestExpiryMs, observeCertificateExpiry } from '../../src/monitoring/certificates.js';
+import { FINDING_CLASS_UID, findingToEvent } from '../../src/monitoring/findings.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import { SequenceTracker } from '../../src/metrics/sequence.js';
-import { StallDetector } from '../../src/metrics/stall.js';
+import { SequenceTracker } from '../../src/monitoring/sequence.js';
+import { StallDetector } from '../../src/monitoring/stall.js';
 import { writeVerifyMetricsFile } from '../../src/metrics/verify.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'syslog-ledger-metrics-'));

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { observeCertificateExpiry } from '../../src/metrics/certificates.js';
-import { FindingBudget } from '../../src/metrics/finding-budget.js';
+import { observeCertificateExpiry } from '../../src/monitoring/certificates.js';
+import { FindingBudget } from '../../src/monitoring/finding-budget.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { RelpMetrics } from '../../src/metrics/relp.js';
-import { SequenceTracker } from '../../src/metrics/sequence.js';
-import { SourceTracker } from '../../src/metrics/sources.js';
-import { StallDetector } from '../../src/metrics/stall.js';
+import { SequenceTracker } from '../../src/monitoring/sequence.js';
+import { SourceTracker } from '../../src/monitoring/sources.js';
+import { StallDetector } from '../../src/monitoring/stall.js';
 import { VerifyMetrics } from '../../src/metrics/verify.js';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/ledger/canonical.js';
-import { toRecord } from '../../src/pipeline.js';
+import { toRecord } from '../../src/stages.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import type { Redactor } from '../../src/redact/index.js';
 

@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { Frame } from '../../src/framing/framer.js';
 import type { LedgerRecord } from '../../src/ledger/types.js';
 import type { PeerIdentity } from '../../src/listener/identity.js';
-import { toRecord } from '../../src/pipeline.js';
+import { toRecord } from '../../src/stages.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { defaultRedactionConfig, type RedactionConfig } from '../../src/redact/config.js';
 import { redactionKeyFrom } from '../../src/redact/key.js';

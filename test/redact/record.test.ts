@@ -6,7 +6,7 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
-import { verifyLedger } from '../../src/ledger/verify.js';
+import { verifyLedger } from '../../src/verify/verify.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { defaultRedactionConfig, parseRedactionConfig } from '../../src/redact/config.js';

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
-import { toRecord } from '../../src/pipeline.js';
+import { toRecord } from '../../src/stages.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { createTestDatabase, query } from '../helpers/db.js';
 import { runCli } from '../helpers/server.js';

@@ -22,10 +22,10 @@ import { parsePolicy } from '../../src/retention/policy.js';
 import { RETENTION_CHAIN, appendRetentionRecord, boundaryToJson, retentionBoundaries, retentionRecord } from '../../src/retention/record.js';
 import { RestoreRefusedError, restoreArchive } from '../../src/retention/restore.js';
 import { verifyArchive } from '../../src/retention/verify-archive.js';
-import { recomputeHash } from '../../src/ledger/verify.js';
+import { recomputeHash } from '../../src/verify/verify.js';
 import { toStoredRow } from '../../src/retention/format.js';
-import { MerkleAccumulator } from '../../src/ledger/merkle.js';
-import { loadOrCreateSigningKey, loadPublicKey } from '../../src/ledger/signing.js';
+import { MerkleAccumulator } from '../../src/checkpoints/merkle.js';
+import { loadOrCreateSigningKey, loadPublicKey } from '../../src/checkpoints/signing.js';
 import { cli, createEnv, record, snapshotRows, us, writeChains, type RetentionEnv } from './helpers.js';
 
 let env: RetentionEnv;

@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type pg from 'pg';
-import type { ChainRange } from './verify-copy.js';
-import { RangeVerifier, type HashSink, type RangeSummary } from './verify-range.js';
-import type { FromWorker, ToWorker, WorkerInit } from './verify-worker.js';
+import type { ChainRange } from './copy.js';
+import { RangeVerifier, type HashSink, type RangeSummary } from './range.js';
+import type { FromWorker, ToWorker, WorkerInit } from './worker.js';
 
 export interface RangeExecutor {
   /** Runs a range; its hash batches go to `sink` (in order) before the summary resolves. */
@@ -40,7 +40,7 @@ export class InlineExecutor implements RangeExecutor {
   }
 }
 
-const WORKER_URL = new URL('./verify-worker.js', import.meta.url);
+const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 /** Whether worker threads can be used (the compiled worker exists: not when running from .ts sources). */
 export function workersAvailable(): boolean {

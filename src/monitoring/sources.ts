@@ -1,6 +1,6 @@
 import { escapeControls } from '../parsing/text.js';
-import { BoundedLabels, OTHER_SOURCE } from './labels.js';
-import type { Metrics } from './registry.js';
+import { BoundedLabels, OTHER_SOURCE } from '../metrics/labels.js';
+import type { Metrics } from '../metrics/registry.js';
 
 /**
  * Per-source freshness and silence (docs/metrics.md, "Sources").
@@ -83,7 +83,7 @@ export function peerSourceName(peer: SourceOfRecord['peer']): string | null {
   return san === undefined ? null : san.slice(san.indexOf(':') + 1) || null;
 }
 
-/** What the ledger says about the sources at start (src/metrics/source-history.ts reads it). */
+/** What the ledger says about the sources at start (src/monitoring/source-history.ts reads it). */
 export interface SourceHistory {
   /** The last event of each source within the look-back, µs since the epoch. */
   readonly lastEvents: ReadonlyArray<{ readonly source: string; readonly lastEventUs: number; readonly peer: boolean }>;

@@ -8,11 +8,11 @@
 import { liftColumns } from '../normalize/columns.js';
 import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
 import type { Format, ParsedMessage, SyslogFields } from '../parsing/types.js';
-import { canonicalJson, canonicalLifted, chainHash, type CanonicalRow } from './canonical.js';
-import { rfc3339ToUtcMicros } from './time.js';
-import type { Connection, V3Values } from './row.js';
-import { v3EventOf, v3Hash } from './v3.js';
-import { isoMicros } from './copy.js';
+import { canonicalJson, canonicalLifted, chainHash, type CanonicalRow } from '../ledger/canonical.js';
+import { rfc3339ToUtcMicros } from '../ledger/time.js';
+import type { Connection, V3Values } from '../ledger/row.js';
+import { v3EventOf, v3Hash } from '../ledger/v3.js';
+import { isoMicros } from '../ledger/copy.js';
 
 export const FINDING_KINDS = [
   'hash_mismatch', 'broken_link', 'seq_gap', 'seq_order', 'column_mismatch', 'head_mismatch', 'unreadable_row',

@@ -28,7 +28,7 @@ export interface Checkpoint {
   readonly merkle_root: string;
   /** Signing time, RFC 3339 UTC ("Z"), as written by Date.prototype.toISOString. */
   readonly time: string;
-  /** Key id of the signing key (src/ledger/signing.ts). */
+  /** Key id of the signing key (src/checkpoints/signing.ts). */
   readonly key_id: string;
   /** Standard base64 (with padding) of the 64-byte Ed25519 signature over checkpointSignedBytes(). */
   readonly sig: string;

@@ -1,4 +1,4 @@
-import type { Metrics } from './registry.js';
+import type { Metrics } from '../metrics/registry.js';
 
 /**
  * Pipeline stall detection (docs/metrics.md, "Stalls"): events received but not committed for

@@ -1,11 +1,11 @@
 /**
- * verify's transport (src/ledger/verify-copy.ts): a binary COPY run as a pg submittable, its data cut
+ * verify's transport (src/verify/copy.ts): a binary COPY run as a pg submittable, its data cut
  * into rows whatever the chunks, and a COPY that fails rejects and leaves the connection usable.
  */
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COLUMNS, copyRange, copyRows, copySql, RowParser, type CopyRow } from '../../src/ledger/verify-copy.js';
+import { COLUMNS, copyRange, copyRows, copySql, RowParser, type CopyRow } from '../../src/verify/copy.js';
 import { appendCanonicalRows, createDb, type TestDb } from '../integrity/helpers.js';
 
 const CHAIN = 'copy-chain';

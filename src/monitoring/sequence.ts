@@ -1,8 +1,8 @@
 import type { ParsedMessage, StructuredData } from '../parsing/types.js';
 import { Episode } from './episode.js';
-import { BoundedLabels, OTHER_SOURCE } from './labels.js';
+import { BoundedLabels, OTHER_SOURCE } from '../metrics/labels.js';
 import { StreamTable, type Numbering } from './sequence-streams.js';
-import type { Metrics } from './registry.js';
+import type { Metrics } from '../metrics/registry.js';
 
 /**
  * Sender-side gap detection (docs/metrics.md, "Sequence findings").
@@ -23,7 +23,7 @@ import type { Metrics } from './registry.js';
  * hosts sharing a certificate and a hostname), the stream is followed per connection instead, until
  * only one connection is left feeding it.
  *
- * Findings come per episode, not per message (src/metrics/episode.ts): the first anomaly of a
+ * Findings come per episode, not per message (src/monitoring/episode.ts): the first anomaly of a
  * stream opens an episode and is returned as a finding; the later ones are only counted (metrics
  * count every anomaly), and a summary is returned when the stream is back in order, or by `tick()`
  * every summary interval while it is not. State is in memory, bounded by an LRU over streams; a

@@ -5,13 +5,13 @@
  */
 import type { liftColumns } from '../normalize/columns.js';
 import type { OcsfEvent } from '../normalize/types.js';
-import { isoMicros } from './copy.js';
-import { get32, get64, put32 } from './bytes.js';
-import { inetBytes, inetText, pgInetBytes, pgInetInto } from './inet.js';
-import { rfc3339Micros, rfc3339ToUtcMicros } from './time.js';
-import { F, type CopyRow } from './verify-copy.js';
-import { NotCanonicalizable } from './verify-capture.js';
-import type { StoredRow } from './verify-reference.js';
+import { isoMicros } from '../ledger/copy.js';
+import { get32, get64, put32 } from '../ledger/bytes.js';
+import { inetBytes, inetText, pgInetBytes, pgInetInto } from '../ledger/inet.js';
+import { rfc3339Micros, rfc3339ToUtcMicros } from '../ledger/time.js';
+import { F, type CopyRow } from './copy.js';
+import { NotCanonicalizable } from './capture.js';
+import type { StoredRow } from './reference.js';
 
 /** Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch. */
 export const PG_EPOCH_US = 946_684_800_000_000;

@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
 import { listPartitions, type LedgerPartition } from '../retention/partitions.js';
-import type { Metrics } from './registry.js';
+import type { Metrics } from '../metrics/registry.js';
 
 export interface CapacitySample {
   readonly databaseBytes: number;

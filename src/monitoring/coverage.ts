@@ -14,7 +14,7 @@
  *   agree exactly.
  */
 import { isoMicros } from '../ledger/copy.js';
-import type { Queryable } from '../ledger/merkle-store.js';
+import type { Queryable } from '../checkpoints/merkle-store.js';
 import { firstEventOfPair, lastEventOfPairBefore, silenceFindings, sourcePairs, sourcesOfPair, type SourcePair } from './source-history.js';
 
 /**

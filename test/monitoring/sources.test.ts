@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OTHER_SOURCE } from '../../src/metrics/labels.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import { SourceTracker } from '../../src/metrics/sources.js';
+import { SourceTracker } from '../../src/monitoring/sources.js';
 
 function fakeClock(startMs = 1_700_000_000_000) {
   let t = startMs;

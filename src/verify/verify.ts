@@ -20,15 +20,15 @@
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { retentionBoundaries, type RetentionTrust } from '../retention/boundaries.js';
-import { ZERO_HASH } from './types.js';
-import { canonicalJson } from './canonical.js';
-import type { Connection, V3Values } from './row.js';
-import { v3EventOf } from './v3.js';
-import { READER_OPTIONS, type ChainRange } from './verify-copy.js';
-import { InlineExecutor, OrderedRanges, WorkerPool, workersAvailable, type RangeExecutor } from './verify-pool.js';
-import { liftedOf, type Finding, type StoredRow } from './verify-reference.js';
+import { ZERO_HASH } from '../ledger/types.js';
+import { canonicalJson } from '../ledger/canonical.js';
+import type { Connection, V3Values } from '../ledger/row.js';
+import { v3EventOf } from '../ledger/v3.js';
+import { READER_OPTIONS, type ChainRange } from './copy.js';
+import { InlineExecutor, OrderedRanges, WorkerPool, workersAvailable, type RangeExecutor } from './pool.js';
+import { liftedOf, type Finding, type StoredRow } from './reference.js';
 
-export { FINDING_KINDS, liftedMismatches, recomputeHash, rowFindings, type Finding, type FindingKind, type StoredRow } from './verify-reference.js';
+export { FINDING_KINDS, liftedMismatches, recomputeHash, rowFindings, type Finding, type FindingKind, type StoredRow } from './reference.js';
 
 /**
  * A ledger row as stored, every column as text or bytes: verify's reference reader, prove, export

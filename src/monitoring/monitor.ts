@@ -2,27 +2,27 @@
  * Watches the pipeline from the side: silent sources, sender sequence gaps, stalls, certificate
  * expiry. What it finds is logged once, counted, and written to the ledger itself as an `internal`
  * record (OCSF Detection Finding), so a hole in the audit trail is part of the audit trail. Every
- * row goes through the per-source finding budget (src/metrics/finding-budget.ts), whose minutes it
+ * row goes through the per-source finding budget (src/monitoring/finding-budget.ts), whose minutes it
  * also ends, once a second.
  */
 import type { Logger } from 'pino';
-import { internalRecord } from './ledger/internal-record.js';
-import type { ChainedRecord, LedgerRecord } from './ledger/types.js';
-import type { PeerIdentity } from './listener/identity.js';
-import { nowMicros } from './listener/server.js';
-import { observeCertificateExpiry } from './metrics/certificates.js';
-import { FindingBudget, type FindingSink } from './metrics/finding-budget.js';
-import { findingToEvent, findingType, type Finding } from './metrics/findings.js';
-import type { Metrics } from './metrics/registry.js';
-import { observationOf, SequenceTracker } from './metrics/sequence.js';
-import { loadSourceHistory } from './metrics/source-history.js';
-import { peerSourceName, SourceTracker } from './metrics/sources.js';
-import type { Queryable } from './ledger/merkle-store.js';
-import { StallDetector } from './metrics/stall.js';
-import type { ParsedMessage } from './parsing/types.js';
+import { internalRecord } from '../ledger/internal-record.js';
+import type { ChainedRecord, LedgerRecord } from '../ledger/types.js';
+import type { PeerIdentity } from '../listener/identity.js';
+import { nowMicros } from '../listener/server.js';
+import { observeCertificateExpiry } from './certificates.js';
+import { FindingBudget, type FindingSink } from './finding-budget.js';
+import { findingToEvent, findingType, type Finding } from './findings.js';
+import type { Metrics } from '../metrics/registry.js';
+import { observationOf, SequenceTracker } from './sequence.js';
+import { loadSourceHistory } from './source-history.js';
+import { peerSourceName, SourceTracker } from './sources.js';
+import type { Queryable } from '../checkpoints/merkle-store.js';
+import { StallDetector } from './stall.js';
+import type { ParsedMessage } from '../parsing/types.js';
 
 /** The server's own identity on the records it writes (defined with the record builder, src/ledger/internal-record.ts). */
-export { SERVER_PEER } from './ledger/internal-record.js';
+export { SERVER_PEER } from '../ledger/internal-record.js';
 
 export interface MonitorOptions {
   readonly expectSources: readonly string[];
@@ -84,7 +84,7 @@ export class Monitor {
 
   /**
    * At start, before the listener opens: the expected sources, their last events and the silences
-   * left open, from the ledger (src/metrics/source-history.ts); then one tick, so a source that went
+   * left open, from the ledger (src/monitoring/source-history.ts); then one tick, so a source that went
    * silent while the server was down is silent (and its finding queued) at once.
    */
   async rebuildSources(db: Queryable, chain: string): Promise<void> {

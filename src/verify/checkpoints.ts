@@ -13,11 +13,11 @@
  * Cost per row: one leaf hash and, amortized, one node hash (~1.1 µs; see docs/integrity.md);
  * one root (O(log n) hashes) per checkpoint. Memory: 72 bytes per checkpoint of the chains checked.
  */
-import type { FrontierSnapshot } from './merkle.js';
-import { MerkleAccumulator } from './merkle.js';
-import type { Checkpoint, IntegrityFinding, IntegrityFindingKind } from './checkpoint.js';
-import { readCheckpointFile } from './checkpoint-file.js';
-import type { VerifyingKey } from './signing.js';
+import type { FrontierSnapshot } from '../checkpoints/merkle.js';
+import { MerkleAccumulator } from '../checkpoints/merkle.js';
+import type { Checkpoint, IntegrityFinding, IntegrityFindingKind } from '../checkpoints/checkpoint.js';
+import { readCheckpointFile } from '../checkpoints/file.js';
+import type { VerifyingKey } from '../checkpoints/signing.js';
 
 /** Defaults shared with serve: `verify --checkpoints` and `--public-key`. */
 export const DEFAULT_CHECKPOINT_FILE = './data/checkpoints.jsonl';
@@ -46,7 +46,7 @@ export interface CheckpointVerifierOptions {
   readonly fromSeq?: number;
 }
 
-/** The coarser finding kinds of src/ledger/verify.ts (FINDING_KINDS), for callers that keep those. */
+/** The coarser finding kinds of src/verify/verify.ts (FINDING_KINDS), for callers that keep those. */
 export function toVerifyKind(kind: IntegrityFindingKind): 'checkpoint_mismatch' | 'checkpoint_signature' | 'checkpoint_truncation' | 'checkpoint_file' {
   switch (kind) {
     case 'checkpoint_head_mismatch':

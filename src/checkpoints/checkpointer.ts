@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { ChainDivergedError, LedgerError, describeError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ForeignCheckpointFileError, keyMap, signCheckpoint, verifyCheckpointSignature, type Checkpoint } from './checkpoint.js';
-import { CheckpointFile, readTailCheckpoints } from './checkpoint-file.js';
+import { CheckpointFile, readTailCheckpoints } from './file.js';
 import { MerkleAccumulator, rootAt } from './merkle.js';
 import { DbNodeSource, STORED_MIN_LEVEL, insertNodes, readRowHashes, restoreAccumulator, type PendingNode, type Queryable } from './merkle-store.js';
 import type { SigningKey } from './signing.js';

@@ -1,11 +1,11 @@
 /**
- * Capacity metrics (src/metrics/capacity.ts): database size, ledger bytes and bytes per day,
+ * Capacity metrics (src/monitoring/capacity.ts): database size, ledger bytes and bytes per day,
  * partition count, archive overdue; sampled from a real database with dated partitions.
  */
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
-import { capacityOf, startCapacityMonitor } from '../../src/metrics/capacity.js';
+import { capacityOf, startCapacityMonitor } from '../../src/monitoring/capacity.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import type { LedgerPartition } from '../../src/retention/partitions.js';
 import { createTestDatabase, query } from '../helpers/db.js';

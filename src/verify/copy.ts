@@ -11,7 +11,7 @@
  * at a socket chunk.
  */
 import type pg from 'pg';
-import { get32 } from './bytes.js';
+import { get32 } from '../ledger/bytes.js';
 
 /**
  * Connection settings for the sessions that read ranges: no JIT. Each range is one query, and

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import type { Metrics } from './registry.js';
+import type { Metrics } from '../metrics/registry.js';
 
 /** The certificates whose expiry is exported (`cert` label of `syslog_ledger_tls_certificate_expiry_timestamp_seconds`). */
 export const EXPIRING_CERTS = ['server', 'ca'] as const;

@@ -10,7 +10,7 @@
  */
 import { isoMicros } from '../ledger/copy.js';
 import { SERVER_PEER } from '../ledger/internal-record.js';
-import type { Queryable } from '../ledger/merkle-store.js';
+import type { Queryable } from '../checkpoints/merkle-store.js';
 import { peerSourceName, type SourceHistory } from './sources.js';
 
 /** Most (peer, HOSTNAME) pairs one query walks; beyond it the result says `truncated`. */

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatCsv, formatJson } from '../../src/cli/coverage.js';
 import { migrate } from '../../src/db/migrate.js';
 import { isoMicros } from '../../src/ledger/copy.js';
-import { coverageReport } from '../../src/metrics/coverage.js';
-import { findingToEvent, type Finding } from '../../src/metrics/findings.js';
-import { loadSourceHistory, SOURCE_PAIRS_SQL } from '../../src/metrics/source-history.js';
+import { coverageReport } from '../../src/monitoring/coverage.js';
+import { findingToEvent, type Finding } from '../../src/monitoring/findings.js';
+import { loadSourceHistory, SOURCE_PAIRS_SQL } from '../../src/monitoring/source-history.js';
 import { createTestDatabase } from '../helpers/db.js';
 
 /**

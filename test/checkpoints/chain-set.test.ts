@@ -1,5 +1,5 @@
 /**
- * Chain-set checkpoints (src/ledger/chain-set.ts): every chain head signed in one snapshot by one
+ * Chain-set checkpoints (src/checkpoints/chain-set.ts): every chain head signed in one snapshot by one
  * instance at a time; verify shows that no chain was dropped and none went backwards.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,8 +9,8 @@ import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
-import { ChainSetCheckpointer, checkChainSet, compareChainSets, signChainSet, verifyChainSets, type ChainSetCheckpoint } from '../../src/ledger/chain-set.js';
-import { loadOrCreateSigningKey, type SigningKey } from '../../src/ledger/signing.js';
+import { ChainSetCheckpointer, checkChainSet, compareChainSets, signChainSet, verifyChainSets, type ChainSetCheckpoint } from '../../src/checkpoints/chain-set.js';
+import { loadOrCreateSigningKey, type SigningKey } from '../../src/checkpoints/signing.js';
 import { createTestDatabase, query } from '../helpers/db.js';
 
 const H = (c: string): string => c.repeat(64).slice(0, 64);

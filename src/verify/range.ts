@@ -17,18 +17,18 @@ import type pg from 'pg';
 import { liftColumns } from '../normalize/columns.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import type { ParsedMessage } from '../parsing/types.js';
-import { pgInetInto } from './inet.js';
-import { sha256Equals } from './sha256.js';
-import { copyRange, F, type ChainRange, type CopyRow } from './verify-copy.js';
-import { get64, put64 } from './bytes.js';
-import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, same32, storedRow } from './verify-fields.js';
-import { captureMembers, LEAF, NotCanonicalizable, type Want } from './verify-capture.js';
-import { rowFindings, type FindingKind, type StoredRow } from './verify-reference.js';
-import { COLUMNS } from './verify-copy.js';
-import { connectionBytes, decodeBinary, encodeV3, MAGIC_V3, putBinary, V3_HASHED, type Connection, type V3Values } from './row.js';
-import { v3ColumnMismatches } from './verify-reference.js';
-import { db, run } from './db.js';
-import { sha256 } from './sha256.js';
+import { pgInetInto } from '../ledger/inet.js';
+import { sha256Equals } from '../ledger/sha256.js';
+import { copyRange, F, type ChainRange, type CopyRow } from './copy.js';
+import { get64, put64 } from '../ledger/bytes.js';
+import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, same32, storedRow } from './fields.js';
+import { captureMembers, LEAF, NotCanonicalizable, type Want } from './capture.js';
+import { rowFindings, type FindingKind, type StoredRow } from './reference.js';
+import { COLUMNS } from './copy.js';
+import { connectionBytes, decodeBinary, encodeV3, MAGIC_V3, putBinary, V3_HASHED, type Connection, type V3Values } from '../ledger/row.js';
+import { v3ColumnMismatches } from './reference.js';
+import { db, run } from '../ledger/db.js';
+import { sha256 } from '../ledger/sha256.js';
 
 /** A finding inside a range (the chain is the range's). */
 export interface RangeFinding {

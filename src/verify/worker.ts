@@ -6,8 +6,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
-import { READER_OPTIONS, type ChainRange } from './verify-copy.js';
-import { RangeVerifier } from './verify-range.js';
+import { READER_OPTIONS, type ChainRange } from './copy.js';
+import { RangeVerifier } from './range.js';
 
 /** workerData. */
 export interface WorkerInit {

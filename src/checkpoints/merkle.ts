@@ -18,7 +18,7 @@
  * Sizes and indexes are JavaScript numbers: exact up to 2^53 leaves. No bit operators are used on
  * them (those truncate to 32 bits).
  */
-import { sha256, sha256Into } from './sha256.js';
+import { sha256, sha256Into } from '../ledger/sha256.js';
 
 /** Length of every hash in the tree (SHA-256). */
 export const HASH_SIZE = 32;

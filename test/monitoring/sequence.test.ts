@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ParsedMessage } from '../../src/parsing/types.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import { SEQUENCE_ID_MAX, SequenceTracker, observationOf, sequenceIdOf, type SequenceObservation, type SequenceSummary } from '../../src/metrics/sequence.js';
+import { SEQUENCE_ID_MAX, SequenceTracker, observationOf, sequenceIdOf, type SequenceObservation, type SequenceSummary } from '../../src/monitoring/sequence.js';
 
 /** Records chained by the seed's AuditLogger (regenerate with make-auditlogger-chain.py). */
 const chain: Array<{ prev_hash: string | null; hash: string; user: string }> = readFileSync(
-  new URL('./fixtures/auditlogger-chain.jsonl', import.meta.url),
+  new URL('../metrics/fixtures/auditlogger-chain.jsonl', import.meta.url),
   'utf8',
 )
   .trim()

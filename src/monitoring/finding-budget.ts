@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { internalRecord } from '../ledger/internal-record.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { OcsfEvent } from '../normalize/types.js';
-import { BoundedLabels } from './labels.js';
-import type { Metrics } from './registry.js';
+import { BoundedLabels } from '../metrics/labels.js';
+import type { Metrics } from '../metrics/registry.js';
 
 /**
  * The hard cap on rows the server writes of its own (docs/metrics.md, "The per-source cap").
