@@ -48,7 +48,7 @@ export const SERVE_OPTIONS = {
   'relp-max-data': { type: 'string', default: '128KiB', arg: 'BYTES', help: 'RELP DATALEN over this is read through and stored cut, flagged truncated' },
   metrics: { type: 'string', default: '127.0.0.1:9464', arg: 'HOST:PORT', help: '/metrics, /healthz, /readyz' },
   'database-url': { type: 'string', arg: 'URL', help: 'PostgreSQL URL; unset: embedded PostgreSQL in DATA_DIR/postgres' },
-  'read-database-url': { type: 'string', arg: 'URL', help: "a streaming replica: the detections' rebuild reads there, and its lag is a metric; writes stay on --database-url" },
+  'read-database-url': { type: 'string', arg: 'URL', help: "a streaming replica: the console and the detections' rebuild read there, and its lag is a metric; writes (the console's access records too) stay on --database-url" },
   'data-dir': { type: 'string', default: './data', arg: 'DIR', help: 'embedded database, its URL record, checkpoints' },
   'tls-cert': { type: 'string', default: DEFAULT_CERTS.cert, arg: 'FILE', help: 'server certificate (PEM)' },
   'tls-key': { type: 'string', default: DEFAULT_CERTS.key, arg: 'FILE', help: 'server private key (PEM)' },
@@ -243,7 +243,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const webConsole: ConsoleServer | undefined =
       consoleCfg === undefined
         ? undefined
-        : await startConsole({ config: consoleCfg, databaseUrl: db.url, tls: tlsMaterial, key, checkpointFile: resolve(requireStr(values, 'checkpoint-file')), silenceThresholdSec: cfg.silenceThresholdSec, expectSources: cfg.expectSources, log: log.child({ stage: 'console' }) });
+        : await startConsole({ config: consoleCfg, databaseUrl: db.url, ...(readUrl ? { readDatabaseUrl: readUrl } : {}), tls: tlsMaterial, key, checkpointFile: resolve(requireStr(values, 'checkpoint-file')), silenceThresholdSec: cfg.silenceThresholdSec, expectSources: cfg.expectSources, log: log.child({ stage: 'console' }) });
     if (webConsole !== undefined) console.error(`Console: ${consoleCfg?.tokenGenerated || consoleCfg?.allow.length ? webConsole.loginUrl : webConsole.loginUrl.replace(/token=.*$/, 'token=<the token in --console-token-file>')}`);
 
     exitCode = await new Promise<number>((resolveExit) => {
