@@ -58,7 +58,7 @@ export const SERVE_OPTIONS = {
   'allow-peer-file': { type: 'string', arg: 'FILE', help: 'more --allow-peer patterns, one a line (# comments); re-read on SIGHUP' },
   'signing-key': { type: 'string', default: './certs/ledger-signing.key', arg: 'FILE', help: 'Ed25519 key that signs checkpoints (created if absent)' },
   'checkpoint-file': { type: 'string', default: './data/checkpoints.jsonl', arg: 'FILE', help: 'signed chain heads, appended and fsynced' },
-  'chain-set-interval': { type: 'string', default: '0', arg: 'DURATION', help: 'several servers on one ledger: sign every chain head this often (1s), one instance at a time, so that verify shows no chain was dropped (0: off)' },
+  'chain-set-interval': { type: 'string', default: '1s', arg: 'DURATION', help: 'sign every chain head this often, by one instance of all those on this ledger (the one holding the chain-set lock), so that verify shows no chain was dropped (0: off)' },
   'chain-set-file': { type: 'string', default: './data/chain-sets.jsonl', arg: 'FILE', help: 'chain-set checkpoints this instance signed, appended (the copy outside the database)' },
   format: { type: 'string', default: 'auto', arg: FORMAT_OPTIONS.join('|'), help: 'frame format; auto detects per frame' },
   chain: { type: 'string', arg: 'NAME', help: 'the chain this process writes (default: the host name)' },
@@ -230,7 +230,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     checkpointer.start();
     const capacity = startCapacityMonitor({ url: db.url, metrics, log: log.child({ stage: 'capacity' }), hotWindowMs });
     const replicaLag = readUrl ? startReplicaLagMonitor({ url: readUrl, metrics, log: log.child({ stage: 'replica' }) }) : undefined;
-    const chainSets = chainSetIntervalMs > 0 ? new ChainSetCheckpointer({ pool: cpPool, key, log: log.child({ stage: 'chain-set' }), intervalMs: chainSetIntervalMs, file: resolve(requireStr(values, 'chain-set-file')) }) : undefined;
+    const chainSets = chainSetIntervalMs > 0 ? new ChainSetCheckpointer({ databaseUrl: db.url, key, log: log.child({ stage: 'chain-set' }), intervalMs: chainSetIntervalMs, file: resolve(requireStr(values, 'chain-set-file')) }) : undefined;
     chainSets?.start();
     // Called synchronously per commit (no await before it), so Merkle appends keep commit order.
     const pipeline = await startPipeline(cfg, metrics, log, { onCommitted: (rows) => checkpointer.onCommitted(cfg.chain, rows) });
