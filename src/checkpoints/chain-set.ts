@@ -187,11 +187,16 @@ export class ChainSetCheckpointer {
     this.#timer.unref();
   }
 
-  /** Stops; the lock goes with the connection, so another instance signs from its next tick. */
+  /**
+   * Stops. The signer first signs the heads as they are (serve closes this after its writer's last
+   * commit), so the last checkpoint covers what this server wrote. The lock goes with the
+   * connection: another instance signs from its next tick.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
     await this.#running;
+    if (this.#leading && this.#client) await this.#take(this.#client).catch((err: unknown) => this.#o.log.warn({ err: describeError(err) }, 'chain-set: the last checkpoint at stop failed'));
     await this.#drop();
   }
 
