@@ -103,7 +103,16 @@ export class OrphanTails {
 
   /** Its one connection closes itself when idle (2 s): nothing to close at shutdown. */
   constructor(o: { databaseUrl: string; index: ResendIndex; ownChain: string; onAdopt: (chain: string, sessions: number) => void }) {
-    this.#pool = new pg.Pool({ connectionString: o.databaseUrl, max: 1, idleTimeoutMillis: 2000, allowExitOnIdle: true, application_name: 'syslog-ledger relp adopt' });
+    // Sessions wait for it: bounded, so an unreachable database delays them by seconds, not minutes.
+    this.#pool = new pg.Pool({
+      connectionString: o.databaseUrl,
+      max: 1,
+      idleTimeoutMillis: 2000,
+      connectionTimeoutMillis: 5000,
+      allowExitOnIdle: true,
+      application_name: 'syslog-ledger relp adopt',
+      options: '-c statement_timeout=10000',
+    });
     this.#pool.on('error', () => undefined);
     this.#index = o.index;
     this.#own = o.ownChain;
