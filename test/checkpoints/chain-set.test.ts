@@ -80,10 +80,13 @@ describe('chain-set checkpoints', () => {
         expect((await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM chain_set_checkpoints'))[0]!.n).toBe(2);
         // Instance a appends what it signed to its file (the copy outside the database).
         expect(existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').length : 0).toBe(leader === a ? 2 : 0);
-        // The signer stops (its session and the lock with it): the other signs from its next tick.
-        await leader.close();
+        // The signer stops: it signs the heads as they are first (a head moved), then its session
+        // ends and the lock with it; the other signs from its next tick.
         await query(db.url, "UPDATE chains SET head_seq = 7, head_hash = decode(repeat('dd', 32), 'hex') WHERE chain = 's1'");
-        expect(await other.tick()).toMatchObject({ n: 3, chains: 3 });
+        await leader.close();
+        expect((await query<{ n: number; seq: string }>(db.url, "SELECT n::int, record->'heads'->0->>'seq' AS seq FROM chain_set_checkpoints ORDER BY n DESC LIMIT 1"))[0]).toEqual({ n: 3, seq: '7' });
+        await query(db.url, "UPDATE chains SET head_seq = 8, head_hash = decode(repeat('ee', 32), 'hex') WHERE chain = 's1'");
+        expect(await other.tick()).toMatchObject({ n: 4, chains: 3 });
         expect(other.leading).toBe(true);
       } finally {
         await a.close();
@@ -93,7 +96,7 @@ describe('chain-set checkpoints', () => {
       const c = new pg.Client({ connectionString: db.url });
       await c.connect();
       try {
-        expect(await verifyChainSets(c, [key])).toEqual({ findings: [], checkpoints: 3, chains: 3 });
+        expect(await verifyChainSets(c, [key])).toEqual({ findings: [], checkpoints: 4, chains: 3 });
         // A chain dropped by someone who can bypass the guards (the triggers are the owner's).
         await c.query("SET session_replication_role = replica; DELETE FROM chains WHERE chain = 's2'; SET session_replication_role = origin");
         const r = await verifyChainSets(c, [key]);
