@@ -208,7 +208,8 @@ export class ChainSetCheckpointer {
     if (this.#closed) return undefined;
     try {
       if (!this.#client) {
-        const c = new pg.Client({ connectionString: this.#o.databaseUrl, application_name: 'syslog-ledger chain-set' });
+        // Bounded: serve's stop waits for a tick in progress.
+        const c = new pg.Client({ connectionString: this.#o.databaseUrl, application_name: 'syslog-ledger chain-set', connectionTimeoutMillis: 5000, options: '-c statement_timeout=10000' });
         // A lost connection fails the next query, which drops it (and with it the lock).
         c.on('error', () => undefined);
         await c.connect();
