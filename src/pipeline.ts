@@ -39,7 +39,7 @@ import type { Detector } from './detect/detector.js';
 import type { Redactor } from './redact/redactor.js';
 import type { FormatOption } from './parsing/types.js';
 import { ResendIndex } from './relp/resends.js';
-import { seedResends } from './relp/seed.js';
+import { OrphanTails, seedResends } from './relp/seed.js';
 import { RelpService } from './relp/service.js';
 
 /** Everything the pipeline needs, already validated (src/cli/serve.ts builds it from options). */
@@ -270,6 +270,7 @@ async function startRelp(
   } finally {
     await client.end();
   }
+  const orphans = new OrphanTails({ databaseUrl: cfg.databaseUrl, index: resends, ownChain: cfg.chain, onAdopt: (chain, sessions) => log.info({ chain, sessions }, "RELP: adopted the last frames of a chain whose writer is gone, to recognize its sessions' resends here") });
   const service: RelpService = new RelpService({
     host: relpCfg.host,
     port: relpCfg.port,
@@ -285,6 +286,8 @@ async function startRelp(
     metrics,
     log: log.child({ stage: 'relp' }),
     resends,
+    // Several servers: a resend of a killed server's session may come here (src/relp/seed.ts).
+    beforeSession: () => orphans.check(),
     ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
     toRecord: (frame, peer, receivedAtUs) => toRecord(frame, peer, receivedAtUs, cfg, metrics, monitor),
     enqueue: (record, onCommitted) => {

@@ -1,6 +1,6 @@
 /**
- * Signed checkpoints over the set of chains (several servers, one ledger): every second, the one
- * instance that holds the chain-set lock reads every chain head in one snapshot and signs them, so
+ * Signed checkpoints over the set of chains (several servers, one ledger): every second (serve's
+ * default), the one instance that holds the chain-set lock reads every chain head in one snapshot and signs them, so
  * that `verify` can show that no chain was dropped from the ledger and none went backwards
  * (docs/integrity.md, "Chain-set checkpoints"; ../shared/research/scale-out.md section 2).
  *
@@ -12,7 +12,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { sign as edSign, verify as edVerify } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
 import { EMPTY_ROOT, leafHash, nodeHash, splitPoint } from './merkle.js';
@@ -137,7 +137,8 @@ export async function verifyChainSets(client: pg.Client, keys: readonly Verifyin
 }
 
 export interface ChainSetCheckpointerOptions {
-  readonly pool: pg.Pool;
+  /** The primary. The checkpointer keeps one connection of its own: the chain-set lock lives in its session. */
+  readonly databaseUrl: string;
   readonly key: SigningKey;
   readonly log: Logger;
   readonly intervalMs: number;
@@ -145,21 +146,38 @@ export interface ChainSetCheckpointerOptions {
   readonly file?: string;
 }
 
-/** pg_try_advisory_xact_lock key: one instance signs at a time. */
-const LOCK_SQL = "SELECT pg_try_advisory_xact_lock(hashtextextended('syslog-ledger:chain-set', 0)) AS ok";
+/**
+ * pg_try_advisory_lock key, held by the session of the one instance that signs. A session lock, so
+ * a transaction-mode pooler between serve and PostgreSQL breaks it (as it breaks the chain locks).
+ */
+const LOCK_SQL = "SELECT pg_try_advisory_lock(hashtextextended('syslog-ledger:chain-set', 0)) AS ok";
 
 /**
- * Takes a chain-set checkpoint every `intervalMs`, when this instance holds the lock and a head
- * moved since the last one. A failure is logged and retried at the next tick.
+ * Takes a chain-set checkpoint every `intervalMs` (serve: 1 s by default), by exactly one of the
+ * instances writing to the ledger: the one whose connection holds the chain-set lock. The others
+ * try to take the lock at each tick, so when the signer dies (its session ends and the lock with
+ * it) another one signs from its next tick on. The signer writes a checkpoint only when a head
+ * moved since the last one. Taking it on the session that holds the lock means an instance that
+ * lost its connection (and so the lock) cannot sign either. The number `n` is the primary key: two
+ * signers (a lock lost while a checkpoint was being written) can never both write one number.
+ * A failure is logged and retried at the next tick.
  */
 export class ChainSetCheckpointer {
   readonly #o: ChainSetCheckpointerOptions;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
   #ledgerId: string | undefined;
+  #client: pg.Client | undefined;
+  #leading = false;
+  #closed = false;
 
   constructor(o: ChainSetCheckpointerOptions) {
     this.#o = o;
+  }
+
+  /** Whether this instance holds the chain-set lock (it signs). */
+  get leading(): boolean {
+    return this.#leading;
   }
 
   start(): void {
@@ -169,42 +187,80 @@ export class ChainSetCheckpointer {
     this.#timer.unref();
   }
 
+  /**
+   * Stops. The signer first signs the heads as they are (serve closes this after its writer's last
+   * commit), so the last checkpoint covers what this server wrote. The lock goes with the
+   * connection: another instance signs from its next tick.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#timer);
     await this.#running;
+    if (this.#leading && this.#client) await this.#take(this.#client).catch((err: unknown) => this.#o.log.warn({ err: describeError(err) }, 'chain-set: the last checkpoint at stop failed'));
+    await this.#drop();
   }
 
-  /** One attempt; returns the checkpoint taken, or undefined (another instance holds the lock, or nothing moved). */
+  /**
+   * One attempt; returns the checkpoint taken, or undefined (another instance holds the lock, or
+   * nothing moved).
+   */
   async tick(): Promise<ChainSetCheckpoint | undefined> {
-    const client = await this.#o.pool.connect();
+    if (this.#closed) return undefined;
+    try {
+      if (!this.#client) {
+        // Bounded: serve's stop waits for a tick in progress.
+        const c = new pg.Client({ connectionString: this.#o.databaseUrl, application_name: 'syslog-ledger chain-set', connectionTimeoutMillis: 5000, options: '-c statement_timeout=10000' });
+        // A lost connection fails the next query, which drops it (and with it the lock).
+        c.on('error', () => undefined);
+        await c.connect();
+        this.#client = c;
+      }
+      const client = this.#client;
+      if (!this.#leading) {
+        if (!(await client.query<{ ok: boolean }>(LOCK_SQL)).rows[0]?.ok) return undefined;
+        this.#leading = true;
+        this.#o.log.info('chain-set: this instance holds the chain-set lock and signs the chain-set checkpoints');
+      }
+      return await this.#take(client);
+    } catch (err) {
+      if (this.#leading) this.#o.log.warn('chain-set: lost the chain-set lock with its connection; another instance signs');
+      await this.#drop();
+      throw err;
+    }
+  }
+
+  async #drop(): Promise<void> {
+    const c = this.#client;
+    this.#client = undefined;
+    this.#leading = false;
+    await c?.end().catch(() => undefined);
+  }
+
+  async #take(client: pg.Client): Promise<ChainSetCheckpoint | undefined> {
     let taken: ChainSetCheckpoint | undefined;
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-      if ((await client.query<{ ok: boolean }>(LOCK_SQL)).rows[0]?.ok) {
-        this.#ledgerId ??= (await client.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta')).rows[0]!.id;
-        const last = (await client.query<{ record: ChainSetCheckpoint }>('SELECT record FROM chain_set_checkpoints ORDER BY n DESC LIMIT 1')).rows[0]?.record;
-        const res = await client.query<{ chain: string; seq: string; head_hash: string }>(
-          `SELECT chain, head_seq::text AS seq, encode(head_hash, 'hex') AS head_hash FROM chains ORDER BY chain COLLATE "C"`,
-        );
-        const heads = res.rows.map((r) => ({ chain: r.chain, seq: Number(r.seq), head_hash: r.head_hash }));
-        // jsonb reorders an object's keys: compare the values.
-        const same = last !== undefined && last.heads.length === heads.length && last.heads.every((h, i) => h.chain === heads[i]!.chain && h.seq === heads[i]!.seq && h.head_hash === heads[i]!.head_hash);
-        if (!same) {
-          const now = new Set(heads.map((h) => h.chain));
-          const gone = (last?.heads ?? []).filter((h) => !now.has(h.chain)).map((h) => h.chain);
-          if (gone.length) this.#o.log.error({ chains: gone, checkpoint: last!.n }, 'chains signed in the last chain-set checkpoint are gone from the ledger (verify reports chain_dropped)');
-          taken = signChainSet(this.#ledgerId, (last?.n ?? 0) + 1, heads, this.#o.key);
-          await client.query('INSERT INTO chain_set_checkpoints (n, signed_at, chains, root, key_id, record) VALUES ($1, $2, $3, $4, $5, $6)', [
-            taken.n, taken.time, taken.chains, Buffer.from(taken.root, 'hex'), taken.key_id, JSON.stringify(taken),
-          ]);
-        }
+      this.#ledgerId ??= (await client.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta')).rows[0]!.id;
+      const last = (await client.query<{ record: ChainSetCheckpoint }>('SELECT record FROM chain_set_checkpoints ORDER BY n DESC LIMIT 1')).rows[0]?.record;
+      const res = await client.query<{ chain: string; seq: string; head_hash: string }>(
+        `SELECT chain, head_seq::text AS seq, encode(head_hash, 'hex') AS head_hash FROM chains ORDER BY chain COLLATE "C"`,
+      );
+      const heads = res.rows.map((r) => ({ chain: r.chain, seq: Number(r.seq), head_hash: r.head_hash }));
+      // jsonb reorders an object's keys: compare the values.
+      const same = last !== undefined && last.heads.length === heads.length && last.heads.every((h, i) => h.chain === heads[i]!.chain && h.seq === heads[i]!.seq && h.head_hash === heads[i]!.head_hash);
+      if (!same) {
+        const now = new Set(heads.map((h) => h.chain));
+        const gone = (last?.heads ?? []).filter((h) => !now.has(h.chain)).map((h) => h.chain);
+        if (gone.length) this.#o.log.error({ chains: gone, checkpoint: last!.n }, 'chains signed in the last chain-set checkpoint are gone from the ledger (verify reports chain_dropped)');
+        taken = signChainSet(this.#ledgerId, (last?.n ?? 0) + 1, heads, this.#o.key);
+        await client.query('INSERT INTO chain_set_checkpoints (n, signed_at, chains, root, key_id, record) VALUES ($1, $2, $3, $4, $5, $6)', [
+          taken.n, taken.time, taken.chains, Buffer.from(taken.root, 'hex'), taken.key_id, JSON.stringify(taken),
+        ]);
       }
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
-    } finally {
-      client.release();
     }
     if (taken && this.#o.file) {
       await mkdir(dirname(this.#o.file), { recursive: true });

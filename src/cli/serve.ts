@@ -48,7 +48,7 @@ export const SERVE_OPTIONS = {
   'relp-max-data': { type: 'string', default: '128KiB', arg: 'BYTES', help: 'RELP DATALEN over this is read through and stored cut, flagged truncated' },
   metrics: { type: 'string', default: '127.0.0.1:9464', arg: 'HOST:PORT', help: '/metrics, /healthz, /readyz' },
   'database-url': { type: 'string', arg: 'URL', help: 'PostgreSQL URL; unset: embedded PostgreSQL in DATA_DIR/postgres' },
-  'read-database-url': { type: 'string', arg: 'URL', help: "a streaming replica: the detections' rebuild reads there, and its lag is a metric; writes stay on --database-url" },
+  'read-database-url': { type: 'string', arg: 'URL', help: "a streaming replica: the console and the detections' rebuild read there, and its lag is a metric; writes (the console's access records too) stay on --database-url" },
   'data-dir': { type: 'string', default: './data', arg: 'DIR', help: 'embedded database, its URL record, checkpoints' },
   'tls-cert': { type: 'string', default: DEFAULT_CERTS.cert, arg: 'FILE', help: 'server certificate (PEM)' },
   'tls-key': { type: 'string', default: DEFAULT_CERTS.key, arg: 'FILE', help: 'server private key (PEM)' },
@@ -58,7 +58,7 @@ export const SERVE_OPTIONS = {
   'allow-peer-file': { type: 'string', arg: 'FILE', help: 'more --allow-peer patterns, one a line (# comments); re-read on SIGHUP' },
   'signing-key': { type: 'string', default: './certs/ledger-signing.key', arg: 'FILE', help: 'Ed25519 key that signs checkpoints (created if absent)' },
   'checkpoint-file': { type: 'string', default: './data/checkpoints.jsonl', arg: 'FILE', help: 'signed chain heads, appended and fsynced' },
-  'chain-set-interval': { type: 'string', default: '0', arg: 'DURATION', help: 'several servers on one ledger: sign every chain head this often (1s), one instance at a time, so that verify shows no chain was dropped (0: off)' },
+  'chain-set-interval': { type: 'string', default: '1s', arg: 'DURATION', help: 'sign every chain head this often, by one instance of all those on this ledger (the one holding the chain-set lock), so that verify shows no chain was dropped (0: off)' },
   'chain-set-file': { type: 'string', default: './data/chain-sets.jsonl', arg: 'FILE', help: 'chain-set checkpoints this instance signed, appended (the copy outside the database)' },
   format: { type: 'string', default: 'auto', arg: FORMAT_OPTIONS.join('|'), help: 'frame format; auto detects per frame' },
   chain: { type: 'string', arg: 'NAME', help: 'the chain this process writes (default: the host name)' },
@@ -230,7 +230,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     checkpointer.start();
     const capacity = startCapacityMonitor({ url: db.url, metrics, log: log.child({ stage: 'capacity' }), hotWindowMs });
     const replicaLag = readUrl ? startReplicaLagMonitor({ url: readUrl, metrics, log: log.child({ stage: 'replica' }) }) : undefined;
-    const chainSets = chainSetIntervalMs > 0 ? new ChainSetCheckpointer({ pool: cpPool, key, log: log.child({ stage: 'chain-set' }), intervalMs: chainSetIntervalMs, file: resolve(requireStr(values, 'chain-set-file')) }) : undefined;
+    const chainSets = chainSetIntervalMs > 0 ? new ChainSetCheckpointer({ databaseUrl: db.url, key, log: log.child({ stage: 'chain-set' }), intervalMs: chainSetIntervalMs, file: resolve(requireStr(values, 'chain-set-file')) }) : undefined;
     chainSets?.start();
     // Called synchronously per commit (no await before it), so Merkle appends keep commit order.
     const pipeline = await startPipeline(cfg, metrics, log, { onCommitted: (rows) => checkpointer.onCommitted(cfg.chain, rows) });
@@ -243,7 +243,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const webConsole: ConsoleServer | undefined =
       consoleCfg === undefined
         ? undefined
-        : await startConsole({ config: consoleCfg, databaseUrl: db.url, tls: tlsMaterial, key, checkpointFile: resolve(requireStr(values, 'checkpoint-file')), silenceThresholdSec: cfg.silenceThresholdSec, expectSources: cfg.expectSources, log: log.child({ stage: 'console' }) });
+        : await startConsole({ config: consoleCfg, databaseUrl: db.url, ...(readUrl ? { readDatabaseUrl: readUrl } : {}), tls: tlsMaterial, key, checkpointFile: resolve(requireStr(values, 'checkpoint-file')), silenceThresholdSec: cfg.silenceThresholdSec, expectSources: cfg.expectSources, log: log.child({ stage: 'console' }) });
     if (webConsole !== undefined) console.error(`Console: ${consoleCfg?.tokenGenerated || consoleCfg?.allow.length ? webConsole.loginUrl : webConsole.loginUrl.replace(/token=.*$/, 'token=<the token in --console-token-file>')}`);
 
     exitCode = await new Promise<number>((resolveExit) => {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { ProveFailure } from '../cli/prove.js';
+import { waitForReplay } from '../db/replica.js';
 import { recordAccess } from '../evidence/access.js';
 import { runExport } from '../evidence/export.js';
 import type { SigningKey } from '../checkpoints/signing.js';
@@ -31,7 +32,14 @@ import { tarFolder } from './tar.js';
 
 export interface ConsoleDeps {
   readonly config: ConsoleConfig;
+  /** The primary: the access records of the console's reads are written here. */
   readonly databaseUrl: string;
+  /**
+   * A streaming replica (serve --read-database-url): every page, proof and export reads here, so
+   * that auditors never slow ingestion; unset: the primary. Exports wait until it has replayed what
+   * the primary had (src/db/replica.ts), so a package is exact up to the signed checkpoints.
+   */
+  readonly readDatabaseUrl?: string;
   /** serve's TLS material: the console's certificate, and the CA (and CRL) its client certificates must chain to. */
   readonly tls: TlsMaterial;
   /** The ledger's key: signs the access records' checkpoints. */
@@ -62,12 +70,14 @@ const HEADERS = {
 } as const;
 
 const EXPORT_TIMEOUT_MS = 10 * 60_000;
+/** An export from a replica waits at most this long for it to replay what the primary has. */
+const EXPORT_REPLAY_WAIT_MS = 60_000;
 const MAX_BODY = 16 * 1024;
 
 export async function startConsole(d: ConsoleDeps): Promise<ConsoleServer> {
   const c = d.config;
   const auth = new ConsoleAuth(c.token, c.allow);
-  const pool = openReaderPool(d.databaseUrl, c.requestTimeoutMs);
+  const pool = openReaderPool(d.readDatabaseUrl ?? d.databaseUrl, c.requestTimeoutMs);
   let expect = d.expectSources;
   pool.on('error', (err) => d.log.warn({ err: describeError(err) }, 'console: database connection error'));
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -281,8 +291,10 @@ async function exportPackage(x: Ctx, p: Principal, req: http.IncomingMessage, re
   const dir = await mkdtemp(join(tmpdir(), 'syslog-ledger-console-export-'));
   const name = `evidence-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}Z`;
   try {
+    const readUrl = x.d.readDatabaseUrl ?? x.d.databaseUrl;
+    if (readUrl !== x.d.databaseUrl) await waitForReplay(x.d.databaseUrl, readUrl, EXPORT_REPLAY_WAIT_MS);
     await runExport({
-      databaseUrl: x.d.databaseUrl,
+      databaseUrl: readUrl,
       out: join(dir, name),
       query: parsed.search.query,
       reason: `${reason} (console user ${p.name})`,

@@ -46,7 +46,9 @@ export interface ChainHead {
   hash: Buffer;
 }
 
-const lockKey = (chain: string): string => `syslog-ledger:chain:${chain}`;
+/** The chain's advisory lock key is hashtextextended(CHAIN_LOCK_PREFIX || chain, 0) (src/relp/seed.ts reads pg_locks with it). */
+export const CHAIN_LOCK_PREFIX = 'syslog-ledger:chain:';
+const lockKey = (chain: string): string => `${CHAIN_LOCK_PREFIX}${chain}`;
 const DEFAULT_COMMIT_TIMEOUT_MS = 30_000;
 /**
  * Most raw bytes per batch, whatever --batch-size says: a batch's COPY text (bytea as hex, the

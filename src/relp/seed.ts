@@ -8,9 +8,10 @@
  * one connection with `transport = 'relp'`. Plain-TCP rows of the same certificate never become
  * candidates; nor do rows written before format v3, which do not record their transport.
  */
-import type pg from 'pg';
+import pg from 'pg';
 import { sql } from 'kysely';
 import { db, run } from '../ledger/db.js';
+import { CHAIN_LOCK_PREFIX } from '../ledger/writer.js';
 import { DIGEST_BYTES, SessionTail, StreamFrame, TAIL_FRAMES, UNKNOWN_DIGEST, type ResendIndex } from './resends.js';
 
 /** Rows read back from the chain's tail at start. */
@@ -75,4 +76,95 @@ export async function seedResends(index: ResendIndex, client: pg.ClientBase, cha
   const tails = await readRelpTails(client, chain, rows);
   for (const t of tails) index.add(new SessionTail(t.peer, t.digests.map((d) => new StreamFrame(d, true))));
   return tails.length;
+}
+
+/**
+ * Several servers behind a balancer (docs/operations.md): a server killed outright leaves its RELP
+ * sessions' committed-but-unacknowledged frames in its own chain, and the client resends them to
+ * whichever server the balancer picks next. So before a new session reads its first frame, the
+ * server adopts, once per head, the RELP tails of every other chain whose writer is gone (nobody
+ * holds the chain's advisory lock, src/ledger/writer.ts): the resend is then recognized here too.
+ *
+ * A writer that is alive but cut off from its client (a partition between balancer and server)
+ * still holds its lock: its tail is not adopted, and what the client resends elsewhere is stored
+ * twice (at most omrelp's window), never lost. A chain adopted at a head that moves on (its writer
+ * came back) is read again at the next session.
+ */
+export class OrphanTails {
+  readonly #pool: pg.Pool;
+  readonly #index: ResendIndex;
+  readonly #own: string;
+  readonly #onAdopt: (chain: string, sessions: number) => void;
+  /** chain -> head_seq its tails were read at. */
+  readonly #seen = new Map<string, string>();
+  readonly #adopted = new Set<string>();
+  #current: Promise<void> = Promise.resolve();
+  #queued: Promise<void> | undefined;
+
+  /** Its one connection closes itself when idle (2 s): nothing to close at shutdown. */
+  constructor(o: { databaseUrl: string; index: ResendIndex; ownChain: string; onAdopt: (chain: string, sessions: number) => void }) {
+    // Sessions wait for it: bounded, so an unreachable database delays them by seconds, not minutes.
+    this.#pool = new pg.Pool({
+      connectionString: o.databaseUrl,
+      max: 1,
+      idleTimeoutMillis: 2000,
+      connectionTimeoutMillis: 5000,
+      allowExitOnIdle: true,
+      application_name: 'syslog-ledger relp adopt',
+      options: '-c statement_timeout=10000',
+    });
+    this.#pool.on('error', () => undefined);
+    this.#index = o.index;
+    this.#own = o.ownChain;
+    this.#onAdopt = o.onAdopt;
+  }
+
+  /**
+   * Looks for chains whose writer is gone and adopts their RELP tails. Concurrent callers share one
+   * pending check, which starts after the running one: a session always waits for a check that
+   * began after it opened.
+   */
+  check(): Promise<void> {
+    if (this.#queued) return this.#queued;
+    const q = this.#current.then(() => {
+      this.#queued = undefined;
+      return this.#check();
+    });
+    this.#queued = q;
+    this.#current = q.catch(() => undefined);
+    return q;
+  }
+
+  async #check(): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      const orphans = await run(
+        client,
+        db
+          .selectFrom('chains as c')
+          .select(['c.chain', sql<string>`c.head_seq::text`.as('head')])
+          .where('c.chain', '<>', this.#own)
+          .where(sql<boolean>`c.head_seq > 0`)
+          // pg_locks shows a bigint advisory key as classid (high 32 bits) and objid (low), objsubid 1.
+          .where(sql<boolean>`NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND ((l.classid::int8 << 32) | l.objid::int8) = hashtextextended(${CHAIN_LOCK_PREFIX}::text || c.chain, 0))`),
+      );
+      for (const o of orphans) {
+        if (this.#seen.get(o.chain) === o.head) continue;
+        let sessions = 0;
+        for (const t of await readRelpTails(client, o.chain)) {
+          const id = `${o.chain}\0${t.session}`;
+          if (this.#adopted.has(id)) continue;
+          this.#adopted.add(id);
+          this.#index.add(new SessionTail(t.peer, t.digests.map((d) => new StreamFrame(d, true))));
+          sessions++;
+        }
+        this.#seen.set(o.chain, o.head);
+        if (sessions > 0) this.#onAdopt(o.chain, sessions);
+      }
+    } finally {
+      client.release();
+    }
+  }
 }

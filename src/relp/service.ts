@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Frame } from '../framing/framer.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { PeerIdentity } from '../listener/identity.js';
+import { describeError } from '../errors.js';
 import { RateLimitedLog } from '../listener/ratelimit-log.js';
 import { Listener, type ListenerOptions } from '../listener/server.js';
 import type { TlsMaterial } from '../listener/tls-files.js';
@@ -24,6 +25,12 @@ export interface RelpServiceOptions
   readonly resends: ResendIndex;
   readonly toRecord: (frame: Frame, peer: PeerIdentity, receivedAtUs: number) => LedgerRecord;
   readonly enqueue: (record: LedgerRecord, onCommitted: () => void) => void;
+  /**
+   * Runs before a new session reads its first byte (the connection is held meanwhile): adopts the
+   * tails of chains whose writer is gone (src/relp/seed.ts OrphanTails), so that a resend that the
+   * balancer sends here is recognized. A failure is logged; the session then starts without them.
+   */
+  readonly beforeSession?: () => Promise<void>;
 }
 
 /**
@@ -92,11 +99,34 @@ export class RelpService {
         });
         this.#sessions.add(session);
         if (this.#stopping) session.stop();
+        const closed = (): void => {
+          session.onClose();
+          this.#sessions.delete(session);
+        };
+        const gate = o.beforeSession?.();
+        if (gate === undefined) return { onData: (chunk, receivedAtUs) => session.onData(chunk, receivedAtUs), onClose: closed };
+        // Held until the check is done; what arrived meanwhile is fed in order afterwards.
+        let early: Array<[Buffer, number]> | undefined = [];
+        let closedEarly = false;
+        io.hold(true);
+        void gate
+          .catch((err: unknown) => violationLog.warn('relp_adopt', { err: describeError(err) }, 'RELP: could not read the tails of chains whose writer is gone; resends from them may be stored twice'))
+          .then(() => {
+            const chunks = early!;
+            early = undefined;
+            io.hold(false);
+            for (const [chunk, us] of chunks) session.onData(chunk, us);
+            if (closedEarly) closed();
+          });
         return {
-          onData: (chunk, receivedAtUs) => session.onData(chunk, receivedAtUs),
+          onData: (chunk, receivedAtUs) => {
+            if (early === undefined) return session.onData(chunk, receivedAtUs);
+            early.push([chunk, receivedAtUs]);
+            return 0;
+          },
           onClose: () => {
-            session.onClose();
-            this.#sessions.delete(session);
+            if (early === undefined) closed();
+            else closedEarly = true;
           },
         };
       },

@@ -50,39 +50,53 @@ describe('chain-set checkpoints', () => {
 
   describe('in the database', () => {
     let db: Awaited<ReturnType<typeof createTestDatabase>>;
-    let pool: pg.Pool;
     beforeAll(async () => {
       db = await createTestDatabase('sl_chainset');
       await migrate(db.url);
-      pool = new pg.Pool({ connectionString: db.url, max: 4 });
     });
     afterAll(async () => {
-      await pool?.end();
       await db?.drop();
     });
 
-    it('two instances: one signs per snapshot; unchanged heads are not signed again; verify finds a dropped chain', async () => {
+    it('two instances: the one holding the chain-set lock signs, the other never; unchanged heads are not signed again; the other takes over when the signer stops; verify finds a dropped chain', async () => {
       const log = pino({ level: 'silent' });
       const file = join(dir, 'chain-sets.jsonl');
-      const a = new ChainSetCheckpointer({ pool, key, log, intervalMs: 1000, file });
-      const b = new ChainSetCheckpointer({ pool, key, log, intervalMs: 1000 });
-      await query(db.url, "INSERT INTO chains (chain, head_seq, head_hash) VALUES ('s1', 5, decode(repeat('aa', 32), 'hex')), ('s2', 3, decode(repeat('bb', 32), 'hex'))");
-      // At once: the lock lets one sign; the other finds it held (or, after, nothing moved).
-      const [ta, tb] = await Promise.all([a.tick(), b.tick()]);
-      expect([ta, tb].filter(Boolean)).toHaveLength(1);
-      expect(await a.tick()).toBeUndefined();
-      await query(db.url, "UPDATE chains SET head_seq = 6, head_hash = decode(repeat('cc', 32), 'hex') WHERE chain = 's1'");
-      await query(db.url, "INSERT INTO chains (chain) VALUES ('s3')");
-      const second = await b.tick();
-      expect(second).toMatchObject({ n: 2, chains: 3 });
-      expect((await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM chain_set_checkpoints'))[0]!.n).toBe(2);
-      // Instance a appends what it signed to its file (the copy outside the database).
-      expect(existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').length : 0).toBe(ta ? 1 : 0);
+      const a = new ChainSetCheckpointer({ databaseUrl: db.url, key, log, intervalMs: 1000, file });
+      const b = new ChainSetCheckpointer({ databaseUrl: db.url, key, log, intervalMs: 1000 });
+      try {
+        await query(db.url, "INSERT INTO chains (chain, head_seq, head_hash) VALUES ('s1', 5, decode(repeat('aa', 32), 'hex')), ('s2', 3, decode(repeat('bb', 32), 'hex'))");
+        // At once: the lock lets one sign; the other finds it held.
+        const [ta, tb] = await Promise.all([a.tick(), b.tick()]);
+        expect([ta, tb].filter(Boolean)).toHaveLength(1);
+        expect([a.leading, b.leading].filter(Boolean)).toHaveLength(1);
+        const [leader, other] = a.leading ? [a, b] : [b, a];
+        expect(await leader.tick()).toBeUndefined();
+        await query(db.url, "UPDATE chains SET head_seq = 6, head_hash = decode(repeat('cc', 32), 'hex') WHERE chain = 's1'");
+        await query(db.url, "INSERT INTO chains (chain) VALUES ('s3')");
+        // A head moved: still only the lock holder signs.
+        expect(await other.tick()).toBeUndefined();
+        const second = await leader.tick();
+        expect(second).toMatchObject({ n: 2, chains: 3 });
+        expect((await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM chain_set_checkpoints'))[0]!.n).toBe(2);
+        // Instance a appends what it signed to its file (the copy outside the database).
+        expect(existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').length : 0).toBe(leader === a ? 2 : 0);
+        // The signer stops: it signs the heads as they are first (a head moved), then its session
+        // ends and the lock with it; the other signs from its next tick.
+        await query(db.url, "UPDATE chains SET head_seq = 7, head_hash = decode(repeat('dd', 32), 'hex') WHERE chain = 's1'");
+        await leader.close();
+        expect((await query<{ n: number; seq: string }>(db.url, "SELECT n::int, record->'heads'->0->>'seq' AS seq FROM chain_set_checkpoints ORDER BY n DESC LIMIT 1"))[0]).toEqual({ n: 3, seq: '7' });
+        await query(db.url, "UPDATE chains SET head_seq = 8, head_hash = decode(repeat('ee', 32), 'hex') WHERE chain = 's1'");
+        expect(await other.tick()).toMatchObject({ n: 4, chains: 3 });
+        expect(other.leading).toBe(true);
+      } finally {
+        await a.close();
+        await b.close();
+      }
 
       const c = new pg.Client({ connectionString: db.url });
       await c.connect();
       try {
-        expect(await verifyChainSets(c, [key])).toEqual({ findings: [], checkpoints: 2, chains: 3 });
+        expect(await verifyChainSets(c, [key])).toEqual({ findings: [], checkpoints: 4, chains: 3 });
         // A chain dropped by someone who can bypass the guards (the triggers are the owner's).
         await c.query("SET session_replication_role = replica; DELETE FROM chains WHERE chain = 's2'; SET session_replication_role = origin");
         const r = await verifyChainSets(c, [key]);

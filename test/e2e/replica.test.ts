@@ -1,21 +1,25 @@
 /**
  * Reads on a hot standby (--read-database-url / DATABASE_READ_URL): a throwaway primary cluster and
  * a streaming replica made from it with pg_basebackup on loopback. serve writes to the primary,
- * rebuilds its detections from the replica and exports the replica's lag; verify, prove and export
- * read the replica and agree with the primary. Needs root (initdb and pg_ctl run as `postgres`).
+ * rebuilds its detections from the replica, exports the replica's lag and serves its console from the
+ * replica (pages, searches and exports read there; their access records are written on the
+ * primary); verify, prove and export read the replica and agree with the primary. Needs root (initdb
+ * and pg_ctl run as `postgres`).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
+import { waitForReplay } from '../../src/db/replica.js';
 import { query } from '../helpers/db.js';
 import { freePort } from '../helpers/haproxy.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { connect, metricValue, scrape, sendAndClose, waitFor } from '../helpers/tls-client.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
+const TOKEN = 'replica-console-token-0123456789abcdef';
 const why = !existsSync(`${BIN}/pg_basebackup`)
   ? 'PostgreSQL 15 binaries not found'
   : userInfo().uid !== 0
@@ -62,11 +66,16 @@ describe.skipIf(why)('reads on a hot standby made with pg_basebackup', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serve rebuilds detections on the replica and reports its lag; verify, prove and export read it and agree with the primary', async () => {
+  it('serve rebuilds detections on the replica, reports its lag and serves the console from it; verify, prove and export read it and agree with the primary', async () => {
     expect((await query<{ r: boolean }>(standby(), 'SELECT pg_is_in_recovery() AS r'))[0]!.r).toBe(true);
     const detections = join(dir, 'detections.json');
     writeFileSync(detections, '{}');
-    server = await startServer({ databaseUrl: primary(), args: ['--read-database-url', standby(), '--detections', detections, '--verify-interval', '0'] });
+    const tokenFile = join(dir, 'console-token');
+    writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    server = await startServer({
+      databaseUrl: primary(),
+      args: ['--read-database-url', standby(), '--detections', detections, '--verify-interval', '0', '--console', '127.0.0.1:0', '--console-token-file', tokenFile],
+    });
     expect(server.logs.some((l) => l.msg === 'detections: state rebuilt from the ledger')).toBe(true);
     const s = await connect(server.port, { cert: server.pki.client, key: server.pki.clientKey, ca: server.pki.ca });
     await sendAndClose(s, Array.from({ length: 300 }, (_, i) => `<38>1 2024-05-01T12:00:00Z web-1 sshd 7 - - Failed password for root from 203.0.113.${i % 5} port 4000${i % 10} ssh2\n`).join(''));
@@ -74,6 +83,46 @@ describe.skipIf(why)('reads on a hot standby made with pg_basebackup', () => {
     await waitFor(async () => (metricValue(await scrape(server!.metricsPort), 'syslog_ledger_replica_up') === 1) || undefined, 15_000);
     const lag = metricValue(await scrape(server.metricsPort), 'syslog_ledger_replica_lag_seconds');
     expect(lag).toBeGreaterThanOrEqual(0);
+
+    // The console reads the replica: its connections are there and none on the primary; what it
+    // shows is what the primary has; each read's access record is written on the primary.
+    const base = `http://${String(server.logs.find((l) => l.msg === 'syslog-ledger serving')!.console)}`;
+    const login = await fetch(`${base}/login?token=${TOKEN}`, { redirect: 'manual' });
+    expect(login.status).toBe(303);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const get = async (path: string, init: RequestInit = {}): Promise<Response> => fetch(`${base}${path}`, { redirect: 'manual', ...init, headers: { cookie, ...(init.headers ?? {}) } });
+    const accessReads = async (op: string): Promise<number> =>
+      (await query<{ n: number }>(primary(), "SELECT count(*)::int AS n FROM ledger WHERE chain = 'syslog-ledger.access' AND event->'api'->>'operation' = $1", [op]))[0]!.n;
+    await waitForReplay(primary(), standby());
+    const integrityPage = await (await get('/')).text();
+    const headOnPrimary = (await query<{ s: string }>(primary(), "SELECT head_seq::text AS s FROM chains WHERE chain = 'test-chain'"))[0]!.s;
+    expect(integrityPage).toContain(`data-head-seq="${headOnPrimary}"`);
+    const searchesBefore = await accessReads('search');
+    const searchPage = await get('/search?host=web-1&from=1h');
+    expect(searchPage.status).toBe(200);
+    const onPrimaryByHost = (await query<{ n: number }>(primary(), "SELECT count(*)::int AS n FROM ledger_rows WHERE hostname = 'web-1'"))[0]!.n;
+    const html = await searchPage.text();
+    expect(html).toContain(`data-total="${onPrimaryByHost}"`);
+    expect(onPrimaryByHost).toBeGreaterThanOrEqual(300); // the 300 events and the detections' findings about web-1
+    expect(await accessReads('search')).toBe(searchesBefore + 1);
+    const consoleSessions = async (url: string): Promise<number> =>
+      (await query<{ n: number }>(url, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'syslog-ledger console'"))[0]!.n;
+    expect(await consoleSessions(standby())).toBeGreaterThan(0);
+    expect(await consoleSessions(primary())).toBe(0);
+    // An export from the console: read on the replica, the same rows the primary has, recorded on the primary.
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+    const exportsBefore = await accessReads('export');
+    const tar = await get('/export', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ host: 'web-1', from: '1h', reason: 'replica test', csrf }).toString() });
+    expect(tar.status, await tar.clone().text().catch(() => '')).toBe(200);
+    const tarFile = join(dir, 'console-export.tar');
+    writeFileSync(tarFile, Buffer.from(await tar.arrayBuffer()));
+    mkdirSync(join(dir, 'console-export'));
+    execFileSync('tar', ['-xf', tarFile, '-C', join(dir, 'console-export')]);
+    const [pkg] = readdirSync(join(dir, 'console-export'));
+    const consoleCounts = (JSON.parse(readFileSync(join(dir, 'console-export', pkg!, 'manifest.json'), 'utf8')) as { counts: { matching: number } }).counts;
+    expect(consoleCounts.matching).toBe(onPrimaryByHost);
+    expect(await accessReads('export')).toBe(exportsBefore + 1);
+    expect(await consoleSessions(primary())).toBe(0);
     expect(await server.stop()).toBe(0);
 
     // verify on the primary, then on the replica (it waits until the replica has replayed what the

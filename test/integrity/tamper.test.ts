@@ -282,7 +282,7 @@ describe('verify against a superuser who disables the guard triggers', () => {
     expect(f).toEqual(expect.arrayContaining(['800 hash_mismatch', '801 hash_mismatch', '802 hash_mismatch']));
   });
 
-  it('truncation (tail deleted, chain head rewritten to match): only the external checkpoint file catches it', async () => {
+  it('truncation (tail deleted, chain head rewritten to match): only the signed checkpoints catch it (the external file, and the chain-set checkpoint)', async () => {
     const url = await cloneLedger();
     const keep = N - 400;
     await asSuperuser(url, async (c) => {
@@ -295,7 +295,8 @@ describe('verify against a superuser who disables the guard triggers', () => {
     // ...the signed checkpoint file vouches for rows up to N.
     const r = await verify(url);
     expect(r.code).toBe(1);
-    expect(findings(r.out)).toEqual([`${keep + 1} truncated`]);
+    // ...and so does the chain-set checkpoint serve signed in the database (on by default): the head went back.
+    expect(findings(r.out)).toEqual([`${keep + 1} truncated`, `${keep} chain_set_head_mismatch`]);
     expect(r.out).toMatch(new RegExp(`TAMPERED chain=test-chain seq=${keep + 1} checkpoint_truncation: truncated: the ledger ends at seq ${keep} .* vouches for rows up to seq ${N}: 400 rows deleted`));
   });
 
@@ -340,8 +341,9 @@ describe('verify against a superuser who disables the guard triggers', () => {
     const first = checkpointAtOrAfter(changed);
     expect(f[0]).toBe(`${first} checkpoint_head_mismatch`);
     expect(f[1]).toBe(`${first} checkpoint_root_mismatch`);
-    // Nothing before the change, no row-level finding.
-    expect(f.every((x) => /checkpoint_(head|root)_mismatch$/.test(x) && Number(x.split(' ')[0]) >= first)).toBe(true);
+    // Nothing before the change, no row-level finding; the chain-set checkpoint (serve's default) signed another head hash.
+    expect(f.every((x) => /(checkpoint_(head|root)|chain_set_head)_mismatch$/.test(x) && Number(x.split(' ')[0]) >= first)).toBe(true);
+    expect(f.filter((x) => x.endsWith(' chain_set_head_mismatch'))).toHaveLength(1);
   });
 
   it('a checkpoint file that goes backwards: checkpoint_backwards at the chain and seq of the stale line', async () => {
