@@ -172,9 +172,10 @@ export class Redactor {
     // raw_data is the frame's text: when it reads as the raw bytes do (ASCII), it is masked as they were.
     if (!timedOut) {
       seedRawText(walk.memo, rawText, maskedRaw);
-      if (!overBytes && !escaped) {
-        for (const m of [record.syslog.message, record.event.message]) seedMessage(walk.memo, rawText, maskedRaw, m, record.format === 'json');
-        if (record.format === 'rfc5424') seedParams(walk.memo, rawText, maskedRaw, record.syslog.structured_data);
+      // What was scanned: the raw text, or (JSON \u escapes) the same spelled plainly.
+      if (!overBytes) {
+        for (const m of [record.syslog.message, record.event.message]) seedMessage(walk.memo, scanned, maskedRaw, m, record.format === 'json');
+        if (record.format === 'rfc5424') seedParams(walk.memo, scanned, maskedRaw, record.syslog.structured_data);
       }
     }
     let event: OcsfEvent;
