@@ -30,6 +30,9 @@ function wildcard(p: string): RegExp {
   return new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 'i');
 }
 
+/** A `\u` escape. A regex, not indexOf('\\u'): that costs ~7 ns a character on a run of backslashes (see patterns.ts, the sieves). */
+const ESCAPE_RE = /\\[u]/;
+
 /** Per-record hit counts, by rule id. */
 type Hits = Map<string, number>;
 
@@ -122,7 +125,7 @@ export class Redactor {
     const overBytes = record.raw.length > budget.maxBytes;
     // A JSON frame may spell a secret with \u escapes (and a reader of any other frame may take them
     // as such): scan the text with printable ASCII spelled plainly; it is stored so only when masked.
-    const escaped = text.indexOf('\\u') !== -1;
+    const escaped = ESCAPE_RE.test(text);
     // Decoded once: the gate, the sieves and the masks all read this text (latin1: one char per byte).
     let rawText: string | undefined;
     let plain = text;
@@ -417,7 +420,7 @@ function maskString(v: string, w: Walk): string {
   const cut = v.length > w.maxChars;
   let s = cut ? v.slice(0, w.maxChars) : v;
   // A field may hold JSON text (`raw_data` of a JSON frame): scan it with \u escapes spelled plainly.
-  const plain = s.indexOf('\\u') !== -1 ? unescapeAscii(s) : s;
+  const plain = ESCAPE_RE.test(s) ? unescapeAscii(s) : s;
   if (w.gate(plain)) {
     let masked = plain;
     for (const p of w.patterns) masked = p.mask(masked, () => hit(w, p.id), w.scan);
