@@ -112,7 +112,8 @@ export class Redactor {
    *
    * Work per frame is bounded (docs/redaction.md, "Cost"): every pattern is linear, the raw text is
    * scanned once per flagged rule (JSON `\u` escapes of printable ASCII are spelled plainly first, so
-   * there is one representation to scan, not two), each field once per rule that hit the raw text,
+   * there is one representation to scan, not two), each field once per rule that hit the raw text
+   * (the message and long PARAM-VALUEs, verbatim parts of that text, take their masked form from it),
    * and past the budget's bytes or milliseconds the rest is masked wholesale and flagged `budget`.
    */
   redact(record: LedgerRecord): LedgerRecord {
