@@ -580,7 +580,7 @@ async function main(): Promise<number> {
     if (ONLY.has('redact')) {
       log('hostile frames: adversarial 64 KiB frames through toRecord + redaction (bench/redact.ts)');
       results.redact = benchRedaction();
-      for (const x of results.redact.perRule) log(`redaction ${x.rule}: worst ${x.worstMs.toFixed(2)} ms (${x.wrapper} ${x.shape}), median ${x.medianMs.toFixed(2)} ms`);
+      for (const x of results.redact.perRule) log(`redaction ${x.rule}: worst ${x.worstMs.toFixed(2)} ms on one core, ${x.worstWallMs.toFixed(2)} ms wall (${x.wrapper} ${x.shape}), median ${x.medianMs.toFixed(2)} ms`);
     }
 
     if (ONLY.has('verify')) {

@@ -137,7 +137,7 @@ export function sampledBodies(size: number, perRule: number): AdversarialBody[] 
   return out;
 }
 
-export const WRAPPERS = ['rfc5424', 'rfc5424-sd', 'rfc3164', 'json', 'json-escaped'] as const;
+export const WRAPPERS = ['rfc5424', 'rfc5424-sd', 'rfc3164', 'json', 'json-escaped', 'unparsed'] as const;
 export type Wrapper = (typeof WRAPPERS)[number];
 
 /** `body` with the planted secrets in its middle. */
@@ -162,6 +162,9 @@ export function wrap(wrapper: Wrapper, body: string): string {
       return `<86>Dec  6 12:00:00 adv-host adv-app[42]: ${body}`;
     case 'json':
       return JSON.stringify({ timestamp: '2026-12-06T12:00:00Z', host: 'adv-host', severity: 'info', facility: 'authpriv', tag: 'adv-app', message: body });
+    case 'unparsed':
+      // A PRI out of range: no parser accepts the frame, which is kept whole as raw_data (and scanned as such).
+      return `<999>adv ${body}`;
     case 'json-escaped': {
       // Escapes around the planted secrets only, so the frame stays ~64 KiB (each escape is 6 bytes).
       const j = JSON.stringify({ timestamp: '2026-12-06T12:00:00Z', host: 'adv-host', tag: 'adv-app', message: body });

@@ -284,10 +284,18 @@ function passwordPattern(extraKeys: readonly string[]): Pattern {
 // The match starts at `://` and the scheme is a lookbehind read only there: starting at every word
 // boundary, the scheme's {0,20} was read forwards and back at each one (most of a 64 KiB frame's time).
 const URL_RE = /:(?:\/\/|\\\/\\\/)(?<=\b[A-Za-z][A-Za-z0-9+.-]{0,20}:(?:\/\/|\\\/\\\/))[^\s:/@"'\\]*:([^\s/@"'\\]+)@/g;
+/**
+ * Sieves for short literals are regular expressions with a character class, not indexOf: V8's
+ * indexOf for a needle of 2-4 characters stops at every occurrence of its first character, ~7 ns a
+ * character on a text made of it (`eeee...` for `eyJ`, `AAAA...` for `AKIA`: 0.45 ms per 64 KiB),
+ * where the regular expression skips ahead (~0.7 ns). (A plain literal regex is an indexOf too.)
+ */
+const URL_SIEVE = /:(?:[/][/]|\\[/]\\[/])/;
+const JWT_SIEVE = /ey[J]/;
 const urlPassword = wholePattern(
   'url_password',
   URL_RE,
-  (t) => (t.indexOf('://') !== -1 || t.indexOf(':\\/\\/') !== -1) && t.indexOf('@') !== -1,
+  (t) => URL_SIEVE.test(t) && t.indexOf('@') !== -1,
   1,
 );
 
@@ -332,7 +340,8 @@ const apiKey: Pattern = {
 // ---------------------------------------------------------------------------------------------------
 // aws_access_key: long-term (AKIA) and temporary (ASIA) access key ids.
 
-const awsAccessKey = wholePattern('aws_access_key', /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, (t) => t.indexOf('AKIA') !== -1 || t.indexOf('ASIA') !== -1);
+const AWS_SIEVE = /A[KS]IA/;
+const awsAccessKey = wholePattern('aws_access_key', /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, (t) => AWS_SIEVE.test(t));
 
 // ---------------------------------------------------------------------------------------------------
 // private_key: a PEM/OpenSSH/PGP private key block, to its END line (or the end of the text when cut).
@@ -345,7 +354,7 @@ const privateKey = wholePattern('private_key', PRIVATE_KEY_RE, (t) => t.indexOf(
 
 // A JWT starts after a character that cannot be part of one: with `\b`, each `eyJ` of `-eyJ-eyJ...`
 // started a scan to the end of the run (quadratic).
-const jwt = wholePattern('jwt', /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, (t) => t.indexOf('eyJ') !== -1);
+const jwt = wholePattern('jwt', /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, (t) => JWT_SIEVE.test(t));
 
 // ---------------------------------------------------------------------------------------------------
 // pan: payment card numbers, 13-19 digits (single spaces or dashes between them allowed), with a card

@@ -20,6 +20,11 @@ describe('adversarial frames: nothing left unmasked', () => {
     expect(bodies.length).toBeGreaterThan(60);
   });
 
+  test('the wrappers reach every parser (and the unparsed fallback)', () => {
+    const formats = new Set(WRAPPERS.map((w) => ingest(wrap(w, withPlanted(bodies[0]!.text))).before.format));
+    expect([...formats].sort()).toEqual(['json', 'rfc3164', 'rfc5424', 'unparsed']);
+  });
+
   for (const wrapper of WRAPPERS) {
     test(`${wrapper}: every planted secret is masked in every adversarial frame`, () => {
       const leaks: string[] = [];
