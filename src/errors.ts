@@ -78,9 +78,95 @@ export class EventsNotCommittedError extends LedgerError {
   }
 }
 
-/** A database operation failed; the writer retries it. */
+/** A database operation failed or timed out; the writer retries it. */
 export class DatabaseError extends LedgerError {
   readonly canContinue = true;
+}
+
+/** A record was handed to the writer after it closed: it would sit in a queue nobody writes. */
+export class WriterClosedError extends LedgerError {
+  readonly canContinue = false;
+  constructor(readonly chain: string) {
+    super('writer is closed');
+  }
+}
+
+/** A migration could not be applied, or one already applied was changed. */
+export class MigrationError extends LedgerError {
+  readonly canContinue = false;
+}
+
+/**
+ * Data read back is not in the form the ledger writes: a COPY stream, an archive row, a stored
+ * field, a PEM file, an evidence package. The reader stops; nothing is guessed.
+ */
+export class MalformedDataError extends LedgerError {
+  readonly canContinue = false;
+}
+
+/**
+ * A chain's head or its signed checkpoint does not check out where a command needs it to (before
+ * appending a retention or access record): run `syslog-ledger verify`.
+ */
+export class ChainIntegrityError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly chain: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A key file could not be created as asked (it appeared meanwhile, another process made it). */
+export class KeyFileError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly file: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${message}`, options);
+  }
+}
+
+/** Code used out of order (a method before its init, a worker module run on the main thread): a bug. */
+export class InternalError extends LedgerError {
+  readonly canContinue = false;
+}
+
+/** A ledger row is missing or out of order where the Merkle tree needs it. */
+export class MissingLeavesError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly chain: string,
+    readonly seq: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown by parseCheckpoint for a line that is not a valid v1 checkpoint. */
+export class CheckpointFormatError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    message: string,
+    readonly chain: string | null = null,
+    readonly seq: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** Verify's fast path met input it does not handle; the caller uses the reference code (src/verify/reference.ts). */
+export class NotCanonicalizable extends LedgerError {
+  readonly canContinue = true;
+}
+
+/** `syslog-ledger prove` (and the console's proof download) cannot produce the proof asked for. */
+export class ProveFailure extends LedgerError {
+  readonly canContinue = false;
 }
 
 /** Verification could not be carried out at all (exit 2), as opposed to finding tampering (exit 1). */

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { READER_OPTIONS, type ChainRange } from './copy.js';
 import { RangeVerifier } from './range.js';
+import { InternalError } from '../errors.js';
 
 /** workerData. */
 export interface WorkerInit {
@@ -24,7 +25,7 @@ export type FromWorker =
   | { readonly type: 'error'; readonly message: string };
 
 const port = parentPort;
-if (port === null) throw new Error('verify-worker.js runs as a worker thread');
+if (port === null) throw new InternalError('verify-worker.js runs as a worker thread');
 const init = workerData as WorkerInit;
 const post = (m: FromWorker): void => port.postMessage(m);
 
