@@ -12,6 +12,18 @@ export abstract class LedgerError extends Error {
   }
 }
 
+/** Something is wrong with one file; the message starts with its path. */
+abstract class FileError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly file: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${message}`, options);
+  }
+}
+
 /** A bad configuration value: the program stops with a message naming the option. */
 export class ConfigError extends LedgerError {
   readonly canContinue = false;
@@ -119,24 +131,15 @@ export class ChainIntegrityError extends LedgerError {
 }
 
 /** A key file could not be created as asked (it appeared meanwhile, another process made it). */
-export class KeyFileError extends LedgerError {
-  readonly canContinue = false;
-  constructor(
-    readonly file: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${file}: ${message}`, options);
-  }
-}
+export class KeyFileError extends FileError {}
 
 /** Code used out of order (a method before its init, a worker module run on the main thread): a bug. */
 export class InternalError extends LedgerError {
   readonly canContinue = false;
 }
 
-/** A ledger row is missing or out of order where the Merkle tree needs it. */
-export class MissingLeavesError extends LedgerError {
+/** Something is wrong at one row of one chain. */
+abstract class RowError extends LedgerError {
   readonly canContinue = false;
   constructor(
     readonly chain: string,
@@ -146,6 +149,12 @@ export class MissingLeavesError extends LedgerError {
     super(message);
   }
 }
+
+/** A ledger row is missing or out of order where the Merkle tree needs it. */
+export class MissingLeavesError extends RowError {}
+
+/** The ledger no longer matches the last checkpoint in the external file: refuse to sign over it. */
+export class CheckpointMismatchError extends RowError {}
 
 /** Thrown by parseCheckpoint for a line that is not a valid v1 checkpoint. */
 export class CheckpointFormatError extends LedgerError {
@@ -175,16 +184,7 @@ export class VerifyError extends LedgerError {
 }
 
 /** Reading a certificate, key, CA or CRL failed. */
-export class TlsConfigError extends LedgerError {
-  readonly canContinue = false;
-  constructor(
-    readonly file: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${file}: ${message}`, options);
-  }
-}
+export class TlsConfigError extends FileError {}
 
 /** One-line description of any thrown value, for logs. */
 export function describeError(err: unknown): string {

@@ -74,7 +74,7 @@ import { loadOrCreateRedactionKey } from './redact/key.js';
 import { Redactor } from './redact/redactor.js';
 import { ResendIndex } from './relp/resends.js';
 import { seedResends } from './relp/seed.js';
-import { RelpService } from './relp/service.js';
+import { RelpService, type RelpServiceOptions } from './relp/service.js';
 import { startPartitionMaintenance, type PartitionInterval } from './retention/partitions.js';
 import { toRecord } from './stages.js';
 import { IncrementalVerifier } from './verify/incremental.js';
@@ -369,25 +369,33 @@ export class Server {
     }
 
     this.#listener = new Listener({
-      host: cfg.listen.host,
-      port: cfg.listen.port,
+      ...this.#connectionOptions(cfg.listen, tls, 'listener'),
+      maxFrameBytes: cfg.maxFrameBytes,
+      onFrames: (frames, peer, receivedAtUs) => {
+        for (const frame of frames) writer.enqueue(this.#toRecord(frame, peer, receivedAtUs));
+        if (writer.full) this.#listener.pause();
+      },
+    });
+  }
+
+  /** What both listeners (TLS and RELP) take alike: the TLS setup, allowlist, limits and PROXY protocol. */
+  #connectionOptions(at: { readonly host: string; readonly port: number }, tls: TlsMaterial, stage: string): Omit<RelpServiceOptions, 'maxDataBytes' | 'resends' | 'toRecord' | 'enqueue'> {
+    const { cfg } = this;
+    return {
+      host: at.host,
+      port: at.port,
       tls,
       allowPeers: cfg.allowPeers,
-      maxFrameBytes: cfg.maxFrameBytes,
       maxConnections: cfg.maxConnections,
       maxConnectionsPerPeer: cfg.maxConnectionsPerPeer,
       ratePerPeer: cfg.ratePerPeer,
       burstPerPeer: cfg.burstPerPeer,
       handshakeTimeoutMs: cfg.handshakeTimeoutMs,
       idleTimeoutMs: cfg.idleTimeoutMs,
-      metrics,
-      log: log.child({ stage: 'listener' }),
+      metrics: this.#metrics,
+      log: this.log.child({ stage }),
       ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
-      onFrames: (frames, peer, receivedAtUs) => {
-        for (const frame of frames) writer.enqueue(this.#toRecord(frame, peer, receivedAtUs));
-        if (writer.full) this.#listener.pause();
-      },
-    });
+    };
   }
 
   /** The per-frame stages (src/stages.ts), with this server's configuration. */
@@ -412,21 +420,9 @@ export class Server {
       await client.end();
     }
     const service: RelpService = new RelpService({
-      host: relpCfg.host,
-      port: relpCfg.port,
-      tls,
-      allowPeers: cfg.allowPeers,
+      ...this.#connectionOptions(relpCfg, tls, 'relp'),
       maxDataBytes: relpCfg.maxDataBytes,
-      maxConnections: cfg.maxConnections,
-      maxConnectionsPerPeer: cfg.maxConnectionsPerPeer,
-      ratePerPeer: cfg.ratePerPeer,
-      burstPerPeer: cfg.burstPerPeer,
-      handshakeTimeoutMs: cfg.handshakeTimeoutMs,
-      idleTimeoutMs: cfg.idleTimeoutMs,
-      metrics: this.#metrics,
-      log: log.child({ stage: 'relp' }),
       resends,
-      ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
       toRecord: (frame, peer, receivedAtUs) => this.#toRecord(frame, peer, receivedAtUs),
       enqueue: (record, onCommitted) => {
         writer.enqueue(record, onCommitted);

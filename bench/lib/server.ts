@@ -12,6 +12,15 @@ import type { DevPkiFiles } from '../../src/pki/devpki.js';
 
 export const MAIN = resolve(import.meta.dirname, '../../src/main.js');
 
+/** One line of serve's JSON log, parsed; undefined for anything else (npm's banner, a console line). */
+export function logRecord(line: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A `serve` child process that has logged "syslog-ledger serving". */
 export interface ServeProcess {
   readonly child: ChildProcess;
@@ -45,12 +54,8 @@ export function spawnServe(o: { readonly args: readonly string[]; readonly cwd: 
       reject(new Error(`serve exited with ${code} before serving; stderr: ${stderr}; logs: ${JSON.stringify(logs.slice(-5))}`));
     });
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      let rec: Record<string, unknown>;
-      try {
-        rec = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
-      }
+      const rec = logRecord(line);
+      if (rec === undefined) return;
       logs.push(rec);
       if (o.maxLogs !== undefined && logs.length > o.maxLogs) logs.splice(0, o.maxLogs / 2);
       if (rec.msg === 'syslog-ledger serving') {

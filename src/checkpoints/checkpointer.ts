@@ -15,7 +15,7 @@
  * file only after it is in the database; the file is what verify trusts.
  */
 import type { Logger } from 'pino';
-import { ChainDivergedError, describeError, InternalError, LedgerError, MigrationError } from '../errors.js';
+import { ChainDivergedError, CheckpointMismatchError, describeError, InternalError, MigrationError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ForeignCheckpointFileError, keyMap, signCheckpoint, verifyCheckpointSignature, type Checkpoint } from './checkpoint.js';
 import { CheckpointFile, readTailCheckpoints } from './file.js';
@@ -23,17 +23,6 @@ import { MerkleAccumulator, rootAt } from './merkle.js';
 import { DbNodeSource, STORED_MIN_LEVEL, insertNodes, readRowHashes, restoreAccumulator, type PendingNode, type Queryable } from './merkle-store.js';
 import type { SigningKey } from './signing.js';
 
-/** The ledger no longer matches the last checkpoint in the external file: refuse to sign over it. */
-export class CheckpointMismatchError extends LedgerError {
-  readonly canContinue = false;
-  constructor(
-    readonly chain: string,
-    readonly seq: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface CheckpointerOptions {
   readonly key: SigningKey;
