@@ -64,10 +64,10 @@ export const SERVE_OPTIONS = {
   'handshake-timeout': { type: 'string', default: '10s', arg: 'DURATION', help: 'TLS handshake must finish within' },
   'idle-timeout': { type: 'string', default: '15m', arg: 'DURATION', help: 'close a connection silent this long' },
   'batch-size': { type: 'string', default: '1000', arg: 'N', help: 'most events per ledger transaction' },
-  // Measured (test/resilience/memory.test.ts, bench/run.ts; docs/operations.md): a queued event costs
-  // ~3 KB of heap plus ~4x its raw bytes; 50,000 / 64 MiB held ~300 MB live during an outage (4 KB
-  // frames). 5,000 events and batches of 1,000: server RSS at full load 460-474 -> 276-331 MB, same
-  // throughput (the writer pipelines two batches; a smaller one only shortens the wait).
+  // Why so small: a queued event costs a few KB of heap on top of its raw bytes, so the queue is
+  // most of the server's memory under load and during an outage, and a longer queue buys no
+  // throughput (the writer pipelines two batches; more only lengthens the wait). The figures are in
+  // docs/operations.md "Memory" (test/resilience/memory.test.ts, bench/run.ts).
   'queue-max-events': { type: 'string', default: '5000', arg: 'N', help: 'writer queue bound; over it, sockets pause' },
   'queue-max-bytes': { type: 'string', default: '8MiB', arg: 'BYTES', help: 'writer queue bound in raw bytes' },
   'shutdown-timeout': { type: 'string', default: '30s', arg: 'DURATION', help: 'graceful shutdown limit before a forced exit' },

@@ -29,8 +29,8 @@ export function rfc3339ToUtcMicros(text: string): string | null {
  * Microseconds since 1970 of the RFC 3339 text `YYYY-MM-DD[Tt ]HH:MM:SS[.f{1,9}](Z|z|±HH:MM)`, read
  * as rfc3339ToUtcMicros() reads it (fraction truncated to 6 digits); undefined for anything else,
  * which then goes the string way. Equal instants <=> equal rfc3339ToUtcMicros/isoMicros texts, for
- * the in-range fields accepted here; without the regex and two Date round trips (1.5 µs per row before,
- * bench/verify.ts); the writer's ledgerColumns() and verify's lifted-column check use it.
+ * the in-range fields accepted here; without the regex and two Date round trips, because the writer's
+ * ledgerColumns() and verify's lifted-column check run it on every row (bench/verify.ts).
  */
 export function rfc3339Micros(t: string): number | undefined {
   const n = t.length;

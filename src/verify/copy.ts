@@ -3,12 +3,10 @@
  * https://www.postgresql.org/docs/current/sql-copy.html "Binary Format"): verify's transport.
  *
  * Why not a cursor with pg's row parser: bytea arrives raw instead of hex, timestamps as integers,
- * json as its text bytes (never decoded to a JS string), and no per-row objects are built. Measured
- * on the 1M-event bench ledger (bench/verify.ts): the text cursor cost ~11 µs of PostgreSQL CPU and
- * ~10 µs of pg parsing per row; binary COPY ~7.4 µs in PostgreSQL (almost all of it jsonb_out, before
- * migration 007 made the columns json: ~2.5 µs since) and
- * ~0.3 µs here. Rows are handed over as pg reads them, each handled before the next read: memory stays
- * at a socket chunk.
+ * json as its text bytes (never decoded to a JS string), and no per-row objects are built, so both
+ * PostgreSQL (no text output functions) and this process (no pg row parsing) spend a fraction of a
+ * cursor's CPU per row (bench/verify.ts). Rows are handed over as pg reads them, each handled before
+ * the next read: memory stays at a socket chunk.
  */
 import type pg from 'pg';
 import { get32 } from '../ledger/bytes.js';

@@ -49,8 +49,8 @@ try {
     if (m.type === 'end') break;
     // Copied, not transferred: the first ArrayBuffer a thread detaches (a transfer does) invalidates
     // V8's "no detached buffers" assumption, and every optimized function that reads a typed array is
-    // thrown away and compiled again (TurboFan's time per 1M-event run: 2.5 -> 1.5 s), against ~0.1 ms
-    // to copy a batch.
+    // thrown away and compiled again (a large share of a run's compile time, bench/verify.ts), against
+    // ~0.1 ms to copy a batch.
     const summary = await verifier.run(client, m.range, (seqs, hashes, n) => post({ type: 'hashes', id: m.id, seqs, hashes, n }));
     post({ type: 'done', id: m.id, summary });
   }
