@@ -12,11 +12,10 @@
  *   slim event      the event jsonb without what other columns already hold: raw_data (= raw),
  *                   unmapped.syslog (= syslog), metadata.peer (= peer_cn/peer_sans/peer_addr + certificate)
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { canonicalJson } from '../src/ledger/canonical.js';
 import { mixRecords } from './stages.js';
 import { compare, keep, type OpsResult } from './lib/measure.js';
+import { isEntry } from './lib/entry.js';
 
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/;
 
@@ -111,14 +110,4 @@ export function printExperiments(x: ExperimentReport): string {
   return L.join('\n');
 }
 
-function isEntry(): boolean {
-  const a = process.argv[1];
-  if (!a) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(a)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntry()) console.log(printExperiments(runExperiments()));
+if (isEntry(import.meta.url)) console.log(printExperiments(runExperiments()));
