@@ -1,13 +1,11 @@
-import { daysFromCivil } from '../parsing/timestamp.js';
+import { daysFromCivil, RFC3339_TEXT } from '../parsing/timestamp.js';
 
 /**
  * RFC 3339 text → the same instant as UTC text with exactly six fractional digits, without a JS Date
  * round trip for the fraction (microseconds survive). Returns null for text that is not RFC 3339.
  */
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
-
 export function rfc3339ToUtcMicros(text: string): string | null {
-  const m = RFC3339.exec(text);
+  const m = RFC3339_TEXT.exec(text);
   if (!m) return null;
   const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
   let ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));

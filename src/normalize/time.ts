@@ -4,10 +4,9 @@
  *
  * Stricter than Date.parse on purpose: a value that PostgreSQL's timestamptz would refuse
  * (2023-02-30, month 13, year 0, no zone offset) is not a valid time here either, so a lifted
- * `event_time` can never make a batch insert fail.
+ * `event_time` can never make a batch insert fail. The grammar is RFC3339_TEXT (src/parsing/timestamp.ts).
  */
-
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+import { RFC3339_TEXT } from '../parsing/timestamp.js';
 
 const DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -94,7 +93,7 @@ function parse(text: string): number | null {
 }
 
 function parseRegex(text: string): number | null {
-  const m = RFC3339.exec(text);
+  const m = RFC3339_TEXT.exec(text);
   if (!m) return null;
   const year = +m[1]!;
   const month = +m[2]!;
@@ -114,12 +113,13 @@ function parseRegex(text: string): number | null {
     d.setUTCFullYear(year);
     ms = d.getTime();
   }
-  if (m[8] !== undefined) {
-    const oh = +m[9]!;
-    const om = +m[10]!;
+  const zone = m[8]!;
+  if (zone !== 'Z' && zone !== 'z') {
+    const oh = +zone.slice(1, 3);
+    const om = +zone.slice(4, 6);
     if (oh > 23 || om > 59) return null;
     const offset = (oh * 60 + om) * 60_000;
-    ms += m[8] === '+' ? -offset : offset;
+    ms += zone[0] === '+' ? -offset : offset;
   }
   return Number.isFinite(ms) ? ms : null;
 }

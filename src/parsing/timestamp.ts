@@ -83,6 +83,19 @@ export function formatEpochMs(ms: number): string | null {
   return `${pad4(year)}-${pad2(month)}-${pad2(day)}T${pad2(h)}:${pad2(mi)}:${pad2(s)}${frac}Z`;
 }
 
+/**
+ * An RFC 3339 §5.6 date-time held as text (an event's `time_dt`, the ledger's `event_time`): the
+ * grammar with the allowances of §5.6's NOTE (`t` and `z` in lower case, a space for `T`), 1-9
+ * fractional digits, and a zone that must be there. Groups: 1 year, 2 month, 3 day, 4 hour,
+ * 5 minute, 6 second, 7 fraction (absent when none), 8 zone (`Z`, `z` or `±hh:mm`).
+ *
+ * One grammar for both readers of such text (src/normalize/time.ts, src/ledger/time.ts); each keeps
+ * its own range checks, because the ledger's are part of the canonical form rows were hashed with.
+ * Frames are read by `scanRfc3339` below instead: byte by byte, with RFC 5424's stricter profile
+ * (or the lenient one for RFC 3164 and JSON senders) and an error that names the byte.
+ */
+export const RFC3339_TEXT = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
+
 /** Result of `scanRfc3339`, reused between calls (parsing is synchronous). */
 export interface TimestampScan {
   year: number;
