@@ -12,6 +12,11 @@ export abstract class LedgerError extends Error {
   }
 }
 
+/** An error after which the stream or command cannot go on. */
+abstract class StopError extends LedgerError {
+  readonly canContinue = false;
+}
+
 /** Something is wrong with one file; the message starts with its path. */
 abstract class FileError extends LedgerError {
   readonly canContinue = false;
@@ -37,9 +42,7 @@ export class ConfigError extends LedgerError {
 }
 
 /** A usage error on the command line (unknown command, missing argument). */
-export class UsageError extends LedgerError {
-  readonly canContinue = false;
-}
+export class UsageError extends StopError {}
 
 /** Another process already writes this chain; one writer per chain is enforced by the database. */
 export class ChainLockedError extends LedgerError {
@@ -104,17 +107,13 @@ export class WriterClosedError extends LedgerError {
 }
 
 /** A migration could not be applied, or one already applied was changed. */
-export class MigrationError extends LedgerError {
-  readonly canContinue = false;
-}
+export class MigrationError extends StopError {}
 
 /**
  * Data read back is not in the form the ledger writes: a COPY stream, an archive row, a stored
  * field, a PEM file, an evidence package. The reader stops; nothing is guessed.
  */
-export class MalformedDataError extends LedgerError {
-  readonly canContinue = false;
-}
+export class MalformedDataError extends StopError {}
 
 /**
  * A chain's head or its signed checkpoint does not check out where a command needs it to (before
@@ -134,9 +133,7 @@ export class ChainIntegrityError extends LedgerError {
 export class KeyFileError extends FileError {}
 
 /** Code used out of order (a method before its init, a worker module run on the main thread): a bug. */
-export class InternalError extends LedgerError {
-  readonly canContinue = false;
-}
+export class InternalError extends StopError {}
 
 /** Something is wrong at one row of one chain. */
 abstract class RowError extends LedgerError {
@@ -174,14 +171,10 @@ export class NotCanonicalizable extends LedgerError {
 }
 
 /** `syslog-ledger prove` (and the console's proof download) cannot produce the proof asked for. */
-export class ProveFailure extends LedgerError {
-  readonly canContinue = false;
-}
+export class ProveFailure extends StopError {}
 
 /** Verification could not be carried out at all (exit 2), as opposed to finding tampering (exit 1). */
-export class VerifyError extends LedgerError {
-  readonly canContinue = false;
-}
+export class VerifyError extends StopError {}
 
 /** Reading a certificate, key, CA or CRL failed. */
 export class TlsConfigError extends FileError {}
