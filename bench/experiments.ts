@@ -5,18 +5,17 @@
  *
  *   node dist/bench/experiments.js        (BENCH_STAGE_N frames, default 20,000)
  *
- *   canonicalJson   current: recursive, Object.keys().sort(), JSON.stringify per key, string concatenation
- *                   proposal B: same algorithm, `"key":` prefixes cached, sort skipped when keys are in order
- *                   proposal A: copy with sorted keys, then one native JSON.stringify (falls back to the
- *                   current function for integer-like keys, which JS objects cannot keep in sorted order)
+ *   canonicalJson   the server's (src/ledger/canonical.ts, imported: key orders and quoted keys cached)
+ *                   against: a copy with sorted keys, then one native JSON.stringify (falls back to
+ *                   canonicalJson for integer-like keys, which JS objects cannot keep in sorted order);
+ *                   and objects built in sorted key order, JSON.stringify alone
  *   slim event      the event jsonb without what other columns already hold: raw_data (= raw),
  *                   unmapped.syslog (= syslog), metadata.peer (= peer_cn/peer_sans/peer_addr + certificate)
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { canonicalJson } from '../src/ledger/canonical.js';
 import { mixRecords } from './stages.js';
 import { compare, keep, type OpsResult } from './lib/measure.js';
+import { isEntry } from './lib/entry.js';
 
 const INDEX_KEY = /^(?:0|[1-9]\d*)$/;
 
@@ -45,67 +44,10 @@ function sortedCopy(v: unknown): unknown {
 }
 const FAIL = Symbol('fail');
 
-/** Proposal A: same bytes as canonicalJson for every value it accepts. */
+/** Same bytes as canonicalJson for every value it accepts. */
 export function canonicalJsonSortedCopy(value: unknown): string {
   const s = sortedCopy(value);
   return s === FAIL ? canonicalJson(value) : JSON.stringify(s);
-}
-
-/** `"key":` per key, cached (an event has a few dozen distinct keys; bounded for hostile SD-PARAM names). */
-const KEY_PREFIX = new Map<string, string>();
-function keyPrefix(k: string): string {
-  let p = KEY_PREFIX.get(k);
-  if (p === undefined) {
-    p = `${JSON.stringify(k)}:`;
-    if (KEY_PREFIX.size < 4096) KEY_PREFIX.set(k, p);
-  }
-  return p;
-}
-
-/**
- * Proposal B: the current algorithm with the per-key JSON.stringify cached, no sort when the keys are
- * already in order (the normalizer can build them so), and no closure per level.
- */
-export function canonicalJsonFast(value: unknown): string {
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value);
-    case 'number':
-      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'object': {
-      if (Array.isArray(value)) {
-        let s = '[';
-        for (let i = 0; i < value.length; i++) {
-          if (i > 0) s += ',';
-          const v: unknown = value[i];
-          s += v === undefined ? 'null' : canonicalJsonFast(v);
-        }
-        return `${s}]`;
-      }
-      const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj);
-      for (let i = 1; i < keys.length; i++) {
-        if (keys[i - 1]! > keys[i]!) {
-          keys.sort();
-          break;
-        }
-      }
-      let s = '{';
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i]!;
-        const v = obj[k];
-        if (v === undefined || typeof v === 'function') continue;
-        s += s.length === 1 ? keyPrefix(k) : `,${keyPrefix(k)}`;
-        s += canonicalJsonFast(v);
-      }
-      return `${s}}`;
-    }
-    default:
-      return 'null';
-  }
 }
 
 /** The event without the parts other columns already store. */
@@ -132,18 +74,7 @@ export function runExperiments(n = Number(process.env.BENCH_STAGE_N ?? 20000)): 
   const records = mixRecords(n);
   const results: ExperimentReport['results'] = [];
 
-  const identicalJson = records.every(
-    (r) =>
-      canonicalJsonFast(r.event) === canonicalJson(r.event) &&
-      canonicalJsonFast(r.syslog) === canonicalJson(r.syslog) &&
-      canonicalJsonSortedCopy(r.event) === canonicalJson(r.event),
-  );
-  const [cur, fast] = compare(
-    ['canonicalJson x2 (current)', () => records.map((r) => canonicalJson(r.syslog).length + canonicalJson(r.event).length)],
-    ['canonicalJson x2 (sorted copy + JSON.stringify)', () => records.map((r) => canonicalJsonFast(r.syslog).length + canonicalJsonFast(r.event).length)],
-    n,
-  );
-  results.push({ what: 'canonicalJson (syslog + event): cached key prefixes, sort only if unsorted', current: cur, proposal: fast, speedup: fast.opsPerSec / cur.opsPerSec, identical: identicalJson });
+  const identicalJson = records.every((r) => canonicalJsonSortedCopy(r.event) === canonicalJson(r.event) && canonicalJsonSortedCopy(r.syslog) === canonicalJson(r.syslog));
   const [cur2, copyFirst] = compare(
     ['canonicalJson x2 (current)', () => records.map((r) => canonicalJson(r.syslog).length + canonicalJson(r.event).length)],
     ['canonicalJson x2 (sorted copy + JSON.stringify)', () => records.map((r) => canonicalJsonSortedCopy(r.syslog).length + canonicalJsonSortedCopy(r.event).length)],
@@ -179,14 +110,4 @@ export function printExperiments(x: ExperimentReport): string {
   return L.join('\n');
 }
 
-function isEntry(): boolean {
-  const a = process.argv[1];
-  if (!a) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(a)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntry()) console.log(printExperiments(runExperiments()));
+if (isEntry(import.meta.url)) console.log(printExperiments(runExperiments()));

@@ -20,8 +20,6 @@
  *   node dist/bench/ingest.js         (or benchIngest() from bench/run.ts)
  *   BENCH_INGEST_N (20000 frames), BENCH_INGEST_RUNS (5), BENCH_ROUND_MS (400)
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { parseDetectionConfig } from '../src/detect/config.js';
 import { Detector } from '../src/detect/detector.js';
 import type { Frame } from '../src/framing/framer.js';
@@ -33,6 +31,7 @@ import { Redactor } from '../src/redact/redactor.js';
 import { keep, measure, type OpsResult } from './lib/measure.js';
 import { BENCH_PEER, chainRecords, mixFrames } from './stages.js';
 import type { LedgerRecord } from '../src/ledger/types.js';
+import { isEntry } from './lib/entry.js';
 
 const RECEIVED_US = Date.UTC(2026, 10, 28, 12, 0, 1) * 1000 + 123;
 const CFG = { format: 'auto', timeZone: 'UTC' } as const;
@@ -200,14 +199,4 @@ export function printIngest(r: IngestReport): void {
   console.log(`  ${r.findings} findings written over all runs; ${r.redacted}/3 secret frames of 150 redacted`);
 }
 
-function isEntry(): boolean {
-  const argv1 = process.argv[1];
-  if (!argv1) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(argv1)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntry()) printIngest(benchIngest());
+if (isEntry(import.meta.url)) printIngest(benchIngest());

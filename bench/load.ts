@@ -9,11 +9,11 @@
  *        [--count 200000] [--rate R] [--framing octet|lf|mixed] [--seed 1]
  * prints one JSON line: { t0Ms, tEndMs, frames, bytes, connections, framing, rate, sendRate }
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FRAMINGS, framedStream, type FramedStream, type Framing } from './lib/frames.js';
+import { isEntry } from './lib/entry.js';
 
 export interface LoadTarget {
   readonly host?: string;
@@ -213,14 +213,4 @@ async function cli(argv: string[]): Promise<number> {
   return 0;
 }
 
-function isEntry(): boolean {
-  const a = process.argv[1];
-  if (!a) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(a)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntry()) process.exitCode = await cli(process.argv.slice(2));
+if (isEntry(import.meta.url)) process.exitCode = await cli(process.argv.slice(2));

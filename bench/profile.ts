@@ -10,8 +10,8 @@
  *
  *   node dist/bench/profile.js FILE.cpuprofile [--top 25] [--events N]
  */
-import { readFileSync, realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { isEntry } from './lib/entry.js';
 
 interface CallFrame {
   functionName: string;
@@ -166,17 +166,7 @@ export function printProfile(s: ProfileSummary): string {
   return lines.join('\n');
 }
 
-function isEntry(): boolean {
-  const a = process.argv[1];
-  if (!a) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(a)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntry()) {
+if (isEntry(import.meta.url)) {
   const file = process.argv[2];
   if (!file) {
     console.error('usage: node dist/bench/profile.js FILE.cpuprofile [--top N]');

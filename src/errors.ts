@@ -12,6 +12,23 @@ export abstract class LedgerError extends Error {
   }
 }
 
+/** An error after which the stream or command cannot go on. */
+abstract class StopError extends LedgerError {
+  readonly canContinue = false;
+}
+
+/** Something is wrong with one file; the message starts with its path. */
+abstract class FileError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly file: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${message}`, options);
+  }
+}
+
 /** A bad configuration value: the program stops with a message naming the option. */
 export class ConfigError extends LedgerError {
   readonly canContinue = false;
@@ -25,9 +42,7 @@ export class ConfigError extends LedgerError {
 }
 
 /** A usage error on the command line (unknown command, missing argument). */
-export class UsageError extends LedgerError {
-  readonly canContinue = false;
-}
+export class UsageError extends StopError {}
 
 /** Another process already writes this chain; one writer per chain is enforced by the database. */
 export class ChainLockedError extends LedgerError {
@@ -78,27 +93,91 @@ export class EventsNotCommittedError extends LedgerError {
   }
 }
 
-/** A database operation failed; the writer retries it. */
+/** A database operation failed or timed out; the writer retries it. */
 export class DatabaseError extends LedgerError {
   readonly canContinue = true;
 }
 
-/** Verification could not be carried out at all (exit 2), as opposed to finding tampering (exit 1). */
-export class VerifyError extends LedgerError {
+/** A record was handed to the writer after it closed: it would sit in a queue nobody writes. */
+export class WriterClosedError extends LedgerError {
   readonly canContinue = false;
-}
-
-/** Reading a certificate, key, CA or CRL failed. */
-export class TlsConfigError extends LedgerError {
-  readonly canContinue = false;
-  constructor(
-    readonly file: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${file}: ${message}`, options);
+  constructor(readonly chain: string) {
+    super('writer is closed');
   }
 }
+
+/** A migration could not be applied, or one already applied was changed. */
+export class MigrationError extends StopError {}
+
+/**
+ * Data read back is not in the form the ledger writes: a COPY stream, an archive row, a stored
+ * field, a PEM file, an evidence package. The reader stops; nothing is guessed.
+ */
+export class MalformedDataError extends StopError {}
+
+/**
+ * A chain's head or its signed checkpoint does not check out where a command needs it to (before
+ * appending a retention or access record): run `syslog-ledger verify`.
+ */
+export class ChainIntegrityError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly chain: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A key file could not be created as asked (it appeared meanwhile, another process made it). */
+export class KeyFileError extends FileError {}
+
+/** Code used out of order (a method before its init, a worker module run on the main thread): a bug. */
+export class InternalError extends StopError {}
+
+/** Something is wrong at one row of one chain. */
+abstract class RowError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    readonly chain: string,
+    readonly seq: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A ledger row is missing or out of order where the Merkle tree needs it. */
+export class MissingLeavesError extends RowError {}
+
+/** The ledger no longer matches the last checkpoint in the external file: refuse to sign over it. */
+export class CheckpointMismatchError extends RowError {}
+
+/** Thrown by parseCheckpoint for a line that is not a valid v1 checkpoint. */
+export class CheckpointFormatError extends LedgerError {
+  readonly canContinue = false;
+  constructor(
+    message: string,
+    readonly chain: string | null = null,
+    readonly seq: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** Verify's fast path met input it does not handle; the caller uses the reference code (src/verify/reference.ts). */
+export class NotCanonicalizable extends LedgerError {
+  readonly canContinue = true;
+}
+
+/** `syslog-ledger prove` (and the console's proof download) cannot produce the proof asked for. */
+export class ProveFailure extends StopError {}
+
+/** Verification could not be carried out at all (exit 2), as opposed to finding tampering (exit 1). */
+export class VerifyError extends StopError {}
+
+/** Reading a certificate, key, CA or CRL failed. */
+export class TlsConfigError extends FileError {}
 
 /** One-line description of any thrown value, for logs. */
 export function describeError(err: unknown): string {

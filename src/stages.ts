@@ -1,7 +1,7 @@
 /**
  * The per-frame stages, in their order: frame → parse → normalize → host binding → lift columns →
  * redact. One function, `toRecord`, turns a received frame into the LedgerRecord the writer chains
- * and stores; the server's wiring (pipeline.ts), `syslog-ledger parse`, the tests and the benches
+ * and stores; the server (server.ts), `syslog-ledger parse`, the tests and the benches
  * all call this one.
  */
 import { describeError } from './errors.js';

@@ -1,6 +1,7 @@
 /**
  * Starts the real `syslog-ledger serve` (dist/src/main.js) as a child process on ephemeral ports,
- * as test/helpers/server.ts does for the tests, for one benchmark scenario.
+ * for one benchmark scenario. `spawnServe` is the one way to start it and wait for it to serve:
+ * test/helpers/server.ts uses it too.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +11,67 @@ import { createInterface } from 'node:readline';
 import type { DevPkiFiles } from '../../src/pki/devpki.js';
 
 export const MAIN = resolve(import.meta.dirname, '../../src/main.js');
+
+/** One line of serve's JSON log, parsed; undefined for anything else (npm's banner, a console line). */
+export function logRecord(line: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A `serve` child process that has logged "syslog-ledger serving". */
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly metricsPort: number;
+  /** The RELP port, when the args include `--relp-listen`. */
+  readonly relpPort: number | undefined;
+  /** Log lines (parsed JSON) seen so far, the newest last. */
+  readonly logs: Array<Record<string, unknown>>;
+}
+
+/**
+ * Spawns `node [nodeArgs] <main> <args>` (args start with `serve`) and resolves once it logs
+ * "syslog-ledger serving", with the ports it logged; rejects if it exits first or takes 60 s.
+ */
+export function spawnServe(o: { readonly args: readonly string[]; readonly cwd: string; readonly env?: Record<string, string>; readonly nodeArgs?: readonly string[]; readonly main?: string; readonly maxLogs?: number }): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), o.main ?? MAIN, ...o.args], {
+    cwd: o.cwd,
+    env: { ...process.env, ...o.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-10000);
+  });
+  return new Promise((res, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start in 60 s; stderr: ${stderr}`)), 60_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code} before serving; stderr: ${stderr}; logs: ${JSON.stringify(logs.slice(-5))}`));
+    });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const rec = logRecord(line);
+      if (rec === undefined) return;
+      logs.push(rec);
+      if (o.maxLogs !== undefined && logs.length > o.maxLogs) logs.splice(0, o.maxLogs / 2);
+      if (rec.msg === 'syslog-ledger serving') {
+        clearTimeout(timer);
+        child.removeAllListeners('exit');
+        res({
+          child,
+          port: Number(String(rec.listen).split(':').pop()),
+          metricsPort: Number(String(rec.metrics).split(':').pop()),
+          relpPort: rec.relpListen === undefined ? undefined : Number(String(rec.relpListen).split(':').pop()),
+          logs,
+        });
+      }
+    });
+  });
+}
 
 export interface BenchServerOptions {
   readonly databaseUrl: string;
@@ -39,8 +101,7 @@ export interface BenchServer {
 export async function startBenchServer(o: BenchServerOptions): Promise<BenchServer> {
   const workDir = mkdtempSync(join(tmpdir(), 'syslog-ledger-bench-'));
   const args = [
-    ...(o.nodeArgs ?? []),
-    MAIN, 'serve',
+    'serve',
     '--listen', '127.0.0.1:0',
     '--metrics', '127.0.0.1:0',
     '--database-url', o.databaseUrl,
@@ -52,38 +113,7 @@ export async function startBenchServer(o: BenchServerOptions): Promise<BenchServ
     '--checkpoint-file', join(workDir, 'data', 'checkpoints.jsonl'),
     ...(o.args ?? []),
   ];
-  const child = spawn(process.execPath, args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr = (stderr + c.toString()).slice(-10000);
-  });
-  const ready = await new Promise<{ port: number; metricsPort: number; relpPort: number | undefined }>((res, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start in 60 s; stderr: ${stderr}`)), 60_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code} before serving; stderr: ${stderr}; logs: ${JSON.stringify(logs.slice(-5))}`));
-    });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      let rec: Record<string, unknown>;
-      try {
-        rec = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      logs.push(rec);
-      if (logs.length > 200) logs.splice(0, 100);
-      if (rec.msg === 'syslog-ledger serving') {
-        clearTimeout(timer);
-        child.removeAllListeners('exit');
-        res({
-          port: Number(String(rec.listen).split(':').pop()),
-          metricsPort: Number(String(rec.metrics).split(':').pop()),
-          relpPort: rec.relpListen === undefined ? undefined : Number(String(rec.relpListen).split(':').pop()),
-        });
-      }
-    });
-  });
+  const { child, logs, ...ready } = await spawnServe({ args, cwd: workDir, maxLogs: 200, ...(o.nodeArgs ? { nodeArgs: o.nodeArgs } : {}) });
   return {
     child,
     pid: child.pid!,

@@ -5,7 +5,7 @@
  * JSON line, so that any JSON library can read the file and the signature still has one meaning.
  */
 import { sign as edSign, verify as edVerify } from 'node:crypto';
-import { VerifyError } from '../errors.js';
+import { CheckpointFormatError, VerifyError } from '../errors.js';
 import type { SigningKey, VerifyingKey } from './signing.js';
 
 export const CHECKPOINT_VERSION = 1;
@@ -87,17 +87,6 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const BASE64_SIG = /^[A-Za-z0-9+/]{86}==$/;
 const MEMBERS = ['v', 'ledger_id', 'chain', 'seq', 'tree_size', 'head_hash', 'merkle_root', 'time', 'key_id', 'sig'] as const;
 
-/** Thrown by parseCheckpoint for a line that is not a valid v1 checkpoint. */
-export class CheckpointFormatError extends Error {
-  constructor(
-    message: string,
-    readonly chain: string | null = null,
-    readonly seq: number | null = null,
-  ) {
-    super(message);
-    this.name = 'CheckpointFormatError';
-  }
-}
 
 /**
  * The exact bytes that are signed: UTF-8 text, nine lines, each ending in LF (0x0A):

@@ -15,7 +15,7 @@
  * file only after it is in the database; the file is what verify trusts.
  */
 import type { Logger } from 'pino';
-import { ChainDivergedError, LedgerError, describeError } from '../errors.js';
+import { ChainDivergedError, CheckpointMismatchError, describeError, InternalError, MigrationError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import { ForeignCheckpointFileError, keyMap, signCheckpoint, verifyCheckpointSignature, type Checkpoint } from './checkpoint.js';
 import { CheckpointFile, readTailCheckpoints } from './file.js';
@@ -23,17 +23,6 @@ import { MerkleAccumulator, rootAt } from './merkle.js';
 import { DbNodeSource, STORED_MIN_LEVEL, insertNodes, readRowHashes, restoreAccumulator, type PendingNode, type Queryable } from './merkle-store.js';
 import type { SigningKey } from './signing.js';
 
-/** The ledger no longer matches the last checkpoint in the external file: refuse to sign over it. */
-export class CheckpointMismatchError extends LedgerError {
-  readonly canContinue = false;
-  constructor(
-    readonly chain: string,
-    readonly seq: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export interface CheckpointerOptions {
   readonly key: SigningKey;
@@ -95,7 +84,7 @@ export class Checkpointer {
   }
 
   get ledgerId(): string {
-    if (this.#ledgerId === undefined) throw new Error('Checkpointer.init() has not run');
+    if (this.#ledgerId === undefined) throw new InternalError('Checkpointer.init() has not run');
     return this.#ledgerId;
   }
 
@@ -119,7 +108,7 @@ export class Checkpointer {
     this.#db = db;
     const meta = await db.query<{ ledger_id: string }>('SELECT ledger_id::text AS ledger_id FROM ledger_meta');
     const ledgerId = meta.rows[0]?.ledger_id;
-    if (ledgerId === undefined) throw new Error('ledger_meta is empty: run syslog-ledger migrate');
+    if (ledgerId === undefined) throw new MigrationError('ledger_meta is empty: run syslog-ledger migrate');
     this.#ledgerId = ledgerId;
     const path = typeof this.#o.file === 'string' ? this.#o.file : this.#o.file.path;
     const tail = await readTailCheckpoints(path);
@@ -215,7 +204,7 @@ export class Checkpointer {
     let st = this.#chains.get(chain);
     if (st === undefined) {
       if (Number(rows[0]?.seq) !== 1) {
-        throw new Error(`chain "${chain}" was not restored by Checkpointer.init(); its rows start at seq ${String(rows[0]?.seq)}`);
+        throw new InternalError(`chain "${chain}" was not restored by Checkpointer.init(); its rows start at seq ${String(rows[0]?.seq)}`);
       }
       st = this.#newState(chain);
     }

@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { VerifyError } from '../errors.js';
+import { type CheckpointFormatError, VerifyError } from '../errors.js';
 import {
   ForeignCheckpointFileError,
   keyMap,
@@ -14,7 +14,6 @@ import {
   serializeCheckpoint,
   verifyCheckpointSignature,
   type Checkpoint,
-  type CheckpointFormatError,
   type IntegrityFinding,
 } from './checkpoint.js';
 import type { VerifyingKey } from './signing.js';

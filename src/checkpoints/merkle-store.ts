@@ -7,6 +7,7 @@
  */
 import type pg from 'pg';
 import { LeafBlock, MerkleAccumulator, frontierNodes, leafHash, nodeHash, nodeKey, type FrontierSnapshot, type NodeId, type NodeSource } from './merkle.js';
+import { MissingLeavesError } from '../errors.js';
 
 /** Lowest level stored in merkle_nodes: one row per 2^8 = 256 leaves (and ~1 more above). */
 export const STORED_MIN_LEVEL = 8;
@@ -15,18 +16,6 @@ export const BLOCK_LEAVES = 2 ** STORED_MIN_LEVEL;
 /** Anything that runs a query: a pg.Pool, pg.Client or pooled client. */
 export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
-}
-
-/** A ledger row is missing or out of order where the Merkle tree needs it. */
-export class MissingLeavesError extends Error {
-  constructor(
-    readonly chain: string,
-    readonly seq: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'MissingLeavesError';
-  }
 }
 
 /** Row hashes of seq (from, to], in order; throws when a row is missing. */

@@ -19,6 +19,7 @@
  * them (those truncate to 32 bits).
  */
 import { sha256, sha256Into } from '../ledger/sha256.js';
+import { InternalError } from '../errors.js';
 
 /** Length of every hash in the tree (SHA-256). */
 export const HASH_SIZE = 32;
@@ -304,7 +305,7 @@ async function resolveFrom(source: NodeSource, plan: ProofPlan): Promise<Buffer[
   const got = await source.getNodes(planNodes(plan));
   return resolvePlan(plan, (n) => {
     const h = got.get(nodeKey(n));
-    if (h === undefined) throw new Error(`Merkle node ${nodeKey(n)} is not available`);
+    if (h === undefined) throw new InternalError(`Merkle node ${nodeKey(n)} is not available`);
     return h;
   });
 }

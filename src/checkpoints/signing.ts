@@ -11,7 +11,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, typ
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, KeyFileError } from '../errors.js';
 
 /** A loaded signing key pair. */
 export interface SigningKey {
@@ -62,7 +62,7 @@ async function writeNew(path: string, data: string, mode: number): Promise<void>
   } finally {
     await fh.close();
   }
-  if (await exists(path)) throw new Error(`${path} appeared while it was being created`);
+  if (await exists(path)) throw new KeyFileError(path, 'appeared while it was being created');
   await rename(tmp, path);
 }
 

@@ -12,6 +12,7 @@ import { nowMicros } from '../listener/server.js';
 import { toRecord } from '../stages.js';
 import { Metrics } from '../metrics/registry.js';
 import { FORMAT_OPTIONS } from '../parsing/types.js';
+import { ConfigError } from '../errors.js';
 
 export const PARSE_OPTIONS = {
   'octet-counted': { type: 'boolean', help: 'stdin is a syslog byte stream (octet-counted or LF frames, detected per frame)' },
@@ -58,7 +59,7 @@ export async function parseCommand(argv: string[]): Promise<number> {
   const max = int(values, 'max-frame-size', 1);
   const receivedAt = str(values, 'received-at');
   const fixedUs = receivedAt ? Date.parse(receivedAt) * 1000 : undefined;
-  if (fixedUs !== undefined && Number.isNaN(fixedUs)) throw new Error(`--received-at: not a timestamp: "${receivedAt}"`);
+  if (fixedUs !== undefined && Number.isNaN(fixedUs)) throw new ConfigError('--received-at', `not a timestamp: "${receivedAt}"`);
   const cn = str(values, 'peer-cn') ?? null;
   const peer: PeerIdentity = { cn, sans: [], subject: cn ? `CN=${cn}` : '', fingerprint: '', address: 'stdin' };
   const metrics = new Metrics({ defaultMetrics: false });

@@ -35,6 +35,7 @@ import { db, run } from '../ledger/db.js';
 import type { LiftedColumns } from '../normalize/types.js';
 import { DB_OPTIONS } from './migrate.js';
 import { READ_DB_OPTIONS, waitForReplay } from '../db/replica.js';
+import { ProveFailure } from '../errors.js';
 
 export const PROVE_OPTIONS = {
   ...DB_OPTIONS,
@@ -110,8 +111,6 @@ export interface ProveDeps {
   readonly stdout?: (text: string) => void;
   readonly stderr?: (text: string) => void;
 }
-
-export class ProveFailure extends Error {}
 
 export async function proveCommand(argv: string[], deps: ProveDeps = {}): Promise<number> {
   const out = deps.stdout ?? ((t: string) => void process.stdout.write(t));

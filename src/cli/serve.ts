@@ -1,38 +1,23 @@
-/** `syslog-ledger serve`: run the listener, writer and metrics until SIGTERM/SIGINT. */
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+/**
+ * `syslog-ledger serve`: parses the options into a ServerConfig, starts the Server (src/server.ts,
+ * which owns every component) and turns signals into its stop, forced stop and reload.
+ */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { bool, durationMs, helpText, hostPort, int, list, oneOf, parseOptions, readNameList, requireStr, str, type OptionSpecs, type OptionValues } from '../config.js';
-import { ConfigError, describeError, EventsNotCommittedError } from '../errors.js';
-import { migrate } from '../db/migrate.js';
-import { embeddedPasswordFile, maskUrlPassword, withoutPassword } from '../db/embedded.js';
-import { resolveDatabase } from '../db/resolve.js';
-import { startReplicaLagMonitor, waitForReplay } from '../db/replica.js';
-import { startCapacityMonitor } from '../monitoring/capacity.js';
+import { CONSOLE_OPTIONS, consoleConfig } from '../console/config.js';
+import { loadDetectionConfig } from '../detect/config.js';
+import { ConfigError, describeError } from '../errors.js';
 import { parseHostBindings } from '../listener/limits.js';
 import { PROXY_VERSIONS } from '../listener/proxy-header.js';
 import { trustedProxyList, type ProxyProtocolOptions } from '../listener/proxy-protocol.js';
-import { loadTlsMaterial, type TlsPaths } from '../listener/tls-files.js';
+import type { TlsPaths } from '../listener/tls-files.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
-import { startPipeline, type PipelineConfig } from '../pipeline.js';
-import { Metrics } from '../metrics/registry.js';
 import { FORMAT_OPTIONS } from '../parsing/types.js';
-import { createDevPki } from '../pki/devpki.js';
-import { certificateNames, clientNameSettings } from '../pki/names.js';
-import pg from 'pg';
-import { Checkpointer } from '../checkpoints/checkpointer.js';
-import { ChainSetCheckpointer } from '../checkpoints/chain-set.js';
-import { IncrementalVerifier } from '../verify/incremental.js';
-import { loadOrCreateSigningKey } from '../checkpoints/signing.js';
-import { loadDetectionConfig } from '../detect/config.js';
-import { Detector } from '../detect/detector.js';
 import { loadRedactionConfig } from '../redact/config.js';
-import { loadOrCreateRedactionKey } from '../redact/key.js';
-import { Redactor } from '../redact/redactor.js';
-import { PARTITION_INTERVALS, startPartitionMaintenance } from '../retention/partitions.js';
-import { CONSOLE_OPTIONS, consoleConfig } from '../console/config.js';
-import { startConsole, type ConsoleServer } from '../console/server.js';
+import { PARTITION_INTERVALS } from '../retention/partitions.js';
+import { Server, type ServerConfig } from '../server.js';
 
 export const DEFAULT_CERTS = {
   cert: './certs/server.pem',
@@ -79,10 +64,10 @@ export const SERVE_OPTIONS = {
   'handshake-timeout': { type: 'string', default: '10s', arg: 'DURATION', help: 'TLS handshake must finish within' },
   'idle-timeout': { type: 'string', default: '15m', arg: 'DURATION', help: 'close a connection silent this long' },
   'batch-size': { type: 'string', default: '1000', arg: 'N', help: 'most events per ledger transaction' },
-  // Measured (test/resilience/memory.test.ts, bench/run.ts; docs/operations.md): a queued event costs
-  // ~3 KB of heap plus ~4x its raw bytes; 50,000 / 64 MiB held ~300 MB live during an outage (4 KB
-  // frames). 5,000 events and batches of 1,000: server RSS at full load 460-474 -> 276-331 MB, same
-  // throughput (the writer pipelines two batches; a smaller one only shortens the wait).
+  // Why so small: a queued event costs a few KB of heap on top of its raw bytes, so the queue is
+  // most of the server's memory under load and during an outage, and a longer queue buys no
+  // throughput (the writer pipelines two batches; more only lengthens the wait). The figures are in
+  // docs/operations.md "Memory" (test/resilience/memory.test.ts, bench/run.ts).
   'queue-max-events': { type: 'string', default: '5000', arg: 'N', help: 'writer queue bound; over it, sockets pause' },
   'queue-max-bytes': { type: 'string', default: '8MiB', arg: 'BYTES', help: 'writer queue bound in raw bytes' },
   'shutdown-timeout': { type: 'string', default: '30s', arg: 'DURATION', help: 'graceful shutdown limit before a forced exit' },
@@ -117,11 +102,24 @@ export async function serveCommand(argv: string[]): Promise<number> {
     ca: requireStr(values, 'tls-ca'),
     crl: str(values, 'tls-crl'),
   };
-  const cfgBase = {
+  const allowPeerFile = str(values, 'allow-peer-file');
+  const allowPeers = (): string[] => [...list(values, 'allow-peer'), ...(allowPeerFile ? readPatternFile(allowPeerFile) : [])];
+  const expectSourcesFile = str(values, 'expect-sources-file');
+  const expectSources = (): string[] => [...new Set([...list(values, 'expect-source'), ...(expectSourcesFile ? readNameList('--expect-sources-file', expectSourcesFile) : [])])];
+  const detectionsFile = str(values, 'detections');
+  const chainSetIntervalMs = durationMs(values, 'chain-set-interval');
+  const usingDefaultCerts = tlsPaths.cert === DEFAULT_CERTS.cert && tlsPaths.key === DEFAULT_CERTS.key && tlsPaths.ca === DEFAULT_CERTS.ca;
+  const cfg: ServerConfig = {
     listen: hostPort(values, 'listen'),
     metricsListen: hostPort(values, 'metrics'),
+    databaseUrl: str(values, 'database-url'),
+    readDatabaseUrl: str(values, 'read-database-url'),
+    dataDir: resolve(requireStr(values, 'data-dir')),
     chain: str(values, 'chain') ?? hostname(),
-    allowPeers: list(values, 'allow-peer'),
+    tlsPaths,
+    // A fresh machine: a dev PKI so that `npm start` works with no setup.
+    ...(usingDefaultCerts && !bool(values, 'no-dev-pki') ? { devPkiDir: './certs' } : {}),
+    allowPeers: allowPeers(),
     format: oneOf(values, 'format', FORMAT_OPTIONS),
     timeZone: validTimeZone(requireStr(values, 'time-zone')),
     maxFrameBytes: int(values, 'max-frame-size', 64, 64 << 20),
@@ -137,215 +135,102 @@ export async function serveCommand(argv: string[]): Promise<number> {
     batchMaxEvents: int(values, 'batch-size', 1, 100_000),
     queueMaxEvents: int(values, 'queue-max-events', 1, 10_000_000),
     queueMaxBytes: int(values, 'queue-max-bytes', 1024),
+    drainDelayMs: durationMs(values, 'drain-delay'),
     shutdownGraceMs: durationMs(values, 'shutdown-grace'),
-    expectSources: list(values, 'expect-source'),
+    expectSources: expectSources(),
     silenceThresholdSec: durationMs(values, 'silence-threshold', 1000) / 1000,
     learnWindowSec: durationMs(values, 'learn-sources') / 1000,
     stallThresholdSec: durationMs(values, 'stall-threshold', 1000) / 1000,
     maxFindingsPerMinute: int(values, 'max-findings-per-minute', 1, 1_000_000),
     findingSummaryIntervalMs: durationMs(values, 'finding-summary-interval', 1000),
+    partitionInterval: oneOf(values, 'partition-interval', PARTITION_INTERVALS),
+    hotWindowMs: durationMs(values, 'hot-window'),
+    signingKeyPath: resolve(requireStr(values, 'signing-key')),
+    checkpointFile: resolve(requireStr(values, 'checkpoint-file')),
+    ...(chainSetIntervalMs > 0 ? { chainSets: { intervalMs: chainSetIntervalMs, file: resolve(requireStr(values, 'chain-set-file')) } } : {}),
+    verifyIntervalMs: durationMs(values, 'verify-interval'),
+    // Both rule files are read before anything starts, so a mistake in them stops serve at once.
+    redaction: loadRedactionConfig(str(values, 'redaction-rules')),
+    redactionKeyPath: resolve(requireStr(values, 'redaction-key')),
+    ...(detectionsFile === undefined ? {} : { detections: loadDetectionConfig(detectionsFile) }),
     ...proxyOptions(values),
     ...(str(values, 'relp-listen') ? { relp: { ...hostPort(values, 'relp-listen'), maxDataBytes: int(values, 'relp-max-data', 64, 64 << 20) } } : {}),
+    // Checked before anything starts: a non-loopback console without client certificates is refused.
+    console: consoleConfig(values),
   };
   const shutdownTimeoutMs = durationMs(values, 'shutdown-timeout', 100);
-  const drainDelayMs = durationMs(values, 'drain-delay');
-  const chainSetIntervalMs = durationMs(values, 'chain-set-interval');
-  const hotWindowMs = durationMs(values, 'hot-window');
-  const verifyIntervalMs = durationMs(values, 'verify-interval');
-  // Read both rule files before anything starts, so a mistake in them stops serve at once.
-  const redactionConfig = loadRedactionConfig(str(values, 'redaction-rules'));
-  const detectionsFile = str(values, 'detections');
-  const detectionConfig = detectionsFile === undefined ? undefined : loadDetectionConfig(detectionsFile);
-  const dataDir = resolve(requireStr(values, 'data-dir'));
-  // Checked before anything starts: a non-loopback console without client certificates is refused.
-  const consoleCfg = consoleConfig(values);
-
-  // A fresh machine: make a dev PKI so that `npm start` works with no setup.
-  const usingDefaults = tlsPaths.cert === DEFAULT_CERTS.cert && tlsPaths.key === DEFAULT_CERTS.key && tlsPaths.ca === DEFAULT_CERTS.ca;
-  if (usingDefaults && !bool(values, 'no-dev-pki') && ![tlsPaths.cert, tlsPaths.key, tlsPaths.ca].some((f) => existsSync(f))) {
-    const pki = await createDevPki({ dir: './certs' });
-    log.warn({ dir: resolve('./certs') }, 'no certificates found: created a DEVELOPMENT PKI (CA, server, client). Use your own CA in production.');
-    console.error(
-      `\nDevelopment PKI created in ${resolve('./certs')}. A client connects with:\n` +
-        `  openssl s_client -connect localhost:${cfgBase.listen.port} -cert ${pki.client} -key ${pki.clientKey} -CAfile ${pki.ca}\n` +
-        `Issue a certificate for another host: npx syslog-ledger certs --issue HOSTNAME --ca-dir ./certs --out ./issued\n\n` +
-        clientNameSettings(certificateNames(await readFile(pki.server))),
-    );
+  if (cfg.learnWindowSec > 0 && cfg.learnWindowSec <= cfg.silenceThresholdSec) {
+    throw new ConfigError('--learn-sources', `must be longer than --silence-threshold (${cfg.silenceThresholdSec} s), or 0, got ${cfg.learnWindowSec} s`);
   }
-  const tlsMaterial = await loadTlsMaterial(tlsPaths);
-  const allowPeerFile = str(values, 'allow-peer-file');
-  const allowPeers = (): string[] => [...cfgBase.allowPeers, ...(allowPeerFile ? readPatternFile(allowPeerFile) : [])];
-  const startAllow = allowPeers();
-  if (cfgBase.learnWindowSec > 0 && cfgBase.learnWindowSec <= cfgBase.silenceThresholdSec) {
-    throw new ConfigError('--learn-sources', `must be longer than --silence-threshold (${cfgBase.silenceThresholdSec} s), or 0, got ${cfgBase.learnWindowSec} s`);
-  }
-  const expectSourcesFile = str(values, 'expect-sources-file');
-  const expectSources = (): string[] => [...new Set([...cfgBase.expectSources, ...(expectSourcesFile ? readNameList('--expect-sources-file', expectSourcesFile) : [])])];
-  const startExpect = expectSources();
 
-  const db = await resolveDatabase({ databaseUrl: str(values, 'database-url'), dataDir, record: true });
-  let exitCode = 0;
-  try {
-    if (db.source !== 'url') {
-      // The password stays in its 0600 file: no log line holds it.
-      const psql = `PGPASSFILE=${embeddedPasswordFile(join(dataDir, 'postgres'))} psql '${withoutPassword(db.url)}'`;
-      log.info({ url: maskUrlPassword(db.url), source: db.source }, `embedded PostgreSQL: ${psql}`);
-      console.error(`Ledger database (embedded PostgreSQL): ${psql}`);
-    }
-    const migrated = await migrate(db.url);
-    if (migrated.applied.length) log.info({ applied: migrated.applied }, 'migrations applied');
-    // Partitions for today and ahead, then every 6 h; rows never wait for one (DEFAULT partition).
-    await startPartitionMaintenance({ databaseUrl: db.url, interval: oneOf(values, 'partition-interval', PARTITION_INTERVALS), log });
-
-    const metrics = new Metrics();
-    let redactor: Redactor | undefined;
-    if (redactionConfig.enabled) {
-      const redactionKeyPath = resolve(requireStr(values, 'redaction-key'));
-      const redactionKey = await loadOrCreateRedactionKey(redactionKeyPath);
-      if (redactionKey.created) log.warn({ file: redactionKeyPath, keyId: redactionKey.keyId }, 'created a new redaction HMAC key; keep it secret and backed up (docs/redaction.md)');
-      redactor = new Redactor(redactionConfig, redactionKey, metrics);
-    }
-    const detector = detectionConfig === undefined ? undefined : new Detector({ config: detectionConfig, metrics, log: log.child({ stage: 'detect' }), summaryIntervalMs: cfgBase.findingSummaryIntervalMs });
-    const cfg: PipelineConfig = { ...cfgBase, allowPeers: startAllow, expectSources: startExpect, databaseUrl: db.url, tls: tlsMaterial, redactor, detector };
-
-    // Signed checkpoints: the signing key lives outside the database; heads go to the DB and a file.
-    const signingKeyPath = resolve(requireStr(values, 'signing-key'));
-    const key = await loadOrCreateSigningKey(signingKeyPath);
-    if (key.created) {
-      log.warn({ file: signingKeyPath, keyId: key.keyId }, 'created a new Ed25519 checkpoint signing key; production keys belong in a KMS/HSM (docs/integrity.md). Verifiers need only the .pub');
-    }
-    const cpPool = new pg.Pool({ connectionString: db.url, max: 2, application_name: 'syslog-ledger checkpointer' });
-    cpPool.on('error', (err) => log.warn({ err: describeError(err) }, 'checkpointer connection error'));
-    const checkpointer = new Checkpointer({ key, file: resolve(requireStr(values, 'checkpoint-file')), metrics, log: log.child({ stage: 'checkpointer' }) });
-    await checkpointer.init(cpPool, { chains: [cfg.chain] });
-    const readUrl = str(values, 'read-database-url');
-    if (detector !== undefined) {
-      // Before the writer starts: the replayed rows all come before the first live one. On the
-      // replica when given, once it has replayed everything the primary has (src/db/replica.ts).
-      const readPool = readUrl ? new pg.Pool({ connectionString: readUrl, max: 1, application_name: 'syslog-ledger detections rebuild' }) : undefined;
-      if (readUrl) await waitForReplay(db.url, readUrl);
-      const rebuilt = await detector.rebuildFromLedger(readPool ?? cpPool, cfg.chain).finally(() => readPool?.end());
-      log.info({ ...rebuilt, chain: cfg.chain }, 'detections: state rebuilt from the ledger');
-    }
-    checkpointer.start();
-    const capacity = startCapacityMonitor({ url: db.url, metrics, log: log.child({ stage: 'capacity' }), hotWindowMs });
-    const replicaLag = readUrl ? startReplicaLagMonitor({ url: readUrl, metrics, log: log.child({ stage: 'replica' }) }) : undefined;
-    const chainSets = chainSetIntervalMs > 0 ? new ChainSetCheckpointer({ databaseUrl: db.url, key, log: log.child({ stage: 'chain-set' }), intervalMs: chainSetIntervalMs, file: resolve(requireStr(values, 'chain-set-file')) }) : undefined;
-    chainSets?.start();
-    // Called synchronously per commit (no await before it), so Merkle appends keep commit order.
-    const pipeline = await startPipeline(cfg, metrics, log, { onCommitted: (rows) => checkpointer.onCommitted(cfg.chain, rows) });
-    // Incremental verification of this chain (src/verify/incremental.ts): a failure is an alert, never a stop.
-    const verifier =
-      verifyIntervalMs > 0
-        ? new IncrementalVerifier({ databaseUrl: db.url, chain: cfg.chain, key: { publicKey: key.publicKey, keyId: key.keyId }, intervalMs: verifyIntervalMs, metrics, log: log.child({ stage: 'verify' }), enqueue: (r) => pipeline.writer.enqueue(r) })
-        : undefined;
-    verifier?.start();
-    const webConsole: ConsoleServer | undefined =
-      consoleCfg === undefined
-        ? undefined
-        : await startConsole({ config: consoleCfg, databaseUrl: db.url, ...(readUrl ? { readDatabaseUrl: readUrl } : {}), tls: tlsMaterial, key, checkpointFile: resolve(requireStr(values, 'checkpoint-file')), silenceThresholdSec: cfg.silenceThresholdSec, expectSources: cfg.expectSources, log: log.child({ stage: 'console' }) });
-    if (webConsole !== undefined) console.error(`Console: ${consoleCfg?.tokenGenerated || consoleCfg?.allow.length ? webConsole.loginUrl : webConsole.loginUrl.replace(/token=.*$/, 'token=<the token in --console-token-file>')}`);
-
-    exitCode = await new Promise<number>((resolveExit) => {
-      let stopping = false;
-      let stopAt = 0;
-      const onStop = (signal: string): void => {
-        if (stopping && signal !== 'writer-failure' && Date.now() - stopAt < REPEATED_SIGNAL_MS) {
-          // One stop, delivered twice: `kill -TERM` to npm start's process group (systemd, a
-          // terminal's Ctrl-C) reaches node directly and again through npm, which forwards it.
-          log.info({ signal }, `repeated ${signal} within ${REPEATED_SIGNAL_MS} ms: the same stop, still committing`);
-          return;
-        }
-        if (stopping) {
-          void pipeline.abort().then((lost) => {
-            log.error({ signal, notCommitted: lost }, 'second signal: forced exit');
-            resolveExit(1);
-          });
-          return;
-        }
-        stopping = true;
-        stopAt = Date.now();
-        log.info({ signal, pending: pipeline.writer.pendingEvents }, 'shutting down: committing everything received');
-        const timer = setTimeout(() => {
-          void pipeline.abort().then((lost) => {
-            log.error({ notCommitted: lost, timeoutMs: shutdownTimeoutMs }, 'shutdown timed out: forced exit');
-            resolveExit(1);
-          });
-        }, shutdownTimeoutMs);
-        const failed = (err: unknown): void =>
-          log.error({ err: describeError(err), ...(err instanceof EventsNotCommittedError ? { notCommitted: err.count } : {}) }, 'shutdown failed');
-        // /readyz 503 first, so that a balancer stops sending new connections before the listeners close.
-        pipeline.drain();
-        void (async () => {
-          let ok = true;
-          if (drainDelayMs > 0) {
-            log.info({ drainDelayMs }, 'draining: /readyz answers 503; listeners close after the drain delay');
-            await new Promise((r) => setTimeout(r, drainDelayMs));
-          }
-          await verifier?.stop();
-          await webConsole?.close();
-          // The checkpointer and its pool close whatever happened before: a failed writer must not
-          // leave the process hanging on them.
-          await pipeline.shutdown().catch((err: unknown) => {
-            ok = false;
-            failed(err);
-          });
-          await replicaLag?.close().catch(() => undefined);
-          await capacity.close().catch(() => undefined);
-          await chainSets?.close().catch((err: unknown) => log.warn({ err: describeError(err) }, 'chain-set checkpointer did not close cleanly'));
-          await checkpointer
-            .close()
-            .then(() => cpPool.end())
-            .catch((err: unknown) => {
-              ok = false;
-              failed(err);
-            });
-          clearTimeout(timer);
-          if (ok) log.info({ headSeq: pipeline.writer.head.seq }, 'shutdown complete; every received event is committed');
-          resolveExit(ok ? 0 : 1);
-        })();
-      };
-      process.on('SIGTERM', () => onStop('SIGTERM'));
-      process.on('SIGINT', () => onStop('SIGINT'));
-      // Reload: new connections use the new files, open connections stay up. Everything is read
-      // and checked first; anything broken refuses the whole reload and the old configuration stays.
-      let reloading = Promise.resolve();
-      process.on('SIGHUP', () => {
-        reloading = reloading.then(async () => {
-          try {
-            const material = await loadTlsMaterial(tlsPaths);
-            const allow = allowPeers();
-            const expect = expectSources();
-            const closed = pipeline.listener.reload(material, allow) + (pipeline.relp?.reload(material, allow) ?? 0);
-            pipeline.monitor.observeCertificates(material.cert, material.ca);
-            pipeline.monitor.setExpectedSources(expect);
-            webConsole?.reload(material, expect);
-            log.info(
-              { serverSerial: material.serverSerial, serverNotAfter: new Date(material.serverNotAfter * 1000).toISOString(), crlEntries: material.crlEntries ?? null, allowPeers: allow.length, closedConnections: closed, configuredSources: expect.length },
-              'SIGHUP: reloaded certificate, key, CA, CRL and allowlist',
-            );
-          } catch (err) {
-            log.error({ err: describeError(err) }, 'SIGHUP: reload refused; the old TLS configuration and allowlist stay');
-          }
-        });
+  const server = await Server.start(cfg, log);
+  const exitCode = await new Promise<number>((resolveExit) => {
+    let stopping = false;
+    let stopAt = 0;
+    const forced = (message: string, fields: Record<string, unknown>): void => {
+      void server.abort().then((lost) => {
+        log.error({ ...fields, notCommitted: lost }, message);
+        resolveExit(1);
       });
-      pipeline.writer.on('error', () => onStop('writer-failure'));
-      // Only now, with the signal handlers in place: a supervisor that sends SIGTERM as soon as it
-      // reads this line must get a clean stop, not the default action (death, and an orphaned
-      // embedded PostgreSQL).
-      log.info(
-        {
-          listen: `${pipeline.listenAddress.address}:${pipeline.listenAddress.port}`,
-          ...(pipeline.relpAddress ? { relpListen: `${pipeline.relpAddress.address}:${pipeline.relpAddress.port}` } : {}),
-          metrics: `${pipeline.metricsAddress.address}:${pipeline.metricsAddress.port}`, chain: cfg.chain, headSeq: pipeline.writer.head.seq,
-          ...(webConsole ? { console: `${webConsole.address.address}:${webConsole.address.port}` } : {}) },
-        'syslog-ledger serving',
-      );
+    };
+    const onStop = (signal: string): void => {
+      if (stopping && signal !== 'writer-failure' && Date.now() - stopAt < REPEATED_SIGNAL_MS) {
+        // One stop, delivered twice: `kill -TERM` to npm start's process group (systemd, a
+        // terminal's Ctrl-C) reaches node directly and again through npm, which forwards it.
+        log.info({ signal }, `repeated ${signal} within ${REPEATED_SIGNAL_MS} ms: the same stop, still committing`);
+        return;
+      }
+      if (stopping) {
+        forced('second signal: forced exit', { signal });
+        return;
+      }
+      stopping = true;
+      stopAt = Date.now();
+      log.info({ signal, pending: server.pendingEvents }, 'shutting down: committing everything received');
+      const timer = setTimeout(() => forced('shutdown timed out: forced exit', { timeoutMs: shutdownTimeoutMs }), shutdownTimeoutMs);
+      void server.stop().then((result) => {
+        clearTimeout(timer);
+        resolveExit(result.committed ? 0 : 1);
+      });
+    };
+    process.on('SIGTERM', () => onStop('SIGTERM'));
+    process.on('SIGINT', () => onStop('SIGINT'));
+    // Reload: new connections use the new files, open connections stay up. Everything is read
+    // and checked first; anything broken refuses the whole reload and the old configuration stays.
+    let reloading = Promise.resolve();
+    process.on('SIGHUP', () => {
+      reloading = reloading.then(async () => {
+        try {
+          const allow = allowPeers();
+          const expect = expectSources();
+          const { tls, closedConnections } = await server.reload(allow, expect);
+          log.info(
+            { serverSerial: tls.serverSerial, serverNotAfter: new Date(tls.serverNotAfter * 1000).toISOString(), crlEntries: tls.crlEntries ?? null, allowPeers: allow.length, closedConnections, configuredSources: expect.length },
+            'SIGHUP: reloaded certificate, key, CA, CRL and allowlist',
+          );
+        } catch (err) {
+          log.error({ err: describeError(err) }, 'SIGHUP: reload refused; the old TLS configuration and allowlist stay');
+        }
+      });
     });
-  } finally {
-    await db.release();
-    if (db.source === 'embedded-started') log.info({ dataDir: db.embedded?.dataDir }, 'embedded PostgreSQL stopped');
-  }
+    server.onWriterFailed(() => onStop('writer-failure'));
+    // Only now, with the signal handlers in place: a supervisor that sends SIGTERM as soon as it
+    // reads this line must get a clean stop, not the default action (death, and an orphaned
+    // embedded PostgreSQL).
+    const { listenAddress, relpAddress, metricsAddress, consoleAddress } = server;
+    log.info(
+      {
+        listen: `${listenAddress.address}:${listenAddress.port}`,
+        ...(relpAddress ? { relpListen: `${relpAddress.address}:${relpAddress.port}` } : {}),
+        metrics: `${metricsAddress.address}:${metricsAddress.port}`,
+        chain: cfg.chain,
+        headSeq: server.headSeq,
+        ...(consoleAddress ? { console: `${consoleAddress.address}:${consoleAddress.port}` } : {}),
+      },
+      'syslog-ledger serving',
+    );
+  });
+  await server.release();
   return exitCode;
 }
 

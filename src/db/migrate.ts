@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { MigrationError } from '../errors.js';
 
 /** pg_advisory_lock key for migrations (arbitrary, fixed: "syslog-ledger migrate"). */
 const MIGRATION_LOCK = 7_355_608_231;
@@ -17,7 +18,7 @@ export function projectRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'migrations'))) {
     const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the syslog-ledger project root (package.json + migrations/)');
+    if (up === dir) throw new MigrationError('cannot find the syslog-ledger project root (package.json + migrations/)');
     dir = up;
   }
   return dir;
@@ -62,7 +63,7 @@ export async function migrate(databaseUrl: string, migrations = loadMigrations()
       const prior = done.get(m.version);
       if (prior) {
         if (prior.checksum !== m.checksum) {
-          throw new Error(`migration ${m.name} changed after it was applied (checksum differs); add a new migration instead`);
+          throw new MigrationError(`migration ${m.name} changed after it was applied (checksum differs); add a new migration instead`);
         }
         continue;
       }
@@ -73,7 +74,7 @@ export async function migrate(databaseUrl: string, migrations = loadMigrations()
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {});
-        throw new Error(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
+        throw new MigrationError(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
       }
       applied.push(m.name);
     }

@@ -35,6 +35,7 @@ import { OCSF_VERSION } from '../normalize/ocsf.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import { retentionBoundaries } from '../retention/boundaries.js';
 import { osUser, type ExportSummary } from './export.js';
+import { ChainIntegrityError } from '../errors.js';
 
 /** The chain of access records. */
 export const ACCESS_CHAIN = 'syslog-ledger.access';
@@ -126,7 +127,7 @@ async function accumulatorAt(client: pg.Client, head: number, headHash: Buffer, 
     acc = (await restoreAccumulator(client, ACCESS_CHAIN, head, sink)).acc;
   }
   const [last] = await readRowHashes(client, ACCESS_CHAIN, head - 1, head);
-  if (!last?.equals(headHash)) throw new Error(`chain ${ACCESS_CHAIN}: the head hash differs from row ${head}; run syslog-ledger verify`);
+  if (!last?.equals(headHash)) throw new ChainIntegrityError(ACCESS_CHAIN, `chain ${ACCESS_CHAIN}: the head hash differs from row ${head}; run syslog-ledger verify`);
   return acc;
 }
 

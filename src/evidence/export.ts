@@ -45,7 +45,7 @@ export interface ExportOptions {
   readonly signal?: AbortSignal;
   /** Seconds to wait for signed checkpoints covering the newest matching rows (default 10). */
   readonly coverageWaitSec?: number;
-  /** Rows per FETCH (default 250: 1,000 put the peak RSS of a 20,000-event export at 182-212 MB, 200 at 156 MB; bench/export.ts). */
+  /** Rows per FETCH (default 250: a larger fetch raises the peak RSS of an export for no speed; bench/export.ts). */
   readonly fetchRows?: number;
 }
 

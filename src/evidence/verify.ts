@@ -15,6 +15,7 @@ import { MerkleAccumulator, frontierNodes, verifyConsistency } from '../checkpoi
 import type { VerifyingKey } from '../checkpoints/signing.js';
 import { sha256File } from '../retention/files.js';
 import { FILES, PACKAGE_TYPE, PACKAGE_VERSION, canonicalRowOfLine, v3LineHash, verifyManifestSignature, type CheckpointLink, type EvidenceLine, type Manifest, type RunProof } from './format.js';
+import { MalformedDataError } from '../errors.js';
 
 export interface EvidenceReport {
   readonly result: 'intact' | 'tampered' | 'unchecked';
@@ -130,7 +131,7 @@ export async function verifyEvidence(dir: string, key: VerifyingKey): Promise<Ev
     if (text.length === 0) return;
     try {
       const r = JSON.parse(text) as RunProof;
-      if (typeof r.chain !== 'string' || !Number.isSafeInteger(r.first_seq) || !Number.isSafeInteger(r.last_seq) || r.first_seq < 1 || r.last_seq < r.first_seq) throw new Error('bad run');
+      if (typeof r.chain !== 'string' || !Number.isSafeInteger(r.first_seq) || !Number.isSafeInteger(r.last_seq) || r.first_seq < 1 || r.last_seq < r.first_seq) throw new MalformedDataError('bad run');
       runs.push(r);
     } catch {
       findings.push(`${FILES.proofs}:${n}: not a run proof`);

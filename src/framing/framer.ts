@@ -10,6 +10,7 @@
  * are cut at the maximum, flagged `truncated`, and the rest of that frame is discarded, so the
  * stream always moves on to the next frame.
  */
+import { CR, LBRACE, LF, LT, NUL, SP } from '../ascii.js';
 
 /** One frame as received. */
 export interface Frame {
@@ -39,12 +40,6 @@ const enum State {
   DiscardLine,
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
-const NUL = 0x00;
-const SP = 0x20;
-const LT = 0x3c;
-const LBRACE = 0x7b;
 /** More digits than this cannot be a sane frame length (and would overflow our arithmetic). */
 const MAX_COUNT_DIGITS = 10;
 

@@ -64,8 +64,8 @@ export interface CanonicalRow {
  * for every value our parsers produce: finite numbers, strings without U+0000 or lone surrogates.
  *
  * Hot path (every event, twice). Events share a small vocabulary of key sets, so the sorted order of
- * each key set and each quoted key are cached: 8.8 -> 6.0 µs of CPU per event (syslog + event JSON),
- * against 3.3 µs for a plain JSON.stringify (bench/stages.ts "canonical+sha256"; measured as CPU time).
+ * each key set and each quoted key are cached, which takes about a third off the CPU per event
+ * (bench/stages.ts "canonical+sha256"; bench/experiments.ts compares it with a plain JSON.stringify).
  */
 export function canonicalJson(value: unknown): string {
   if (value === null) return 'null';

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import { ChainDivergedError, ChainFencedError, ChainLockedError, describeError, EventsNotCommittedError } from '../errors.js';
+import { ChainDivergedError, ChainFencedError, ChainLockedError, DatabaseError, describeError, EventsNotCommittedError, WriterClosedError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import { copyChunks } from './copy.js';
 import { CONNECTION_INSERT_SQL, V3_COPY_SQL } from './row.js';
@@ -157,7 +157,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
       // Only the server's own records can come this late (a finding about the last batch): they
       // would sit in a queue nobody writes. Say so loudly instead of accepting them silently.
       this.#o.log.error({ chain: this.#o.chain, format: record.format, msgid: record.syslog.msgid }, 'record arrived after the writer closed: not stored');
-      throw new Error('writer is closed');
+      throw new WriterClosedError(this.#o.chain);
     }
     this.#queue.push(record);
     if (onCommitted) this.#onRecordCommitted.set(record, onCommitted);
@@ -398,7 +398,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     try {
       await this.#transaction(client, p, before);
     } catch (err) {
-      if (timedOut) throw new Error(`batch transaction did not finish within ${timeoutMs} ms; connection cut`, { cause: err });
+      if (timedOut) throw new DatabaseError(`batch transaction did not finish within ${timeoutMs} ms; connection cut`, { cause: err });
       throw err;
     } finally {
       clearTimeout(timer);

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import type { Metrics } from '../metrics/registry.js';
+import { MalformedDataError } from '../errors.js';
 
 /** The certificates whose expiry is exported (`cert` label of `syslog_ledger_tls_certificate_expiry_timestamp_seconds`). */
 export const EXPIRING_CERTS = ['server', 'ca'] as const;
@@ -14,11 +15,11 @@ const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
  */
 export function earliestExpiryMs(pem: string | Buffer): number {
   const blocks = pem.toString('latin1').match(PEM_BLOCK) ?? [];
-  if (blocks.length === 0) throw new Error('no PEM certificate found');
+  if (blocks.length === 0) throw new MalformedDataError('no PEM certificate found');
   let earliest = Infinity;
   for (const block of blocks) {
     const notAfter = Date.parse(new X509Certificate(block).validTo);
-    if (Number.isNaN(notAfter)) throw new Error('certificate has an unreadable notAfter');
+    if (Number.isNaN(notAfter)) throw new MalformedDataError('certificate has an unreadable notAfter');
     earliest = Math.min(earliest, notAfter);
   }
   return earliest;

@@ -2,6 +2,10 @@
  * Helpers for JSON frames (RFC 8259): a validator that names the byte where a document
  * stops being JSON (V8's messages sometimes give no position, and count UTF-16 units), and a
  * walk that makes every string storable and bounds the nesting depth.
+ *
+ * The ledger's other JSON reader, src/verify/capture.ts, reads only the canonical JSON the writer
+ * hashed and gives up on anything else; this one must accept RFC 8259 in full and say where it
+ * fails, so the two stay separate (why: see capture.ts).
  */
 import { setOwn } from './structured-data.js';
 import { storable } from './text.js';

@@ -27,13 +27,8 @@ import { newSdScan, scanStructuredData } from './structured-data.js';
 import { beginFrame, escapeControls, frameText, text } from './text.js';
 import { Zone, daysInMonth, newTimestampScan, pad2, pad4, scanRfc3339, formatOffset } from './timestamp.js';
 import type { ParseContext, ParsedMessage, StructuredData, SyslogFields } from './types.js';
+import { COLON, GT, LBRACKET as OPEN, LT, RBRACKET as CLOSE, SP } from '../ascii.js';
 
-const SP = 0x20;
-const COLON = 0x3a;
-const LT = 0x3c;
-const GT = 0x3e;
-const OPEN = 0x5b;
-const CLOSE = 0x5d;
 
 /** Longest HOSTNAME and TAG taken from a lenient frame; longer words stay in the message. */
 const MAX_HOSTNAME = 255;

@@ -26,17 +26,13 @@ import { newSdScan, scanStructuredData } from './structured-data.js';
 import { beginFrame, firstInvalidUtf8, frameText, text } from './text.js';
 import { newTimestampScan, scanRfc3339 } from './timestamp.js';
 import type { ParsedMessage, SyslogFields } from './types.js';
+import { DASH, GT, LBRACKET as OPEN, LT, SP } from '../ascii.js';
 
 export interface Rfc5424Options {
   /** Refuse a MSG that starts with a BOM but is not valid UTF-8 (RFC 5424 §6.4 MSG-UTF8). Default false. */
   readonly compliantMsg?: boolean;
 }
 
-const SP = 0x20;
-const DASH = 0x2d;
-const LT = 0x3c;
-const GT = 0x3e;
-const OPEN = 0x5b;
 
 const tsScan = newTimestampScan();
 const sdScan = newSdScan();

@@ -17,6 +17,7 @@
  */
 import { text } from './text.js';
 import type { StructuredData } from './types.js';
+import { BACKSLASH, EQ, LBRACKET as OPEN, QUOTE, RBRACKET as CLOSE, SP } from '../ascii.js';
 
 /** Sets an own property even when the key is `__proto__` (SD names and JSON keys are sender data). */
 export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
@@ -38,12 +39,6 @@ export function newSdScan(): SdScan {
   return { data: null, error: '', errorPos: 0 };
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const CLOSE = 0x5d;
-const OPEN = 0x5b;
-const SP = 0x20;
-const EQ = 0x3d;
 
 function isSdNameByte(c: number): boolean {
   return c >= 0x21 && c <= 0x7e && c !== EQ && c !== CLOSE && c !== QUOTE;

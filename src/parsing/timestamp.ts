@@ -83,6 +83,105 @@ export function formatEpochMs(ms: number): string | null {
   return `${pad4(year)}-${pad2(month)}-${pad2(day)}T${pad2(h)}:${pad2(mi)}:${pad2(s)}${frac}Z`;
 }
 
+/**
+ * An RFC 3339 §5.6 date-time held as text (an event's `time_dt`, the ledger's `event_time`): the
+ * grammar with the allowances of §5.6's NOTE (`t` and `z` in lower case, a space for `T`), 1-9
+ * fractional digits, and a zone that must be there. Groups: 1 year, 2 month, 3 day, 4 hour,
+ * 5 minute, 6 second, 7 fraction (absent when none), 8 zone (`Z`, `z` or `±hh:mm`).
+ *
+ * One grammar for both readers of such text (src/normalize/time.ts, src/ledger/time.ts); each keeps
+ * its own range checks, because the ledger's are part of the canonical form rows were hashed with.
+ * Frames are read by `scanRfc3339` below instead: byte by byte, with RFC 5424's stricter profile
+ * (or the lenient one for RFC 3164 and JSON senders) and an error that names the byte.
+ */
+export const RFC3339_TEXT = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** The fields of a date-time in RFC3339_TEXT's layout; see `readRfc3339Text`. */
+export interface Rfc3339TextFields {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  /** The fractional digits are text.slice(fracStart, fracEnd) (empty when none). */
+  fracStart: number;
+  fracEnd: number;
+  /** The offset's hours and minutes as written (00-99 each; 0 for Z) and its sign. */
+  offsetHours: number;
+  offsetMins: number;
+  /** Minutes east of UTC: sign × (offsetHours × 60 + offsetMins). */
+  offsetMinutes: number;
+}
+
+export function newRfc3339TextFields(): Rfc3339TextFields {
+  return { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0, fracStart: 0, fracEnd: 0, offsetHours: 0, offsetMins: 0, offsetMinutes: 0 };
+}
+
+/** The decimal digit at t[k], or -100 (making any sum it enters negative). */
+function textDigit(t: string, k: number): number {
+  const c = t.charCodeAt(k) - 48;
+  return c >= 0 && c <= 9 ? c : -100;
+}
+
+function textDigits2(t: string, k: number): number {
+  return textDigit(t, k) * 10 + textDigit(t, k + 1);
+}
+
+/**
+ * RFC3339_TEXT's layout read without a RegExp or an allocation, for the hot paths (the normalizer
+ * per event, the writer and verify per row): true with `out` filled when `text` is
+ * `YYYY-MM-DD[Tt ]HH:MM:SS[.f{1,9}](Z|z|±HH:MM)` with every digit a digit. Ranges (month 13,
+ * February 30, hour 24) are the caller's to check, as RFC3339_TEXT leaves them.
+ */
+export function readRfc3339Text(text: string, out: Rfc3339TextFields): boolean {
+  const n = text.length;
+  if (n < 20 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return false;
+  const sep = text.charCodeAt(10);
+  if (sep !== 84 && sep !== 116 && sep !== 32) return false;
+  const y1 = textDigits2(text, 0);
+  const y2 = textDigits2(text, 2);
+  const month = textDigits2(text, 5);
+  const day = textDigits2(text, 8);
+  const hour = textDigits2(text, 11);
+  const minute = textDigits2(text, 14);
+  const second = textDigits2(text, 17);
+  if (y1 < 0 || y2 < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return false;
+  let i = 19;
+  let fracStart = i;
+  if (text.charCodeAt(i) === 46 /* . */) {
+    i++;
+    fracStart = i;
+    while (i < n && textDigit(text, i) >= 0) i++;
+    if (i === fracStart || i - fracStart > 9) return false;
+  }
+  const fracEnd = i;
+  const z = text.charCodeAt(i);
+  let offsetHours = 0;
+  let offsetMins = 0;
+  let offsetMinutes = 0;
+  if (z === 90 || z === 122) {
+    if (i + 1 !== n) return false;
+  } else if ((z === 43 || z === 45) && i + 6 === n && text.charCodeAt(i + 3) === 58) {
+    offsetHours = textDigits2(text, i + 1);
+    offsetMins = textDigits2(text, i + 4);
+    if (offsetHours < 0 || offsetMins < 0) return false;
+    offsetMinutes = (z === 45 ? -1 : 1) * (offsetHours * 60 + offsetMins);
+  } else return false;
+  out.year = y1 * 100 + y2;
+  out.month = month;
+  out.day = day;
+  out.hour = hour;
+  out.minute = minute;
+  out.second = second;
+  out.fracStart = fracStart;
+  out.fracEnd = fracEnd;
+  out.offsetHours = offsetHours;
+  out.offsetMins = offsetMins;
+  out.offsetMinutes = offsetMinutes;
+  return true;
+}
+
 /** Result of `scanRfc3339`, reused between calls (parsing is synchronous). */
 export interface TimestampScan {
   year: number;

@@ -11,6 +11,7 @@
  * A malformed header yields a `RelpParseError` (the session closes on it), after which the parser
  * skips to the next LF and goes on, so it can never hang on a stream.
  */
+import { LF, SP } from '../ascii.js';
 
 /** One RELP frame as received. */
 export interface RelpFrame {
@@ -60,8 +61,6 @@ const enum State {
   Resync,
 }
 
-const LF = 0x0a;
-const SP = 0x20;
 const MAX_DIGITS = 9;
 const MAX_COMMAND = 32;
 

@@ -22,6 +22,7 @@ import type { ConnectionHandler, ConnectionIo } from '../listener/server.js';
 import type { RelpMetrics, RelpViolation } from '../metrics/relp.js';
 import { isParseError, RelpParser, type RelpFrame } from './parser.js';
 import { frameDigest, HOLD_MAX_MS, peerKey, StreamFrame, type Alignment, type AlignmentDecision, type ResendIndex, type SessionTail } from './resends.js';
+import { CR, LF } from '../ascii.js';
 
 export interface RelpSessionOptions {
   readonly peer: PeerIdentity;
@@ -368,8 +369,6 @@ export class RelpSession implements ConnectionHandler {
   }
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
 
 /** A `syslog` frame's DATA as a ledger frame: stored as sent; parsed without a trailing LF (protocol-23 templates end with one). */
 function toFrame(f: RelpFrame): Frame {

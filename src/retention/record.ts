@@ -30,6 +30,7 @@ import { liftColumns } from '../normalize/columns.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import type { Format } from '../parsing/types.js';
 import { RETENTION_CHAIN, RETENTION_KEY, type BoundaryJson, type RetentionBoundary, type RetentionDetails } from './boundaries.js';
+import { ChainIntegrityError } from '../errors.js';
 
 export * from './boundaries.js';
 
@@ -136,7 +137,7 @@ export async function signRetentionHead(
   const hashes = await readRowHashes(db, RETENTION_CHAIN, from - 1, headSeq);
   for (const h of hashes) acc.append(h);
   const last = hashes[hashes.length - 1] ?? opts.boundary?.prevHash ?? ZERO_HASH;
-  if (headSeq === 0 || !last.equals(head!.head_hash)) throw new Error(`chain ${RETENTION_CHAIN}: the head hash differs from row ${headSeq}; run syslog-ledger verify`);
+  if (headSeq === 0 || !last.equals(head!.head_hash)) throw new ChainIntegrityError(RETENTION_CHAIN, `chain ${RETENTION_CHAIN}: the head hash differs from row ${headSeq}; run syslog-ledger verify`);
   const ledgerId = (await db.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta')).rows[0]!.id;
   const cp = signCheckpoint(
     {
@@ -178,7 +179,7 @@ export async function catchUpCheckpointFile(db: Queryable, path: string, keys: r
   const res = await db.query<{ record: unknown }>('SELECT record FROM checkpoints WHERE chain = $1 ORDER BY seq DESC LIMIT 1', [RETENTION_CHAIN]);
   if (res.rows[0] === undefined) return 0;
   const cp = parseCheckpoint(res.rows[0].record);
-  if (verifyCheckpointSignature(cp, keyMap(keys)) !== 'valid') throw new Error(`the latest checkpoint of ${RETENTION_CHAIN} in the database is not validly signed by the given keys`);
+  if (verifyCheckpointSignature(cp, keyMap(keys)) !== 'valid') throw new ChainIntegrityError(RETENTION_CHAIN, `the latest checkpoint of ${RETENTION_CHAIN} in the database is not validly signed by the given keys`);
   const tail = await readTailCheckpoints(path);
   if ((tail.latest.get(RETENTION_CHAIN)?.seq ?? 0) < cp.seq) await appendCheckpoint(path, cp);
   return cp.seq;

@@ -18,7 +18,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import { VerifyError } from '../errors.js';
+import { MalformedDataError, VerifyError } from '../errors.js';
 import { keyMap, verifyCheckpointSignature } from '../checkpoints/checkpoint.js';
 import { MerkleAccumulator } from '../checkpoints/merkle.js';
 import type { VerifyingKey } from '../checkpoints/signing.js';
@@ -177,7 +177,7 @@ export async function verifyArchive(file: string, opts: VerifyArchiveOptions): P
       try {
         row = JSON.parse(line) as ArchiveRow;
         if (typeof row.chain !== 'string' || !Number.isSafeInteger(row.seq) || typeof row.hash !== 'string' || typeof row.raw_base64 !== 'string') {
-          throw new Error('not a ledger row');
+          throw new MalformedDataError('not a ledger row');
         }
       } catch (err) {
         find('malformed_row', null, null, `line ${lineNo}: ${(err as Error).message}`);
@@ -270,7 +270,7 @@ function checkRow(st: ChainState, row: ArchiveRow, lineNo: number, find: (k: Arc
     find('broken_link', chain, row.seq, 'prev_hash is not the previous row\'s hash');
   }
   try {
-    if (row.received_at !== isoMicros(row.received_at_us)) throw new Error(`received_at ${row.received_at} is not received_at_us ${row.received_at_us}`);
+    if (row.received_at !== isoMicros(row.received_at_us)) throw new MalformedDataError(`received_at ${row.received_at} is not received_at_us ${row.received_at_us}`);
     const stored = toStoredRow(row, JSON.stringify(row.syslog), JSON.stringify(row.event));
     let { hashOk, badColumns: bad } = rowFindings(prevHash, stored);
     // A v3 row: the event shown must be the one its hashed columns give.

@@ -5,8 +5,14 @@
  * The text is the canonical JSON the writer hashed (docs/ledger-format.md: no whitespace, each
  * member once), and the fast path only trusts what it captured when the row's hash matched, that
  * is when these bytes are the writer's own. So the scanner needs to be right on canonical JSON
- * only; on anything else (whitespace, a row written before migration 007, a malformed text) it
- * throws NotCanonicalizable and the reference code (JSON.parse) decides.
+ * only; on anything else (whitespace, a json field stored as jsonb, a malformed text) it throws
+ * NotCanonicalizable and the reference code (JSON.parse) decides.
+ *
+ * Not merged with src/parsing/json-scan.ts, on purpose: that one reads whatever a sender wrote
+ * (RFC 8259 in full, whitespace anywhere) and must name the byte where it stops being JSON; this one
+ * reads only canonical JSON, skips whole strings with indexOf, and gives up at the first surprise.
+ * One scanner for both grammars would make the frame validator lenient or this hot path slower.
+ * They share the byte constants (src/ascii.ts).
  *
  * Captured values are decoded by JSON.parse, so they are what the reference code would see. Skipped
  * values cost one pass over their bytes; strings, most of an event's bytes (raw_data, message), are
@@ -15,24 +21,10 @@
 
 /** Which members to capture: a name maps to LEAF (the whole value) or to a nested selection. */
 export type Want = ReadonlyMap<string, Want | typeof LEAF>;
+import { NotCanonicalizable } from '../errors.js';
+import { BACKSLASH, COLON, COMMA, DASH as MINUS, DIGIT_0, DIGIT_9, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET } from '../ascii.js';
 export const LEAF = true;
 
-/** Thrown for input the fast path does not handle; the caller uses the reference code. */
-export class NotCanonicalizable extends Error {
-  override readonly name = 'NotCanonicalizable';
-}
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
-const MINUS = 0x2d;
-const DIGIT_0 = 0x30;
-const DIGIT_9 = 0x39;
 const LOWER_T = 0x74;
 const LOWER_F = 0x66;
 const LOWER_N = 0x6e;

@@ -3,15 +3,14 @@
  * https://www.postgresql.org/docs/current/sql-copy.html "Binary Format"): verify's transport.
  *
  * Why not a cursor with pg's row parser: bytea arrives raw instead of hex, timestamps as integers,
- * json as its text bytes (never decoded to a JS string), and no per-row objects are built. Measured
- * on the 1M-event bench ledger (bench/verify.ts): the text cursor cost ~11 µs of PostgreSQL CPU and
- * ~10 µs of pg parsing per row; binary COPY ~7.4 µs in PostgreSQL (almost all of it jsonb_out, before
- * migration 007 made the columns json: ~2.5 µs since) and
- * ~0.3 µs here. Rows are handed over as pg reads them, each handled before the next read: memory stays
- * at a socket chunk.
+ * json as its text bytes (never decoded to a JS string), and no per-row objects are built, so both
+ * PostgreSQL (no text output functions) and this process (no pg row parsing) spend a fraction of a
+ * cursor's CPU per row (bench/verify.ts). Rows are handed over as pg reads them, each handled before
+ * the next read: memory stays at a socket chunk.
  */
 import type pg from 'pg';
 import { get32 } from '../ledger/bytes.js';
+import { MalformedDataError } from '../errors.js';
 
 /**
  * Connection settings for the sessions that read ranges: no JIT. Each range is one query, and
@@ -162,7 +161,7 @@ export class RowParser {
   }
 
   feed(chunk: Buffer): void {
-    if (this.#ended) throw new Error('COPY: bytes after the trailer');
+    if (this.#ended) throw new MalformedDataError('COPY: bytes after the trailer');
     let buf = chunk;
     if (this.#carry !== undefined) {
       buf = Buffer.concat([this.#carry, chunk]);
@@ -170,7 +169,7 @@ export class RowParser {
     }
     const p = this.#consume(buf);
     if (p < buf.length) {
-      if (this.#ended) throw new Error('COPY: bytes after the trailer');
+      if (this.#ended) throw new MalformedDataError('COPY: bytes after the trailer');
       // A copy: pg reuses the buffer it hands out when a message spans socket reads.
       this.#carry = Buffer.from(buf.subarray(p));
     }
@@ -178,7 +177,7 @@ export class RowParser {
 
   /** The number of rows, once the data is complete. */
   end(): number {
-    if (!this.#ended) throw new Error('COPY: the stream ended without its trailer');
+    if (!this.#ended) throw new MalformedDataError('COPY: the stream ended without its trailer');
     return this.#rows;
   }
 
@@ -187,7 +186,7 @@ export class RowParser {
     let p = 0;
     if (!this.#headerDone) {
       if (buf.length < 19) return p;
-      if (!buf.subarray(0, 11).equals(SIGNATURE)) throw new Error('COPY: not PostgreSQL binary COPY data');
+      if (!buf.subarray(0, 11).equals(SIGNATURE)) throw new MalformedDataError('COPY: not PostgreSQL binary COPY data');
       const q = 19 + buf.readUInt32BE(15);
       if (q > buf.length) return p;
       this.#headerDone = true;
@@ -201,7 +200,7 @@ export class RowParser {
         this.#ended = true;
         return p + 2;
       }
-      if (n !== NFIELDS) throw new Error(`COPY: row with ${n} fields, expected ${NFIELDS}`);
+      if (n !== NFIELDS) throw new MalformedDataError(`COPY: row with ${n} fields, expected ${NFIELDS}`);
       let q = p + 2;
       for (let i = 0; i < NFIELDS; i++) {
         if (q + 4 > buf.length) return p;

@@ -10,8 +10,8 @@ import { get32, get64, put32 } from '../ledger/bytes.js';
 import { inetBytes, inetText, pgInetBytes, pgInetInto } from '../ledger/inet.js';
 import { rfc3339Micros, rfc3339ToUtcMicros } from '../ledger/time.js';
 import { F, type CopyRow } from './copy.js';
-import { NotCanonicalizable } from './capture.js';
 import type { StoredRow } from './reference.js';
+import { MalformedDataError, NotCanonicalizable } from '../errors.js';
 
 /** Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch. */
 export const PG_EPOCH_US = 946_684_800_000_000;
@@ -26,7 +26,7 @@ export function eventOf(row: CopyRow): OcsfEvent {
  * jsonb is a version byte 1, then the text; JSON text never starts with byte 1).
  */
 export function jsonText(b: Buffer, start: number, len: number): string {
-  if (len < 1) throw new Error('json field is NULL or empty');
+  if (len < 1) throw new MalformedDataError('json field is NULL or empty');
   const v = b[start] === 1 ? 1 : 0;
   return b.toString('utf8', start + v, start + len);
 }
@@ -149,7 +149,7 @@ export function storedRow(row: CopyRow): StoredRow {
 function srcIpText(b: Buffer, at: number, len: number): string | null {
   if (len < 0) return null;
   const ip = pgInetBytes(b, at, len);
-  if (ip === null) throw new Error('src_ip is not an inet value');
+  if (ip === null) throw new MalformedDataError('src_ip is not an inet value');
   return inetText(ip);
 }
 

@@ -22,13 +22,14 @@ import { sha256Equals } from '../ledger/sha256.js';
 import { copyRange, F, type ChainRange, type CopyRow } from './copy.js';
 import { get64, put64 } from '../ledger/bytes.js';
 import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, same32, storedRow } from './fields.js';
-import { captureMembers, LEAF, NotCanonicalizable, type Want } from './capture.js';
+import { captureMembers, LEAF, type Want } from './capture.js';
 import { rowFindings, type FindingKind, type StoredRow } from './reference.js';
 import { COLUMNS } from './copy.js';
 import { connectionBytes, decodeBinary, encodeV3, MAGIC_V3, putBinary, V3_HASHED, type Connection, type V3Values } from '../ledger/row.js';
 import { v3ColumnMismatches } from './reference.js';
 import { db, run } from '../ledger/db.js';
 import { sha256 } from '../ledger/sha256.js';
+import { InternalError, NotCanonicalizable } from '../errors.js';
 
 /** A finding inside a range (the chain is the range's). */
 export interface RangeFinding {
@@ -80,7 +81,7 @@ function liftReadsOnly(want: Want): boolean {
   let ok = true;
   const refuse = (): never => {
     ok = false;
-    throw new Error('unexpected access');
+    throw new NotCanonicalizable('unexpected access');
   };
   const wrap = (obj: object, sel: Want | undefined): object =>
     new Proxy(obj, {
@@ -381,7 +382,7 @@ const INT_COLUMNS = [F.classUid, F.activityId, F.statusId, F.severityId] as cons
 /** Where each hashed v3 column is in the binary COPY row. */
 const V3_FIELDS: readonly number[] = V3_HASHED.map((c) => {
   const i = (COLUMNS as readonly string[]).indexOf(c.name);
-  if (i < 0) throw new Error(`verify reads no column ${c.name}`);
+  if (i < 0) throw new InternalError(`verify reads no column ${c.name}`);
   return i;
 });
 

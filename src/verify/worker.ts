@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { READER_OPTIONS, type ChainRange } from './copy.js';
 import { RangeVerifier } from './range.js';
+import { InternalError } from '../errors.js';
 
 /** workerData. */
 export interface WorkerInit {
@@ -24,7 +25,7 @@ export type FromWorker =
   | { readonly type: 'error'; readonly message: string };
 
 const port = parentPort;
-if (port === null) throw new Error('verify-worker.js runs as a worker thread');
+if (port === null) throw new InternalError('verify-worker.js runs as a worker thread');
 const init = workerData as WorkerInit;
 const post = (m: FromWorker): void => port.postMessage(m);
 
@@ -48,8 +49,8 @@ try {
     if (m.type === 'end') break;
     // Copied, not transferred: the first ArrayBuffer a thread detaches (a transfer does) invalidates
     // V8's "no detached buffers" assumption, and every optimized function that reads a typed array is
-    // thrown away and compiled again (TurboFan's time per 1M-event run: 2.5 -> 1.5 s), against ~0.1 ms
-    // to copy a batch.
+    // thrown away and compiled again (a large share of a run's compile time, bench/verify.ts), against
+    // ~0.1 ms to copy a batch.
     const summary = await verifier.run(client, m.range, (seqs, hashes, n) => post({ type: 'hashes', id: m.id, seqs, hashes, n }));
     post({ type: 'done', id: m.id, summary });
   }

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logRecord } from '../../bench/lib/server.js';
 import { freePort } from '../../src/db/embedded.js';
 import { findRsyslog } from '../interop/harness/binaries.js';
 import { metricValue, scrape, waitFor } from '../helpers/tls-client.js';
@@ -125,12 +126,8 @@ describe.skipIf(!rsyslog || !hasPsql || !hasNpm)('README walkthrough: npm start,
     const serving = new Promise<Record<string, unknown>>((res, reject) => {
       createInterface({ input: npm!.stdout! }).on('line', (line) => {
         serverOut += `${line}\n`;
-        let rec: Record<string, unknown>;
-        try {
-          rec = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          return;
-        }
+        const rec = logRecord(line);
+        if (rec === undefined) return;
         logs.push(rec);
         if (rec.msg === 'syslog-ledger serving') res(rec);
       });

@@ -1,12 +1,13 @@
 /**
  * Runs the real `syslog-ledger serve` (dist/src/main.js, built by `npm test`) as a child process on
- * ephemeral ports, against a fresh database, with a fresh dev PKI, in its own working directory.
+ * ephemeral ports, against a fresh database, with a fresh dev PKI, in its own working directory
+ * (started as the benches start it: bench/lib/server.ts's spawnServe).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { spawnServe, type ServeProcess } from '../../bench/lib/server.js';
 import { createDevPki, type DevPkiFiles } from '../../src/pki/devpki.js';
 import { createTestDatabase } from './db.js';
 
@@ -41,41 +42,8 @@ export interface StartOptions {
   clients?: Array<{ cn: string; sans?: string[] }>;
 }
 
-function spawnServe(workDir: string, args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; port: number; metricsPort: number; logs: Array<Record<string, unknown>> }> {
-  const child = spawn(process.execPath, [MAIN, 'serve', ...args], {
-    cwd: workDir,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr += c.toString();
-    if (stderr.length > 20000) stderr = stderr.slice(-10000);
-  });
-  return new Promise((res, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start in 60 s; stderr: ${stderr}`)), 60_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited with ${code} before serving; stderr: ${stderr}; logs: ${JSON.stringify(logs.slice(-5))}`));
-    });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      let rec: Record<string, unknown>;
-      try {
-        rec = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      logs.push(rec);
-      if (rec.msg === 'syslog-ledger serving') {
-        clearTimeout(timer);
-        child.removeAllListeners('exit');
-        const port = Number(String(rec.listen).split(':').pop());
-        const metricsPort = Number(String(rec.metrics).split(':').pop());
-        res({ child, port, metricsPort, logs });
-      }
-    });
-  });
+function startServe(workDir: string, args: string[], env: Record<string, string>): Promise<ServeProcess> {
+  return spawnServe({ main: MAIN, args: ['serve', ...args], cwd: workDir, env });
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
@@ -94,7 +62,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     ...(opts.args ?? []),
   ];
   const env = opts.env ?? {};
-  let run = await spawnServe(workDir, argsFor(), env);
+  let run = await startServe(workDir, argsFor(), env);
   listenPort = run.port;
   metricsPort = run.metricsPort;
 
@@ -129,7 +97,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     stop: stopChild,
     async restart() {
       await stopChild();
-      run = await spawnServe(workDir, argsFor(), env);
+      run = await startServe(workDir, argsFor(), env);
     },
     async cleanup() {
       await stopChild();

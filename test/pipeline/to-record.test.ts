@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/ledger/canonical.js';
 import { toRecord } from '../../src/stages.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import type { Redactor } from '../../src/redact/index.js';
+import type { Redactor } from '../../src/redact/redactor.js';
 
 const peer = { cn: 'client1.example.com', sans: [], subject: 'CN=client1.example.com', fingerprint: '', address: '127.0.0.1:1' };
 const raw = Buffer.from('<13>1 - host app - - - secret\0text');

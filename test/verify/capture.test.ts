@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/ledger/canonical.js';
-import { captureMembers, LEAF, NotCanonicalizable, type Want } from '../../src/verify/capture.js';
+import { NotCanonicalizable } from '../../src/errors.js';
+import { captureMembers, LEAF, type Want } from '../../src/verify/capture.js';
 
 const WANT: Want = new Map<string, Want | typeof LEAF>([
   ['a', LEAF],

@@ -1,0 +1,568 @@
+/**
+ * syslog-ledger's server: the one owner of every component's start and stop. Data flows one way;
+ * backpressure flows back.
+ *
+ *   peers ══TLS══► listener/ ──bytes──► framing/ ──frames──► parsing/ ──ParsedMessage──► normalize/
+ *   (mTLS,          (identity,          (octet-count        (RFC 5424, RFC 3164,         (OCSF event,
+ *    client cert)    limits)             or LF, per frame)   JSON; never throws)          lifted columns)
+ *                      ▲                                                                     │
+ *                      │ pause / resume                                                      ▼
+ *                      │                                                    redact/ (secrets masked,
+ *                      │                                                     HMAC of the original)
+ *                      │                                                                     │ LedgerRecord
+ *                      │                                                                     ▼
+ *                      └──────────── full / drain ◄───────────── ledger/writer (seq, SHA-256 chain,
+ *                                                                 COPY, one transaction per batch)
+ *                                                                        │ committed rows
+ *                                                                        ▼
+ *                                    AFTER_COMMIT: monitor, detector (findings back to the writer), checkpointer
+ *
+ * Start order (`Server.start`), each component once; `stop()` walks it backwards:
+ *
+ *    0 certificates   dev PKI on a fresh machine, then the TLS files      (reloaded on SIGHUP)
+ *    1 database       --database-url, or the embedded PostgreSQL          release()
+ *    2 migrations     applied before anything reads the schema            -
+ *    3 partitions     today's and ahead, then every 6 h                   timer cleared
+ *    4 checkpointer   signing key, its pool, the heads read back          close(), pool ended
+ *    5 detector       state rebuilt from the ledger (on the replica)      -
+ *    6 background     checkpoint timer, capacity, replica lag, chain sets closed
+ *    7 writer+monitor writer started, sources rebuilt from the ledger     every event committed (or N not)
+ *    8 listeners      TLS (6514), RELP                                    stop reading, close
+ *    9 metrics        /metrics, /healthz, /readyz                         closed after the last commit
+ *   10 verifier       incremental verification                            stopped
+ *   11 console        the read-only web console                          closed
+ *
+ * Stopping has one path where every received event is committed and one where N are not
+ * (`StopResult`); `abort()` is the forced stop. `src/cli/serve.ts` only parses options and turns
+ * signals into these calls.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { ChainSetCheckpointer } from './checkpoints/chain-set.js';
+import { Checkpointer } from './checkpoints/checkpointer.js';
+import { loadOrCreateSigningKey, type SigningKey } from './checkpoints/signing.js';
+import type { ConsoleConfig } from './console/config.js';
+import { startConsole, type ConsoleServer } from './console/server.js';
+import { embeddedPasswordFile, maskUrlPassword, withoutPassword } from './db/embedded.js';
+import { migrate } from './db/migrate.js';
+import { startReplicaLagMonitor, waitForReplay } from './db/replica.js';
+import { resolveDatabase, type ResolvedDatabase } from './db/resolve.js';
+import type { DetectionConfig } from './detect/config.js';
+import { Detector } from './detect/detector.js';
+import { describeError, EventsNotCommittedError } from './errors.js';
+import type { Frame } from './framing/framer.js';
+import type { ChainedRecord, LedgerRecord } from './ledger/types.js';
+import type { PeerIdentity } from './listener/identity.js';
+import { LedgerWriter } from './ledger/writer.js';
+import type { HostBinding } from './listener/limits.js';
+import type { ProxyProtocolOptions } from './listener/proxy-protocol.js';
+import { Listener } from './listener/server.js';
+import { loadTlsMaterial, type TlsMaterial, type TlsPaths } from './listener/tls-files.js';
+import { startMetricsServer } from './metrics/http.js';
+import { Metrics } from './metrics/registry.js';
+import { startCapacityMonitor } from './monitoring/capacity.js';
+import { Monitor } from './monitoring/monitor.js';
+import type { FormatOption } from './parsing/types.js';
+import { createDevPki } from './pki/devpki.js';
+import { certificateNames, clientNameSettings } from './pki/names.js';
+import type { RedactionConfig } from './redact/config.js';
+import { loadOrCreateRedactionKey } from './redact/key.js';
+import { Redactor } from './redact/redactor.js';
+import { ResendIndex } from './relp/resends.js';
+import { OrphanTails, seedResends } from './relp/seed.js';
+import { RelpService, type RelpServiceOptions } from './relp/service.js';
+import { startPartitionMaintenance, type PartitionInterval } from './retention/partitions.js';
+import { toRecord } from './stages.js';
+import { IncrementalVerifier } from './verify/incremental.js';
+
+/** Everything the server needs, already validated (src/cli/serve.ts builds it from the options). */
+export interface ServerConfig {
+  readonly listen: { host: string; port: number };
+  readonly metricsListen: { host: string; port: number };
+  /** `--database-url`; unset: the embedded PostgreSQL in `dataDir`. */
+  readonly databaseUrl?: string;
+  /** `--read-database-url`: a streaming replica for the detections' rebuild, its lag a metric. */
+  readonly readDatabaseUrl?: string;
+  readonly dataDir: string;
+  readonly chain: string;
+  readonly tlsPaths: TlsPaths;
+  /** Where to create a development PKI when none of `tlsPaths` exists (the defaults, without --no-dev-pki); unset: never. */
+  readonly devPkiDir?: string;
+  readonly allowPeers: readonly string[];
+  readonly format: FormatOption;
+  readonly timeZone: string;
+  readonly maxFrameBytes: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerPeer: number;
+  readonly ratePerPeer: number;
+  readonly burstPerPeer: number;
+  /** Which syslog HOSTNAMEs each certificate may claim (empty: any). */
+  readonly hostBindings: readonly HostBinding[];
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly batchMaxEvents: number;
+  readonly queueMaxEvents: number;
+  readonly queueMaxBytes: number;
+  /** After stop(): /readyz answers 503 this long before the listeners close. */
+  readonly drainDelayMs: number;
+  /** How long the listeners keep reading from peers once they close. */
+  readonly shutdownGraceMs: number;
+  readonly expectSources: readonly string[];
+  readonly silenceThresholdSec: number;
+  /** `--learn-sources`, seconds (0: only `expectSources` are expected). */
+  readonly learnWindowSec: number;
+  readonly stallThresholdSec: number;
+  /** `--max-findings-per-minute`: server rows per source per minute (src/monitoring/finding-budget.ts). */
+  readonly maxFindingsPerMinute: number;
+  /** `--finding-summary-interval`: summaries of episodes still going on, this often. */
+  readonly findingSummaryIntervalMs: number;
+  readonly partitionInterval: PartitionInterval;
+  /** `--hot-window`: the archive-overdue metric counts from a partition's end plus this (0: not tracked). */
+  readonly hotWindowMs: number;
+  readonly signingKeyPath: string;
+  readonly checkpointFile: string;
+  /** Chain-set checkpoints (several servers on one ledger); unset: off. */
+  readonly chainSets?: { readonly intervalMs: number; readonly file: string };
+  /** Incremental verification this often (0: never). */
+  readonly verifyIntervalMs: number;
+  /** Secrets masked before storage (src/redact/); `enabled: false`: stored as received. */
+  readonly redaction: RedactionConfig;
+  readonly redactionKeyPath: string;
+  /** Detections on committed rows (src/detect/); unset: none. */
+  readonly detections?: DetectionConfig;
+  /** RELP listener (src/relp/), acknowledged after COMMIT; unset: off. */
+  readonly relp?: { readonly host: string; readonly port: number; readonly maxDataBytes: number };
+  /** PROXY protocol from trusted balancers on both listeners (src/listener/proxy-protocol.ts); unset: off. */
+  readonly proxy?: ProxyProtocolOptions;
+  /** The web console (src/console/); unset: off. */
+  readonly console?: ConsoleConfig;
+}
+
+/** How a graceful stop ended: every received event committed, or `notCommitted` of them not. */
+export type StopResult = { readonly committed: true; readonly headSeq: number } | { readonly committed: false; readonly notCommitted?: number };
+
+/** What SIGHUP re-reads: the TLS files, the allowlist and the inventory of expected sources. */
+export interface ReloadResult {
+  readonly tls: TlsMaterial;
+  /** Open connections closed because their peer is no longer allowed. */
+  readonly closedConnections: number;
+}
+
+/** Something done per committed batch, in commit order. */
+type AfterCommit = (rows: readonly ChainedRecord[]) => void | Promise<void>;
+
+export class Server {
+  #shuttingDown = false;
+  #released: Promise<void> | undefined;
+  // Components, in start order (see the table above); each is set once by start().
+  #database!: ResolvedDatabase;
+  #partitions!: { close(): void };
+  #metrics!: Metrics;
+  #redactor: Redactor | undefined;
+  #key!: SigningKey;
+  #checkpointPool!: pg.Pool;
+  #checkpointer!: Checkpointer;
+  #detector: Detector | undefined;
+  #capacity!: { close(): Promise<void> };
+  #replicaLag: { close(): Promise<void> } | undefined;
+  #chainSets: ChainSetCheckpointer | undefined;
+  #writer!: LedgerWriter;
+  #monitor!: Monitor;
+  #listener!: Listener;
+  #relp: RelpService | undefined;
+  #metricsServer!: { address: AddressInfo; close(): Promise<void> };
+  #verifier: IncrementalVerifier | undefined;
+  #console: ConsoleServer | undefined;
+
+  #listenAddress!: AddressInfo;
+  #relpAddress: AddressInfo | undefined;
+
+  private constructor(
+    readonly cfg: ServerConfig,
+    readonly log: Logger,
+  ) {}
+
+  /** Starts every component in order; on a failure, the database started here is released. */
+  static async start(cfg: ServerConfig, log: Logger): Promise<Server> {
+    const server = new Server(cfg, log);
+    const tls = await server.#certificates();
+    server.#database = await resolveDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, record: true });
+    try {
+      await server.#start(tls);
+    } catch (err) {
+      await server.release();
+      throw err;
+    }
+    return server;
+  }
+
+  async #start(tls: TlsMaterial): Promise<void> {
+    const { cfg, log } = this;
+    const db = this.#database;
+    if (db.source !== 'url') {
+      // The password stays in its 0600 file: no log line holds it.
+      const psql = `PGPASSFILE=${embeddedPasswordFile(join(cfg.dataDir, 'postgres'))} psql '${withoutPassword(db.url)}'`;
+      log.info({ url: maskUrlPassword(db.url), source: db.source }, `embedded PostgreSQL: ${psql}`);
+      console.error(`Ledger database (embedded PostgreSQL): ${psql}`);
+    }
+    // 2 migrations
+    const migrated = await migrate(db.url);
+    if (migrated.applied.length) log.info({ applied: migrated.applied }, 'migrations applied');
+    // 3 partitions: rows never wait for one (DEFAULT partition).
+    this.#partitions = await startPartitionMaintenance({ databaseUrl: db.url, interval: cfg.partitionInterval, log });
+
+    const metrics = (this.#metrics = new Metrics());
+    if (cfg.redaction.enabled) {
+      const redactionKey = await loadOrCreateRedactionKey(cfg.redactionKeyPath);
+      if (redactionKey.created) log.warn({ file: cfg.redactionKeyPath, keyId: redactionKey.keyId }, 'created a new redaction HMAC key; keep it secret and backed up (docs/redaction.md)');
+      this.#redactor = new Redactor(cfg.redaction, redactionKey, metrics);
+    }
+
+    // 4 checkpointer: the signing key lives outside the database; heads go to the DB and a file.
+    const key = (this.#key = await loadOrCreateSigningKey(cfg.signingKeyPath));
+    if (key.created) {
+      log.warn({ file: cfg.signingKeyPath, keyId: key.keyId }, 'created a new Ed25519 checkpoint signing key; production keys belong in a KMS/HSM (docs/integrity.md). Verifiers need only the .pub');
+    }
+    this.#checkpointPool = new pg.Pool({ connectionString: db.url, max: 2, application_name: 'syslog-ledger checkpointer' });
+    this.#checkpointPool.on('error', (err) => log.warn({ err: describeError(err) }, 'checkpointer connection error'));
+    this.#checkpointer = new Checkpointer({ key, file: cfg.checkpointFile, metrics, log: log.child({ stage: 'checkpointer' }) });
+    await this.#checkpointer.init(this.#checkpointPool, { chains: [cfg.chain] });
+
+    // 5 detector: rebuilt before the writer starts, so the replayed rows all come before the first
+    // live one; on the replica when given, once it has replayed everything the primary has.
+    if (cfg.detections !== undefined) {
+      const detector = (this.#detector = new Detector({ config: cfg.detections, metrics, log: log.child({ stage: 'detect' }), summaryIntervalMs: cfg.findingSummaryIntervalMs }));
+      const readPool = cfg.readDatabaseUrl ? new pg.Pool({ connectionString: cfg.readDatabaseUrl, max: 1, application_name: 'syslog-ledger detections rebuild' }) : undefined;
+      if (cfg.readDatabaseUrl) await waitForReplay(db.url, cfg.readDatabaseUrl);
+      const rebuilt = await detector.rebuildFromLedger(readPool ?? this.#checkpointPool, cfg.chain).finally(() => readPool?.end());
+      log.info({ ...rebuilt, chain: cfg.chain }, 'detections: state rebuilt from the ledger');
+    }
+
+    // 6 background work on the database.
+    this.#checkpointer.start();
+    this.#capacity = startCapacityMonitor({ url: db.url, metrics, log: log.child({ stage: 'capacity' }), hotWindowMs: cfg.hotWindowMs });
+    this.#replicaLag = cfg.readDatabaseUrl ? startReplicaLagMonitor({ url: cfg.readDatabaseUrl, metrics, log: log.child({ stage: 'replica' }) }) : undefined;
+    this.#chainSets = cfg.chainSets ? new ChainSetCheckpointer({ databaseUrl: db.url, key, log: log.child({ stage: 'chain-set' }), intervalMs: cfg.chainSets.intervalMs, file: cfg.chainSets.file }) : undefined;
+    this.#chainSets?.start();
+
+    // 7 writer and monitor.
+    await this.#startWriter(db.url, tls);
+
+    // 8 listeners: TLS, then RELP.
+    const relp = cfg.relp ? await this.#startRelp(db.url, tls, cfg.relp) : undefined;
+    this.#relp = relp;
+    const writer = this.#writer;
+    writer.on('full', () => {
+      this.#listener.pause();
+      relp?.pause();
+    });
+    writer.on('drain', () => {
+      this.#listener.resume();
+      relp?.resume();
+    });
+    writer.on('error', (err) => {
+      // Nothing read from now on could be committed: leave it with the senders (TCP backpressure).
+      this.#listener.pause();
+      relp?.pause();
+      log.fatal({ err: err.message, notCommitted: writer.pendingEvents }, 'writer failed; stopping intake');
+    });
+    this.#listenAddress = await this.#listener.listen();
+    this.#relpAddress = relp ? await relp.listen() : undefined;
+
+    // 9 metrics.
+    this.#metricsServer = await startMetricsServer({
+      host: cfg.metricsListen.host,
+      port: cfg.metricsListen.port,
+      metrics,
+      ready: () => ({
+        ok: writer.ready && !writer.fatalError && !this.#shuttingDown,
+        detail: { database: writer.ready, queue: writer.pendingEvents, backpressure: writer.full },
+      }),
+    });
+
+    // 10 verifier: incremental verification of this chain (src/verify/incremental.ts); a failure is an alert, never a stop.
+    this.#verifier =
+      cfg.verifyIntervalMs > 0
+        ? new IncrementalVerifier({ databaseUrl: db.url, chain: cfg.chain, key: { publicKey: key.publicKey, keyId: key.keyId }, intervalMs: cfg.verifyIntervalMs, metrics, log: log.child({ stage: 'verify' }), enqueue: (r) => writer.enqueue(r) })
+        : undefined;
+    this.#verifier?.start();
+
+    // 11 console.
+    if (cfg.console !== undefined) {
+      const c = cfg.console;
+      this.#console = await startConsole({ config: c, databaseUrl: db.url, ...(cfg.readDatabaseUrl ? { readDatabaseUrl: cfg.readDatabaseUrl } : {}), tls, key, checkpointFile: cfg.checkpointFile, silenceThresholdSec: cfg.silenceThresholdSec, expectSources: cfg.expectSources, log: log.child({ stage: 'console' }) });
+      console.error(`Console: ${c.tokenGenerated || c.allow.length ? this.#console.loginUrl : this.#console.loginUrl.replace(/token=.*$/, 'token=<the token in --console-token-file>')}`);
+    }
+  }
+
+  /** 0: a fresh machine gets a dev PKI so that `npm start` works with no setup; then the TLS files are read. */
+  async #certificates(): Promise<TlsMaterial> {
+    const { cfg, log } = this;
+    const paths = cfg.tlsPaths;
+    if (cfg.devPkiDir !== undefined && ![paths.cert, paths.key, paths.ca].some((f) => existsSync(f))) {
+      const pki = await createDevPki({ dir: cfg.devPkiDir });
+      log.warn({ dir: resolve(cfg.devPkiDir) }, 'no certificates found: created a DEVELOPMENT PKI (CA, server, client). Use your own CA in production.');
+      console.error(
+        `\nDevelopment PKI created in ${resolve(cfg.devPkiDir)}. A client connects with:\n` +
+          `  openssl s_client -connect localhost:${cfg.listen.port} -cert ${pki.client} -key ${pki.clientKey} -CAfile ${pki.ca}\n` +
+          `Issue a certificate for another host: npx syslog-ledger certs --issue HOSTNAME --ca-dir ${cfg.devPkiDir} --out ./issued\n\n` +
+          clientNameSettings(certificateNames(await readFile(pki.server))),
+      );
+    }
+    return loadTlsMaterial(paths);
+  }
+
+  /** 7: the writer, its after-commit consumers, and the monitor (sources rebuilt before the listeners open). */
+  async #startWriter(databaseUrl: string, tls: TlsMaterial): Promise<void> {
+    const { cfg, log } = this;
+    const metrics = this.#metrics;
+    // Every consumer of committed rows, in the order they see each batch. All are called
+    // synchronously (no await before the checkpointer), so Merkle appends keep commit order.
+    const afterCommit: readonly AfterCommit[] = [
+      (rows) => this.#monitor.onCommitted(rows), // last event per source, silences
+      (rows) => this.#detector?.onCommitted(rows), // detections; their findings come back through the writer
+      (rows) => this.#checkpointer.onCommitted(cfg.chain, rows), // Merkle tree, signed heads
+    ];
+    const writer = (this.#writer = new LedgerWriter({
+      databaseUrl,
+      chain: cfg.chain,
+      metrics,
+      log: log.child({ stage: 'writer' }),
+      batchMaxEvents: cfg.batchMaxEvents,
+      queueMaxEvents: cfg.queueMaxEvents,
+      queueMaxBytes: cfg.queueMaxBytes,
+      role: 'syslog_ledger_writer',
+      onCommitted: async (rows) => {
+        await Promise.all(afterCommit.map((consume) => consume(rows)));
+      },
+    }));
+    const monitor = (this.#monitor = new Monitor(metrics, log.child({ stage: 'monitor' }), {
+      expectSources: cfg.expectSources,
+      silenceThresholdSec: cfg.silenceThresholdSec,
+      learnWindowSec: cfg.learnWindowSec,
+      stallThresholdSec: cfg.stallThresholdSec,
+      oldestPendingUs: () => writer.oldestPendingUs,
+      enqueue: (record) => writer.enqueue(record),
+      maxFindingsPerMinute: cfg.maxFindingsPerMinute,
+      summaryIntervalMs: cfg.findingSummaryIntervalMs,
+      onTick: () => this.#detector?.tick(),
+    }));
+    monitor.observeCertificates(tls.cert, tls.ca);
+    // Every server row (pipeline findings, detections, their summaries) passes one per-source budget.
+    this.#detector?.attach(monitor.budget);
+    await writer.start();
+    // Before the listener opens: expected sources, last events and open silences from the ledger.
+    // A failure is logged and the server runs on: silence detection then starts from nothing.
+    const client = new pg.Client({ connectionString: databaseUrl, application_name: 'syslog-ledger sources' });
+    try {
+      await client.connect();
+      await monitor.rebuildSources(client, cfg.chain);
+    } catch (err) {
+      log.error({ err: describeError(err) }, 'sources: could not rebuild from the ledger; sources not seen since start are not known to be silent');
+      monitor.startSources();
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+
+    this.#listener = new Listener({
+      ...this.#connectionOptions(cfg.listen, tls, 'listener'),
+      maxFrameBytes: cfg.maxFrameBytes,
+      onFrames: (frames, peer, receivedAtUs) => {
+        for (const frame of frames) writer.enqueue(this.#toRecord(frame, peer, receivedAtUs));
+        if (writer.full) this.#listener.pause();
+      },
+    });
+  }
+
+  /** What both listeners (TLS and RELP) take alike: the TLS setup, allowlist, limits and PROXY protocol. */
+  #connectionOptions(at: { readonly host: string; readonly port: number }, tls: TlsMaterial, stage: string): Omit<RelpServiceOptions, 'maxDataBytes' | 'resends' | 'toRecord' | 'enqueue'> {
+    const { cfg } = this;
+    return {
+      host: at.host,
+      port: at.port,
+      tls,
+      allowPeers: cfg.allowPeers,
+      maxConnections: cfg.maxConnections,
+      maxConnectionsPerPeer: cfg.maxConnectionsPerPeer,
+      ratePerPeer: cfg.ratePerPeer,
+      burstPerPeer: cfg.burstPerPeer,
+      handshakeTimeoutMs: cfg.handshakeTimeoutMs,
+      idleTimeoutMs: cfg.idleTimeoutMs,
+      metrics: this.#metrics,
+      log: this.log.child({ stage }),
+      ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
+    };
+  }
+
+  /** The per-frame stages (src/stages.ts), with this server's configuration. */
+  #toRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number): LedgerRecord {
+    return toRecord(frame, peer, receivedAtUs, { format: this.cfg.format, timeZone: this.cfg.timeZone, hostBindings: this.cfg.hostBindings, redactor: this.#redactor }, this.#metrics, this.#monitor);
+  }
+
+  /**
+   * 8, RELP: reads back the tails of the RELP sessions the previous process stored last (so that
+   * resends after a crash are recognized), then listens with the 6514 TLS setup.
+   */
+  async #startRelp(databaseUrl: string, tls: TlsMaterial, relpCfg: NonNullable<ServerConfig['relp']>): Promise<RelpService> {
+    const { cfg, log } = this;
+    const writer = this.#writer;
+    const resends = new ResendIndex();
+    const client = new pg.Client({ connectionString: databaseUrl, application_name: 'syslog-ledger relp' });
+    await client.connect();
+    try {
+      const sessions = await seedResends(resends, client, cfg.chain);
+      log.info({ sessions, chain: cfg.chain }, 'RELP: read back the last frames of the previous RELP sessions to recognize resends');
+    } finally {
+      await client.end();
+    }
+    const orphans = new OrphanTails({ databaseUrl, index: resends, ownChain: cfg.chain, onAdopt: (chain, sessions) => log.info({ chain, sessions }, "RELP: adopted the last frames of a chain whose writer is gone, to recognize its sessions' resends here") });
+    const service: RelpService = new RelpService({
+      ...this.#connectionOptions(relpCfg, tls, 'relp'),
+      maxDataBytes: relpCfg.maxDataBytes,
+      resends,
+      // Several servers: a resend of a killed server's session may come here (src/relp/seed.ts).
+      beforeSession: () => orphans.check(),
+      toRecord: (frame, peer, receivedAtUs) => this.#toRecord(frame, peer, receivedAtUs),
+      enqueue: (record, onCommitted) => {
+        writer.enqueue(record, onCommitted);
+        if (writer.full) service.pause();
+      },
+    });
+    return service;
+  }
+
+  get listenAddress(): AddressInfo {
+    return this.#listenAddress;
+  }
+
+  get relpAddress(): AddressInfo | undefined {
+    return this.#relpAddress;
+  }
+
+  get metricsAddress(): AddressInfo {
+    return this.#metricsServer.address;
+  }
+
+  get consoleAddress(): AddressInfo | undefined {
+    return this.#console?.address;
+  }
+
+  /** Events received and not yet committed. */
+  get pendingEvents(): number {
+    return this.#writer.pendingEvents;
+  }
+
+  get headSeq(): number {
+    return this.#writer.head.seq;
+  }
+
+  /** Called once the writer fails for good (nothing read from then on can be committed). */
+  onWriterFailed(listener: () => void): void {
+    this.#writer.on('error', listener);
+  }
+
+  /** SIGHUP: new connections use the new files, open connections stay up (unless no longer allowed). */
+  async reload(allowPeers: readonly string[], expectSources: readonly string[]): Promise<ReloadResult> {
+    const tls = await loadTlsMaterial(this.cfg.tlsPaths);
+    const closedConnections = this.#listener.reload(tls, allowPeers) + (this.#relp?.reload(tls, allowPeers) ?? 0);
+    this.#monitor.observeCertificates(tls.cert, tls.ca);
+    this.#monitor.setExpectedSources(expectSources);
+    this.#console?.reload(tls, expectSources);
+    return { tls, closedConnections };
+  }
+
+  /**
+   * The graceful stop, components in reverse start order: /readyz 503 for the drain delay, then
+   * console, verifier, the listeners (reading what peers already sent), the writer (committing
+   * everything), metrics, background work, checkpointer, partitions, database. Logs one line for
+   * "every received event committed" or one per failure ("shutdown failed", with `notCommitted`).
+   */
+  async stop(): Promise<StopResult> {
+    const { cfg, log } = this;
+    const failures: StopResult[] = [];
+    const failed = (err: unknown): void => {
+      const notCommitted = err instanceof EventsNotCommittedError ? err.count : undefined;
+      log.error({ err: describeError(err), ...(notCommitted !== undefined ? { notCommitted } : {}) }, 'shutdown failed');
+      failures.push({ committed: false, ...(notCommitted !== undefined ? { notCommitted } : {}) });
+    };
+    // 9 metrics first answers /readyz 503, so that a balancer stops sending new connections
+    // before the listeners close; it stays up (for /metrics) until the last commit.
+    this.#shuttingDown = true;
+    if (cfg.drainDelayMs > 0) {
+      log.info({ drainDelayMs: cfg.drainDelayMs }, 'draining: /readyz answers 503; listeners close after the drain delay');
+      await new Promise((r) => setTimeout(r, cfg.drainDelayMs));
+    }
+    // 11, 10
+    await this.#console?.close();
+    await this.#verifier?.stop();
+    // 8, 7: intake stops, then everything read is committed. Whatever happens here, what follows
+    // closes: a failed writer must not leave the process hanging on the checkpointer's pool.
+    await this.#stopIntakeAndCommit().catch(failed);
+    // 6
+    await this.#chainSets?.close().catch((err: unknown) => log.warn({ err: describeError(err) }, 'chain-set checkpointer did not close cleanly'));
+    await this.#replicaLag?.close().catch(() => undefined);
+    await this.#capacity.close().catch(() => undefined);
+    // 4
+    await this.#checkpointer
+      .close()
+      .then(() => this.#checkpointPool.end())
+      .catch(failed);
+    // 3, 1
+    this.#partitions.close();
+    const result: StopResult = failures[0] ?? { committed: true, headSeq: this.#writer.head.seq };
+    if (result.committed) log.info({ headSeq: result.headSeq }, 'shutdown complete; every received event is committed');
+    await this.release();
+    return result;
+  }
+
+  /**
+   * 8, 7, 9: the monitor's timers stop; RELP reads nothing more (what it read is committed and
+   * acknowledged, then serverclose); the TLS listener keeps reading for the grace period; the
+   * monitor writes its open episodes' summaries; the writer commits everything (rejecting with
+   * EventsNotCommittedError when it had failed). RELP and metrics close only after the last commit:
+   * each commit sends its RELP acks as it happens.
+   */
+  async #stopIntakeAndCommit(): Promise<void> {
+    const writer = this.#writer;
+    this.#monitor.close();
+    this.#relp?.stopReading();
+    // Keep committing while the peers' last bytes come in: resume if backpressure had paused them
+    // (not after a writer failure: nothing read now could be committed).
+    if (!writer.fatalError) this.#listener.resume();
+    try {
+      await this.#listener.close(this.cfg.shutdownGraceMs);
+      if (!writer.fatalError) this.#monitor.flush();
+      await writer.close();
+    } finally {
+      await this.#relp?.close(this.cfg.shutdownGraceMs);
+      await this.#metricsServer.close();
+    }
+  }
+
+  /**
+   * The forced stop: reads nothing more and returns how many received events were not committed.
+   * The caller reports that number, then calls release().
+   */
+  async abort(): Promise<number> {
+    this.#shuttingDown = true;
+    this.#monitor.close();
+    // Read nothing more: a frame read after the count would be lost without being counted.
+    this.#listener.pause();
+    this.#relp?.stopReading();
+    const lost = await this.#writer.abort();
+    await this.#metricsServer.close();
+    return lost;
+  }
+
+  /** 1: stops the embedded PostgreSQL this process started (once, whichever stop gets here first). */
+  release(): Promise<void> {
+    this.#released ??= this.#database.release().then(() => {
+      if (this.#database.source === 'embedded-started') this.log.info({ dataDir: this.#database.embedded?.dataDir }, 'embedded PostgreSQL stopped');
+    });
+    return this.#released;
+  }
+}
