@@ -268,66 +268,6 @@ export function canonicalV3(v: V3Values, conn: Connection): Buffer {
 /** Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch. */
 const PG_EPOCH_US = 946_684_800_000_000;
 
-/**
- * Writes the canonical encoding of one binary COPY field (PostgreSQL's binary send format) at o[w];
- * returns the new end, or -1 when the stored value cannot be a v3 writer's (a NULL where none may
- * be, a field of the wrong size).
- */
-export function putBinary(o: Buffer, w: number, kind: Kind, nullable: boolean, b: Buffer, s: number, len: number): number {
-  if (len < 0) {
-    if (!nullable) return -1;
-    if (kind === 'text' || kind === 'json' || kind === 'bytea') return put32(o, w, NULL_LEN);
-    o[w] = 0;
-    return w + 1;
-  }
-  switch (kind) {
-    case 'text':
-    case 'bytea':
-    case 'json': {
-      let from = s;
-      let n = len;
-      // binary json is its text; jsonb would start with a version byte 1 (never written for v3).
-      w = put32(o, w, n);
-      if (n < 48) for (let k = 0; k < n; k++) o[w + k] = b[from++] as number;
-      else b.copy(o, w, from, from + n);
-      return w + n;
-    }
-    case 'inet': {
-      const r = pgInetInto(b, s, len, o, w);
-      return r;
-    }
-    default:
-      break;
-  }
-  if (nullable) o[w++] = 1;
-  switch (kind) {
-    case 'bool':
-      if (len !== 1) return -1;
-      o[w] = b[s] ? 1 : 0;
-      return w + 1;
-    case 'int2':
-      if (len !== 2) return -1;
-      o[w] = b[s] as number;
-      o[w + 1] = b[s + 1] as number;
-      return w + 2;
-    case 'int4':
-      if (len !== 4) return -1;
-      for (let k = 0; k < 4; k++) o[w + k] = b[s + k] as number;
-      return w + 4;
-    case 'int8':
-      if (len !== 8) return -1;
-      for (let k = 0; k < 8; k++) o[w + k] = b[s + k] as number;
-      return w + 8;
-    default: {
-      // timestamptz: µs since 2000 -> since 1970
-      if (len !== 8) return -1;
-      const us = get64(b, s) + PG_EPOCH_US;
-      if (!Number.isSafeInteger(us)) return -1;
-      return put64(o, w, us);
-    }
-  }
-}
-
 /** A binary COPY field decoded to the writer's value (the reference path, prove, export). */
 export function decodeBinary(kind: Kind, b: Buffer, s: number, len: number): unknown {
   if (len < 0) return null;
