@@ -12,6 +12,7 @@ import {
   PostgresQueryCompiler,
   type ColumnType,
   type CompiledQuery,
+  type Selectable,
 } from 'kysely';
 import type { ConnectionsTable, V3Table } from './row.js';
 
@@ -66,6 +67,24 @@ export interface Database {
   checkpoints: { chain: string; seq: Bigint; tree_size: Bigint; head_hash: Buffer; merkle_root: Buffer; signed_at: Date; key_id: string; record: unknown };
   ledger_meta: { ledger_id: string };
 }
+
+/** A ledger row as pg returns it. */
+export type LedgerSelected = Selectable<LedgerTable>;
+
+/**
+ * The fields of a row that every JSON document of it shows (archive line, proof event, evidence
+ * leaf), named as the columns: the columns' own types where JSON keeps them, integers as numbers,
+ * bytes as base64, the sender as its text (a v3 row's connection's).
+ */
+export type RowFieldsJson = Pick<LedgerSelected, 'chain' | 'format' | 'truncated' | 'parse_error' | 'peer_cn'> & {
+  seq: number;
+  /** Receive time, microseconds since 1970 (exact). */
+  received_at_us: number;
+  peer_sans: string[];
+  peer_addr: string;
+  /** The exact frame bytes, standard base64. */
+  raw_base64: string;
+};
 
 /** Builds queries; never connects (the dummy driver). */
 export const db = new Kysely<Database>({

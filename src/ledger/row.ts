@@ -97,26 +97,23 @@ type DbOf<K extends Kind> = K extends 'int8' ? ColumnType<string, number | bigin
 /** The Kysely table type of the v3 columns of `ledger` (as pg returns them). */
 export type V3Table = { [C in V3Col as C['name']]: C['nullable'] extends true ? DbOf<C['kind']> | null : DbOf<C['kind']> };
 
-/** The connection a v3 row references. */
-export interface Connection {
-  readonly transport: string;
-  readonly peer_addr: string;
-  readonly peer_cn: string | null;
-  readonly peer_sans: readonly string[];
-  readonly peer_subject: string;
-  readonly peer_fingerprint: string;
-}
+type ConnCol = (typeof CONNECTION_COLUMNS)[number];
+/** A connection column's value: peer_sans is text[] (CONNECTION_DDL), the rest as their kind. */
+type ConnValue<C extends ConnCol, Arr> = C['name'] extends 'peer_sans' ? Arr : C['nullable'] extends true ? JsOf<C['kind']> | null : JsOf<C['kind']>;
 
-/** The Kysely table type of ledger_connections. */
-export interface ConnectionsTable {
-  chain: string;
-  conn: ColumnType<string, number | string, never>;
-  transport: string;
-  peer_addr: string;
-  peer_cn: string | null;
-  peer_sans: string[];
-  peer_subject: string;
-  peer_fingerprint: string;
+/** The connection a v3 row references (CONNECTION_COLUMNS' values). */
+export type Connection = { readonly [C in ConnCol as C['name']]: ConnValue<C, readonly string[]> };
+
+/** The Kysely table type of ledger_connections: (chain, conn) and CONNECTION_COLUMNS. */
+export type ConnectionsTable = { chain: string; conn: ColumnType<string, number | string, never> } & { [C in ConnCol as C['name']]: ConnValue<C, string[]> };
+
+/** A v3 row's values as JSON (v3ToJson: proofs, evidence, archives): bytea as base64, the rest as V3Values. */
+export type V3Json = { [K in keyof V3Values]: V3Values[K] extends Buffer ? string : V3Values[K] };
+
+/** A v3 row as the read side's documents carry it (archive line, proof): its stored columns and its connection, which the hash covers. */
+export interface V3Document {
+  row: V3Json;
+  connection: Connection | null;
 }
 
 export const V3_COPY_COLUMNS: readonly string[] = V3_COLUMNS.map((c) => c.name);

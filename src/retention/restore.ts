@@ -130,7 +130,7 @@ export async function restoreArchive(databaseUrl: string, file: string, opts: Re
           if (!ok || copyError) return;
           let line: string;
           if (row.v3 !== undefined) {
-            const v = v3FromJson(row.v3.row) as unknown as Record<string, unknown>;
+            const v: Record<string, unknown> = v3FromJson(row.v3.row);
             if (row.v3.connection) connections.set(`${row.chain}\u0000${String(v.conn)}`, { chain: row.chain, conn: v.conn as number, c: row.v3.connection });
             line = `${[...COPY_COLUMNS, ...V3_ONLY].map((n) => { const k = V3_KIND.get(n); return k === undefined ? '\\N' : copyValue(k, v[n]); }).join('\t')}\n`;
           } else {
