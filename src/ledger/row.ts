@@ -76,14 +76,28 @@ export const CONNECTION_COLUMNS = [
   col('peer_fingerprint', 'text', false),
 ] as const;
 
-/** ledger_connections' column definitions, as migration 009 creates them (restore builds the table from these). */
-export const CONNECTION_DDL: readonly string[] = CONNECTION_COLUMNS.map(
-  (c) => `${c.name} ${c.name === 'peer_sans' ? 'text[]' : c.kind}${c.nullable ? '' : ' NOT NULL'}`,
-);
-
 export const SQL_TYPE: Readonly<Record<Kind, string>> = {
   text: 'text', int2: 'smallint', int4: 'integer', int8: 'bigint', timestamptz: 'timestamptz', bytea: 'bytea', json: 'json', bool: 'boolean', inet: 'inet',
 };
+
+/**
+ * The columns only rows written before format v3 have (versions 1 and 2; NULL in v3 rows). With
+ * V3_COLUMNS they are every column of `ledger` (the restore of an archive builds its table from both).
+ */
+export const LEGACY_COLUMNS = [
+  col('peer_cn', 'text', true),
+  col('peer_sans', 'text', true), // text[]
+  col('peer_addr', 'text', true),
+  col('syslog', 'json', true),
+  col('prev_hash', 'bytea', true),
+] as const;
+
+/** A column's SQL type (peer_sans, of the legacy columns and the connections, is text[]). */
+export const sqlTypeOf = (c: ColumnSpec): string => (c.name === 'peer_sans' ? 'text[]' : SQL_TYPE[c.kind]);
+
+/** ledger_connections' column definitions, as migration 009 creates them (restore builds the table from these). */
+export const CONNECTION_DDL: readonly string[] = CONNECTION_COLUMNS.map((c) => `${c.name} ${sqlTypeOf(c)}${c.nullable ? '' : ' NOT NULL'}`);
+
 
 type V3Col = (typeof V3_COLUMNS)[number];
 type JsOf<K extends Kind> = K extends 'text' | 'json' | 'inet' ? string : K extends 'bytea' ? Buffer : K extends 'bool' ? boolean : number;
