@@ -54,6 +54,9 @@ function corpus(): Array<[Buffer, PeerIdentity]> {
     ['<14>Nov 28 12:00:08 web-03 nginx: GET /index.html 200\n', PEER_C],
     ['<86>Nov 28 12:00:09 bastion useradd[500]: new user: name=eve, UID=1002, GID=1002, home=/home/eve, shell=/bin/bash', PEER_A],
     ['<13>1 2026-11-28T12:00:10Z h app - - [x@1 k="a\\"b"] message repeated 3 times: [ hello]', PEER_A],
+    // An IPv6 source address (src_ip), and a frame larger than verify's 64 KB encoding buffer.
+    ['<38>Nov 28 12:00:11 bastion sshd[1237]: Failed password for root from 2001:db8::7 port 51002 ssh2', PEER_B],
+    [`<13>1 2026-11-28T12:00:12Z big app - - [x@1 k="v"] ${'y'.repeat(100_000)}`, PEER_C],
   ];
   return f.map(([b, p]) => [typeof b === 'string' ? Buffer.from(b, 'utf8') : b, p]);
 }
