@@ -75,6 +75,8 @@ export interface Database {
     archived_at: ColumnType<Date, Date | string | undefined, never>;
     manifest: ColumnType<unknown, string, never>;
   };
+  /** Migration 006: one row per archive whose files `archive --expire` deleted. */
+  ledger_archive_deletions: { partition: string; deleted_at: ColumnType<Date, Date | string | undefined, never>; record_seq: Bigint };
 }
 
 /** A ledger row as pg returns it. */
