@@ -27,6 +27,8 @@
  * BENCH_VERIFY_KEEP=1 (keep the database and reuse it next time: built once per rows/chains),
  * BENCH_VERIFY_PROFILE=1 (one more run under node --cpu-prof, summarized per thread),
  * BENCH_VERIFY_FORM (3, what serve writes; 2 and 1 build a ledger written before format v3 or before version 2),
+ * BENCH_VERIFY_VS_FORM (e.g. 2: also build a ledger of that form, same events, and run verify on it
+ * interleaved with the others, as "form2:auto": the two formats' CPU per event from one run),
  * BENCH_VERIFY_PROOFS=0 (skip the proof sizes: inclusion and consistency proofs made by the real
  * `prove` on the bench chain and checked by `verify-proof`),
  * DATABASE_URL (admin URL; default postgres://postgres@127.0.0.1:5432/postgres).
@@ -482,12 +484,17 @@ export async function benchVerify(o: VerifyBenchOptions = {}): Promise<VerifyBen
   const rows = o.rows ?? Number(env('BENCH_VERIFY_ROWS', '1000000'));
   const chains = o.chains ?? Number(env('BENCH_VERIFY_CHAINS', '1'));
   const runsPer = o.runs ?? Number(env('BENCH_VERIFY_RUNS', '3'));
-  const workers = o.workers ?? env('BENCH_VERIFY_WORKERS', 'auto').split(',');
+  const workers = [...(o.workers ?? env('BENCH_VERIFY_WORKERS', 'auto').split(','))];
   const extra = o.extraArgs ?? env('BENCH_VERIFY_ARGS', '').split(/\s+/).filter(Boolean);
   const keep = o.keep ?? process.env.BENCH_VERIFY_KEEP === '1';
   const f = o.form ?? Number(env('BENCH_VERIFY_FORM', '3'));
   const form = f === 1 ? 1 : f === 2 ? 2 : 3;
   const l = await buildLedger(rows, chains, o.templates ?? Number(env('BENCH_VERIFY_TEMPLATES', '20000')), keep, form);
+  const vs = Number(env('BENCH_VERIFY_VS_FORM', '0'));
+  const other = vs === 1 || vs === 2 || (vs === 3 && form !== 3) ? await buildLedger(rows, chains, o.templates ?? Number(env('BENCH_VERIFY_TEMPLATES', '20000')), keep, vs) : undefined;
+  if (other) workers.push(`form${vs}:auto`);
+  /** The ledger and --workers value of a variant ("formN:auto" runs the other ledger). */
+  const variant = (w: string): [BenchLedger, string] => (other && w.startsWith('form') ? [other, 'auto'] : [l, w]);
   try {
     const m = { ...machine(), database: await databaseSettings(l.url) };
     log(`PostgreSQL: shared_buffers ${m.database.shared_buffers}, huge_pages ${m.database.huge_pages}; this machine's huge pages: ${m.database.machine_huge_pages_mb} MB, ${m.database.machine_huge_pages_in_use_mb} MB in use`);
@@ -497,10 +504,12 @@ export async function benchVerify(o: VerifyBenchOptions = {}): Promise<VerifyBen
     await withClient(l.url, (c) => c.query('CHECKPOINT'));
     execFileSync('sync');
     await runVerify(l, workers[0]!, extra);
+    if (other) await runVerify(other, 'auto', extra);
     const runs: VerifyRun[] = [];
     for (let i = 0; i < runsPer; i++) {
       for (const w of workers) {
-        const r = await runVerify(l, w, extra);
+        const [vl, vw] = variant(w);
+        const r = { ...(await runVerify(vl, vw, extra)), workers: w };
         log(`workers=${w}: ${r.eventsPerSec} events/s (${r.seconds} s; cpu verify ${r.cpu.verify} s, pg ${r.cpu.pg_backends} s, other tenants ${r.cpu.foreign} s; load ${r.loadavg.join(' ')})`);
         runs.push(r);
       }
@@ -530,6 +539,7 @@ export async function benchVerify(o: VerifyBenchOptions = {}): Promise<VerifyBen
     return { rows, chains, form, buildSeconds: round(l.buildSeconds, 1), tableMb: l.tableMb, avg: l.avg, machine: m, runs, summary, proofs, ...(exp ? { export: exp } : {}), ...(profile ? { profile } : {}) };
   } finally {
     await l.drop();
+    await other?.drop();
   }
 }
 

@@ -28,10 +28,10 @@ import { loadOrCreateSigningKey } from '../checkpoints/signing.js';
 import { DEFAULT_CHECKPOINT_FILE } from '../verify/checkpoints.js';
 import { consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyInclusion } from '../checkpoints/merkle.js';
 import { readChain, recomputeHash } from '../verify/verify.js';
-import type { Connection } from '../ledger/row.js';
+import type { V3Document } from '../ledger/row.js';
 import { v3ToJson } from '../ledger/v3.js';
 import { sql } from 'kysely';
-import { db, run } from '../ledger/db.js';
+import { db, run, type RowFieldsJson } from '../ledger/db.js';
 import type { LiftedColumns } from '../normalize/types.js';
 import { DB_OPTIONS } from './migrate.js';
 import { READ_DB_OPTIONS, waitForReplay } from '../db/replica.js';
@@ -70,18 +70,8 @@ export interface InclusionProofDoc {
   event: ProofEvent;
 }
 
-export interface ProofEvent {
-  chain: string;
-  seq: number;
-  received_at_us: number;
-  peer_cn: string | null;
-  peer_sans: string[];
-  peer_addr: string;
-  format: string;
-  truncated: boolean;
-  parse_error: string | null;
-  /** The exact frame bytes, standard base64. */
-  raw_base64: string;
+/** The proved row: its fields (RowFieldsJson, from the ledger's Database) and what its version hashes. */
+export type ProofEvent = RowFieldsJson & {
   syslog: unknown;
   event: unknown;
   /**
@@ -90,8 +80,8 @@ export interface ProofEvent {
    */
   columns?: LiftedColumns;
   /** A row in canonical form version 3: its stored columns (v3ToJson) and its connection. */
-  v3?: { row: Record<string, unknown>; connection: Connection | null };
-}
+  v3?: V3Document;
+};
 
 /** A consistency proof between two checkpoints of one chain. */
 export interface ConsistencyProofDoc {

@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { helpText, list, parseOptions, str, type OptionSpecs } from '../config.js';
 import { canonicalJson, canonicalLifted, chainHash, type CanonicalLifted } from '../ledger/canonical.js';
-import type { Connection, V3Values } from '../ledger/row.js';
+import type { Connection, V3Json, V3Values } from '../ledger/row.js';
 import { v3EventOf, v3FromJson, v3Hash } from '../ledger/v3.js';
 import type { LiftedColumns } from '../normalize/types.js';
 import { keyMap, parseCheckpoint, verifyCheckpointSignature, type Checkpoint } from '../checkpoints/checkpoint.js';
@@ -190,7 +190,7 @@ function checkV3Event(ev: Record<string, unknown>, prevHash: Buffer, rowHash: Bu
   if (typeof conn !== 'object' || conn === null || !Array.isArray(conn.peer_sans)) return 'the event\'s connection is missing';
   let values: V3Values;
   try {
-    values = v3FromJson(v3.row as Record<string, unknown>);
+    values = v3FromJson(v3.row as V3Json);
     if (!v3Hash(prevHash, values, conn).equals(rowHash)) return 'the event does not hash to row_hash: it is not the event that was stored';
     if (values.chain !== ev.chain || values.seq !== ev.seq || values.received_at !== ev.received_at_us || values.format !== ev.format || values.raw.toString('base64') !== ev.raw_base64) {
       return 'the event\'s fields are not those of its v3 row';

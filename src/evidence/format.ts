@@ -5,7 +5,8 @@
  */
 import { sign as edSign, verify as edVerify, createHash } from 'node:crypto';
 import { canonicalJson, canonicalLifted, type CanonicalRow } from '../ledger/canonical.js';
-import type { Connection } from '../ledger/row.js';
+import type { Connection, V3Json } from '../ledger/row.js';
+import type { RowFieldsJson } from '../ledger/db.js';
 import { v3EventOf, v3FromJson, v3Hash } from '../ledger/v3.js';
 import { isoMicros } from '../ledger/copy.js';
 import { rawPublicKey, type SigningKey, type VerifyingKey } from '../checkpoints/signing.js';
@@ -31,34 +32,26 @@ export const FILES = {
 /** Files whose digests the manifest lists (all but itself). */
 export const DIGESTED_FILES = [FILES.events, FILES.csv, FILES.proofs, FILES.checkpoints, FILES.consistency, FILES.fingerprint, FILES.verify] as const;
 
-/** What the verifier needs, besides the event, to recompute a row's hash (docs/ledger-format.md). */
-export interface EvidenceLeaf {
+/**
+ * What the verifier needs, besides the event, to recompute a row's hash (docs/ledger-format.md): the
+ * row's fields (RowFieldsJson, from the ledger's Database; chain and seq are the line's).
+ */
+export type EvidenceLeaf = Omit<RowFieldsJson, 'chain' | 'seq'> & {
   /** Canonical form version of the row: 3 (row + connection), 2 (lifted columns hashed) or 1. */
   v: 1 | 2 | 3;
   prev_hash: string;
   hash: string;
-  received_at_us: number;
-  peer_cn: string | null;
-  peer_sans: string[];
-  peer_addr: string;
-  format: string;
-  truncated: boolean;
-  parse_error: string | null;
-  /** The exact frame bytes, standard base64. */
-  raw_base64: string;
   /** The parsed syslog fields as stored. */
   syslog: unknown;
   /** Version 2 only: the lifted filter columns as stored (event_time as UTC with six digits, src_ip as abbrev()). */
   columns?: LiftedColumns;
   /** Version 3 only: the row's stored columns (src/ledger/v3.ts v3ToJson) and its connection; the rest above is shown, not hashed. */
-  row?: Record<string, unknown>;
+  row?: V3Json;
   connection?: Connection | null;
-}
+};
 
 /** One line of events.jsonl. */
-export interface EvidenceLine {
-  chain: string;
-  seq: number;
+export type EvidenceLine = Pick<RowFieldsJson, 'chain' | 'seq'> & {
   /** RFC 3339 UTC with microseconds: leaf.received_at_us written out. */
   received_at: string;
   /** The full OCSF record (raw_data and metadata.peer included): the stored event. */
@@ -66,7 +59,7 @@ export interface EvidenceLine {
   leaf: EvidenceLeaf;
   /** Present (false) only in a complete export, for a row inside the chain's span that the time range does not match. */
   in_range?: false;
-}
+};
 
 /** A contiguous run of events.jsonl and its proof against a signed checkpoint (one line of proofs.jsonl). */
 export interface RunProof {

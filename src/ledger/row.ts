@@ -76,14 +76,28 @@ export const CONNECTION_COLUMNS = [
   col('peer_fingerprint', 'text', false),
 ] as const;
 
-/** ledger_connections' column definitions, as migration 009 creates them (restore builds the table from these). */
-export const CONNECTION_DDL: readonly string[] = CONNECTION_COLUMNS.map(
-  (c) => `${c.name} ${c.name === 'peer_sans' ? 'text[]' : c.kind}${c.nullable ? '' : ' NOT NULL'}`,
-);
-
 export const SQL_TYPE: Readonly<Record<Kind, string>> = {
   text: 'text', int2: 'smallint', int4: 'integer', int8: 'bigint', timestamptz: 'timestamptz', bytea: 'bytea', json: 'json', bool: 'boolean', inet: 'inet',
 };
+
+/**
+ * The columns only rows written before format v3 have (versions 1 and 2; NULL in v3 rows). With
+ * V3_COLUMNS they are every column of `ledger` (the restore of an archive builds its table from both).
+ */
+export const LEGACY_COLUMNS = [
+  col('peer_cn', 'text', true),
+  col('peer_sans', 'text', true), // text[]
+  col('peer_addr', 'text', true),
+  col('syslog', 'json', true),
+  col('prev_hash', 'bytea', true),
+] as const;
+
+/** A column's SQL type (peer_sans, of the legacy columns and the connections, is text[]). */
+export const sqlTypeOf = (c: ColumnSpec): string => (c.name === 'peer_sans' ? 'text[]' : SQL_TYPE[c.kind]);
+
+/** ledger_connections' column definitions, as migration 009 creates them (restore builds the table from these). */
+export const CONNECTION_DDL: readonly string[] = CONNECTION_COLUMNS.map((c) => `${c.name} ${sqlTypeOf(c)}${c.nullable ? '' : ' NOT NULL'}`);
+
 
 type V3Col = (typeof V3_COLUMNS)[number];
 type JsOf<K extends Kind> = K extends 'text' | 'json' | 'inet' ? string : K extends 'bytea' ? Buffer : K extends 'bool' ? boolean : number;
@@ -97,26 +111,23 @@ type DbOf<K extends Kind> = K extends 'int8' ? ColumnType<string, number | bigin
 /** The Kysely table type of the v3 columns of `ledger` (as pg returns them). */
 export type V3Table = { [C in V3Col as C['name']]: C['nullable'] extends true ? DbOf<C['kind']> | null : DbOf<C['kind']> };
 
-/** The connection a v3 row references. */
-export interface Connection {
-  readonly transport: string;
-  readonly peer_addr: string;
-  readonly peer_cn: string | null;
-  readonly peer_sans: readonly string[];
-  readonly peer_subject: string;
-  readonly peer_fingerprint: string;
-}
+type ConnCol = (typeof CONNECTION_COLUMNS)[number];
+/** A connection column's value: peer_sans is text[] (CONNECTION_DDL), the rest as their kind. */
+type ConnValue<C extends ConnCol, Arr> = C['name'] extends 'peer_sans' ? Arr : C['nullable'] extends true ? JsOf<C['kind']> | null : JsOf<C['kind']>;
 
-/** The Kysely table type of ledger_connections. */
-export interface ConnectionsTable {
-  chain: string;
-  conn: ColumnType<string, number | string, never>;
-  transport: string;
-  peer_addr: string;
-  peer_cn: string | null;
-  peer_sans: string[];
-  peer_subject: string;
-  peer_fingerprint: string;
+/** The connection a v3 row references (CONNECTION_COLUMNS' values). */
+export type Connection = { readonly [C in ConnCol as C['name']]: ConnValue<C, readonly string[]> };
+
+/** The Kysely table type of ledger_connections: (chain, conn) and CONNECTION_COLUMNS. */
+export type ConnectionsTable = { chain: string; conn: ColumnType<string, number | string, never> } & { [C in ConnCol as C['name']]: ConnValue<C, string[]> };
+
+/** A v3 row's values as JSON (v3ToJson: proofs, evidence, archives): bytea as base64, the rest as V3Values. */
+export type V3Json = { [K in keyof V3Values]: V3Values[K] extends Buffer ? string : V3Values[K] };
+
+/** A v3 row as the read side's documents carry it (archive line, proof): its stored columns and its connection, which the hash covers. */
+export interface V3Document {
+  row: V3Json;
+  connection: Connection | null;
 }
 
 export const V3_COPY_COLUMNS: readonly string[] = V3_COLUMNS.map((c) => c.name);
@@ -267,66 +278,6 @@ export function canonicalV3(v: V3Values, conn: Connection): Buffer {
 
 /** Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch. */
 const PG_EPOCH_US = 946_684_800_000_000;
-
-/**
- * Writes the canonical encoding of one binary COPY field (PostgreSQL's binary send format) at o[w];
- * returns the new end, or -1 when the stored value cannot be a v3 writer's (a NULL where none may
- * be, a field of the wrong size).
- */
-export function putBinary(o: Buffer, w: number, kind: Kind, nullable: boolean, b: Buffer, s: number, len: number): number {
-  if (len < 0) {
-    if (!nullable) return -1;
-    if (kind === 'text' || kind === 'json' || kind === 'bytea') return put32(o, w, NULL_LEN);
-    o[w] = 0;
-    return w + 1;
-  }
-  switch (kind) {
-    case 'text':
-    case 'bytea':
-    case 'json': {
-      let from = s;
-      let n = len;
-      // binary json is its text; jsonb would start with a version byte 1 (never written for v3).
-      w = put32(o, w, n);
-      if (n < 48) for (let k = 0; k < n; k++) o[w + k] = b[from++] as number;
-      else b.copy(o, w, from, from + n);
-      return w + n;
-    }
-    case 'inet': {
-      const r = pgInetInto(b, s, len, o, w);
-      return r;
-    }
-    default:
-      break;
-  }
-  if (nullable) o[w++] = 1;
-  switch (kind) {
-    case 'bool':
-      if (len !== 1) return -1;
-      o[w] = b[s] ? 1 : 0;
-      return w + 1;
-    case 'int2':
-      if (len !== 2) return -1;
-      o[w] = b[s] as number;
-      o[w + 1] = b[s + 1] as number;
-      return w + 2;
-    case 'int4':
-      if (len !== 4) return -1;
-      for (let k = 0; k < 4; k++) o[w + k] = b[s + k] as number;
-      return w + 4;
-    case 'int8':
-      if (len !== 8) return -1;
-      for (let k = 0; k < 8; k++) o[w + k] = b[s + k] as number;
-      return w + 8;
-    default: {
-      // timestamptz: µs since 2000 -> since 1970
-      if (len !== 8) return -1;
-      const us = get64(b, s) + PG_EPOCH_US;
-      if (!Number.isSafeInteger(us)) return -1;
-      return put64(o, w, us);
-    }
-  }
-}
 
 /** A binary COPY field decoded to the writer's value (the reference path, prove, export). */
 export function decodeBinary(kind: Kind, b: Buffer, s: number, len: number): unknown {

@@ -15,7 +15,7 @@ import type { OcsfEvent } from '../normalize/types.js';
 import { canonicalJson, chainedRow, ledgerColumns } from './canonical.js';
 import { isoMicros } from './copy.js';
 import { sha256 } from './sha256.js';
-import { connectionBytes, copyLineV3, encodeV3, V3_COLUMNS, type Connection, type V3Values } from './row.js';
+import { connectionBytes, copyLineV3, encodeV3, V3_COLUMNS, type Connection, type V3Json, type V3Values } from './row.js';
 import type { ChainedRecord, LedgerRecord } from './types.js';
 
 /**
@@ -275,20 +275,20 @@ export function chainRecordV3(record: LedgerRecord, chain: string, seq: number, 
 }
 
 /** A v3 row's values as JSON (proofs, exports, archives): bytea as base64; the rest as they are. */
-export function v3ToJson(v: V3Values): Record<string, unknown> {
+export function v3ToJson(v: V3Values): V3Json {
   const o: Record<string, unknown> = {};
   for (const c of V3_COLUMNS) {
     const x = (v as Record<string, unknown>)[c.name];
     o[c.name] = c.kind === 'bytea' && x !== null ? (x as Buffer).toString('base64') : x;
   }
-  return o;
+  return o as V3Json;
 }
 
 /** The inverse of v3ToJson. */
-export function v3FromJson(o: Record<string, unknown>): V3Values {
+export function v3FromJson(o: V3Json): V3Values {
   const v: Record<string, unknown> = {};
   for (const c of V3_COLUMNS) {
-    const x = o[c.name] ?? null;
+    const x = (o as Record<string, unknown>)[c.name] ?? null;
     v[c.name] = c.kind === 'bytea' && x !== null ? Buffer.from(x as string, 'base64') : x;
   }
   return v as unknown as V3Values;

@@ -25,7 +25,9 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { sql } from 'kysely';
 import { LedgerError } from '../errors.js';
+import { db, run, runRaw, type LedgerSelected } from '../ledger/db.js';
 import { CANONICAL_VERSION } from '../ledger/canonical.js';
 import { keyMap, parseCheckpoint, verifyCheckpointSignature, type Checkpoint } from '../checkpoints/checkpoint.js';
 import { MerkleAccumulator } from '../checkpoints/merkle.js';
@@ -134,7 +136,7 @@ export async function runArchive(databaseUrl: string, opts: ArchiveOptions): Pro
     const expired: string[] = [];
     if (opts.dryRun) return { plan, archived, expired };
     await checkRetentionTail(client, opts, keys);
-    const ledgerId = (await client.query<{ id: string }>('SELECT ledger_id::text AS id FROM ledger_meta')).rows[0]!.id;
+    const ledgerId = (await run(client, db.selectFrom('ledger_meta').select(sql<string>`ledger_id::text`.as('id'))))[0]!.id;
     const dir = resolve(opts.dir, ledgerId);
     await mkdir(dir, { recursive: true });
     for (const pp of due) {
@@ -165,7 +167,7 @@ interface Ctx extends ArchiveOptions {
  */
 async function checkRetentionTail(client: pg.Client, opts: ArchiveOptions, keys: readonly VerifyingKey[]): Promise<void> {
   const signed = await catchUpCheckpointFile(client, opts.checkpointFile, keys);
-  const head = Number((await client.query<{ s: string }>('SELECT coalesce(max(head_seq), 0) AS s FROM chains WHERE chain = $1', [RETENTION_CHAIN])).rows[0]!.s);
+  const head = Number((await run(client, db.selectFrom('chains').select(sql<string>`coalesce(max(head_seq), 0)`.as('s')).where('chain', '=', RETENTION_CHAIN)))[0]!.s);
   if (head > signed) {
     throw new ArchiveRefusedError(
       null,
@@ -183,11 +185,19 @@ interface PartChain {
   rows: number;
 }
 
+/** A partition of the ledger as a table of Kysely queries (its columns are the ledger's). */
+const partition = (table: string) => sql<LedgerSelected>`${sql.id(table)}`.as('part');
+
 async function chainsOf(client: pg.Client, table: string): Promise<PartChain[]> {
-  const r = await client.query<{ chain: string; first: string; last: string; n: string }>(
-    `SELECT chain, min(seq) AS first, max(seq) AS last, count(*) AS n FROM ${quoteIdent(table)} GROUP BY chain ORDER BY chain`,
+  const rows = await run(
+    client,
+    db
+      .selectFrom(partition(table))
+      .select(['chain', sql<string>`min(seq)`.as('first'), sql<string>`max(seq)`.as('last'), sql<string>`count(*)`.as('n')])
+      .groupBy('chain')
+      .orderBy('chain'),
   );
-  return r.rows.map((x) => ({ chain: x.chain, first: Number(x.first), last: Number(x.last), rows: Number(x.n) }));
+  return rows.map((x) => ({ chain: x.chain, first: Number(x.first), last: Number(x.last), rows: Number(x.n) }));
 }
 
 async function archivePartition(client: pg.Client, pp: PartitionPlan, ctx: Ctx): Promise<ArchivedPartition> {
@@ -202,8 +212,11 @@ async function archivePartition(client: pg.Client, pp: PartitionPlan, ctx: Ctx):
     if (c.first !== want) {
       throw new ArchiveRefusedError(name, `chain "${c.chain}" starts here at seq ${c.first}, but its oldest remaining row should be seq ${want}: archive older partitions first, or run syslog-ledger verify`);
     }
-    const elsewhere = await client.query('SELECT seq FROM ledger WHERE chain = $1 AND seq <= $2 AND tableoid <> $3::regclass LIMIT 1', [c.chain, c.last, name]);
-    if (c.rows !== c.last - c.first + 1 || elsewhere.rowCount) {
+    const elsewhere = await run(
+      client,
+      db.selectFrom('ledger').select('seq').where('chain', '=', c.chain).where('seq', '<=', c.last).where(sql<boolean>`tableoid <> ${name}::regclass`).limit(1),
+    );
+    if (c.rows !== c.last - c.first + 1 || elsewhere.length > 0) {
       throw new ArchiveRefusedError(name, `rows of chain "${c.chain}" seq ${c.first}..${c.last} are not all in this partition (receive clock went backwards?, or rows missing): it cannot leave alone`);
     }
   }
@@ -368,19 +381,21 @@ async function archivePartition(client: pg.Client, pp: PartitionPlan, ctx: Ctx):
   let cp: Checkpoint;
   await client.query('BEGIN');
   try {
-    await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(ctx.lockTimeoutMs ?? 10_000))}`);
-    await client.query(`LOCK TABLE ${quoteIdent(name)} IN SHARE MODE`);
+    await runRaw(client, sql`SET LOCAL lock_timeout = ${sql.lit(Math.max(1, Math.round(ctx.lockTimeoutMs ?? 10_000)))}`);
+    await runRaw(client, sql`LOCK TABLE ${sql.id(name)} IN SHARE MODE`);
     const now = await chainsOf(client, name);
     if (JSON.stringify(now) !== JSON.stringify(chains)) throw new ArchiveRefusedError(name, 'rows arrived in the partition while it was being archived: nothing was dropped; run again');
-    await client.query(
-      `INSERT INTO ledger_archives (partition, range_from, range_to, rows, path, sha256, expires_at, manifest)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [name, p.from, p.to, rows, dataPath, Buffer.from(manifest.file.sha256, 'hex'), req.expireAt, manifestText],
+    if (p.from === null || p.to === null) throw new ArchiveRefusedError(name, 'the DEFAULT partition is never archived');
+    await run(
+      client,
+      db.insertInto('ledger_archives').values({
+        partition: name, range_from: p.from, range_to: p.to, rows, path: dataPath, sha256: Buffer.from(manifest.file.sha256, 'hex'), expires_at: req.expireAt, manifest: manifestText,
+      }),
     );
-    await client.query(`ALTER TABLE ledger DETACH PARTITION ${quoteIdent(name)}`);
+    await runRaw(client, sql`ALTER TABLE ledger DETACH PARTITION ${sql.id(name)}`);
     const record = await appendRetentionRecord(client, retentionRecord(details, (ctx.clock ?? Date.now)() * 1000));
     recordSeq = record.seq;
-    await client.query(`DROP TABLE ${quoteIdent(name)}`);
+    await runRaw(client, sql`DROP TABLE ${sql.id(name)}`);
     cp = await signRetentionHead(client, { key: ctx.key, boundary: ownBoundary(newBoundaries), ...(ctx.clock ? { now: ctx.clock } : {}) });
     await client.query('COMMIT');
   } catch (err) {
@@ -404,8 +419,8 @@ async function archivePartition(client: pg.Client, pp: PartitionPlan, ctx: Ctx):
 /** The first validly signed checkpoint of `chain` at or after `seq` (from the checkpoints table). */
 async function coveringCheckpoint(client: pg.Client, chain: string, seq: number, keys: readonly VerifyingKey[], ledgerId: string): Promise<Checkpoint | undefined> {
   const km = keyMap(keys);
-  const res = await client.query<{ record: unknown }>('SELECT record FROM checkpoints WHERE chain = $1 AND seq >= $2 ORDER BY seq LIMIT 20', [chain, seq]);
-  for (const r of res.rows) {
+  const res = await run(client, db.selectFrom('checkpoints').select('record').where('chain', '=', chain).where('seq', '>=', seq).orderBy('seq').limit(20));
+  for (const r of res) {
     try {
       const cp = parseCheckpoint(r.record);
       if (cp.ledger_id === ledgerId && verifyCheckpointSignature(cp, km) === 'valid') return cp;

@@ -5,7 +5,9 @@
  */
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { sql } from 'kysely';
 import type pg from 'pg';
+import { db, run } from '../ledger/db.js';
 import type { Checkpoint } from '../checkpoints/checkpoint.js';
 import type { VerifyingKey } from '../checkpoints/signing.js';
 import type { ArchiveOptions } from './archive.js';
@@ -20,11 +22,11 @@ import { appendCheckpoint, appendRetentionRecord, latestRetentionRecord, ownBoun
  * Returns true when something was done.
  */
 export async function expireArchive(client: pg.Client, partition: string, dataPath: string, opts: ArchiveOptions & { keys: readonly VerifyingKey[] }): Promise<boolean> {
-  const a = (await client.query<{ range_from: Date; range_to: Date; rows: string; sha256: Buffer; manifest: ArchiveManifest }>('SELECT range_from, range_to, rows, sha256, manifest FROM ledger_archives WHERE partition = $1', [partition])).rows[0];
+  const [a] = await run(client, db.selectFrom('ledger_archives').select(['range_from', 'range_to', 'rows', 'sha256', sql<ArchiveManifest>`manifest`.as('manifest')]).where('partition', '=', partition));
   if (a === undefined) return false;
   const manifestPath = join(dirname(dataPath), `${partition}${MANIFEST_SUFFIX}`);
   const present = (await exists(dataPath)) || (await exists(manifestPath));
-  const recorded = (await client.query('SELECT 1 FROM ledger_archive_deletions WHERE partition = $1', [partition])).rowCount;
+  const recorded = (await run(client, db.selectFrom('ledger_archive_deletions').select('partition').where('partition', '=', partition))).length > 0;
   if (!recorded) {
     const latest = await latestRetentionRecord(client, { keys: opts.keys });
     const details: RetentionDetails = {
@@ -41,7 +43,7 @@ export async function expireArchive(client: pg.Client, partition: string, dataPa
     try {
       const row = await appendRetentionRecord(client, retentionRecord(details, (opts.clock ?? Date.now)() * 1000));
       cp = await signRetentionHead(client, { key: opts.key, boundary: ownBoundary(details.boundaries), ...(opts.clock ? { now: opts.clock } : {}) });
-      await client.query('INSERT INTO ledger_archive_deletions (partition, record_seq) VALUES ($1, $2)', [partition, row.seq]);
+      await run(client, db.insertInto('ledger_archive_deletions').values({ partition, record_seq: row.seq }));
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});

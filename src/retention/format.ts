@@ -11,7 +11,9 @@
  * (with the row hashes between the range's end and the checkpoint, so its root can be recomputed).
  */
 import { LEDGER_ROW_SELECT, ledgerRowFrom, ledgerRowSelect, toStored, type DbRow } from '../verify/verify.js';
-import type { Connection } from '../ledger/row.js';
+import type { V3Document } from '../ledger/row.js';
+import type { RowFieldsJson } from '../ledger/db.js';
+import type { LiftedColumns } from '../normalize/types.js';
 import { v3FromJson, v3ToJson } from '../ledger/v3.js';
 import { basename, dirname, join } from 'node:path';
 import type { Checkpoint } from '../checkpoints/checkpoint.js';
@@ -28,42 +30,26 @@ export const ARCHIVE_VERSION = 1;
 export const DATA_SUFFIX = '.jsonl.gz';
 export const MANIFEST_SUFFIX = '.manifest.json';
 
-/** One ledger row, as a line of the archive. */
-export interface ArchiveRow {
-  chain: string;
-  seq: number;
-  /** Receive time, microseconds since the epoch (exact); `received_at` repeats it as RFC 3339 for readers. */
-  received_at_us: number;
-  received_at: string;
-  peer_cn: string | null;
-  peer_sans: string[];
-  peer_addr: string;
-  format: string;
-  truncated: boolean;
-  parse_error: string | null;
-  raw_base64: string;
-  syslog: SyslogFields;
-  event: OcsfEvent;
-  event_time: string | null;
-  hostname: string | null;
-  app_name: string | null;
-  class_uid: number;
-  activity_id: number;
-  status_id: number;
-  severity_id: number;
-  user_name: string | null;
-  actor_user: string | null;
-  /** As PostgreSQL prints inet (a netmask only when not a single host). */
-  src_ip: string | null;
-  prev_hash: string;
-  hash: string;
-  /**
-   * A row in canonical form version 3: its stored columns (src/ledger/v3.ts v3ToJson) and its
-   * connection, which the hash covers; the fields above are then shown (peer_* from the connection,
-   * `event` assembled, `syslog` only facility and severity, `prev_hash` the previous row's hash).
-   */
-  v3?: { row: Record<string, unknown>; connection: Connection | null };
-}
+/**
+ * One ledger row, as a line of the archive: the row's fields (RowFieldsJson, from the ledger's
+ * Database), its lifted columns as PostgreSQL printed them (a netmask in src_ip only when not a
+ * single host's), the syslog fields and event as JSON, hashes in hex.
+ */
+export type ArchiveRow = RowFieldsJson &
+  LiftedColumns & {
+    /** `received_at_us` as RFC 3339, for readers. */
+    received_at: string;
+    syslog: SyslogFields;
+    event: OcsfEvent;
+    prev_hash: string;
+    hash: string;
+    /**
+     * A row in canonical form version 3: its stored columns and its connection, which the hash
+     * covers; the fields above are then shown (peer_* from the connection, `event` assembled,
+     * `syslog` only facility and severity, `prev_hash` the previous row's hash).
+     */
+    v3?: V3Document;
+  };
 
 /** A frontier (RFC 9162 compact range [0, size)), hex. */
 export interface FrontierJson {

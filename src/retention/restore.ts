@@ -20,7 +20,9 @@ import { recomputeHash } from '../verify/verify.js';
 import { LedgerError } from '../errors.js';
 import { ledgerRowFrom, ledgerRowSelect, fromDbRow, toChainedRecord, toStoredRow, type ArchiveManifest, type DbArchiveRow } from './format.js';
 import { quoteIdent } from './plan.js';
-import { CONNECTION_DDL, copyValue, SQL_TYPE, V3_COPY_COLUMNS, V3_KIND, type Connection } from '../ledger/row.js';
+import { CONNECTION_DDL, copyValue, LEGACY_COLUMNS, sqlTypeOf, V3_COLUMNS, V3_COPY_COLUMNS, V3_KIND, type Connection } from '../ledger/row.js';
+import { sql, type RawBuilder } from 'kysely';
+import { db, run, runRaw } from '../ledger/db.js';
 import { v3FromJson } from '../ledger/v3.js';
 
 /** The columns only version 3 rows have (after COPY_COLUMNS in a restored table), from the row definition. */
@@ -41,35 +43,19 @@ export class RestoreRefusedError extends LedgerError {
   }
 }
 
-/** The restored ledger table: the live ledger's columns, plain (not partitioned). */
-const TABLE_DDL = (schema: string): string => `
+/** Columns of every row version (NOT NULL where the row definition says so); the others are NULL in rows of some version. */
+const ALL_VERSIONS: ReadonlySet<string> = new Set(COPY_COLUMNS);
+
+/**
+ * The restored ledger: the live ledger's columns (V3_COLUMNS and LEGACY_COLUMNS, the one row
+ * definition), plain (not partitioned), its connections (CONNECTION_COLUMNS), and the manifest.
+ */
+const TABLE_DDL = (schema: string): RawBuilder<unknown> => sql.raw(`
 CREATE TABLE ${schema}.ledger (
-  chain        text        NOT NULL,
-  seq          bigint      NOT NULL CHECK (seq > 0),
-  received_at  timestamptz NOT NULL,
-  peer_cn      text,
-  peer_sans    text[],
-  peer_addr    text,
-  format       text        NOT NULL,
-  raw          bytea       NOT NULL,
-  truncated    boolean     NOT NULL DEFAULT false,
-  parse_error  text,
-  syslog       json,
-  event        json,
-  event_time   timestamptz,
-  hostname     text,
-  app_name     text,
-  class_uid    int         NOT NULL DEFAULT 0,
-  activity_id  int         NOT NULL DEFAULT 0,
-  status_id    int         NOT NULL DEFAULT 0,
-  severity_id  int         NOT NULL DEFAULT 0,
-  user_name    text,
-  actor_user   text,
-  src_ip       inet,
-  prev_hash    bytea       CHECK (length(prev_hash) = 32),
-  hash         bytea       NOT NULL CHECK (length(hash) = 32),
-  -- Version 3 (src/ledger/row.ts V3_COLUMNS; migrations/009_ledger_v3.sql)
-${V3_ONLY.map((n) => `  ${n} ${SQL_TYPE[V3_KIND.get(n)!]},`).join('\n')}
+${[...V3_COLUMNS, ...LEGACY_COLUMNS].map((c) => `  ${c.name} ${sqlTypeOf(c)}${!c.nullable && ALL_VERSIONS.has(c.name) ? ' NOT NULL' : ''},`).join('\n')}
+  CHECK (seq > 0),
+  CHECK (length(hash) = 32),
+  CHECK (length(prev_hash) = 32),
   PRIMARY KEY (chain, seq)
 );
 CREATE TABLE ${schema}.ledger_connections (
@@ -82,7 +68,14 @@ CREATE INDEX ON ${schema}.ledger (received_at);
 CREATE TABLE ${schema}.archive_manifest (
   manifest     jsonb       NOT NULL,
   restored_at  timestamptz NOT NULL DEFAULT now()
-);`;
+);`);
+
+/** The tables of a restore schema that the ledger's Database does not have. */
+type RestoreTables = {
+  archive_manifest: { manifest: string };
+  pg_namespace: { nspname: string };
+};
+const rdb = db.withTables<RestoreTables>();
 
 export interface RestoreOptions extends Pick<VerifyArchiveOptions, 'keys'> {
   /** Target schema (created; must not exist). Default: restore_<partition>. */
@@ -107,12 +100,12 @@ export async function restoreArchive(databaseUrl: string, file: string, opts: Re
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'syslog-ledger restore' });
   await client.connect();
   try {
-    const taken = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schemaName]);
-    if (taken.rowCount) throw new RestoreRefusedError(file, `schema ${schemaName} exists already: pick another with --schema`);
+    const taken = await run(client, rdb.selectFrom('pg_namespace').select('nspname').where('nspname', '=', schemaName));
+    if (taken.length > 0) throw new RestoreRefusedError(file, `schema ${schemaName} exists already: pick another with --schema`);
     await client.query('BEGIN');
     try {
-      await client.query(`CREATE SCHEMA ${schema}`);
-      await client.query(TABLE_DDL(schema));
+      await runRaw(client, sql`CREATE SCHEMA ${sql.id(schemaName)}`);
+      await runRaw(client, TABLE_DDL(schema));
       // 1. Verify while loading.
       // Rows of every version through one COPY: the columns of versions 1/2, then those only v3 has.
       const copy = client.query(copyStreams.from(`COPY ${schema}.ledger (${[...COPY_COLUMNS, ...V3_ONLY].join(', ')}) FROM STDIN`));
@@ -130,7 +123,7 @@ export async function restoreArchive(databaseUrl: string, file: string, opts: Re
           if (!ok || copyError) return;
           let line: string;
           if (row.v3 !== undefined) {
-            const v = v3FromJson(row.v3.row) as unknown as Record<string, unknown>;
+            const v: Record<string, unknown> = v3FromJson(row.v3.row);
             if (row.v3.connection) connections.set(`${row.chain}\u0000${String(v.conn)}`, { chain: row.chain, conn: v.conn as number, c: row.v3.connection });
             line = `${[...COPY_COLUMNS, ...V3_ONLY].map((n) => { const k = V3_KIND.get(n); return k === undefined ? '\\N' : copyValue(k, v[n]); }).join('\t')}\n`;
           } else {
@@ -149,7 +142,7 @@ export async function restoreArchive(databaseUrl: string, file: string, opts: Re
       }
       if (copyError !== undefined) throw new RestoreRefusedError(file, `PostgreSQL refused a row: ${copyError.message}; nothing was restored`, [], { cause: copyError });
       for (const { chain, conn, c } of connections.values()) {
-        await client.query(`INSERT INTO ${schema}.ledger_connections VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [chain, conn, c.transport, c.peer_addr, c.peer_cn, c.peer_sans, c.peer_subject, c.peer_fingerprint]);
+        await run(client, db.withSchema(schemaName).insertInto('ledger_connections').values({ ...c, chain, conn, peer_sans: [...c.peer_sans] }));
       }
       // 2. Read back and re-hash what PostgreSQL stored (a v3 chain's first row chains from the archive's boundary).
       const firstPrev = new Map(manifest.chains.map((c) => [c.chain, Buffer.from(c.first_prev_hash, 'hex')]));
@@ -169,8 +162,8 @@ export async function restoreArchive(databaseUrl: string, file: string, opts: Re
       }
       await client.query('CLOSE restore_cur');
       if (stored !== report.rows) throw new RestoreRefusedError(file, `${stored} rows stored of ${report.rows}: nothing was restored`);
-      await client.query(`INSERT INTO ${schema}.archive_manifest (manifest) VALUES ($1)`, [JSON.stringify(manifest)]);
-      await client.query(`COMMENT ON SCHEMA ${schema} IS ${pgLiteral(`syslog-ledger restore of ${manifest.partition.name} (${manifest.file.sha256}), verified`)}`);
+      await run(client, rdb.withSchema(schemaName).insertInto('archive_manifest').values({ manifest: JSON.stringify(manifest) }));
+      await runRaw(client, sql`COMMENT ON SCHEMA ${sql.id(schemaName)} IS ${sql.raw(pgLiteral(`syslog-ledger restore of ${manifest.partition.name} (${manifest.file.sha256}), verified`))}`);
       await client.query('COMMIT');
       return { schema: schemaName, rows: report.rows, manifest };
     } catch (err) {

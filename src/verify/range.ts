@@ -25,11 +25,12 @@ import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, same32, storedRow
 import { captureMembers, LEAF, type Want } from './capture.js';
 import { rowFindings, type FindingKind, type StoredRow } from './reference.js';
 import { COLUMNS } from './copy.js';
-import { connectionBytes, decodeBinary, encodeV3, MAGIC_V3, putBinary, V3_HASHED, type Connection, type V3Values } from '../ledger/row.js';
+import { connectionBytes, decodeBinary, encodeV3, V3_HASHED, type Connection, type V3Values } from '../ledger/row.js';
 import { v3ColumnMismatches } from './reference.js';
 import { db, run } from '../ledger/db.js';
 import { sha256 } from '../ledger/sha256.js';
 import { InternalError, NotCanonicalizable } from '../errors.js';
+import { V3Encoder } from './v3-fast.js';
 
 /** A finding inside a range (the chain is the range's). */
 export interface RangeFinding {
@@ -114,6 +115,7 @@ const FAST_LIFT = liftReadsOnly(LIFT_WANT);
 export class RangeVerifier {
   readonly #maxFindings: number;
   #scratch = Buffer.allocUnsafe(256 * 1024);
+  readonly #v3 = new V3Encoder();
   /** The last row that matched was version 1: try that version first. */
   #v1First = false;
 
@@ -245,7 +247,7 @@ export class RangeVerifier {
 
   /**
    * A v3 row's hash: SHA-256(previous hash || canonical_v3), written straight from the binary COPY
-   * fields (row.ts putBinary) with the connection's bytes after `conn`; on a mismatch the reference
+   * fields (v3-fast.ts) with the connection's bytes after `conn`; on a mismatch the reference
    * (the row decoded, encoded by the writer's own encodeV3) decides and names the connection.
    */
   #checkV3(row: CopyRow, seq: number, pb: Uint8Array, po: number, conns: Map<number, Buffer>, report: (seq: number, kind: FindingKind, detail: string) => void, sum: RangeSummary): void {
@@ -254,20 +256,9 @@ export class RangeVerifier {
     const ln = row.len;
     const connId = (ln[F.conn] as number) === 8 ? get64(b, st[F.conn] as number) : -1;
     const conn = conns.get(connId);
-    let need = 512 + (conn?.length ?? 0);
-    for (let i = 0; i < ln.length; i++) need += Math.max(0, ln[i] as number);
-    if (this.#scratch.length < need) this.#scratch = Buffer.allocUnsafe(need * 2);
-    const o = this.#scratch;
-    for (let k = 0; k < 32; k++) o[k] = pb[po + k] as number;
-    let w = 32 + MAGIC_V3.copy(o, 32);
     if (conn !== undefined) {
-      for (let i = 0; i < V3_HASHED.length && w >= 0; i++) {
-        const c = V3_HASHED[i]!;
-        const f = V3_FIELDS[i]!;
-        w = putBinary(o, w, c.kind, c.nullable, b, st[f] as number, ln[f] as number);
-        if (f === F.conn && w >= 0) w += conn.copy(o, w);
-      }
-      if (w >= 0 && sha256Equals(o.subarray(0, w), b, st[F.hash] as number)) return;
+      const n = this.#v3.encode(row, pb, po, conn);
+      if (n >= 0 && sha256Equals(this.#v3.buffer.subarray(0, n), b, st[F.hash] as number)) return;
     }
     sum.slowRows++;
     try {

@@ -27,6 +27,7 @@ import { v3EventOf } from '../ledger/v3.js';
 import { READER_OPTIONS, type ChainRange } from './copy.js';
 import { InlineExecutor, OrderedRanges, WorkerPool, workersAvailable, type RangeExecutor } from './pool.js';
 import { liftedOf, type Finding, type StoredRow } from './reference.js';
+import type { DbRow } from './select.js';
 
 export { FINDING_KINDS, liftedMismatches, recomputeHash, rowFindings, type Finding, type FindingKind, type StoredRow } from './reference.js';
 
@@ -47,8 +48,7 @@ export function ledgerRowSelect(ledgerTable = 'ledger'): string {
     (SELECT p.hash FROM ${ledgerTable} p WHERE p.chain = l.chain AND p.seq < l.seq ORDER BY p.seq DESC LIMIT 1)) END AS prev_hash,
   l.hash, l.conn, l.msg_at, l.facility, l.severity, l.procid, l.msgid, l.sd::text AS sd, l.ocsf::text AS ocsf,
   (extract(epoch FROM l.event_time) * 1000000)::bigint AS event_time_us,
-  c.conn AS c_conn, c.transport AS c_transport, c.peer_addr AS c_peer_addr, c.peer_cn AS c_peer_cn, c.peer_sans AS c_peer_sans,
-  c.peer_subject AS c_peer_subject, c.peer_fingerprint AS c_peer_fingerprint`;
+  CASE WHEN c.conn IS NULL THEN NULL ELSE to_json(c) END AS c_json`;
 }
 
 /** The FROM clause for ledgerRowSelect(): a ledger table (or partition) `l` and its connections `c`. */
@@ -61,51 +61,7 @@ export const LEDGER_ROW_SELECT = ledgerRowSelect();
 
 const SELECT = `${LEDGER_ROW_SELECT} FROM ${ledgerRowFrom()} WHERE l.chain = $1 AND l.seq >= $2 ORDER BY l.seq`;
 
-/** A row read with LEDGER_ROW_SELECT. */
-export interface DbRow {
-  chain: string;
-  seq: string;
-  us: string;
-  peer_cn: string | null;
-  peer_sans: string[] | null;
-  peer_addr: string | null;
-  format: string;
-  truncated: boolean;
-  parse_error: string | null;
-  raw: Buffer;
-  syslog: string | null;
-  event: string | null;
-  event_time: string | null;
-  hostname: string | null;
-  app_name: string | null;
-  class_uid: number;
-  activity_id: number;
-  status_id: number;
-  severity_id: number;
-  user_name: string | null;
-  actor_user: string | null;
-  src_ip: string | null;
-  prev_hash: Buffer | null;
-  hash: Buffer;
-  conn?: string | null;
-  msg_at?: number | null;
-  facility?: number | null;
-  severity?: number | null;
-  procid?: string | null;
-  msgid?: string | null;
-  sd?: string | null;
-  ocsf?: string | null;
-  event_time_us?: string | null;
-  c_conn?: string | null;
-  c_transport?: string | null;
-  c_peer_addr?: string | null;
-  c_peer_cn?: string | null;
-  c_peer_sans?: string[] | null;
-  c_peer_subject?: string | null;
-  c_peer_fingerprint?: string | null;
-  /** The connection as one JSON object (to_json of its ledger_connections row), instead of the c_* columns. */
-  c_json?: { conn: string | number; transport: string; peer_addr: string; peer_cn: string | null; peer_sans: string[]; peer_subject: string; peer_fingerprint: string } | null;
-}
+export type { DbRow } from './select.js';
 
 /** The v3 values and connection of a row read with LEDGER_ROW_SELECT (undefined for a version 1/2 row). */
 export function v3Of(r: DbRow): StoredRow['v3'] {
@@ -121,13 +77,7 @@ export function v3Of(r: DbRow): StoredRow['v3'] {
   };
   const cj = r.c_json;
   const conn: Connection | null =
-    cj !== undefined
-      ? cj === null
-        ? null
-        : { transport: cj.transport, peer_addr: cj.peer_addr, peer_cn: cj.peer_cn, peer_sans: cj.peer_sans, peer_subject: cj.peer_subject, peer_fingerprint: cj.peer_fingerprint }
-      : r.c_conn === null || r.c_conn === undefined
-      ? null
-      : { transport: r.c_transport!, peer_addr: r.c_peer_addr!, peer_cn: r.c_peer_cn ?? null, peer_sans: r.c_peer_sans ?? [], peer_subject: r.c_peer_subject!, peer_fingerprint: r.c_peer_fingerprint! };
+    cj === null ? null : { transport: cj.transport, peer_addr: cj.peer_addr, peer_cn: cj.peer_cn, peer_sans: cj.peer_sans, peer_subject: cj.peer_subject, peer_fingerprint: cj.peer_fingerprint };
   return { values, conn };
 }
 

@@ -16,7 +16,8 @@ import { SOURCE_PAIRS_SQL } from '../../src/monitoring/source-history.js';
 import { canonicalJson } from '../../src/ledger/canonical.js';
 import { internalRecord } from '../../src/ledger/internal-record.js';
 import type { LedgerRecord } from '../../src/ledger/types.js';
-import { verifyLedger } from '../../src/verify/verify.js';
+import { LEDGER_ROW_SELECT, ledgerRowFrom, verifyLedger } from '../../src/verify/verify.js';
+import { selectRow, type DbRow } from '../../src/verify/select.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import { ACTIVITIES, CATEGORIES, CLASSES, SEVERITY_NAMES, STATUS_NAMES } from '../../src/normalize/ocsf.js';
@@ -53,6 +54,9 @@ function corpus(): Array<[Buffer, PeerIdentity]> {
     ['<14>Nov 28 12:00:08 web-03 nginx: GET /index.html 200\n', PEER_C],
     ['<86>Nov 28 12:00:09 bastion useradd[500]: new user: name=eve, UID=1002, GID=1002, home=/home/eve, shell=/bin/bash', PEER_A],
     ['<13>1 2026-11-28T12:00:10Z h app - - [x@1 k="a\\"b"] message repeated 3 times: [ hello]', PEER_A],
+    // An IPv6 source address (src_ip), and a frame larger than verify's 64 KB encoding buffer.
+    ['<38>Nov 28 12:00:11 bastion sshd[1237]: Failed password for root from 2001:db8::7 port 51002 ssh2', PEER_B],
+    [`<13>1 2026-11-28T12:00:12Z big app - - [x@1 k="v"] ${'y'.repeat(100_000)}`, PEER_C],
   ];
   return f.map(([b, p]) => [typeof b === 'string' ? Buffer.from(b, 'utf8') : b, p]);
 }
@@ -111,6 +115,17 @@ describe('ledger format v3', () => {
     const split = rows.filter((r) => r.stored === 'ocsf').map((r) => records[Number(r.seq) - 1]!.format);
     for (const f of ['rfc5424', 'rfc3164', 'json', 'unparsed']) expect(split, f).toContain(f);
     expect(rows.filter((r) => records[Number(r.seq) - 1]!.format === 'internal').every((r) => r.stored === 'event')).toBe(true);
+  });
+
+  it('the read side\'s row select is one shape: LEDGER_ROW_SELECT (SQL text) gives what selectRow (Kysely, DbRow) gives, row for row', async () => {
+    const text = await query<DbRow>(db.url, `${LEDGER_ROW_SELECT} FROM ${ledgerRowFrom()} WHERE l.chain = $1 ORDER BY l.seq`, [CHAIN]);
+    const c = selectRow(kdb.selectFrom('ledger')).where('ledger.chain', '=', CHAIN).orderBy('ledger.seq').compile();
+    const typed = (await query<DbRow & { message: string | null }>(db.url, c.sql, [...c.parameters])).map(({ message: _m, ...r }) => r);
+    expect(text.length).toBe(records.length);
+    expect(Object.keys(text[0]!).sort()).toEqual(Object.keys(typed[0]!).sort());
+    for (const [i, r] of text.entries()) for (const [k, v] of Object.entries(r)) expect(v, `seq ${r.seq} ${k}`).toEqual((typed[i] as Record<string, unknown>)[k]);
+    // Rows with a connection and without a stored event, and the one internal row that stores its event whole: both read.
+    expect(text.every((r) => r.c_json !== null && r.conn !== null)).toBe(true);
   });
 
   it('stores each peer once per connection, with its transport, and no prev_hash, peer or syslog JSON in the rows', async () => {
