@@ -23,6 +23,7 @@ import { describeError } from './errors.js';
 import type { Frame } from './framing/framer.js';
 import { LedgerWriter } from './ledger/writer.js';
 import { toRecord, type RecordConfig } from './stages.js';
+import { stagePool } from './workers/pool.js';
 import type { LedgerRecord, ChainedRecord } from './ledger/types.js';
 import { peerNames, type PeerIdentity } from './listener/identity.js';
 import { hostnameAllowed, type HostBinding } from './listener/limits.js';
@@ -62,6 +63,8 @@ export interface PipelineConfig {
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly batchMaxEvents: number;
+  /** Stage worker threads (`--workers`, src/workers/); 0 or unset: the stages run on the main thread. */
+  readonly workers?: number;
   readonly queueMaxEvents: number;
   readonly queueMaxBytes: number;
   readonly shutdownGraceMs: number;
@@ -154,6 +157,7 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     await db.end().catch(() => undefined);
   }
 
+  const pool = cfg.workers ? stagePool({ ...cfg, workers: cfg.workers }, metrics, log.child({ stage: 'workers' }), monitor, (r) => writer.enqueue(r)) : undefined;
   const listener = new Listener({
     host: cfg.listen.host,
     port: cfg.listen.port,
@@ -171,10 +175,14 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
     ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
     onFrames: (frames, peer, receivedAtUs) => {
       for (const frame of frames) {
-        writer.enqueue(toRecord(frame, peer, receivedAtUs, cfg, metrics, monitor));
+        if (pool) pool.push(frame, peer, receivedAtUs);
+        else writer.enqueue(toRecord(frame, peer, receivedAtUs, cfg, metrics, monitor));
       }
-      if (writer.full) listener.pause();
+      if (writer.full || pool?.full) listener.pause();
     },
+  });
+  pool?.on('drain', () => {
+    if (!writer.full && !writer.fatalError) listener.resume();
   });
   const relp = cfg.relp ? await startRelp(cfg, cfg.relp, writer, metrics, log, monitor) : undefined;
   writer.on('full', () => {
@@ -227,6 +235,7 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
       if (!writer.fatalError) listener.resume();
       try {
         await listener.close(cfg.shutdownGraceMs);
+        await pool?.close();
         if (!writer.fatalError) monitor.flush();
         // Rejects with EventsNotCommittedError, naming how many, when the writer had failed.
         // Each commit sends its RELP acks as it happens.
@@ -242,7 +251,7 @@ export async function startPipeline(cfg: PipelineConfig, metrics: Metrics, log: 
       // Read nothing more: a frame read after the count would be lost without being counted.
       listener.pause();
       relp?.stopReading();
-      const lost = await writer.abort();
+      const lost = (pool?.abort() ?? 0) + (await writer.abort());
       await metricsServer.close();
       return lost;
     },

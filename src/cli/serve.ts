@@ -79,6 +79,7 @@ export const SERVE_OPTIONS = {
   'handshake-timeout': { type: 'string', default: '10s', arg: 'DURATION', help: 'TLS handshake must finish within' },
   'idle-timeout': { type: 'string', default: '15m', arg: 'DURATION', help: 'close a connection silent this long' },
   'batch-size': { type: 'string', default: '1000', arg: 'N', help: 'most events per ledger transaction' },
+  workers: { type: 'string', default: '0', arg: 'N', help: 'stage worker threads (parse, normalize, redact, canonical form); 0: on the main thread' },
   // Measured (test/resilience/memory.test.ts, bench/run.ts; docs/operations.md): a queued event costs
   // ~3 KB of heap plus ~4x its raw bytes; 50,000 / 64 MiB held ~300 MB live during an outage (4 KB
   // frames). 5,000 events and batches of 1,000: server RSS at full load 460-474 -> 276-331 MB, same
@@ -135,6 +136,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     handshakeTimeoutMs: durationMs(values, 'handshake-timeout', 100),
     idleTimeoutMs: durationMs(values, 'idle-timeout', 1000),
     batchMaxEvents: int(values, 'batch-size', 1, 100_000),
+    workers: int(values, 'workers', 0, 64),
     queueMaxEvents: int(values, 'queue-max-events', 1, 10_000_000),
     queueMaxBytes: int(values, 'queue-max-bytes', 1024),
     shutdownGraceMs: durationMs(values, 'shutdown-grace'),

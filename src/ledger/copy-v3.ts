@@ -5,7 +5,7 @@
  * (bench/stages.ts "COPY bytes (v3, direct)").
  */
 import { copyJson, copyText, isoMicros } from './copy.js';
-import { V3_COLUMNS, type Kind, type V3Values } from './row.js';
+import { V3_COLUMNS, V3_TAIL, type Kind, type V3Values } from './row.js';
 
 /** Bytes per chunk (what the writer streams to COPY). */
 const CHUNK = 128 * 1024;
@@ -64,6 +64,44 @@ export class CopyBuffer {
     b[w++] = 10;
     this.#o = w;
   }
+  /**
+   * One v3 row whose COPY text from `format` to `event` (each followed by a tab: putCopyV3Tail, made
+   * elsewhere: a stage worker) is src[s, e): the same line row() writes.
+   */
+  linked(chain: string, seq: number, receivedAtUs: number, connId: number, src: Uint8Array, s: number, e: number, hash: Buffer): void {
+    this.#reserve(chain.length * 6 + 3 * 32 + (e - s) + 3 + 64 + 1);
+    const b = this.#buf;
+    let w = putCopy(b, this.#o, 'text', chain);
+    b[w++] = 9;
+    w = putInt(b, w, seq);
+    b[w++] = 9;
+    w = putCopy(b, w, 'timestamptz', receivedAtUs);
+    b[w++] = 9;
+    w = putInt(b, w, connId);
+    b[w++] = 9;
+    b.set(src.subarray(s, e), w);
+    w = putCopy(b, w + (e - s), 'bytea', hash);
+    b[w++] = 10;
+    this.#o = w;
+  }
+}
+
+/** Upper bound of putCopyV3Tail's bytes. */
+export function copyV3TailMaxSize(v: V3Values): number {
+  const x = v as unknown as Record<string, unknown>;
+  let max = 0;
+  for (const c of V3_TAIL) max += 1 + maxCopySize(c.kind, x[c.name]);
+  return max;
+}
+
+/** The COPY text of `v`'s columns from `format` to `event`, each followed by a tab, at b[w]; returns the end. */
+export function putCopyV3Tail(v: V3Values, b: Buffer, w: number): number {
+  const x = v as unknown as Record<string, unknown>;
+  for (const c of V3_TAIL) {
+    w = putCopy(b, w, c.kind, x[c.name]);
+    b[w++] = 9;
+  }
+  return w;
 }
 
 /** Upper bound of a value's COPY text size, bytes. */

@@ -13,7 +13,9 @@ import copyStreams from 'pg-copy-streams';
 import type { Logger } from 'pino';
 import { ChainDivergedError, ChainFencedError, ChainLockedError, describeError, EventsNotCommittedError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
-import { CONNECTION_INSERT_SQL, V3_COPY_SQL } from './row.js';
+import { CONNECTION_INSERT_SQL, encodeV3Linked, V3_COPY_SQL } from './row.js';
+import { PreparedRecord } from './prepared.js';
+import { sha256 } from './sha256.js';
 import { chainConnection, chainRecordV3Into, type ChainConnection } from './v3.js';
 import { CopyBuffer } from './copy-v3.js';
 import type { PeerIdentity } from '../listener/identity.js';
@@ -506,7 +508,18 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         this.#connections.set(r.peer, conn);
         connections.push(conn);
       }
-      const row = chainRecordV3Into(r, this.#o.chain, seq, prevHash, conn, this.#copy);
+      let row: ChainedRecord;
+      if (r instanceof PreparedRecord) {
+        // Prepared by a stage worker: only the link is left (src/ledger/prepared.ts).
+        const chain = this.#o.chain;
+        const hash = sha256(encodeV3Linked(prevHash, chain, seq, r.receivedAtUs, conn.id, conn.bytes, r.tail, 0, r.tail.length));
+        this.#copy.linked(chain, seq, r.receivedAtUs, conn.id, r.copy, 0, r.copy.length, hash);
+        r.chain = chain;
+        r.seq = seq;
+        r.prevHash = prevHash;
+        r.hash = hash;
+        row = r;
+      } else row = chainRecordV3Into(r, this.#o.chain, seq, prevHash, conn, this.#copy);
       rows[i] = row;
       bytes += r.raw.length;
       prevHash = row.hash;
