@@ -12,7 +12,7 @@ import type { PeerIdentity } from '../listener/identity.js';
 import type { LiftedColumns, OcsfEvent } from '../normalize/types.js';
 import type { SyslogFields } from '../parsing/types.js';
 import { isoMicros } from './copy.js';
-import { decodeV3Tail, type V3Values } from './row.js';
+import { decodeV3Tail, v3TailText, type V3Values } from './row.js';
 import type { ChainedRecord, LedgerFormat } from './types.js';
 import { connectionOf, messageOf, v3EventOf } from './v3.js';
 
@@ -52,20 +52,17 @@ export class PreparedRecord implements ChainedRecord {
     return this.values.parse_error;
   }
 
+  /**
+   * The lifted columns as stored. `hostname` is read from the tail in place (the monitor's sources
+   * read only it, for every committed row); the rest decode the tail on first use.
+   */
   get columns(): LiftedColumns {
-    const v = this.values;
-    return {
-      event_time: v.event_time === null ? null : isoMicros(v.event_time),
-      hostname: v.hostname,
-      app_name: v.app_name,
-      class_uid: v.class_uid,
-      activity_id: v.activity_id,
-      status_id: v.status_id,
-      severity_id: v.severity_id,
-      user_name: v.user_name,
-      actor_user: v.actor_user,
-      src_ip: v.src_ip,
-    };
+    return new PreparedColumns(this);
+  }
+
+  /** `hostname` without decoding the rest of the tail. */
+  get hostname(): string | null {
+    return this.#values !== undefined ? this.#values.hostname : v3TailText(this.tail, 0, 'hostname');
   }
 
   /** The syslog fields as stored (the header's timestamp as the stored event time). */
@@ -92,3 +89,43 @@ export class PreparedRecord implements ChainedRecord {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** LiftedColumns of a prepared record, read on use. */
+class PreparedColumns implements LiftedColumns {
+  constructor(readonly r: PreparedRecord) {}
+  get hostname(): string | null {
+    return this.r.hostname;
+  }
+  get event_time(): string | null {
+    const t = this.r.values.event_time;
+    return t === null ? null : isoMicros(t);
+  }
+  get app_name(): string | null {
+    return this.r.values.app_name;
+  }
+  get class_uid(): number {
+    return this.r.values.class_uid;
+  }
+  get activity_id(): number {
+    return this.r.values.activity_id;
+  }
+  get status_id(): number {
+    return this.r.values.status_id;
+  }
+  get severity_id(): number {
+    return this.r.values.severity_id;
+  }
+  get user_name(): string | null {
+    return this.r.values.user_name;
+  }
+  get actor_user(): string | null {
+    return this.r.values.actor_user;
+  }
+  get src_ip(): string | null {
+    return this.r.values.src_ip;
+  }
+  toJSON(): LiftedColumns {
+    const { event_time, hostname, app_name, class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip } = this;
+    return { event_time, hostname, app_name, class_uid, activity_id, status_id, severity_id, user_name, actor_user, src_ip };
+  }
+}

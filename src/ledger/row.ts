@@ -439,3 +439,34 @@ export function decodeV3Tail(b: Buffer, s: number): Record<string, unknown> {
   }
   return out;
 }
+
+/** Where column `name`'s encoding starts in a canonical tail at b[s] (the fields before it skipped, none decoded). */
+export function v3TailOffset(b: Buffer, s: number, name: string): number {
+  let r = s;
+  for (const c of V3_TAIL) {
+    if (c.name === name) return r;
+    switch (c.kind) {
+      case 'text':
+      case 'json':
+      case 'bytea': {
+        const n = get32(b, r) >>> 0;
+        r += 4 + (n === NULL_LEN ? 0 : n);
+        break;
+      }
+      case 'inet':
+        r += b[r] === 0 ? 1 : 2 + (b[r] === 4 ? 4 : 16);
+        break;
+      default:
+        if (c.nullable && b[r++] === 0) break;
+        r += c.kind === 'bool' ? 1 : c.kind === 'int2' ? 2 : c.kind === 'int4' ? 4 : 8;
+    }
+  }
+  throw new RangeError(`no column ${name} in the v3 tail`);
+}
+
+/** A text column of a canonical tail, read in place. */
+export function v3TailText(b: Buffer, s: number, name: string): string | null {
+  const r = v3TailOffset(b, s, name);
+  const n = get32(b, r) >>> 0;
+  return n === NULL_LEN ? null : b.toString('utf8', r + 4, r + 4 + n);
+}

@@ -37,6 +37,11 @@ export interface StagePoolOptions extends StageWorkerData {
   readonly observe?: (observation: SequenceObservation, peer: PeerIdentity) => void;
   /** Raw bytes held at most before `full` (default 8 MiB). */
   readonly maxBytes?: number;
+  /**
+   * Frames held at most before `full` (default 2,048): small frames reach the byte bound late, and
+   * every frame held becomes a record in the writer's queue at once (its own bound is in events).
+   */
+  readonly maxFrames?: number;
   /** Frames per batch at most (default 256); a batch is also sent at the end of each turn of the event loop. */
   readonly batchFrames?: number;
 }
@@ -67,6 +72,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
   #nextId = 0;
   #nextDeliver = 0;
   #heldBytes = 0;
+  #heldFrames = 0;
   #full = false;
   #closed = false;
   #flushScheduled = false;
@@ -134,7 +140,8 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
     p.receivedAtUs.push(receivedAtUs);
     p.bytes += frame.raw.length;
     this.#heldBytes += frame.raw.length;
-    if (!this.#full && this.#heldBytes >= (this.#o.maxBytes ?? 8 << 20)) {
+    this.#heldFrames++;
+    if (!this.#full && (this.#heldBytes >= (this.#o.maxBytes ?? 8 << 20) || this.#heldFrames >= (this.#o.maxFrames ?? 2048))) {
       this.#full = true;
       this.emit('full');
     }
@@ -206,11 +213,12 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       this.#pending.delete(p.id);
       this.#nextDeliver++;
       this.#heldBytes -= p.bytes;
+      this.#heldFrames -= p.frames.length;
       if (p.result !== undefined) this.#deliverResult(p, p.result);
       else for (let i = 0; i < p.frames.length; i++) this.#o.deliver(this.#o.inline(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!));
     }
     this.#o.metrics.stagePoolBytes.set(this.#heldBytes);
-    if (this.#full && this.#heldBytes < (this.#o.maxBytes ?? 8 << 20) / 2) {
+    if (this.#full && this.#heldBytes < (this.#o.maxBytes ?? 8 << 20) / 2 && this.#heldFrames < (this.#o.maxFrames ?? 2048) / 2) {
       this.#full = false;
       this.emit('drain');
     }

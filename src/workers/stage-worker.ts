@@ -80,12 +80,15 @@ const monitor = {
   },
 };
 
+/** The output being built, reused from batch to batch (only an exact copy is transferred). */
+let scratch = Buffer.allocUnsafeSlow(1 << 20);
+
 function run(m: BatchIn): { out: BatchOut; transfer: ArrayBuffer[] } {
   const bytes = Buffer.from(m.bytes);
   const meta = new Float64Array(m.meta);
   const n = meta.length / IN_STRIDE;
   const outMeta = new Float64Array(n * OUT_STRIDE);
-  let out = Buffer.from(new ArrayBuffer(Math.max(4096, bytes.length * 6)));
+  let out = scratch.length >= bytes.length * 4 + n * 1024 ? scratch : (scratch = Buffer.allocUnsafeSlow(bytes.length * 4 + n * 1024));
   let w = 0;
   const observations: BatchOut['observations'] = [];
   for (let i = 0; i < n; i++) {
@@ -104,9 +107,9 @@ function run(m: BatchIn): { out: BatchOut; transfer: ArrayBuffer[] } {
       const { values } = v3Values(record, '', 0, connectionFor(peer));
       const need = v3TailMaxSize(values) + copyV3TailMaxSize(values);
       if (w + need > out.length) {
-        const bigger = Buffer.from(new ArrayBuffer(Math.max(out.length * 2, w + need)));
+        const bigger = Buffer.allocUnsafeSlow(Math.max(out.length * 2, w + need));
         out.copy(bigger, 0, 0, w);
-        out = bigger;
+        out = scratch = bigger;
       }
       const tailEnd = encodeV3Tail(values, out, w);
       const copyEnd = putCopyV3Tail(values, out, tailEnd);
@@ -123,7 +126,10 @@ function run(m: BatchIn): { out: BatchOut; transfer: ArrayBuffer[] } {
   }
   const t: Tallies = [...tallies.values()];
   tallies.clear();
-  const buffer = out.buffer as ArrayBuffer;
+  // Exactly sized: the records' subarrays keep this buffer alive until their batch commits, so no
+  // slack is held per queued event (memory bound: bytes held, test/resilience/memory.test.ts).
+  const buffer = new ArrayBuffer(w);
+  new Uint8Array(buffer).set(out.subarray(0, w));
   return { out: { id: m.id, bytes: buffer, meta: outMeta.buffer, observations, tallies: t }, transfer: [buffer, outMeta.buffer] };
 }
 
