@@ -79,7 +79,8 @@ export const SERVE_OPTIONS = {
   'handshake-timeout': { type: 'string', default: '10s', arg: 'DURATION', help: 'TLS handshake must finish within' },
   'idle-timeout': { type: 'string', default: '15m', arg: 'DURATION', help: 'close a connection silent this long' },
   'batch-size': { type: 'string', default: '1000', arg: 'N', help: 'most events per ledger transaction' },
-  workers: { type: 'string', default: '0', arg: 'N', help: 'stage worker threads (parse, normalize, redact, canonical form); 0: on the main thread' },
+  // 1: measured best on 2 cores shared with PostgreSQL (docs/performance.md "Stage workers"; bench/results/2026-12-07-issue22-workers.json).
+  workers: { type: 'string', default: '1', arg: 'N', help: 'stage worker threads (parse, normalize, redact, canonical form); 0: on the main thread' },
   // Measured (test/resilience/memory.test.ts, bench/run.ts; docs/operations.md): a queued event costs
   // ~3 KB of heap plus ~4x its raw bytes; 50,000 / 64 MiB held ~300 MB live during an outage (4 KB
   // frames). 5,000 events and batches of 1,000: server RSS at full load 460-474 -> 276-331 MB, same
