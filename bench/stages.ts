@@ -194,7 +194,7 @@ export function benchStages(n = Number(process.env.BENCH_STAGE_N ?? 20000)): Sta
   for (const k of MIX_KINDS) formats[`mix_${k}`] = kinds.filter((x: MixKind) => x === k).length;
   keep(lines);
   const get = (prefix: string): number => results.find((r) => r.name.startsWith(prefix))!.opsPerSec;
-  const pipelineOneCore = 1 / (1 / get('framing') + 1 / get('toRecord') + 1 / get('ledger prep'));
+  const pipelineOneCore = 1 / (1 / get('framing') + 1 / get('toRecord') + 1 / get('COPY bytes (v3, direct'));
   return {
     stages: results,
     avgFrameBytes: Math.round(stream.buffer.length / n),
