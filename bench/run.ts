@@ -35,7 +35,7 @@ import { holdConnections, reconnectStorm, type HoldResult, type StormResult } fr
 import { checkpoint, createBenchDatabase, HeadPoller, serverVersion, withClient, adminUrl, type BenchDatabase } from './lib/db.js';
 import { FRAMINGS, type Framing } from './lib/frames.js';
 import { quantile, type OpsResult } from './lib/measure.js';
-import { machine, mark, memory, RssSampler, since, waitQuiet } from './lib/proc.js';
+import { machine, mainThreadSeconds, mark, memory, RssSampler, since, waitQuiet } from './lib/proc.js';
 import { histogramQuantileUpper, metricSum, metricValue, startBenchServer, type BenchServer } from './lib/server.js';
 import { prepareLoad, runLoad, type LoadTarget } from './load.js';
 import { relpLoad, type RelpLoadResult } from './relp.js';
@@ -106,7 +106,7 @@ interface ThroughputResult {
   readonly heapPeakMb: number;
   readonly externalPeakMb: number;
   readonly queuePeakEvents: number;
-  readonly cpuPer100k: { server: number; pg_backends: number; pg_shared: number; loadgen: number };
+  readonly cpuPer100k: { server: number; server_main_thread: number; pg_backends: number; pg_shared: number; loadgen: number };
   readonly coresUsed: { server: number; pg: number; loadgen: number; foreign: number };
   /** Machine busy % just before the run (after waiting for quiet), and how many contended attempts were discarded. */
   readonly busyBeforePct: number;
@@ -221,7 +221,7 @@ async function throughput(db: BenchDatabase, pki: DevPkiFiles, connections: numb
           heapPeakMb: round(peaks.heap / 2 ** 20, 1),
           externalPeakMb: round(peaks.external / 2 ** 20, 1),
           queuePeakEvents: peaks.queue,
-          cpuPer100k: { server: per(cpu.server), pg_backends: per(cpu.pg_backends), pg_shared: per(cpu.pg_shared), loadgen: per(cpu.loadgen) },
+          cpuPer100k: { server: per(cpu.server), server_main_thread: per(mainThreadSeconds(s0, s1)), pg_backends: per(cpu.pg_backends), pg_shared: per(cpu.pg_shared), loadgen: per(cpu.loadgen) },
           coresUsed: { server: wall(cpu.server), pg: wall(cpu.pg_backends + cpu.pg_shared), loadgen: wall(cpu.loadgen), foreign: wall(cpu.foreign) },
           busyBeforePct,
           bytesPerEvent: round(grown / N, 1),
@@ -447,6 +447,7 @@ export function table(r: Results): string {
     L.push(`| server RSS peak, MB | ${fmt(t1?.rssPeakMb, 1)} | ${fmt(t8?.rssPeakMb, 1)} |`);
     L.push(`| server V8 heap used / external peak, MB; writer queue peak, events | ${fmt(t1?.heapPeakMb)} / ${fmt(t1?.externalPeakMb)}; ${fmt(t1?.queuePeakEvents)} | ${fmt(t8?.heapPeakMb)} / ${fmt(t8?.externalPeakMb)}; ${fmt(t8?.queuePeakEvents)} |`);
     L.push(`| CPU s / 100k events: server | ${fmt(t1?.cpuPer100k.server, 2)} | ${fmt(t8?.cpuPer100k.server, 2)} |`);
+    L.push(`| CPU s / 100k events: server's main thread | ${fmt(t1?.cpuPer100k.server_main_thread, 2)} | ${fmt(t8?.cpuPer100k.server_main_thread, 2)} |`);
     L.push(`| CPU s / 100k events: PostgreSQL backends (+ shared) | ${fmt(t1?.cpuPer100k.pg_backends, 2)} (+${fmt(t1?.cpuPer100k.pg_shared, 2)}) | ${fmt(t8?.cpuPer100k.pg_backends, 2)} (+${fmt(t8?.cpuPer100k.pg_shared, 2)}) |`);
     L.push(`| CPU s / 100k events: load generator | ${fmt(t1?.cpuPer100k.loadgen, 2)} | ${fmt(t8?.cpuPer100k.loadgen, 2)} |`);
     L.push(`| cores busy: server / PG / loadgen / other tenants | ${t1 ? `${t1.coresUsed.server} / ${t1.coresUsed.pg} / ${t1.coresUsed.loadgen} / ${t1.coresUsed.foreign}` : '-'} | ${t8 ? `${t8.coresUsed.server} / ${t8.coresUsed.pg} / ${t8.coresUsed.loadgen} / ${t8.coresUsed.foreign}` : '-'} |`);

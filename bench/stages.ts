@@ -17,7 +17,11 @@ import { Framer } from '../src/framing/framer.js';
 import type { PeerIdentity } from '../src/listener/identity.js';
 import { canonicalJson, canonicalRowOf, chainHash, chainRecord, ledgerColumns, type CanonicalRow } from '../src/ledger/canonical.js';
 import { copyChunks, copyLine } from '../src/ledger/copy.js';
-import { chainConnection, chainRecordV3, type ChainConnection } from '../src/ledger/v3.js';
+import { chainConnection, chainRecordV3, chainRecordV3Into, v3Values, type ChainConnection } from '../src/ledger/v3.js';
+import { CopyBuffer, copyV3TailMaxSize, putCopyV3Tail } from '../src/ledger/copy-v3.js';
+import { encodeV3Linked, encodeV3Tail, v3TailMaxSize } from '../src/ledger/row.js';
+import { sha256 } from '../src/ledger/sha256.js';
+import { deserialize, serialize } from 'node:v8';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from '../src/ledger/types.js';
 import { toRecord } from '../src/stages.js';
 import { Metrics } from '../src/metrics/registry.js';
@@ -127,6 +131,14 @@ export function benchStages(n = Number(process.env.BENCH_STAGE_N ?? 20000)): Sta
   results.push(measure('toRecord (parse+normalize+lift)', n, () => frames.map((f, i) => toRecord(f, BENCH_PEER, RECEIVED_US + i, CFG, metrics))));
 
   const records = frames.map((f, i) => toRecord(f, BENCH_PEER, RECEIVED_US + i, CFG, metrics));
+  // Rows as a stage worker prepares them (src/workers/stage-worker.ts): canonical tail + COPY tail.
+  const prepared = records.map((r) => {
+    const { values } = v3Values(r, '', 0, chainConnection(0, BENCH_PEER));
+    const b = Buffer.allocUnsafe(v3TailMaxSize(values) + copyV3TailMaxSize(values));
+    const t = encodeV3Tail(values, b, 0);
+    const c = putCopyV3Tail(values, b, t);
+    return { receivedAtUs: r.receivedAtUs, tail: b.subarray(0, t), copy: b.subarray(t, c) };
+  });
   results.push(measure('canonicalJson (syslog + event)', n, () => records.map((r) => canonicalJson(r.syslog).length + canonicalJson(r.event).length)));
   const json = records.map((r) => [canonicalJson(r.syslog), canonicalJson(r.event)] as const);
   results.push(
@@ -144,13 +156,45 @@ export function benchStages(n = Number(process.env.BENCH_STAGE_N ?? 20000)): Sta
   for (let o = 0; o < records.length; o += 5000) batches.push(records.slice(o, o + 5000));
   results.push(measure('ledger prep (canonical x2 + hash + COPY bytes)', n, () => batches.reduce((a, b) => a + copyChunks(chainRecords('bench', b).lines).length, 0)));
 
+  // The v3 writer's own path (src/ledger/writer.ts #chain) against its reference, same batches.
+  const conn = benchConnection(1);
+  const copyOut = new CopyBuffer();
+  results.push(
+    measure('v3 split (v3Values: derive, split, canonical JSON)', n, () => records.reduce((a, r, i) => a + v3Values(r, 'bench', i + 1, conn).values.seq, 0)),
+  );
+  results.push(
+    measure('COPY bytes (v3, direct: chainRecordV3Into + CopyBuffer)', n, () =>
+      batches.reduce((a, b) => {
+        let prev = ZERO_HASH;
+        for (let i = 0; i < b.length; i++) prev = chainRecordV3Into(b[i]!, 'bench', i + 1, prev, conn, copyOut).hash;
+        return a + copyOut.take().length;
+      }, 0),
+    ),
+  );
+  // What a worker's answer would cost the main thread as objects (why src/workers/ sends bytes).
+  const slim = records.slice(0, 2000).map((r) => ({ syslog: r.syslog, event: r.event, columns: r.columns }));
+  const cloned = serialize(slim);
+  results.push(measure('worker transfer (structured clone of syslog+event+columns, deserialize)', slim.length, () => deserialize(cloned)));
+  results.push(
+    measure('worker link (main thread: encodeV3Linked + SHA-256 + COPY line, prepared rows)', n, () => {
+      let prev = ZERO_HASH;
+      for (let i = 0; i < prepared.length; i++) {
+        const p = prepared[i]!;
+        prev = sha256(encodeV3Linked(prev, 'bench', i + 1, p.receivedAtUs, conn.id, conn.bytes, p.tail, 0, p.tail.length));
+        copyOut.linked('bench', i + 1, p.receivedAtUs, conn.id, p.copy, 0, p.copy.length, prev);
+        if ((i & 4095) === 4095) copyOut.take();
+      }
+      return copyOut.take().length;
+    }),
+  );
+
   const avg = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
   const formats: Record<string, number> = {};
   for (const r of records) formats[r.format] = (formats[r.format] ?? 0) + 1;
   for (const k of MIX_KINDS) formats[`mix_${k}`] = kinds.filter((x: MixKind) => x === k).length;
   keep(lines);
   const get = (prefix: string): number => results.find((r) => r.name.startsWith(prefix))!.opsPerSec;
-  const pipelineOneCore = 1 / (1 / get('framing') + 1 / get('toRecord') + 1 / get('ledger prep'));
+  const pipelineOneCore = 1 / (1 / get('framing') + 1 / get('toRecord') + 1 / get('COPY bytes (v3, direct'));
   return {
     stages: results,
     avgFrameBytes: Math.round(stream.buffer.length / n),

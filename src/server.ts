@@ -27,7 +27,7 @@
  *    5 detector       state rebuilt from the ledger (on the replica)      -
  *    6 background     checkpoint timer, capacity, replica lag, chain sets closed
  *    7 writer+monitor writer started, sources rebuilt from the ledger     every event committed (or N not)
- *    8 listeners      TLS (6514), RELP                                    stop reading, close
+ *    8 listeners      stage workers (--workers), TLS (6514), RELP        stop reading, close; workers drained
  *    9 metrics        /metrics, /healthz, /readyz                         closed after the last commit
  *   10 verifier       incremental verification                            stopped
  *   11 console        the read-only web console                          closed
@@ -76,7 +76,8 @@ import { ResendIndex } from './relp/resends.js';
 import { OrphanTails, seedResends } from './relp/seed.js';
 import { RelpService, type RelpServiceOptions } from './relp/service.js';
 import { startPartitionMaintenance, type PartitionInterval } from './retention/partitions.js';
-import { toRecord } from './stages.js';
+import { toRecord, type RecordConfig } from './stages.js';
+import { stagePool, type StagePool } from './workers/pool.js';
 import { IncrementalVerifier } from './verify/incremental.js';
 
 /** Everything the server needs, already validated (src/cli/serve.ts builds it from the options). */
@@ -105,6 +106,8 @@ export interface ServerConfig {
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly batchMaxEvents: number;
+  /** Stage worker threads (`--workers`, src/workers/); 0: the stages run on the main thread. */
+  readonly workers: number;
   readonly queueMaxEvents: number;
   readonly queueMaxBytes: number;
   /** After stop(): /readyz answers 503 this long before the listeners close. */
@@ -172,6 +175,7 @@ export class Server {
   #chainSets: ChainSetCheckpointer | undefined;
   #writer!: LedgerWriter;
   #monitor!: Monitor;
+  #pool: StagePool | undefined;
   #listener!: Listener;
   #relp: RelpService | undefined;
   #metricsServer!: { address: AddressInfo; close(): Promise<void> };
@@ -368,13 +372,21 @@ export class Server {
       await client.end().catch(() => undefined);
     }
 
+    // The per-frame stages: in worker threads (records delivered in arrival order), or inline.
+    const pool = (this.#pool = cfg.workers > 0 ? stagePool({ ...this.#recordConfig(), workers: cfg.workers }, metrics, log.child({ stage: 'workers' }), monitor, (r) => writer.enqueue(r)) : undefined);
     this.#listener = new Listener({
       ...this.#connectionOptions(cfg.listen, tls, 'listener'),
       maxFrameBytes: cfg.maxFrameBytes,
       onFrames: (frames, peer, receivedAtUs) => {
-        for (const frame of frames) writer.enqueue(this.#toRecord(frame, peer, receivedAtUs));
-        if (writer.full) this.#listener.pause();
+        for (const frame of frames) {
+          if (pool) pool.push(frame, peer, receivedAtUs);
+          else writer.enqueue(this.#toRecord(frame, peer, receivedAtUs));
+        }
+        if (writer.full || pool?.full) this.#listener.pause();
       },
+    });
+    pool?.on('drain', () => {
+      if (!writer.full && !writer.fatalError) this.#listener.resume();
     });
   }
 
@@ -399,8 +411,12 @@ export class Server {
   }
 
   /** The per-frame stages (src/stages.ts), with this server's configuration. */
+  #recordConfig(): RecordConfig {
+    return { format: this.cfg.format, timeZone: this.cfg.timeZone, hostBindings: this.cfg.hostBindings, redactor: this.#redactor };
+  }
+
   #toRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number): LedgerRecord {
-    return toRecord(frame, peer, receivedAtUs, { format: this.cfg.format, timeZone: this.cfg.timeZone, hostBindings: this.cfg.hostBindings, redactor: this.#redactor }, this.#metrics, this.#monitor);
+    return toRecord(frame, peer, receivedAtUs, this.#recordConfig(), this.#metrics, this.#monitor);
   }
 
   /**
@@ -535,6 +551,7 @@ export class Server {
     if (!writer.fatalError) this.#listener.resume();
     try {
       await this.#listener.close(this.cfg.shutdownGraceMs);
+      await this.#pool?.close();
       if (!writer.fatalError) this.#monitor.flush();
       await writer.close();
     } finally {
@@ -553,7 +570,7 @@ export class Server {
     // Read nothing more: a frame read after the count would be lost without being counted.
     this.#listener.pause();
     this.#relp?.stopReading();
-    const lost = await this.#writer.abort();
+    const lost = (this.#pool?.abort() ?? 0) + (await this.#writer.abort());
     await this.#metricsServer.close();
     return lost;
   }

@@ -37,7 +37,7 @@ export function toRecord(
   receivedAtUs: number,
   cfg: RecordConfig,
   metrics: Metrics,
-  monitor?: Monitor,
+  monitor?: Pick<Monitor, 'onParsed'>,
 ): LedgerRecord {
   try {
     return processFrame(frame, peer, receivedAtUs, cfg, metrics, monitor);
@@ -69,7 +69,7 @@ function processFrame(
   receivedAtUs: number,
   cfg: RecordConfig,
   metrics: Metrics,
-  monitor?: Monitor,
+  monitor?: Pick<Monitor, 'onParsed'>,
 ): LedgerRecord {
   const receivedAtMs = Math.floor(receivedAtUs / 1000);
   const parsed = parseFrame(frame.body, { receivedAtMs, timeZone: cfg.timeZone, format: cfg.format });

@@ -173,10 +173,29 @@ export async function waitQuiet(maxSeconds: number, pct: number): Promise<number
 export interface CpuMark {
   readonly procs: CpuSnapshot;
   readonly machineBusy: number;
+  /** CPU ticks of the server's main thread. */
+  readonly serverMainTicks: number;
 }
 
 export function mark(serverPid: number | undefined, database: string): CpuMark {
-  return { procs: snapshot(serverPid, database), machineBusy: machineTicks().busy };
+  return { procs: snapshot(serverPid, database), machineBusy: machineTicks().busy, serverMainTicks: threadTicks(serverPid, serverPid) };
+}
+
+/** CPU ticks of one thread (the main thread's id is the process id): 0 when unknown. */
+function threadTicks(pid: number | undefined, tid: number | undefined): number {
+  if (pid === undefined || tid === undefined) return 0;
+  try {
+    const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of the server's main thread between two marks (what --workers takes work away from). */
+export function mainThreadSeconds(a: CpuMark, b: CpuMark): number {
+  return (b.serverMainTicks - a.serverMainTicks) / HZ;
 }
 
 /**

@@ -64,6 +64,9 @@ export const SERVE_OPTIONS = {
   'handshake-timeout': { type: 'string', default: '10s', arg: 'DURATION', help: 'TLS handshake must finish within' },
   'idle-timeout': { type: 'string', default: '15m', arg: 'DURATION', help: 'close a connection silent this long' },
   'batch-size': { type: 'string', default: '1000', arg: 'N', help: 'most events per ledger transaction' },
+  // 1: on 2 cores shared with PostgreSQL, more throughput and a smaller RSS than 0, and 2 only adds
+  // CPU (docs/performance.md "Stage workers").
+  workers: { type: 'string', default: '1', arg: 'N', help: 'stage worker threads (parse, normalize, redact, canonical form); 0: on the main thread' },
   // Why so small: a queued event costs a few KB of heap on top of its raw bytes, so the queue is
   // most of the server's memory under load and during an outage, and a longer queue buys no
   // throughput (the writer pipelines two batches; more only lengthens the wait). The figures are in
@@ -133,6 +136,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     handshakeTimeoutMs: durationMs(values, 'handshake-timeout', 100),
     idleTimeoutMs: durationMs(values, 'idle-timeout', 1000),
     batchMaxEvents: int(values, 'batch-size', 1, 100_000),
+    workers: int(values, 'workers', 0, 64),
     queueMaxEvents: int(values, 'queue-max-events', 1, 10_000_000),
     queueMaxBytes: int(values, 'queue-max-bytes', 1024),
     drainDelayMs: durationMs(values, 'drain-delay'),

@@ -308,3 +308,116 @@ export function decodeBinary(kind: Kind, b: Buffer, s: number, len: number): unk
 
 /** get32 re-exported for the range verifier's connection table. */
 export { get32 };
+
+/** Where the columns after `conn` (and its connection bytes) start in V3_HASHED. */
+const TAIL_FROM = V3_HASHED.findIndex((c) => c.name === 'conn') + 1;
+/** The columns of a row's canonical tail: everything hashed after the connection. */
+export const V3_TAIL = V3_HASHED.slice(TAIL_FROM);
+
+/** Upper bound of canonical_v3's tail (the columns after the connection) of `v`. */
+export function v3TailMaxSize(v: V3Values): number {
+  let size = 0;
+  for (const c of V3_TAIL) size += maxSize(c.kind, (v as Record<string, unknown>)[c.name]);
+  return size;
+}
+
+/** The canonical tail of `v` (the columns after the connection) at o[w]; returns the end. */
+export function encodeV3Tail(v: V3Values, o: Buffer, w: number): number {
+  for (const c of V3_TAIL) w = putValue(o, w, c.kind, c.nullable, (v as Record<string, unknown>)[c.name]);
+  return w;
+}
+
+/**
+ * prev || canonical_v3 of a row whose tail (encodeV3Tail, made elsewhere: a stage worker) is
+ * tail[ts, te), in a scratch buffer (valid until the next call): the same bytes encodeV3 gives.
+ */
+export function encodeV3Linked(prev: Buffer, chain: string, seq: number, receivedAtUs: number, connId: number, conn: Buffer, tail: Uint8Array, ts: number, te: number): Buffer {
+  const size = 32 + 4 + 4 + chain.length * 3 + 24 + conn.length + (te - ts);
+  if (scratch.length < size) scratch = Buffer.allocUnsafe(size * 2);
+  const o = scratch;
+  prev.copy(o, 0, 0, 32);
+  let w = 32 + MAGIC_V3.copy(o, 32);
+  w = putValue(o, w, 'text', false, chain);
+  w = put64(o, w, seq);
+  w = put64(o, w, receivedAtUs);
+  w = put64(o, w, connId);
+  w += conn.copy(o, w);
+  o.set(tail.subarray(ts, te), w);
+  return o.subarray(0, w + (te - ts));
+}
+
+/** The values of a canonical tail b[s, e) (the inverse of encodeV3Tail; `inet` as text). */
+export function decodeV3Tail(b: Buffer, s: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  let r = s;
+  for (const c of V3_TAIL) {
+    switch (c.kind) {
+      case 'text':
+      case 'json':
+      case 'bytea': {
+        const n = get32(b, r) >>> 0;
+        r += 4;
+        if (n === NULL_LEN) out[c.name] = null;
+        else {
+          out[c.name] = c.kind === 'bytea' ? b.subarray(r, r + n) : b.toString('utf8', r, r + n);
+          r += n;
+        }
+        break;
+      }
+      case 'inet': {
+        const fam = b[r]!;
+        if (fam === 0) {
+          out[c.name] = null;
+          r += 1;
+        } else {
+          const n = 2 + (fam === 4 ? 4 : 16);
+          out[c.name] = inetText(b.subarray(r, r + n));
+          r += n;
+        }
+        break;
+      }
+      default: {
+        if (c.nullable && b[r++] === 0) {
+          out[c.name] = null;
+          break;
+        }
+        if (c.kind === 'bool') out[c.name] = b[r++] === 1;
+        else if (c.kind === 'int2') (out[c.name] = b.readInt16BE(r)), (r += 2);
+        else if (c.kind === 'int4') (out[c.name] = b.readInt32BE(r)), (r += 4);
+        else (out[c.name] = get64(b, r)), (r += 8);
+      }
+    }
+  }
+  return out;
+}
+
+/** Where column `name`'s encoding starts in a canonical tail at b[s] (the fields before it skipped, none decoded). */
+export function v3TailOffset(b: Buffer, s: number, name: string): number {
+  let r = s;
+  for (const c of V3_TAIL) {
+    if (c.name === name) return r;
+    switch (c.kind) {
+      case 'text':
+      case 'json':
+      case 'bytea': {
+        const n = get32(b, r) >>> 0;
+        r += 4 + (n === NULL_LEN ? 0 : n);
+        break;
+      }
+      case 'inet':
+        r += b[r] === 0 ? 1 : 2 + (b[r] === 4 ? 4 : 16);
+        break;
+      default:
+        if (c.nullable && b[r++] === 0) break;
+        r += c.kind === 'bool' ? 1 : c.kind === 'int2' ? 2 : c.kind === 'int4' ? 4 : 8;
+    }
+  }
+  throw new RangeError(`no column ${name} in the v3 tail`);
+}
+
+/** A text column of a canonical tail, read in place. */
+export function v3TailText(b: Buffer, s: number, name: string): string | null {
+  const r = v3TailOffset(b, s, name);
+  const n = get32(b, r) >>> 0;
+  return n === NULL_LEN ? null : b.toString('utf8', r + 4, r + 4 + n);
+}

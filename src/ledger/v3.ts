@@ -12,8 +12,9 @@ import type { PeerIdentity } from '../listener/identity.js';
 import { ACTIVITIES, CATEGORIES, CLASSES, SEVERITY_NAMES, STATUS_NAMES } from '../normalize/ocsf.js';
 import { clean, cleanJson } from '../normalize/text.js';
 import type { OcsfEvent } from '../normalize/types.js';
-import { canonicalJson, chainedRow, ledgerColumns } from './canonical.js';
+import { canonicalJson, chainedRow, ledgerColumns, quotedKey, sortedKeys } from './canonical.js';
 import { isoMicros } from './copy.js';
+import type { CopyBuffer } from './copy-v3.js';
 import { sha256 } from './sha256.js';
 import { connectionBytes, copyLineV3, encodeV3, V3_COLUMNS, type Connection, type V3Json, type V3Values } from './row.js';
 import type { ChainedRecord, LedgerRecord } from './types.js';
@@ -149,7 +150,34 @@ function canonicalOf(o: object): string {
   return j;
 }
 
-const same = (a: unknown, b: unknown): boolean => a === b || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && canonicalOf(a) === canonicalOf(b));
+/**
+ * Same canonical JSON. Strict structural equality (same own keys, values === or equal in turn)
+ * implies it and costs no string; only objects that differ structurally are serialized to decide
+ * (a member whose value is `undefined` on one side only, say).
+ */
+const same = (a: unknown, b: unknown): boolean =>
+  a === b || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && (deepEqual(a, b) || canonicalOf(a) === canonicalOf(b)));
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return false;
+  const aa = Array.isArray(a);
+  if (aa !== Array.isArray(b)) return false;
+  if (aa) {
+    const x = a as unknown[];
+    const y = b as unknown[];
+    if (x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (!deepEqual(x[i], y[i])) return false;
+    return true;
+  }
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (!Object.hasOwn(b, k) || !deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
 
 /**
  * The part of `event` to store beside the columns, or null when the event cannot be assembled back
@@ -194,14 +222,84 @@ export function splitEvent(event: OcsfEvent, derived: OcsfEvent, rawData: string
 
 const has = (o: Record<string, unknown>, k: string): boolean => Object.hasOwn(o, k) && o[k] !== undefined;
 
+/**
+ * canonicalJson(splitEvent(event, derived, rawData)) in one pass: the stored members are written as
+ * canonical JSON while the event's keys are walked in canonical order, with no `stored` object built
+ * and sorted again. splitEvent stays the reference (test/ledger/v3-encode.test.ts compares the two).
+ */
+export function splitEventJson(event: OcsfEvent, derived: OcsfEvent, rawData: string | undefined): string | null {
+  if (!has(event, 'metadata') || !has(event, 'unmapped') || !('raw_data' in event)) return null;
+  const d = derived as Record<string, unknown>;
+  for (const k of Object.keys(d)) if (!has(event, k)) return null;
+  const e = event as Record<string, unknown>;
+  let out = '{';
+  const keys = sortedKeys(e);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const x = e[k];
+    if (x === undefined) continue;
+    if (k === 'metadata' || k === 'unmapped') {
+      if (typeof x !== 'object' || x === null || Array.isArray(x)) return null;
+      const dx = (d[k] ?? {}) as Record<string, unknown>;
+      const xo = x as Record<string, unknown>;
+      for (const kk of Object.keys(dx)) if (!has(xo, kk)) return null;
+      let sub = '';
+      const subKeys = sortedKeys(xo);
+      for (let j = 0; j < subKeys.length; j++) {
+        const kk = subKeys[j]!;
+        const y = xo[kk];
+        if (y === undefined || typeof y === 'function') continue;
+        if (kk in dx && same(y, dx[kk])) continue;
+        sub += (sub === '' ? '' : ',') + quotedKey(kk) + canonicalJson(y);
+      }
+      // splitEvent stores the sub-object when any member differs, even one canonicalJson omits (a function): then `{}`.
+      if (sub === '' && !anyStored(xo, dx)) continue;
+      out += (out === '{' ? '' : ',') + quotedKey(k) + '{' + sub + '}';
+      continue;
+    }
+    if (typeof x === 'function') continue;
+    if (k === 'raw_data' ? x === rawData : k in d && same(x, d[k])) continue;
+    out += (out === '{' ? '' : ',') + quotedKey(k) + canonicalJson(x);
+  }
+  return out + '}';
+}
+
+/** Whether splitEvent would store any member of `x` (functions included, which serialize to nothing). */
+function anyStored(x: Record<string, unknown>, dx: Record<string, unknown>): boolean {
+  for (const kk of Object.keys(x)) {
+    const y = x[kk];
+    if (y !== undefined && (!(kk in dx) || !same(y, dx[kk]))) return true;
+  }
+  return false;
+}
+
 /** The message's byte offset in `raw`, when the event's message is the body's tail exactly; else null. */
 export function messageOffset(raw: Buffer, message: unknown): number | null {
   if (typeof message !== 'string') return null;
   const end = bodyEnd(raw);
-  const m = Buffer.from(message, 'utf8');
-  const at = end - m.length;
+  const m = utf8Scratch(message);
+  const at = end - m;
   if (at < 0) return null;
-  return raw.compare(m, 0, m.length, at, end) === 0 ? at : null;
+  return raw.compare(textScratch, 0, m, at, end) === 0 ? at : null;
+}
+
+/** Scratch for a string's UTF-8 bytes, compared with `raw` without allocating a Buffer per event. */
+let textScratch = Buffer.allocUnsafe(16 * 1024);
+
+/** Writes `s` as UTF-8 at textScratch[0]; returns its byte length. */
+function utf8Scratch(s: string): number {
+  if (textScratch.length < s.length * 3) textScratch = Buffer.allocUnsafe(s.length * 3);
+  return textScratch.write(s, 0, 'utf8');
+}
+
+/** Whether `body` (raw up to bodyEnd) is exactly the UTF-8 of `s`. */
+function bodyIs(raw: Buffer, end: number, s: string): boolean {
+  if (s.length > end * 3 || s.length * 3 < end) {
+    // quick rejects: a UTF-16 unit is 1 to 3 bytes of UTF-8 (a surrogate pair: 2 units, 4 bytes)
+    return false;
+  }
+  const n = utf8Scratch(s);
+  return n === end && raw.compare(textScratch, 0, n, 0, end) === 0;
 }
 
 /** A connection as the writer knows it: its id in the chain (the seq of its first row) and its canonical bytes. */
@@ -254,15 +352,14 @@ export function v3Values(record: LedgerRecord, chain: string, seq: number, conn:
     event: null,
     hash: NO_HASH,
   };
-  let stored: Record<string, unknown> | null = null;
+  let stored: string | null = null;
   if (record.format !== 'internal') {
-    const body = record.raw.subarray(0, bodyEnd(record.raw));
-    const rawData = typeof event.raw_data === 'string' && body.equals(Buffer.from(event.raw_data, 'utf8')) ? event.raw_data : undefined;
+    const rawData = typeof event.raw_data === 'string' && bodyIs(record.raw, bodyEnd(record.raw), event.raw_data) ? event.raw_data : undefined;
     const message = msgAt === null ? null : (event.message as string);
-    stored = splitEvent(event, deriveEvent(v, conn.record, message), rawData);
+    stored = splitEventJson(event, deriveEvent(v, conn.record, message), rawData);
   }
   if (stored === null) v.event = canonicalJson(event);
-  else v.ocsf = canonicalJson(stored);
+  else v.ocsf = stored;
   return { values: v, columns };
 }
 
@@ -272,6 +369,18 @@ export function chainRecordV3(record: LedgerRecord, chain: string, seq: number, 
   const hash = sha256(encodeV3(prevHash, values, conn.bytes));
   values.hash = hash;
   return { row: chainedRow(record, columns, chain, seq, prevHash, hash), line: copyLineV3(values) };
+}
+
+/**
+ * chainRecordV3 with the COPY line written straight into `out` (the writer's path; chainRecordV3 is
+ * its reference: same hash, same bytes, test/ledger/copy-v3.test.ts).
+ */
+export function chainRecordV3Into(record: LedgerRecord, chain: string, seq: number, prevHash: Buffer, conn: ChainConnection, out: CopyBuffer): ChainedRecord {
+  const { values, columns } = v3Values(record, chain, seq, conn);
+  const hash = sha256(encodeV3(prevHash, values, conn.bytes));
+  values.hash = hash;
+  out.row(values);
+  return chainedRow(record, columns, chain, seq, prevHash, hash);
 }
 
 /** A v3 row's values as JSON (proofs, exports, archives): bytea as base64; the rest as they are. */

@@ -13,9 +13,11 @@ import copyStreams from 'pg-copy-streams';
 import type { Logger } from 'pino';
 import { ChainDivergedError, ChainFencedError, ChainLockedError, DatabaseError, describeError, EventsNotCommittedError, WriterClosedError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
-import { copyChunks } from './copy.js';
-import { CONNECTION_INSERT_SQL, V3_COPY_SQL } from './row.js';
-import { chainConnection, chainRecordV3, type ChainConnection } from './v3.js';
+import { CONNECTION_INSERT_SQL, encodeV3Linked, V3_COPY_SQL } from './row.js';
+import { PreparedRecord } from './prepared.js';
+import { sha256 } from './sha256.js';
+import { chainConnection, chainRecordV3Into, type ChainConnection } from './v3.js';
+import { CopyBuffer } from './copy-v3.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from './types.js';
 
@@ -101,6 +103,8 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
    * its id is the seq of its first row in this chain. Stored once, in the transaction of that row.
    */
   #connections = new WeakMap<PeerIdentity, ChainConnection>();
+  /** COPY bytes of the batch being chained, written row by row (src/ledger/copy-v3.ts). */
+  readonly #copy = new CopyBuffer();
 
   constructor(options: WriterOptions) {
     super();
@@ -485,11 +489,11 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     let seq = prev.seq;
     let prevHash = prev.hash;
     const rows: ChainedRecord[] = new Array(batch.length);
-    const copy: string[] = new Array(batch.length);
     let bytes = 0;
     let acks: Array<() => void> | undefined;
     const connections: ChainConnection[] = [];
     const callbacks = this.#onRecordCommitted;
+    this.#copy.discard();
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       if (callbacks.size > 0) {
@@ -506,15 +510,25 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         this.#connections.set(r.peer, conn);
         connections.push(conn);
       }
-      const { row, line } = chainRecordV3(r, this.#o.chain, seq, prevHash, conn);
+      let row: ChainedRecord;
+      if (r instanceof PreparedRecord) {
+        // Prepared by a stage worker: only the link is left (src/ledger/prepared.ts).
+        const chain = this.#o.chain;
+        const hash = sha256(encodeV3Linked(prevHash, chain, seq, r.receivedAtUs, conn.id, conn.bytes, r.tail, 0, r.tail.length));
+        this.#copy.linked(chain, seq, r.receivedAtUs, conn.id, r.copy, 0, r.copy.length, hash);
+        r.chain = chain;
+        r.seq = seq;
+        r.prevHash = prevHash;
+        r.hash = hash;
+        row = r;
+      } else row = chainRecordV3Into(r, this.#o.chain, seq, prevHash, conn, this.#copy);
       rows[i] = row;
-      copy[i] = line;
       bytes += r.raw.length;
       prevHash = row.hash;
     }
     const last = { seq, hash: prevHash };
     this.#head = last;
-    return { rows, copy: copyChunks(copy), prev, last, bytes, acks, connections };
+    return { rows, copy: this.#copy.take(), prev, last, bytes, acks, connections };
   }
 
   #committed(p: PreparedBatch): void {

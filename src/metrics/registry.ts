@@ -72,6 +72,11 @@ export class Metrics {
     help: 'Raw bytes of the events waiting to be committed.',
     registers: [this.registry],
   });
+  readonly stagePoolBytes = new Gauge({
+    name: 'syslog_ledger_stage_pool_bytes',
+    help: 'Raw bytes of the frames held by the stage worker pool (--workers): sent to a worker, or waiting for an earlier batch.',
+    registers: [this.registry],
+  });
   readonly backpressureActive = new Gauge({
     name: 'syslog_ledger_backpressure_active',
     help: '1 while the writer queue is full and the listener has paused reading from sockets.',

@@ -14,7 +14,7 @@ import { observeCertificateExpiry } from './certificates.js';
 import { FindingBudget, type FindingSink } from './finding-budget.js';
 import { findingToEvent, findingType, type Finding } from './findings.js';
 import type { Metrics } from '../metrics/registry.js';
-import { observationOf, SequenceTracker } from './sequence.js';
+import { observationOf, SequenceTracker, type SequenceObservation } from './sequence.js';
 import { loadSourceHistory } from './source-history.js';
 import { peerSourceName, SourceTracker } from './sources.js';
 import type { Queryable } from '../checkpoints/merkle-store.js';
@@ -72,7 +72,11 @@ export class Monitor {
   /** Per received frame, in receive order. */
   onParsed(parsed: ParsedMessage, peer: PeerIdentity, receivedAtUs: number): void {
     const obs = observationOf(parsed, receivedAtUs);
-    if (!obs) return;
+    if (obs) this.onObservation(obs, peer);
+  }
+
+  /** onParsed's observation, made elsewhere (a stage worker, src/workers/). */
+  onObservation(obs: SequenceObservation, peer: PeerIdentity): void {
     const findings = this.sequences.observe(peerSourceName(peer) ?? peer.address, { ...obs, connection: peer.address });
     for (const f of findings) this.#record(f);
   }

@@ -49,7 +49,11 @@ export class Redactor {
   /** The patterns that apply to a peer, per connection identity (identities are one object per connection). */
   readonly #perPeer = new WeakMap<PeerIdentity, readonly Pattern[]>();
 
+  /** What it was made from: a stage worker (src/workers/) makes its own from these. */
+  readonly source: { readonly config: RedactionConfig; readonly key: RedactionKey };
+
   constructor(config: RedactionConfig, key: RedactionKey, metrics?: Metrics) {
+    this.source = { config, key };
     this.#key = key;
     this.#metrics = metrics;
     this.#enabled = config.enabled;

@@ -1,0 +1,298 @@
+/**
+ * The stage worker pool (`serve --workers N`): frames go to N worker_threads in batches (one
+ * postMessage per batch, its bytes transferred), each worker runs the stages and prepares the v3
+ * row's tail (src/workers/stage-worker.ts), and the prepared records come back to `deliver` in the
+ * order the frames were pushed: the chain is sequential, so batches are numbered and a batch that
+ * comes back early waits for the ones before it (reorder buffer).
+ *
+ * Backpressure is explicit: the pool holds at most `maxBytes` of raw frames (sent, or waiting in the
+ * reorder buffer); over it, `full` is true until `drain`. Nothing is dropped: a frame the worker could
+ * not prepare, and every frame of a batch whose worker died, goes through `inline` (the main thread's
+ * own toRecord) in its place in the order.
+ */
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { describeError } from '../errors.js';
+import type { Frame } from '../framing/framer.js';
+import { PreparedRecord } from '../ledger/prepared.js';
+import { decodeV3Tail } from '../ledger/row.js';
+import type { LedgerRecord } from '../ledger/types.js';
+import type { PeerIdentity } from '../listener/identity.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { Monitor } from '../monitoring/monitor.js';
+import type { SequenceObservation } from '../monitoring/sequence.js';
+import { toRecord, type RecordConfig } from '../stages.js';
+import { FORMAT_CODES, IN_OCTET, IN_STRIDE, IN_TRUNCATED, OUT_PREP_FAILED, OUT_RAW_CHANGED, OUT_STRIDE, type BatchIn, type BatchOut, type StageWorkerData } from './protocol.js';
+
+export interface StagePoolOptions extends StageWorkerData {
+  readonly workers: number;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** The main thread's own stages for a frame (toRecord), used when a worker could not do it. */
+  readonly inline: (frame: Frame, peer: PeerIdentity, receivedAtUs: number) => LedgerRecord;
+  /** Each record, in push order. */
+  readonly deliver: (record: LedgerRecord) => void;
+  /** A sequence observation the worker made (the monitor's onParsed, done there). */
+  readonly observe?: (observation: SequenceObservation, peer: PeerIdentity) => void;
+  /** Raw bytes held at most before `full` (default 8 MiB). */
+  readonly maxBytes?: number;
+  /**
+   * Frames held at most before `full` (default 2,048): small frames reach the byte bound late, and
+   * every frame held becomes a record in the writer's queue at once (its own bound is in events).
+   */
+  readonly maxFrames?: number;
+  /** Frames per batch at most (default 256); a batch is also sent at the end of each turn of the event loop. */
+  readonly batchFrames?: number;
+}
+
+interface Pending {
+  readonly id: number;
+  readonly frames: Frame[];
+  readonly peers: PeerIdentity[];
+  readonly receivedAtUs: number[];
+  bytes: number;
+  worker?: number;
+  result?: BatchOut;
+  /** Its worker died before answering: processed inline. */
+  lost?: boolean;
+}
+
+/** The worker's script: compiled JavaScript (under vitest, which runs this file as TypeScript, the build's). */
+const WORKER_URL = import.meta.url.endsWith('.ts') ? new URL('../../dist/src/workers/stage-worker.js', import.meta.url) : new URL('./stage-worker.js', import.meta.url);
+
+export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
+  readonly #o: StagePoolOptions;
+  readonly #workers: Array<Worker | undefined> = [];
+  /** Batches sent per worker and not answered (least-loaded dispatch). */
+  readonly #busy: number[] = [];
+  /** Sent or waiting, by id; delivered strictly in id order. */
+  readonly #pending = new Map<number, Pending>();
+  #current: Pending | undefined;
+  #nextId = 0;
+  #nextDeliver = 0;
+  #heldBytes = 0;
+  #heldFrames = 0;
+  #full = false;
+  #closed = false;
+  #flushScheduled = false;
+  #idle: (() => void) | undefined;
+
+  constructor(o: StagePoolOptions) {
+    super();
+    this.#o = o;
+    for (let i = 0; i < o.workers; i++) this.#spawn(i);
+  }
+
+  /** True while over maxBytes: stop reading from sockets until `drain`. */
+  get full(): boolean {
+    return this.#full;
+  }
+
+  /** Raw bytes held (sent to a worker or waiting for an earlier batch). */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  /** Live worker threads. */
+  get threads(): number {
+    return this.#workers.filter((w) => w !== undefined).length;
+  }
+
+  #spawn(i: number): void {
+    const data: StageWorkerData = {
+      format: this.#o.format,
+      timeZone: this.#o.timeZone,
+      hostBindings: this.#o.hostBindings,
+      redaction: this.#o.redaction,
+      failOnMarker: this.#o.failOnMarker,
+      exitOnMarker: this.#o.exitOnMarker,
+    };
+    const w = new Worker(WORKER_URL, { workerData: data });
+    this.#workers[i] = w;
+    this.#busy[i] = 0;
+    w.on('message', (m: BatchOut) => {
+      this.#busy[i]!--;
+      const p = this.#pending.get(m.id);
+      if (p !== undefined) p.result = m;
+      this.#deliverReady();
+    });
+    w.on('error', (err) => this.#o.log.error({ err: describeError(err), worker: i }, 'stage worker failed; its frames are processed on the main thread'));
+    w.on('exit', (code) => {
+      if (this.#workers[i] !== w) return;
+      this.#workers[i] = undefined;
+      // Its unanswered batches: the main thread processes them, in their place in the order.
+      for (const p of this.#pending.values()) if (p.worker === i && p.result === undefined) p.lost = true;
+      this.#busy[i] = 0;
+      if (!this.#closed) {
+        this.#o.log.error({ worker: i, code }, 'stage worker exited; starting another');
+        this.#spawn(i);
+      }
+      this.#deliverReady();
+    });
+  }
+
+  /** Queues a frame; its record reaches `deliver` in push order. */
+  push(frame: Frame, peer: PeerIdentity, receivedAtUs: number): void {
+    const p = (this.#current ??= { id: this.#nextId++, frames: [], peers: [], receivedAtUs: [], bytes: 0 });
+    p.frames.push(frame);
+    p.peers.push(peer);
+    p.receivedAtUs.push(receivedAtUs);
+    p.bytes += frame.raw.length;
+    this.#heldBytes += frame.raw.length;
+    this.#heldFrames++;
+    if (!this.#full && (this.#heldBytes >= (this.#o.maxBytes ?? 8 << 20) || this.#heldFrames >= (this.#o.maxFrames ?? 2048))) {
+      this.#full = true;
+      this.emit('full');
+    }
+    if (p.frames.length >= (this.#o.batchFrames ?? 256)) this.#flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        this.#flush();
+      });
+    }
+  }
+
+  /** Sends the batch being filled. */
+  #flush(): void {
+    const p = this.#current;
+    if (p === undefined) return;
+    this.#current = undefined;
+    this.#pending.set(p.id, p);
+    const wi = this.#pick();
+    if (wi < 0) {
+      p.lost = true;
+      this.#deliverReady();
+      return;
+    }
+    const n = p.frames.length;
+    const bytes = new ArrayBuffer(p.bytes);
+    const buf = Buffer.from(bytes);
+    const meta = new Float64Array(n * IN_STRIDE);
+    const peers: PeerIdentity[] = [];
+    const peerIndex = new Map<PeerIdentity, number>();
+    let o = 0;
+    for (let i = 0; i < n; i++) {
+      const f = p.frames[i]!;
+      const peer = p.peers[i]!;
+      let pi = peerIndex.get(peer);
+      if (pi === undefined) {
+        pi = peers.push(peer) - 1;
+        peerIndex.set(peer, pi);
+      }
+      f.raw.copy(buf, o);
+      const at = i * IN_STRIDE;
+      meta[at] = o;
+      meta[at + 1] = f.raw.length;
+      meta[at + 2] = f.body.length;
+      meta[at + 3] = (f.truncated ? IN_TRUNCATED : 0) | (f.framing === 'octet-counted' ? IN_OCTET : 0);
+      meta[at + 4] = p.receivedAtUs[i]!;
+      meta[at + 5] = pi;
+      o += f.raw.length;
+    }
+    p.worker = wi;
+    this.#busy[wi]!++;
+    const msg: BatchIn = { id: p.id, bytes, meta: meta.buffer, peers };
+    this.#workers[wi]!.postMessage(msg, [bytes, meta.buffer]);
+    this.#o.metrics.stagePoolBytes.set(this.#heldBytes);
+  }
+
+  /** The live worker with the fewest unanswered batches, or -1. */
+  #pick(): number {
+    let best = -1;
+    for (let i = 0; i < this.#workers.length; i++) if (this.#workers[i] !== undefined && (best < 0 || this.#busy[i]! < this.#busy[best]!)) best = i;
+    return best;
+  }
+
+  #deliverReady(): void {
+    for (;;) {
+      const p = this.#pending.get(this.#nextDeliver);
+      if (p === undefined || (p.result === undefined && !p.lost)) break;
+      this.#pending.delete(p.id);
+      this.#nextDeliver++;
+      this.#heldBytes -= p.bytes;
+      this.#heldFrames -= p.frames.length;
+      if (p.result !== undefined) this.#deliverResult(p, p.result);
+      else for (let i = 0; i < p.frames.length; i++) this.#o.deliver(this.#o.inline(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!));
+    }
+    this.#o.metrics.stagePoolBytes.set(this.#heldBytes);
+    if (this.#full && this.#heldBytes < (this.#o.maxBytes ?? 8 << 20) / 2 && this.#heldFrames < (this.#o.maxFrames ?? 2048) / 2) {
+      this.#full = false;
+      this.emit('drain');
+    }
+    if (this.#pending.size === 0 && this.#current === undefined) this.#idle?.();
+  }
+
+  #deliverResult(p: Pending, r: BatchOut): void {
+    const m = this.#o.metrics as unknown as Record<string, { inc(l?: unknown, n?: number): void; labels(...v: string[]): { inc(n: number): void } }>;
+    for (const [name, labels, n] of r.tallies) {
+      const c = m[name];
+      if (c === undefined) continue;
+      if (Array.isArray(labels)) c.labels(...labels).inc(n);
+      else if (labels === null) c.inc(n);
+      else c.inc(labels, n);
+    }
+    const out = Buffer.from(r.bytes);
+    const meta = new Float64Array(r.meta);
+    let obs = 0;
+    for (let i = 0; i < p.frames.length; i++) {
+      const f = p.frames[i]!;
+      const peer = p.peers[i]!;
+      for (; obs < r.observations.length && r.observations[obs]![0] === i; obs++) this.#o.observe?.(r.observations[obs]![1] as SequenceObservation, peer);
+      const at = i * OUT_STRIDE;
+      const flags = meta[at + 5]!;
+      if (flags & OUT_PREP_FAILED) {
+        this.#o.deliver(this.#o.inline(f, peer, p.receivedAtUs[i]!));
+        continue;
+      }
+      const tail = out.subarray(meta[at]!, meta[at]! + meta[at + 1]!);
+      const copy = out.subarray(meta[at + 2]!, meta[at + 2]! + meta[at + 3]!);
+      const raw = flags & OUT_RAW_CHANGED ? Buffer.from(decodeV3Tail(tail, 0).raw as Buffer) : f.raw;
+      this.#o.deliver(new PreparedRecord(p.receivedAtUs[i]!, peer, raw, f.truncated, FORMAT_CODES[meta[at + 4]!]!, tail, copy));
+    }
+  }
+
+  /** Forced stop: ends the threads at once; returns how many frames it held (never delivered). */
+  abort(): number {
+    this.#closed = true;
+    let lost = this.#current?.frames.length ?? 0;
+    for (const p of this.#pending.values()) lost += p.frames.length;
+    this.#current = undefined;
+    this.#pending.clear();
+    for (const w of this.#workers.splice(0)) void w?.terminate();
+    return lost;
+  }
+
+  /** Sends what is queued, waits until every record was delivered, and ends the threads. */
+  async close(): Promise<void> {
+    this.#flush();
+    if (this.#pending.size > 0) await new Promise<void>((res) => (this.#idle = res));
+    this.#closed = true;
+    const ws = this.#workers.splice(0);
+    await Promise.all(ws.map((w) => w?.terminate()));
+  }
+}
+
+/** The pool for the pipeline's configuration (`--workers N`): the stages as toRecord runs them inline. */
+export function stagePool(
+  cfg: RecordConfig & { readonly workers: number },
+  metrics: Metrics,
+  log: Logger,
+  monitor: Pick<Monitor, 'onParsed' | 'onObservation'>,
+  deliver: (record: LedgerRecord) => void,
+): StagePool {
+  return new StagePool({
+    workers: cfg.workers,
+    format: cfg.format,
+    timeZone: cfg.timeZone,
+    hostBindings: cfg.hostBindings,
+    redaction: cfg.redactor?.source,
+    metrics,
+    log,
+    inline: (frame, peer, receivedAtUs) => toRecord(frame, peer, receivedAtUs, cfg, metrics, monitor),
+    deliver,
+    observe: (obs, peer) => monitor.onObservation(obs, peer),
+  });
+}
