@@ -18,8 +18,7 @@ abstract class StopError extends LedgerError {
 }
 
 /** Something is wrong with one file; the message starts with its path. */
-abstract class FileError extends LedgerError {
-  readonly canContinue = false;
+abstract class FileError extends StopError {
   constructor(
     readonly file: string,
     message: string,
@@ -30,8 +29,7 @@ abstract class FileError extends LedgerError {
 }
 
 /** A bad configuration value: the program stops with a message naming the option. */
-export class ConfigError extends LedgerError {
-  readonly canContinue = false;
+export class ConfigError extends StopError {
   constructor(
     readonly option: string,
     message: string,
@@ -45,16 +43,14 @@ export class ConfigError extends LedgerError {
 export class UsageError extends StopError {}
 
 /** Another process already writes this chain; one writer per chain is enforced by the database. */
-export class ChainLockedError extends LedgerError {
-  readonly canContinue = false;
+export class ChainLockedError extends StopError {
   constructor(readonly chain: string) {
     super(`chain "${chain}" is already being written by another syslog-ledger process (advisory lock held)`);
   }
 }
 
 /** The chain head in the database is not what this writer committed last: someone else wrote the chain. */
-export class ChainDivergedError extends LedgerError {
-  readonly canContinue = false;
+export class ChainDivergedError extends StopError {
   constructor(
     readonly chain: string,
     readonly expectedSeq: bigint,
@@ -68,8 +64,7 @@ export class ChainDivergedError extends LedgerError {
  * Another writer took this chain (its epoch moved past the one this writer took): this writer's
  * batch was rolled back, and it appends nothing more.
  */
-export class ChainFencedError extends LedgerError {
-  readonly canContinue = false;
+export class ChainFencedError extends StopError {
   constructor(
     readonly chain: string,
     readonly ourEpoch: bigint,
@@ -83,8 +78,7 @@ export class ChainFencedError extends LedgerError {
  * The writer stopped (a fatal error, such as a diverged chain) with received events it never
  * committed: they are lost, and whoever closes it must say how many.
  */
-export class EventsNotCommittedError extends LedgerError {
-  readonly canContinue = false;
+export class EventsNotCommittedError extends StopError {
   constructor(
     readonly count: number,
     cause: Error | undefined,
@@ -99,8 +93,7 @@ export class DatabaseError extends LedgerError {
 }
 
 /** A record was handed to the writer after it closed: it would sit in a queue nobody writes. */
-export class WriterClosedError extends LedgerError {
-  readonly canContinue = false;
+export class WriterClosedError extends StopError {
   constructor(readonly chain: string) {
     super('writer is closed');
   }
@@ -119,8 +112,7 @@ export class MalformedDataError extends StopError {}
  * A chain's head or its signed checkpoint does not check out where a command needs it to (before
  * appending a retention or access record): run `syslog-ledger verify`.
  */
-export class ChainIntegrityError extends LedgerError {
-  readonly canContinue = false;
+export class ChainIntegrityError extends StopError {
   constructor(
     readonly chain: string,
     message: string,
@@ -136,8 +128,7 @@ export class KeyFileError extends FileError {}
 export class InternalError extends StopError {}
 
 /** Something is wrong at one row of one chain. */
-abstract class RowError extends LedgerError {
-  readonly canContinue = false;
+abstract class RowError extends StopError {
   constructor(
     readonly chain: string,
     readonly seq: number,
@@ -154,8 +145,7 @@ export class MissingLeavesError extends RowError {}
 export class CheckpointMismatchError extends RowError {}
 
 /** Thrown by parseCheckpoint for a line that is not a valid v1 checkpoint. */
-export class CheckpointFormatError extends LedgerError {
-  readonly canContinue = false;
+export class CheckpointFormatError extends StopError {
   constructor(
     message: string,
     readonly chain: string | null = null,

@@ -165,7 +165,10 @@ export class Server {
   #database!: ResolvedDatabase;
   #partitions!: { close(): void };
   #metrics!: Metrics;
-  #redactor: Redactor | undefined;
+  /** What the per-frame stages need (set once the redactor exists): one object, not one per frame. */
+  #records!: RecordConfig;
+  /** abort() ran: nothing is read any more. */
+  #aborted = false;
   #key!: SigningKey;
   #checkpointPool!: pg.Pool;
   #checkpointer!: Checkpointer;
@@ -198,6 +201,7 @@ export class Server {
     try {
       await server.#start(tls);
     } catch (err) {
+      await server.#abandon();
       await server.release();
       throw err;
     }
@@ -220,11 +224,13 @@ export class Server {
     this.#partitions = await startPartitionMaintenance({ databaseUrl: db.url, interval: cfg.partitionInterval, log });
 
     const metrics = (this.#metrics = new Metrics());
+    let redactor: Redactor | undefined;
     if (cfg.redaction.enabled) {
       const redactionKey = await loadOrCreateRedactionKey(cfg.redactionKeyPath);
       if (redactionKey.created) log.warn({ file: cfg.redactionKeyPath, keyId: redactionKey.keyId }, 'created a new redaction HMAC key; keep it secret and backed up (docs/redaction.md)');
-      this.#redactor = new Redactor(cfg.redaction, redactionKey, metrics);
+      redactor = new Redactor(cfg.redaction, redactionKey, metrics);
     }
+    this.#records = { format: cfg.format, timeZone: cfg.timeZone, hostBindings: cfg.hostBindings, redactor };
 
     // 4 checkpointer: the signing key lives outside the database; heads go to the DB and a file.
     const key = (this.#key = await loadOrCreateSigningKey(cfg.signingKeyPath));
@@ -264,18 +270,13 @@ export class Server {
       this.#listener.pause();
       relp?.pause();
     });
-    writer.on('drain', () => {
-      this.#listener.resume();
-      relp?.resume();
-    });
+    writer.on('drain', () => this.#resumeIntake());
     writer.on('error', (err) => {
       // Nothing read from now on could be committed: leave it with the senders (TCP backpressure).
       this.#listener.pause();
       relp?.pause();
       log.fatal({ err: err.message, notCommitted: writer.pendingEvents }, 'writer failed; stopping intake');
     });
-    this.#listenAddress = await this.#listener.listen();
-    this.#relpAddress = relp ? await relp.listen() : undefined;
 
     // 9 metrics.
     this.#metricsServer = await startMetricsServer({
@@ -301,6 +302,11 @@ export class Server {
       this.#console = await startConsole({ config: c, databaseUrl: db.url, ...(cfg.readDatabaseUrl ? { readDatabaseUrl: cfg.readDatabaseUrl } : {}), tls, key, checkpointFile: cfg.checkpointFile, silenceThresholdSec: cfg.silenceThresholdSec, expectSources: cfg.expectSources, log: log.child({ stage: 'console' }) });
       console.error(`Console: ${c.tokenGenerated || c.allow.length ? this.#console.loginUrl : this.#console.loginUrl.replace(/token=.*$/, 'token=<the token in --console-token-file>')}`);
     }
+
+    // 8 the listeners open their ports last: a component that fails to start leaves no port that
+    // accepts frames it could not commit.
+    this.#listenAddress = await this.#listener.listen();
+    this.#relpAddress = relp ? await relp.listen() : undefined;
   }
 
   /** 0: a fresh machine gets a dev PKI so that `npm start` works with no setup; then the TLS files are read. */
@@ -373,7 +379,7 @@ export class Server {
     }
 
     // The per-frame stages: in worker threads (records delivered in arrival order), or inline.
-    const pool = (this.#pool = cfg.workers > 0 ? stagePool({ ...this.#recordConfig(), workers: cfg.workers }, metrics, log.child({ stage: 'workers' }), monitor, (r) => writer.enqueue(r)) : undefined);
+    const pool = (this.#pool = cfg.workers > 0 ? stagePool({ ...this.#records, workers: cfg.workers }, metrics, log.child({ stage: 'workers' }), monitor, (r) => writer.enqueue(r)) : undefined);
     this.#listener = new Listener({
       ...this.#connectionOptions(cfg.listen, tls, 'listener'),
       maxFrameBytes: cfg.maxFrameBytes,
@@ -385,9 +391,15 @@ export class Server {
         if (writer.full || pool?.full) this.#listener.pause();
       },
     });
-    pool?.on('drain', () => {
-      if (!writer.full && !writer.fatalError) this.#listener.resume();
-    });
+    pool?.on('drain', () => this.#resumeIntake());
+  }
+
+  /** Backpressure released (the writer's queue or the stage pool drained): read again, unless the other is still full. */
+  #resumeIntake(): void {
+    const writer = this.#writer;
+    if (writer.full || writer.fatalError || this.#pool?.full || this.#aborted) return;
+    this.#listener.resume();
+    this.#relp?.resume();
   }
 
   /** What both listeners (TLS and RELP) take alike: the TLS setup, allowlist, limits and PROXY protocol. */
@@ -411,12 +423,8 @@ export class Server {
   }
 
   /** The per-frame stages (src/stages.ts), with this server's configuration. */
-  #recordConfig(): RecordConfig {
-    return { format: this.cfg.format, timeZone: this.cfg.timeZone, hostBindings: this.cfg.hostBindings, redactor: this.#redactor };
-  }
-
   #toRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number): LedgerRecord {
-    return toRecord(frame, peer, receivedAtUs, this.#recordConfig(), this.#metrics, this.#monitor);
+    return toRecord(frame, peer, receivedAtUs, this.#records, this.#metrics, this.#monitor);
   }
 
   /**
@@ -529,7 +537,7 @@ export class Server {
       .catch(failed);
     // 3, 1
     this.#partitions.close();
-    const result: StopResult = failures[0] ?? { committed: true, headSeq: this.#writer.head.seq };
+    const result: StopResult = failures[0] ?? (this.#aborted ? { committed: false } : { committed: true, headSeq: this.#writer.head.seq });
     if (result.committed) log.info({ headSeq: result.headSeq }, 'shutdown complete; every received event is committed');
     await this.release();
     return result;
@@ -543,6 +551,9 @@ export class Server {
    * each commit sends its RELP acks as it happens.
    */
   async #stopIntakeAndCommit(): Promise<void> {
+    // A forced stop came during the drain delay: it counted what it held; reading on would add
+    // frames nobody counts.
+    if (this.#aborted) return;
     const writer = this.#writer;
     this.#monitor.close();
     this.#relp?.stopReading();
@@ -566,6 +577,7 @@ export class Server {
    */
   async abort(): Promise<number> {
     this.#shuttingDown = true;
+    this.#aborted = true;
     this.#monitor.close();
     // Read nothing more: a frame read after the count would be lost without being counted.
     this.#listener.pause();
@@ -573,6 +585,37 @@ export class Server {
     const lost = (this.#pool?.abort() ?? 0) + (await this.#writer.abort());
     await this.#metricsServer.close();
     return lost;
+  }
+
+  /**
+   * After a failed start: closes whatever had started (ports, timers, threads, pools), so that the
+   * process exits with the error instead of running on half started. No port was accepting frames
+   * (the listeners open last), so nothing received is left behind.
+   */
+  async #abandon(): Promise<void> {
+    this.#shuttingDown = true;
+    this.#aborted = true;
+    const quietly = async (close: (() => unknown) | undefined): Promise<void> => {
+      try {
+        await close?.();
+      } catch {
+        // best effort: the start's own error is the one reported
+      }
+    };
+    await quietly(this.#console && (() => this.#console!.close()));
+    await quietly(this.#verifier && (() => this.#verifier!.stop()));
+    await quietly(this.#metricsServer && (() => this.#metricsServer.close()));
+    await quietly(this.#listener && (() => this.#listener.close(0)));
+    await quietly(this.#relp && (() => this.#relp!.close(0)));
+    this.#pool?.abort();
+    this.#monitor?.close();
+    await quietly(this.#writer && (() => this.#writer.abort()));
+    await quietly(this.#chainSets && (() => this.#chainSets!.close()));
+    await quietly(this.#replicaLag && (() => this.#replicaLag!.close()));
+    await quietly(this.#capacity && (() => this.#capacity.close()));
+    await quietly(this.#checkpointer && (() => this.#checkpointer.close()));
+    await quietly(this.#checkpointPool && (() => this.#checkpointPool.end()));
+    this.#partitions?.close();
   }
 
   /** 1: stops the embedded PostgreSQL this process started (once, whichever stop gets here first). */

@@ -15,7 +15,7 @@ import { sign as edSign, verify as edVerify } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
-import { EMPTY_ROOT, leafHash, nodeHash, splitPoint } from './merkle.js';
+import { MerkleAccumulator } from './merkle.js';
 import type { SigningKey, VerifyingKey } from './signing.js';
 
 export const CHAIN_SET_SIGNED_HEADER = 'syslog-ledger chain-set checkpoint v1';
@@ -45,13 +45,9 @@ export interface ChainSetCheckpoint {
 }
 
 export function chainSetRoot(heads: readonly ChainHeadEntry[]): Buffer {
-  const leaves = heads.map((h) => leafHash(Buffer.from(JSON.stringify([h.chain, h.seq, h.head_hash]), 'utf8')));
-  const mth = (lo: number, hi: number): Buffer => {
-    if (hi - lo === 1) return leaves[lo]!;
-    const k = splitPoint(hi - lo);
-    return nodeHash(mth(lo, lo + k), mth(lo + k, hi));
-  };
-  return leaves.length === 0 ? EMPTY_ROOT : mth(0, leaves.length);
+  const tree = new MerkleAccumulator();
+  for (const h of heads) tree.append(Buffer.from(JSON.stringify([h.chain, h.seq, h.head_hash]), 'utf8'));
+  return tree.root();
 }
 
 export function chainSetSignedBytes(c: Pick<ChainSetCheckpoint, 'ledger_id' | 'n' | 'time' | 'chains' | 'root'>): Buffer {

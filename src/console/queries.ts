@@ -11,12 +11,11 @@
 import pg from 'pg';
 import { sql, type ExpressionBuilder, type SqlBool, type Expression } from 'kysely';
 import { predicate, type EvidenceQuery } from '../evidence/query.js';
-import { qb, run, type LedgerDatabase } from '../evidence/sql.js';
+import { db as qb, run, type Database as ConsoleDatabase } from '../ledger/db.js';
 import { makeInclusion, type InclusionProofDoc } from '../cli/prove.js';
 import { coverageReport, type CoverageReport } from '../monitoring/coverage.js';
 
 /** The console reads the ledger's Database (src/ledger/db.ts): rows, the views, integrity_status. */
-type ConsoleDatabase = LedgerDatabase;
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -160,7 +159,8 @@ export interface LedgerEntry {
   readonly seq: number;
   readonly receivedAt: Date;
   readonly hash: Buffer;
-  readonly prevHash: Buffer;
+  /** null: the previous row is not in the database (archived, or seq 1 has none: then 32 zero bytes). */
+  readonly prevHash: Buffer | null;
   readonly raw: Buffer;
   readonly peerCn: string | null;
   readonly peerAddr: string | null;
@@ -196,7 +196,7 @@ export async function readEntry(db: Db, chain: string, seq: number): Promise<Led
     seq: Number(r.seq),
     receivedAt: r.received_at,
     hash: r.hash,
-    prevHash: r.prev_hash ?? Buffer.alloc(32),
+    prevHash: r.prev_hash ?? (seq === 1 ? Buffer.alloc(32) : null),
     raw: r.raw,
     peerCn: r.peer_cn,
     peerAddr: r.peer_addr,

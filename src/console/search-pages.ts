@@ -69,7 +69,7 @@ ${results}`;
 /** The event page: the full OCSF record, the raw frame, its place in the chain, and its proof. */
 export function eventBody(e: LedgerEntry): Html {
   return html`<dl class="kv"><dt>Chain</dt><dd>${e.chain}</dd><dt>Seq</dt><dd>${e.seq}</dd><dt>Received</dt><dd>${utc(e.receivedAt.getTime() * 1000)}</dd>
-<dt>Hash</dt><dd data-hash>${e.hash.toString('hex')}</dd><dt>Previous hash</dt><dd>${e.prevHash.toString('hex')}</dd>
+<dt>Hash</dt><dd data-hash>${e.hash.toString('hex')}</dd><dt>Previous hash</dt><dd>${e.prevHash === null ? 'not in the database (the previous row was archived)' : e.prevHash.toString('hex')}</dd>
 <dt>Peer</dt><dd>${e.peerCn ?? '—'} ${e.peerAddr ?? ''}</dd><dt>Format</dt><dd>${e.format}</dd></dl>
 <p><a href="/proof${qs({ chain: e.chain, seq: e.seq })}" download>Download the inclusion proof</a> (JSON; check it offline with <code>syslog-ledger verify-proof FILE --public-key ledger-signing.key.pub</code>).</p>
 <h2>Raw frame (${e.raw.length} bytes)</h2><pre id="raw">${frameText(e.raw)}</pre>

@@ -23,8 +23,9 @@ import { toStored, type DbRow } from '../verify/verify.js';
 import { CSV_COLUMNS, DIGESTED_FILES, FILES, PACKAGE_TYPE, PACKAGE_VERSION, csvField, keyFingerprint, signManifest, type CheckpointLink, type FileDigest, type ManifestBody, type RunProof } from './format.js';
 import { HashedFile, publish, removeQuietly, writeWhole } from './files.js';
 import { describeQuery, isFiltered, predicate, type EvidenceQuery } from './query.js';
-import { lineText, rowVersion, selectRow } from './rows.js';
-import { qb, run } from './sql.js';
+import { lineText, rowVersion } from './rows.js';
+import { selectRow } from '../verify/select.js';
+import { db as qb, run } from '../ledger/db.js';
 import { verifyMd } from './verify-md.js';
 
 /** The export could not be completed; nothing that looks like a package was left behind. */

@@ -1,10 +1,10 @@
 /**
  * What an export selects: the filters of `syslog-ledger export`, their absolute form (as the manifest
- * states them), and the one SQL predicate every query of the export is built from (src/evidence/sql.ts).
+ * states them), and the one SQL predicate every query of the export is built from (built with the ledger's Kysely builder, src/ledger/db.ts).
  */
 import { sql, type Expression, type ExpressionBuilder, type ExpressionWrapper, type SqlBool } from 'kysely';
 import { ConfigError } from '../errors.js';
-import type { LedgerDatabase } from './sql.js';
+import type { Database as LedgerDatabase } from '../ledger/db.js';
 
 export const TIME_BASES = ['event', 'received'] as const;
 export type TimeBase = (typeof TIME_BASES)[number];

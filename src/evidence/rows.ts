@@ -1,15 +1,13 @@
 /**
- * The one place the read side turns stored ledger rows into evidence lines. Today's rows are
- * canonical form version 2 (or 1, written before it): the full OCSF record is the stored `event`
- * (raw_data and metadata.peer included). When the stored row changes shape (a later format with an
- * `ocsf_events` view), this module is what changes: `selections` and `lineText`.
+ * The one place the read side turns stored ledger rows into evidence lines. A version 3 row (what
+ * serve writes) has its full OCSF record assembled from its columns, stored part, `raw` and its
+ * connection (src/ledger/v3.ts); a version 1 or 2 row carries it whole in `event`.
  */
 import { canonicalLifted, chainHash, type CanonicalRow } from '../ledger/canonical.js';
 import { isoMicros } from '../ledger/copy.js';
 import { recomputeHash, type StoredRow } from '../verify/reference.js';
 import { v3Hash, v3ToJson } from '../ledger/v3.js';
 
-export { selectRow } from '../verify/select.js';
 
 /**
  * The canonical form version whose hash is the row's stored hash, or null when none is (the row was

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import { ChainDivergedError, ChainFencedError, ChainLockedError, DatabaseError, describeError, EventsNotCommittedError, WriterClosedError } from '../errors.js';
+import { ChainDivergedError, ChainFencedError, ChainLockedError, DatabaseError, describeError, EventsNotCommittedError, InternalError, WriterClosedError } from '../errors.js';
 import type { Metrics } from '../metrics/registry.js';
 import { CONNECTION_INSERT_SQL, encodeV3Linked, V3_COPY_SQL } from './row.js';
 import { PreparedRecord } from './prepared.js';
@@ -310,7 +310,16 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     let backoffMs = 100;
     while (this.#running) {
       while (this.#inflight.length < PIPELINE_DEPTH && this.#queue.length > this.#queueHead) {
-        this.#inflight.push(this.#chain(this.#takeBatch()));
+        let batch: PreparedBatch;
+        try {
+          batch = this.#chain(this.#takeBatch());
+        } catch (err) {
+          // A record the row encoding cannot take (a bug: the stages give every frame a storable
+          // record). Stop loudly, counting what is not committed, rather than leave the loop dead.
+          this.#fail(err instanceof Error ? err : new InternalError(String(err)));
+          return;
+        }
+        this.#inflight.push(batch);
         // One batch's chaining per turn of the event loop: the sockets, /healthz and the acks run
         // between two (a batch of 64 KiB frames takes tens of ms to chain).
         if (this.#inflight.length < PIPELINE_DEPTH && this.#queue.length > this.#queueHead) {

@@ -25,7 +25,7 @@ import { copySans, copyStr, eventOf, liftedEqual, PG_EPOCH_US, same32, storedRow
 import { captureMembers, LEAF, type Want } from './capture.js';
 import { rowFindings, type FindingKind, type StoredRow } from './reference.js';
 import { COLUMNS } from './copy.js';
-import { connectionBytes, decodeBinary, encodeV3, V3_HASHED, type Connection, type V3Values } from '../ledger/row.js';
+import { CONNECTION_COLUMNS, connectionBytes, decodeBinary, encodeV3, V3_HASHED, type Connection, type V3Values } from '../ledger/row.js';
 import { v3ColumnMismatches } from './reference.js';
 import { db, run } from '../ledger/db.js';
 import { sha256 } from '../ledger/sha256.js';
@@ -394,7 +394,7 @@ function connectionOf(bytes: Buffer): Connection {
 }
 
 export async function loadConnections(client: pg.Client, chain: string): Promise<Map<number, Buffer>> {
-  const rows = await run(client, db.selectFrom('ledger_connections').select(['conn', 'transport', 'peer_addr', 'peer_cn', 'peer_sans', 'peer_subject', 'peer_fingerprint']).where('chain', '=', chain));
+  const rows = await run(client, db.selectFrom('ledger_connections').select(['conn', ...CONNECTION_COLUMNS.map((c) => c.name)]).where('chain', '=', chain));
   return new Map(
     rows.map((r) => {
       const bytes = connectionBytes(r);

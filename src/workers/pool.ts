@@ -240,13 +240,15 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
     for (let i = 0; i < p.frames.length; i++) {
       const f = p.frames[i]!;
       const peer = p.peers[i]!;
-      for (; obs < r.observations.length && r.observations[obs]![0] === i; obs++) this.#o.observe?.(r.observations[obs]![1] as SequenceObservation, peer);
       const at = i * OUT_STRIDE;
       const flags = meta[at + 5]!;
+      const observed = obs < r.observations.length && r.observations[obs]![0] === i ? (r.observations[obs++]![1] as SequenceObservation) : undefined;
       if (flags & OUT_PREP_FAILED) {
+        // The main thread's own stages observe it again: the worker's observation is not replayed.
         this.#o.deliver(this.#o.inline(f, peer, p.receivedAtUs[i]!));
         continue;
       }
+      if (observed !== undefined) this.#o.observe?.(observed, peer);
       const tail = out.subarray(meta[at]!, meta[at]! + meta[at + 1]!);
       const copy = out.subarray(meta[at + 2]!, meta[at + 2]! + meta[at + 3]!);
       const raw = flags & OUT_RAW_CHANGED ? Buffer.from(decodeV3Tail(tail, 0).raw as Buffer) : f.raw;
@@ -262,6 +264,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
     this.#current = undefined;
     this.#pending.clear();
     for (const w of this.#workers.splice(0)) void w?.terminate();
+    this.#idle?.(); // a close() waiting for those batches returns: they are counted here
     return lost;
   }
 

@@ -7,8 +7,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { LedgerError } from '../errors.js';
 import { copyV3TailMaxSize, putCopyV3Tail } from '../ledger/copy-v3.js';
-import { connectionBytes, encodeV3Tail, v3TailMaxSize } from '../ledger/row.js';
-import { connectionOf, v3Values, type ChainConnection } from '../ledger/v3.js';
+import { encodeV3Tail, v3TailMaxSize } from '../ledger/row.js';
+import { chainConnection, v3Values, type ChainConnection } from '../ledger/v3.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import type { Metrics } from '../metrics/registry.js';
 import { observationOf } from '../monitoring/sequence.js';
@@ -57,15 +57,11 @@ const cfg: RecordConfig = {
   ...(data.redaction ? { redactor: new Redactor(data.redaction.config, data.redaction.key, metrics) } : {}),
 };
 
-/** The connection record of a peer (placeholder id: the main thread gives the real one). */
+/** The connection of a peer (placeholder id: the main thread gives the real one), once per peer. */
 const connections = new WeakMap<PeerIdentity, ChainConnection>();
 function connectionFor(peer: PeerIdentity): ChainConnection {
   let c = connections.get(peer);
-  if (c === undefined) {
-    const record = connectionOf(peer);
-    c = { id: 0, record, bytes: connectionBytes(record) };
-    connections.set(peer, c);
-  }
+  if (c === undefined) connections.set(peer, (c = chainConnection(0, peer)));
   return c;
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { absoluteTime, describeQuery, isFiltered, statusId, type EvidenceQuery } from '../../src/evidence/query.js';
-import { qb } from '../../src/evidence/sql.js';
+import { db as qb } from '../../src/ledger/db.js';
 import { predicate } from '../../src/evidence/query.js';
 
 const NOW = Date.parse('2026-12-06T12:00:00.000Z');

@@ -97,3 +97,34 @@ async function kill9(server: RunningServer): Promise<void> {
   await exited;
   (child as unknown as { exitCode: number | null }).exitCode = 137;
 }
+
+describe('a start that fails', () => {
+  it('the TLS port is taken: serve exits with the error, nothing of it left running', async () => {
+    const { createServer } = await import('node:net');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { createTestDatabase } = await import('../helpers/db.js');
+    const { runCli } = await import('../helpers/server.js');
+    const taken = createServer();
+    await new Promise<void>((res) => taken.listen(0, '127.0.0.1', res));
+    const port = (taken.address() as { port: number }).port;
+    const db = await createTestDatabase('sl_startfail');
+    const dir = mkdtempSync(join(tmpdir(), 'syslog-ledger-startfail-'));
+    try {
+      // Before, the writer, checkpointer and chain-set timers kept a half-started server alive.
+      const t0 = Date.now();
+      const r = await Promise.race([
+        runCli(['serve', '--database-url', db.url, '--listen', `127.0.0.1:${port}`, '--metrics', '127.0.0.1:0'], { cwd: dir }),
+        sleep(30_000).then(() => ({ code: 'still running after 30 s', stdout: '', stderr: '' })),
+      ]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('EADDRINUSE');
+      expect(Date.now() - t0).toBeLessThan(30_000);
+    } finally {
+      taken.close();
+      rmSync(dir, { recursive: true, force: true });
+      await db.drop();
+    }
+  }, 60_000);
+});
