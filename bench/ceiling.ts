@@ -1,10 +1,10 @@
 /**
  * The database ceiling, measured in the same run and on the same database as the end-to-end test:
  * COPY FROM STDIN of rows exactly like the server's (the same frame mix, already parsed, normalized,
- * hashed and COPY-encoded before the clock starts) into a scratch table shaped like `ledger`
+ * hashed and binary-COPY-encoded as the writer does before the clock starts) into a scratch table shaped like `ledger`
  * (`LIKE ledger INCLUDING ALL`, range-partitioned on received_at with a default partition as the
  * ledger is: same columns, primary key, indexes and checks; no triggers), one transaction per batch,
- * on one connection, sent in ~64 KiB writes as the writer does.
+ * on one connection, sent in the writer's ~128 KiB chunks.
  * This is what PostgreSQL can take with no pipeline in front of it; our throughput / this = the headline ratio.
  *
  * Variants, to price what PostgreSQL does per row (BENCH_CEILING_VARIANTS):
@@ -42,7 +42,7 @@ export interface CeilingResult {
   readonly foreignCores: number;
 }
 
-/** Builds the COPY payload: per batch, the lines joined into ~64 KiB buffers. */
+/** Builds the COPY payload: per batch, the writer's binary COPY data in its ~128 KiB chunks. */
 export function buildCeilingBatches(rows: number, batch: number, slim = false, chain = 'ceiling'): { batches: Buffer[][]; bytes: number } {
   const batches: Buffer[][] = [];
   let head = { seq: 0, hash: ZERO_HASH };
@@ -51,19 +51,9 @@ export function buildCeilingBatches(rows: number, batch: number, slim = false, c
     const n = Math.min(batch, rows - start);
     let records: LedgerRecord[] = mixRecords(n, 100 + start, start);
     if (slim) records = records.map((r) => ({ ...r, event: slimEvent(r.event) as OcsfEvent }));
-    const { rows: chained, lines } = chainRecords(chain, records, head);
+    const { rows: chained, copy: bufs } = chainRecords(chain, records, head);
     const last = chained[chained.length - 1]!;
     head = { seq: last.seq, hash: last.hash };
-    const bufs: Buffer[] = [];
-    let cur = '';
-    for (const l of lines) {
-      cur += l;
-      if (cur.length >= 65536) {
-        bufs.push(Buffer.from(cur, 'utf8'));
-        cur = '';
-      }
-    }
-    if (cur) bufs.push(Buffer.from(cur, 'utf8'));
     for (const b of bufs) bytes += b.length;
     batches.push(bufs);
   }
@@ -86,7 +76,7 @@ export async function copyCeiling(url: string, database: string, rows: number, b
     await c.query(`CREATE TABLE ${table}_default PARTITION OF ${table} DEFAULT`);
     const indexes = Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_indexes WHERE tablename = $1`, [`${table}_default`])).rows[0]!.n);
     await c.query('CHECKPOINT').catch(() => undefined);
-    const sql = `COPY ${table} (${COPY_COLUMNS.join(', ')}) FROM STDIN`;
+    const sql = `COPY ${table} (${COPY_COLUMNS.join(', ')}) FROM STDIN (FORMAT binary)`;
     const s0 = mark(undefined, database);
     const t0 = performance.now();
     for (const bufs of batches) {

@@ -129,10 +129,10 @@ export function benchIngest(n = Number(process.env.BENCH_INGEST_N ?? 20000), run
     pass++;
     const records: LedgerRecord[] = new Array(pipeFrames.length);
     for (let i = 0; i < pipeFrames.length; i++) records[i] = toRecord(pipeFrames[i]!, BENCH_PEER, RECEIVED_US + pass * 3_600_000_000 + i * 20, cfg, metrics);
-    const { rows, lines } = chainRecords('bench', records, { seq: seq, hash: Buffer.alloc(32) });
+    const { rows, copy } = chainRecords('bench', records, { seq: seq, hash: Buffer.alloc(32) });
     seq += rows.length;
     if (d !== null) d.onCommitted(rows);
-    return lines;
+    return copy;
   };
   const variants: Record<string, [string, () => unknown]> = {
     pipelineOff: ['pipeline (toRecord + chaining), off', pipeline(CFG, null)],

@@ -470,7 +470,7 @@ export function table(r: Results): string {
   if (r.ceiling.length) {
     L.push('| ceiling: COPY of identical pre-hashed rows, 1 connection | rows/s | s | CPU s/100k PG (+shared) | table MB |');
     L.push('|---|---:|---:|---:|---:|');
-    for (const c of r.ceiling) L.push(`| ${c.variant} (${c.indexes} indexes), ${c.batch} rows per transaction, ${fmt(c.avgLineBytes)} B per COPY line; other tenants ${c.foreignCores} cores | ${fmt(c.rowsPerSec)} | ${fmt(c.seconds, 2)} | ${fmt(c.cpuPer100k.pg_backends, 2)} (+${fmt(c.cpuPer100k.pg_shared, 2)}) | ${fmt(c.tableMb)} |`);
+    for (const c of r.ceiling) L.push(`| ${c.variant} (${c.indexes} indexes), ${c.batch} rows per transaction, ${fmt(c.avgLineBytes)} B per binary COPY row; other tenants ${c.foreignCores} cores | ${fmt(c.rowsPerSec)} | ${fmt(c.seconds, 2)} | ${fmt(c.cpuPer100k.pg_backends, 2)} (+${fmt(c.cpuPer100k.pg_shared, 2)}) | ${fmt(c.tableMb)} |`);
     L.push('');
   }
   if (r.latency) {

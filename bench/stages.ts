@@ -17,8 +17,8 @@ import { Framer } from '../src/framing/framer.js';
 import type { PeerIdentity } from '../src/listener/identity.js';
 import { canonicalJson, canonicalRowOf, chainHash, chainRecord, ledgerColumns, type CanonicalRow } from '../src/ledger/canonical.js';
 import { copyChunks, copyLine } from '../src/ledger/copy.js';
-import { chainConnection, chainRecordV3, chainRecordV3Into, v3Values, type ChainConnection } from '../src/ledger/v3.js';
-import { CopyBuffer, copyV3TailMaxSize, putCopyV3Tail } from '../src/ledger/copy-v3.js';
+import { chainConnection, chainRecordV3Into, v3Values, type ChainConnection } from '../src/ledger/v3.js';
+import { CopyBuffer } from '../src/ledger/copy-binary.js';
 import { encodeV3Linked, encodeV3Tail, v3TailMaxSize } from '../src/ledger/row.js';
 import { sha256 } from '../src/ledger/sha256.js';
 import { deserialize, serialize } from 'node:v8';
@@ -63,22 +63,19 @@ function benchConnection(id: number): ChainConnection {
   return benchConn;
 }
 
-/** Chains records as v3 rows (the writer's format) with their COPY lines (V3_COPY_COLUMNS). */
-export function chainRecords(chain: string, records: readonly LedgerRecord[], from = { seq: 0, hash: ZERO_HASH }): { rows: ChainedRecord[]; lines: string[] } {
+/** Chains records as v3 rows (the writer's format) with their binary COPY data (V3_COPY_SQL), as the writer does. */
+export function chainRecords(chain: string, records: readonly LedgerRecord[], from = { seq: 0, hash: ZERO_HASH }): { rows: ChainedRecord[]; copy: Buffer[] } {
   let seq = from.seq;
   let prevHash = from.hash;
   const rows: ChainedRecord[] = new Array(records.length);
-  const lines: string[] = new Array(records.length);
+  const out = new CopyBuffer();
   for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
     seq++;
     // Ledger format v3, as the writer writes it: one connection (BENCH_PEER) for all rows.
-    const { row, line } = chainRecordV3(r, chain, seq, prevHash, benchConnection(from.seq + 1));
-    rows[i] = row;
-    lines[i] = line;
-    prevHash = row.hash;
+    rows[i] = chainRecordV3Into(records[i]!, chain, seq, prevHash, benchConnection(from.seq + 1), out);
+    prevHash = rows[i]!.hash;
   }
-  return { rows, lines };
+  return { rows, copy: out.take() };
 }
 
 const canonicalRow = (chain: string, seq: number, r: LedgerRecord, syslogJson: string, eventJson: string): CanonicalRow => canonicalRowOf(r, chain, seq, syslogJson, eventJson, ledgerColumns(r.columns).lifted);
@@ -89,8 +86,8 @@ export interface StageReport {
   readonly avgFrameBytes: number;
   /** Share of each kind in the mix, and how the server's parser classified them. */
   readonly formats: Record<string, number>;
-  /** Average canonical JSON sizes (syslog, event) and COPY line size, bytes. */
-  readonly sizes: { syslogJson: number; eventJson: number; copyLine: number };
+  /** Average canonical JSON sizes (syslog, event), the v2 COPY text line and the v3 binary COPY row, bytes. */
+  readonly sizes: { syslogJson: number; eventJson: number; copyLine: number; copyBinary: number };
   /** One core doing only these stages in sequence: 1 / sum(1/rate). */
   readonly pipelineOneCore: number;
 }
@@ -131,13 +128,11 @@ export function benchStages(n = Number(process.env.BENCH_STAGE_N ?? 20000)): Sta
   results.push(measure('toRecord (parse+normalize+lift)', n, () => frames.map((f, i) => toRecord(f, BENCH_PEER, RECEIVED_US + i, CFG, metrics))));
 
   const records = frames.map((f, i) => toRecord(f, BENCH_PEER, RECEIVED_US + i, CFG, metrics));
-  // Rows as a stage worker prepares them (src/workers/stage-worker.ts): canonical tail + COPY tail.
+  // Rows as a stage worker prepares them (src/workers/stage-worker.ts): the canonical tail.
   const prepared = records.map((r) => {
     const { values } = v3Values(r, '', 0, chainConnection(0, BENCH_PEER));
-    const b = Buffer.allocUnsafe(v3TailMaxSize(values) + copyV3TailMaxSize(values));
-    const t = encodeV3Tail(values, b, 0);
-    const c = putCopyV3Tail(values, b, t);
-    return { receivedAtUs: r.receivedAtUs, tail: b.subarray(0, t), copy: b.subarray(t, c) };
+    const b = Buffer.allocUnsafe(v3TailMaxSize(values));
+    return { receivedAtUs: r.receivedAtUs, tail: b.subarray(0, encodeV3Tail(values, b, 0)) };
   });
   results.push(measure('canonicalJson (syslog + event)', n, () => records.map((r) => canonicalJson(r.syslog).length + canonicalJson(r.event).length)));
   const json = records.map((r) => [canonicalJson(r.syslog), canonicalJson(r.event)] as const);
@@ -148,13 +143,14 @@ export function benchStages(n = Number(process.env.BENCH_STAGE_N ?? 20000)): Sta
       return prev;
     }),
   );
-  const { rows, lines } = chainRecords('bench', records);
+  const { rows, copy } = chainRecords('bench', records);
+  const lines = rows.map((r, i) => copyLine(r, json[i]![0], json[i]![1]));
   results.push(measure('copyLine (COPY text encoding)', n, () => rows.map((r, i) => copyLine(r, json[i]![0], json[i]![1]))));
   results.push(measure('COPY bytes (copyLine + copyChunks, UTF-8)', n, () => copyChunks(rows.map((r, i) => copyLine(r, json[i]![0], json[i]![1])))));
   // In writer-sized batches (5,000), as the writer does: one pass over all n would measure a major GC of n rows.
   const batches: LedgerRecord[][] = [];
   for (let o = 0; o < records.length; o += 5000) batches.push(records.slice(o, o + 5000));
-  results.push(measure('ledger prep (canonical x2 + hash + COPY bytes)', n, () => batches.reduce((a, b) => a + copyChunks(chainRecords('bench', b).lines).length, 0)));
+  results.push(measure('ledger prep (v3: split + canonical + hash + binary COPY)', n, () => batches.reduce((a, b) => a + chainRecords('bench', b).copy.length, 0)));
 
   // The v3 writer's own path (src/ledger/writer.ts #chain) against its reference, same batches.
   const conn = benchConnection(1);
@@ -163,7 +159,7 @@ export function benchStages(n = Number(process.env.BENCH_STAGE_N ?? 20000)): Sta
     measure('v3 split (v3Values: derive, split, canonical JSON)', n, () => records.reduce((a, r, i) => a + v3Values(r, 'bench', i + 1, conn).values.seq, 0)),
   );
   results.push(
-    measure('COPY bytes (v3, direct: chainRecordV3Into + CopyBuffer)', n, () =>
+    measure('COPY bytes (v3, direct: chainRecordV3Into + binary CopyBuffer)', n, () =>
       batches.reduce((a, b) => {
         let prev = ZERO_HASH;
         for (let i = 0; i < b.length; i++) prev = chainRecordV3Into(b[i]!, 'bench', i + 1, prev, conn, copyOut).hash;
@@ -176,12 +172,12 @@ export function benchStages(n = Number(process.env.BENCH_STAGE_N ?? 20000)): Sta
   const cloned = serialize(slim);
   results.push(measure('worker transfer (structured clone of syslog+event+columns, deserialize)', slim.length, () => deserialize(cloned)));
   results.push(
-    measure('worker link (main thread: encodeV3Linked + SHA-256 + COPY line, prepared rows)', n, () => {
+    measure('worker link (main thread: encodeV3Linked + SHA-256 + binary COPY, prepared rows)', n, () => {
       let prev = ZERO_HASH;
       for (let i = 0; i < prepared.length; i++) {
         const p = prepared[i]!;
         prev = sha256(encodeV3Linked(prev, 'bench', i + 1, p.receivedAtUs, conn.id, conn.bytes, p.tail, 0, p.tail.length));
-        copyOut.linked('bench', i + 1, p.receivedAtUs, conn.id, p.copy, 0, p.copy.length, prev);
+        copyOut.linked('bench', i + 1, p.receivedAtUs, conn.id, p.tail, 0, p.tail.length, prev);
         if ((i & 4095) === 4095) copyOut.take();
       }
       return copyOut.take().length;
@@ -199,7 +195,7 @@ export function benchStages(n = Number(process.env.BENCH_STAGE_N ?? 20000)): Sta
     stages: results,
     avgFrameBytes: Math.round(stream.buffer.length / n),
     formats,
-    sizes: { syslogJson: avg(json.map((j) => Buffer.byteLength(j[0]))), eventJson: avg(json.map((j) => Buffer.byteLength(j[1]))), copyLine: avg(lines.map((l) => Buffer.byteLength(l))) },
+    sizes: { syslogJson: avg(json.map((j) => Buffer.byteLength(j[0]))), eventJson: avg(json.map((j) => Buffer.byteLength(j[1]))), copyLine: avg(lines.map((l) => Buffer.byteLength(l))), copyBinary: Math.round(copy.reduce((a, b) => a + b.length, 0) / rows.length) },
     pipelineOneCore,
   };
 }

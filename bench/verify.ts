@@ -50,7 +50,8 @@ import copyStreams from 'pg-copy-streams';
 import { migrate } from '../src/db/migrate.js';
 import { canonicalJson, chainHash, ledgerColumns, type CanonicalLifted } from '../src/ledger/canonical.js';
 import { serializeCheckpoint, signCheckpoint } from '../src/checkpoints/checkpoint.js';
-import { CONNECTION_INSERT_SQL, copyLineV3, encodeV3, V3_COPY_SQL } from '../src/ledger/row.js';
+import { CopyBuffer } from '../src/ledger/copy-binary.js';
+import { CONNECTION_INSERT_SQL, encodeV3, V3_COPY_SQL } from '../src/ledger/row.js';
 import { sha256 } from '../src/ledger/sha256.js';
 import { chainConnection, v3Values } from '../src/ledger/v3.js';
 import { COPY_COLUMNS, copyBytea, copyText, copyTextArray, isoMicros } from '../src/ledger/copy.js';
@@ -249,6 +250,7 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
   const v3tpl = form === 3 ? tpl.map((t) => v3Values(t.record, 'bench', 1, chainConnection(1, BENCH_PEER)).values) : [];
   const v3conn = chainConnection(1, BENCH_PEER);
   const cpLines: string[] = [];
+  const v3out = new CopyBuffer();
   const perChain = Math.ceil(rows / chains);
   const baseUs = Date.UTC(2026, 10, 28, 12, 0, 0) * 1000;
   let next = 0;
@@ -277,11 +279,7 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
           const v = { ...v3tpl[(ch * 7919 + i) % v3tpl.length]!, chain, seq, received_at: us, conn: 1 };
           const h = sha256(encodeV3(prev, v, v3conn.bytes));
           v.hash = h;
-          part += copyLineV3(v);
-          if (part.length >= 65536) {
-            parts.push(part);
-            part = '';
-          }
+          v3out.row(v);
           acc.append(h);
           if (seq % CHECKPOINT_EVERY === 0 || seq === n) {
             cpLines.push(serializeCheckpoint(signCheckpoint({
@@ -311,13 +309,14 @@ export async function buildLedger(rows: number, chains: number, templateCount: n
         prev = hash;
       }
       if (part) parts.push(part);
+      const data = form === 3 ? v3out.take() : parts.map((p) => Buffer.from(p, 'utf8'));
       // Two COPY streams: while one connection's backend stores a chunk, this process hashes the next chunk.
       const slot = next++ % 2;
       await busy[slot];
       const c = conns[slot]!;
       busy[slot] = (async () => {
         await c.query('BEGIN');
-        await pipeline(Readable.from(parts.map((p) => Buffer.from(p, 'utf8'))), c.query(copyStreams.from(copySql)));
+        await pipeline(Readable.from(data), c.query(copyStreams.from(copySql)));
         await c.query('COMMIT');
       })();
       built += end - start;

@@ -1,8 +1,8 @@
 /**
  * A record whose v3 row was prepared elsewhere (a stage worker, src/workers/): the canonical tail
- * (the hashed columns after the connection, encodeV3Tail) and the COPY text of the same columns
- * (putCopyV3Tail) are bytes already; the writer only adds the chain, seq, receive time and
- * connection, hashes, and writes the COPY line (encodeV3Linked, CopyBuffer.linked).
+ * (the hashed columns after the connection, encodeV3Tail) is bytes already, `raw` a view of its
+ * `raw` field; the writer only adds the chain, seq, receive time and connection, hashes, and writes
+ * the row's binary COPY from the tail (encodeV3Linked, CopyBuffer.linked).
  *
  * The fields the writer's consumers read after commit (the monitor's sources: columns.hostname;
  * the detector: event and columns) are decoded from the tail on first use, not sent as objects:
@@ -28,14 +28,12 @@ export class PreparedRecord implements ChainedRecord {
   constructor(
     readonly receivedAtUs: number,
     readonly peer: PeerIdentity,
-    /** The stored raw bytes (after redaction). */
+    /** The stored raw bytes (after redaction): the tail's `raw` field. */
     readonly raw: Buffer,
     readonly truncated: boolean,
     readonly format: LedgerFormat,
     /** canonical_v3 tail (encodeV3Tail). */
     readonly tail: Buffer,
-    /** COPY text from `format` to `event`, each field followed by a tab (putCopyV3Tail). */
-    readonly copy: Buffer,
   ) {}
 
   /** The row's values but chain, seq, conn and hash (decoded from the tail once). */

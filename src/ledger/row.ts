@@ -3,7 +3,7 @@
  *
  * V3_COLUMNS is the one table of the row's columns: name, SQL type, how the writer encodes a value
  * for COPY, how verify reads it from binary COPY, and how the canonical form encodes it. Everything
- * else is derived from it: the writer's COPY column list and line (copyLineV3), the canonical bytes
+ * else is derived from it: the writer's COPY column list (its binary rows: copy-binary.ts), the canonical bytes
  * (encodeV3 from values, encodeV3Binary from verify's binary COPY fields), the select list verify
  * reads, the row's TypeScript type (V3Values) and the Kysely table type (V3Table).
  *
@@ -131,10 +131,11 @@ export interface V3Document {
 }
 
 export const V3_COPY_COLUMNS: readonly string[] = V3_COLUMNS.map((c) => c.name);
-export const V3_COPY_SQL = `COPY ledger (${V3_COPY_COLUMNS.join(', ')}) FROM STDIN`;
+/** The writer's COPY: binary format (src/ledger/copy-binary.ts). */
+export const V3_COPY_SQL = `COPY ledger (${V3_COPY_COLUMNS.join(', ')}) FROM STDIN (FORMAT binary)`;
 export const CONNECTION_INSERT_SQL = `INSERT INTO ledger_connections (chain, conn, ${CONNECTION_COLUMNS.map((c) => c.name).join(', ')}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`;
 
-/** One value in COPY text form. */
+/** One value in COPY text form (the restore of an archive, src/retention/restore.ts). */
 export function copyValue(kind: Kind, x: unknown): string {
   if (x === null || x === undefined) return '\\N';
   switch (kind) {
@@ -152,17 +153,6 @@ export function copyValue(kind: Kind, x: unknown): string {
     default:
       return String(x);
   }
-}
-
-/** One COPY text line of a v3 row, in the order of V3_COPY_COLUMNS. */
-export function copyLineV3(v: V3Values): string {
-  let s = '';
-  for (let i = 0; i < V3_COLUMNS.length; i++) {
-    const c = V3_COLUMNS[i]!;
-    if (i > 0) s += '\t';
-    s += copyValue(c.kind, (v as Record<string, unknown>)[c.name]);
-  }
-  return `${s}\n`;
 }
 
 /** The kind of a v3 column, by name. */
@@ -277,7 +267,7 @@ export function canonicalV3(v: V3Values, conn: Connection): Buffer {
 }
 
 /** Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch. */
-const PG_EPOCH_US = 946_684_800_000_000;
+export const PG_EPOCH_US = 946_684_800_000_000;
 
 /** A binary COPY field decoded to the writer's value (the reference path, prove, export). */
 export function decodeBinary(kind: Kind, b: Buffer, s: number, len: number): unknown {

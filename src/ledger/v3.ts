@@ -14,9 +14,9 @@ import { clean, cleanJson } from '../normalize/text.js';
 import type { OcsfEvent } from '../normalize/types.js';
 import { canonicalJson, chainedRow, ledgerColumns, quotedKey, sortedKeys } from './canonical.js';
 import { isoMicros } from './copy.js';
-import type { CopyBuffer } from './copy-v3.js';
+import type { CopyBuffer } from './copy-binary.js';
 import { sha256 } from './sha256.js';
-import { connectionBytes, copyLineV3, encodeV3, V3_COLUMNS, type Connection, type V3Json, type V3Values } from './row.js';
+import { connectionBytes, encodeV3, V3_COLUMNS, type Connection, type V3Json, type V3Values } from './row.js';
 import type { ChainedRecord, LedgerRecord } from './types.js';
 
 /**
@@ -363,17 +363,10 @@ export function v3Values(record: LedgerRecord, chain: string, seq: number, conn:
   return { values: v, columns };
 }
 
-/** Gives a record its place in a chain as a v3 row: its values, hash and COPY line. */
-export function chainRecordV3(record: LedgerRecord, chain: string, seq: number, prevHash: Buffer, conn: ChainConnection): { row: ChainedRecord; line: string } {
-  const { values, columns } = v3Values(record, chain, seq, conn);
-  const hash = sha256(encodeV3(prevHash, values, conn.bytes));
-  values.hash = hash;
-  return { row: chainedRow(record, columns, chain, seq, prevHash, hash), line: copyLineV3(values) };
-}
-
 /**
- * chainRecordV3 with the COPY line written straight into `out` (the writer's path; chainRecordV3 is
- * its reference: same hash, same bytes, test/ledger/copy-v3.test.ts).
+ * Gives a record its place in a chain as a v3 row (its values and hash) and writes the row's binary
+ * COPY into `out` (the writer's inline path; a stage worker's rows take CopyBuffer.linked, the
+ * same bytes: test/ledger/copy-binary.test.ts).
  */
 export function chainRecordV3Into(record: LedgerRecord, chain: string, seq: number, prevHash: Buffer, conn: ChainConnection, out: CopyBuffer): ChainedRecord {
   const { values, columns } = v3Values(record, chain, seq, conn);

@@ -17,7 +17,7 @@ import { CONNECTION_INSERT_SQL, encodeV3Linked, V3_COPY_SQL } from './row.js';
 import { PreparedRecord } from './prepared.js';
 import { sha256 } from './sha256.js';
 import { chainConnection, chainRecordV3Into, type ChainConnection } from './v3.js';
-import { CopyBuffer } from './copy-v3.js';
+import { CopyBuffer } from './copy-binary.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from './types.js';
 
@@ -103,7 +103,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
    * its id is the seq of its first row in this chain. Stored once, in the transaction of that row.
    */
   #connections = new WeakMap<PeerIdentity, ChainConnection>();
-  /** COPY bytes of the batch being chained, written row by row (src/ledger/copy-v3.ts). */
+  /** Binary COPY of the batch being chained, written row by row (src/ledger/copy-binary.ts). */
   readonly #copy = new CopyBuffer();
 
   constructor(options: WriterOptions) {
@@ -524,7 +524,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         // Prepared by a stage worker: only the link is left (src/ledger/prepared.ts).
         const chain = this.#o.chain;
         const hash = sha256(encodeV3Linked(prevHash, chain, seq, r.receivedAtUs, conn.id, conn.bytes, r.tail, 0, r.tail.length));
-        this.#copy.linked(chain, seq, r.receivedAtUs, conn.id, r.copy, 0, r.copy.length, hash);
+        this.#copy.linked(chain, seq, r.receivedAtUs, conn.id, r.tail, 0, r.tail.length, hash);
         r.chain = chain;
         r.seq = seq;
         r.prevHash = prevHash;

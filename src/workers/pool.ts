@@ -16,14 +16,13 @@ import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
 import type { Frame } from '../framing/framer.js';
 import { PreparedRecord } from '../ledger/prepared.js';
-import { decodeV3Tail } from '../ledger/row.js';
 import type { LedgerRecord } from '../ledger/types.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Monitor } from '../monitoring/monitor.js';
 import type { SequenceObservation } from '../monitoring/sequence.js';
 import { toRecord, type RecordConfig } from '../stages.js';
-import { FORMAT_CODES, IN_OCTET, IN_STRIDE, IN_TRUNCATED, OUT_PREP_FAILED, OUT_RAW_CHANGED, OUT_STRIDE, type BatchIn, type BatchOut, type StageWorkerData } from './protocol.js';
+import { FORMAT_CODES, IN_OCTET, IN_STRIDE, IN_TRUNCATED, OUT_PREP_FAILED, OUT_STRIDE, type BatchIn, type BatchOut, type StageWorkerData } from './protocol.js';
 
 export interface StagePoolOptions extends StageWorkerData {
   readonly workers: number;
@@ -250,9 +249,8 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       }
       if (observed !== undefined) this.#o.observe?.(observed, peer);
       const tail = out.subarray(meta[at]!, meta[at]! + meta[at + 1]!);
-      const copy = out.subarray(meta[at + 2]!, meta[at + 2]! + meta[at + 3]!);
-      const raw = flags & OUT_RAW_CHANGED ? Buffer.from(decodeV3Tail(tail, 0).raw as Buffer) : f.raw;
-      this.#o.deliver(new PreparedRecord(p.receivedAtUs[i]!, peer, raw, f.truncated, FORMAT_CODES[meta[at + 4]!]!, tail, copy));
+      const raw = out.subarray(meta[at + 2]!, meta[at + 2]! + meta[at + 3]!);
+      this.#o.deliver(new PreparedRecord(p.receivedAtUs[i]!, peer, raw, f.truncated, FORMAT_CODES[meta[at + 4]!]!, tail));
     }
   }
 

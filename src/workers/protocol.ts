@@ -12,7 +12,7 @@ import type { LedgerFormat } from '../ledger/types.js';
 
 /** Doubles per frame in BatchIn.meta: raw start, raw length, body length, flags, receivedAtUs, peer index. */
 export const IN_STRIDE = 6;
-/** Doubles per frame in BatchOut.meta: tail start, tail length, copy start, copy length, format, flags. */
+/** Doubles per frame in BatchOut.meta: tail start, tail length, raw start, raw length (inside the tail), format, flags. */
 export const OUT_STRIDE = 6;
 
 /** BatchIn flags. */
@@ -20,7 +20,6 @@ export const IN_TRUNCATED = 1;
 export const IN_OCTET = 2;
 /** BatchOut flags. */
 export const OUT_PREP_FAILED = 1;
-export const OUT_RAW_CHANGED = 2;
 
 export const FORMAT_CODES: readonly LedgerFormat[] = ['rfc5424', 'rfc3164', 'json', 'unparsed', 'internal'];
 
@@ -41,7 +40,7 @@ export type Tallies = Array<[metric: string, labels: Record<string, string> | st
 /** Worker -> main: the prepared rows of a batch, in its order. */
 export interface BatchOut {
   readonly id: number;
-  /** Each frame's canonical tail then COPY tail (transferred). */
+  /** Each frame's canonical tail (transferred). */
   readonly bytes: ArrayBuffer;
   /** OUT_STRIDE doubles per frame (transferred). */
   readonly meta: ArrayBuffer;

@@ -1,20 +1,19 @@
 /**
  * A stage worker (worker_threads): per frame of a batch, the stages (parse, normalize, host binding,
- * lift, redact: toRecord, the same function the inline path calls) and the v3 row's parts that need
- * no place in the chain: the canonical tail and its COPY text (src/ledger/prepared.ts). The main
- * thread keeps TLS, framing, the chain link (one SHA-256 over prev || row) and COPY.
+ * lift, redact: toRecord, the same function the inline path calls) and the v3 row's part that needs
+ * no place in the chain: its canonical tail (src/ledger/prepared.ts). The main thread keeps TLS,
+ * framing, the chain link (one SHA-256 over prev || row) and COPY (written from the tail).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { LedgerError } from '../errors.js';
-import { copyV3TailMaxSize, putCopyV3Tail } from '../ledger/copy-v3.js';
-import { encodeV3Tail, v3TailMaxSize } from '../ledger/row.js';
+import { encodeV3Tail, v3TailMaxSize, v3TailOffset } from '../ledger/row.js';
 import { chainConnection, v3Values, type ChainConnection } from '../ledger/v3.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import type { Metrics } from '../metrics/registry.js';
 import { observationOf } from '../monitoring/sequence.js';
 import { Redactor } from '../redact/redactor.js';
 import { toRecord, type RecordConfig } from '../stages.js';
-import { FORMAT_CODES, IN_OCTET, IN_STRIDE, IN_TRUNCATED, OUT_PREP_FAILED, OUT_RAW_CHANGED, OUT_STRIDE, type BatchIn, type BatchOut, type StageWorkerData, type Tallies } from './protocol.js';
+import { FORMAT_CODES, IN_OCTET, IN_STRIDE, IN_TRUNCATED, OUT_PREP_FAILED, OUT_STRIDE, type BatchIn, type BatchOut, type StageWorkerData, type Tallies } from './protocol.js';
 
 /** A metric stand-in that counts increments for the main thread's registry (replayed there per batch). */
 class TallyCounter {
@@ -84,7 +83,7 @@ function run(m: BatchIn): { out: BatchOut; transfer: ArrayBuffer[] } {
   const meta = new Float64Array(m.meta);
   const n = meta.length / IN_STRIDE;
   const outMeta = new Float64Array(n * OUT_STRIDE);
-  let out = scratch.length >= bytes.length * 4 + n * 1024 ? scratch : (scratch = Buffer.allocUnsafeSlow(bytes.length * 4 + n * 1024));
+  let out = scratch.length >= bytes.length * 2 + n * 1024 ? scratch : (scratch = Buffer.allocUnsafeSlow(bytes.length * 2 + n * 1024));
   let w = 0;
   const observations: BatchOut['observations'] = [];
   for (let i = 0; i < n; i++) {
@@ -101,20 +100,19 @@ function run(m: BatchIn): { out: BatchOut; transfer: ArrayBuffer[] } {
     outMeta[o + 4] = FORMAT_CODES.indexOf(record.format);
     try {
       const { values } = v3Values(record, '', 0, connectionFor(peer));
-      const need = v3TailMaxSize(values) + copyV3TailMaxSize(values);
+      const need = v3TailMaxSize(values);
       if (w + need > out.length) {
         const bigger = Buffer.allocUnsafeSlow(Math.max(out.length * 2, w + need));
         out.copy(bigger, 0, 0, w);
         out = scratch = bigger;
       }
       const tailEnd = encodeV3Tail(values, out, w);
-      const copyEnd = putCopyV3Tail(values, out, tailEnd);
       outMeta[o] = w;
       outMeta[o + 1] = tailEnd - w;
-      outMeta[o + 2] = tailEnd;
-      outMeta[o + 3] = copyEnd - tailEnd;
-      outMeta[o + 5] = record.raw === raw ? 0 : OUT_RAW_CHANGED;
-      w = copyEnd;
+      // The stored raw bytes (after redaction) are the tail's `raw` field: the main thread keeps no other copy.
+      outMeta[o + 2] = v3TailOffset(out, w, 'raw') + 4;
+      outMeta[o + 3] = values.raw.length;
+      w = tailEnd;
     } catch {
       // The main thread processes this frame on its own path (the writer's, which reports the error).
       outMeta[o + 5] = OUT_PREP_FAILED;

@@ -1,6 +1,6 @@
 /**
  * The stage worker pool (src/workers/): records come back in push order across workers and batches,
- * each prepared row links to the same hash and COPY bytes as the inline path gives the same frame,
+ * each prepared row links to the same hash and binary COPY bytes (and raw) as the inline path gives the same frame,
  * a frame whose stages throw in a worker is still stored raw with its error, and close() leaves no
  * thread behind.
  */
@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Framer, type Frame } from '../../src/framing/framer.js';
-import { CopyBuffer } from '../../src/ledger/copy-v3.js';
+import { CopyBuffer } from '../../src/ledger/copy-binary.js';
 import { PreparedRecord } from '../../src/ledger/prepared.js';
 import { encodeV3Linked } from '../../src/ledger/row.js';
 import { sha256 } from '../../src/ledger/sha256.js';
@@ -44,7 +44,7 @@ function link(r: LedgerRecord, seq: number, prev: Buffer, out: CopyBuffer, peer:
   const conn = chainConnection(1, peer);
   if (r instanceof PreparedRecord) {
     const hash = sha256(encodeV3Linked(prev, 'c', seq, r.receivedAtUs, conn.id, conn.bytes, r.tail, 0, r.tail.length));
-    out.linked('c', seq, r.receivedAtUs, conn.id, r.copy, 0, r.copy.length, hash);
+    out.linked('c', seq, r.receivedAtUs, conn.id, r.tail, 0, r.tail.length, hash);
     return hash;
   }
   return chainRecordV3Into(r, 'c', seq, prev, conn, out).hash;
@@ -83,7 +83,10 @@ describe('stage worker pool', () => {
     for (let i = 0; i < fs.length; i++) {
       const peer = i % 5 === 0 ? PEER_B : PEER_A;
       pa = link(got[i]!, i + 1, pa, a, peer);
-      pb = link(toRecord(fs[i]!, peer, 1_764_331_200_000_000 + i, CFG, ref), i + 1, pb, b, peer);
+      const inline = toRecord(fs[i]!, peer, 1_764_331_200_000_000 + i, CFG, ref);
+      pb = link(inline, i + 1, pb, b, peer);
+      // The stored raw bytes, read from the prepared row's tail.
+      expect(got[i]!.raw.equals(inline.raw)).toBe(true);
       expect(pa.toString('hex')).toBe(pb.toString('hex'));
     }
     expect(Buffer.concat(a.take()).equals(Buffer.concat(b.take()))).toBe(true);
