@@ -54,6 +54,17 @@ const P2 = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
  * of microseconds is within the years 1684-2255, so the year always has four digits.
  */
 export function isoMicros(us: number): string {
+  // A row asks for the same time more than once (time_dt, original_time, the COPY of v2 rows).
+  if (us === lastUs) return lastIso;
+  lastUs = us;
+  lastIso = isoMicrosOf(us);
+  return lastIso;
+}
+
+let lastUs = Number.NaN;
+let lastIso = '';
+
+function isoMicrosOf(us: number): string {
   const days = Math.floor(us / US_PER_DAY);
   const inDay = us - days * US_PER_DAY;
   const secs = Math.floor(inDay / 1_000_000);

@@ -155,8 +155,21 @@ function canonicalOf(o: object): string {
  * implies it and costs no string; only objects that differ structurally are serialized to decide
  * (a member whose value is `undefined` on one side only, say).
  */
-const same = (a: unknown, b: unknown): boolean =>
-  a === b || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && (deepEqual(a, b) || canonicalOf(a) === canonicalOf(b)));
+const same = (a: unknown, b: unknown): boolean => a === b || (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && objectsSame(a, b));
+
+/**
+ * Two frozen objects found equal once (the normalizer's metadata.peer and the connection's, each
+ * made once per peer) are equal still: not walked again for every row.
+ */
+const frozenPairs = new WeakMap<object, object>();
+function objectsSame(a: object, b: object): boolean {
+  if (frozenPairs.get(a) === b) return true;
+  if (deepEqual(a, b)) {
+    if (Object.isFrozen(a) && Object.isFrozen(b)) frozenPairs.set(a, b);
+    return true;
+  }
+  return canonicalOf(a) === canonicalOf(b);
+}
 
 function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -200,7 +213,7 @@ export function splitEvent(event: OcsfEvent, derived: OcsfEvent, rawData: string
       for (const kk of Object.keys(x)) {
         const y = (x as Record<string, unknown>)[kk];
         if (y === undefined) continue;
-        if (!(kk in dx) || !same(y, dx[kk])) {
+        if (!Object.hasOwn(dx, kk) || !same(y, dx[kk])) {
           sub[kk] = y;
           any = true;
         }
@@ -208,7 +221,7 @@ export function splitEvent(event: OcsfEvent, derived: OcsfEvent, rawData: string
       if (any) stored[k] = sub;
     } else if (k === 'raw_data') {
       if (x !== rawData) stored[k] = x;
-    } else if (!(k in d) || !same(x, d[k])) stored[k] = x;
+    } else if (!Object.hasOwn(d, k) || !same(x, d[k])) stored[k] = x;
   }
   if (!('metadata' in event) || !('unmapped' in event) || !('raw_data' in event)) return null;
   // Every derived member must be one of the event's (the view would add it otherwise).
@@ -249,7 +262,7 @@ export function splitEventJson(event: OcsfEvent, derived: OcsfEvent, rawData: st
         const kk = subKeys[j]!;
         const y = xo[kk];
         if (y === undefined || typeof y === 'function') continue;
-        if (kk in dx && same(y, dx[kk])) continue;
+        if (Object.hasOwn(dx, kk) && same(y, dx[kk])) continue;
         sub += (sub === '' ? '' : ',') + quotedKey(kk) + canonicalJson(y);
       }
       // splitEvent stores the sub-object when any member differs, even one canonicalJson omits (a function): then `{}`.
@@ -258,7 +271,7 @@ export function splitEventJson(event: OcsfEvent, derived: OcsfEvent, rawData: st
       continue;
     }
     if (typeof x === 'function') continue;
-    if (k === 'raw_data' ? x === rawData : k in d && same(x, d[k])) continue;
+    if (k === 'raw_data' ? x === rawData : Object.hasOwn(d, k) && same(x, d[k])) continue;
     out += (out === '{' ? '' : ',') + quotedKey(k) + canonicalJson(x);
   }
   return out + '}';
@@ -268,9 +281,193 @@ export function splitEventJson(event: OcsfEvent, derived: OcsfEvent, rawData: st
 function anyStored(x: Record<string, unknown>, dx: Record<string, unknown>): boolean {
   for (const kk of Object.keys(x)) {
     const y = x[kk];
-    if (y !== undefined && (!(kk in dx) || !same(y, dx[kk]))) return true;
+    if (y !== undefined && (!Object.hasOwn(dx, kk) || !same(y, dx[kk]))) return true;
   }
   return false;
+}
+
+/** Not a member of the derived event. */
+const ABSENT = Symbol('absent');
+
+/**
+ * deriveEvent(v, conn, message)[k] for a top-level member other than metadata and unmapped, or
+ * ABSENT; computed for the members the event has, so no derived event is built per row.
+ */
+function derivedMember(v: V3Values, message: string | null, k: string): unknown {
+  const c = v.class_uid;
+  const cls = (CLASSES as Record<number, { name: string; category: number } | undefined>)[c];
+  switch (k) {
+    case 'class_uid':
+      return c;
+    case 'class_name':
+      return cls === undefined ? ABSENT : cls.name;
+    case 'category_uid':
+      return cls === undefined ? ABSENT : cls.category;
+    case 'category_name':
+      return cls === undefined ? ABSENT : (CATEGORIES[cls.category] ?? ABSENT);
+    case 'activity_id':
+      return v.activity_id;
+    case 'activity_name':
+      return ACTIVITIES[c]?.[v.activity_id] ?? (v.activity_id === 0 ? 'Unknown' : 'Other');
+    case 'type_uid':
+      return c * 100 + v.activity_id;
+    case 'severity_id':
+      return v.severity_id;
+    case 'severity':
+      return SEVERITY_NAMES[v.severity_id] ?? ABSENT;
+    case 'status_id':
+      return v.status_id;
+    case 'status':
+      return STATUS_NAMES[v.status_id] ?? ABSENT;
+    case 'time':
+      return Math.floor((v.event_time ?? v.received_at) / 1000);
+    case 'time_dt':
+      return v.event_time === null ? ABSENT : isoMicros(v.event_time);
+    case 'message':
+      return message ?? ABSENT;
+    case 'device':
+      return v.hostname === null ? ABSENT : { hostname: v.hostname };
+    default:
+      return ABSENT;
+  }
+}
+
+/** How many top-level members deriveEvent gives (metadata and unmapped included). */
+function derivedCount(v: V3Values, message: string | null): number {
+  const cls = (CLASSES as Record<number, { category: number } | undefined>)[v.class_uid];
+  return (
+    9 + // class_uid, activity_id, activity_name, type_uid, severity_id, status_id, time, metadata, unmapped
+    (cls === undefined ? 0 : CATEGORIES[cls.category] === undefined ? 2 : 3) +
+    (SEVERITY_NAMES[v.severity_id] === undefined ? 0 : 1) +
+    (STATUS_NAMES[v.status_id] === undefined ? 0 : 1) +
+    (v.event_time === null ? 0 : 1) +
+    (message === null ? 0 : 1) +
+    (v.hostname === null ? 0 : 1)
+  );
+}
+
+const validFacility = (f: number | null): f is number => f !== null && f >= 0 && f < FACILITIES.length;
+const correlated = (v: V3Values): boolean => v.hostname !== null && v.app_name !== null && !!v.procid;
+
+/** deriveEvent(...).metadata[k], or ABSENT. */
+function derivedMeta(v: V3Values, conn: Connection, k: string): unknown {
+  switch (k) {
+    case 'version':
+      return V3_OCSF_VERSION;
+    case 'log_name':
+      return validFacility(v.facility) ? FACILITIES[v.facility] : ABSENT;
+    case 'log_provider':
+      return v.app_name ?? ABSENT;
+    case 'original_time':
+      return v.event_time === null ? ABSENT : isoMicros(v.event_time);
+    case 'logged_time':
+      return Math.floor(v.received_at / 1000);
+    case 'correlation_uid':
+      return correlated(v) ? `${v.hostname}:${v.app_name}[${v.procid}]` : ABSENT;
+    case 'peer':
+      return peerMember(conn);
+    case 'mapping':
+      return v.class_uid === 0 ? { rule: 'base', version: 1 } : ABSENT;
+    case 'product':
+      return v.class_uid === 0 ? { name: v.app_name ?? 'unknown' } : ABSENT;
+    default:
+      return ABSENT;
+  }
+}
+
+function derivedMetaCount(v: V3Values): number {
+  return 3 + (validFacility(v.facility) ? 1 : 0) + (v.app_name === null ? 0 : 1) + (v.event_time === null ? 0 : 1) + (correlated(v) ? 1 : 0) + (v.class_uid === 0 ? 2 : 0);
+}
+
+/** A derived member given as its canonical JSON (compared as such: same() is canonical equality). */
+class Canonical {
+  constructor(readonly json: string) {}
+}
+
+/**
+ * deriveEvent(...).unmapped[k], or ABSENT: only a Base Event's `syslog`, as its canonical JSON
+ * (keys in canonical order; `sd` is canonical JSON already), not parsed back into objects.
+ */
+function derivedUnmapped(v: V3Values, k: string): unknown {
+  if (k !== 'syslog' || v.class_uid !== 0) return ABSENT;
+  let j = '';
+  const add = (key: string, x: string | number): void => {
+    j += `${j === '' ? '' : ','}"${key}":${JSON.stringify(x)}`;
+  };
+  if (v.app_name !== null) add('app_name', v.app_name);
+  if (v.facility !== null) add('facility', v.facility);
+  if (v.msgid) add('msgid', v.msgid);
+  if (v.procid) add('procid', v.procid);
+  if (v.severity !== null) add('severity', v.severity);
+  if (v.sd !== null) j += `${j === '' ? '' : ','}"structured_data":${v.sd}`;
+  return new Canonical(`{${j}}`);
+}
+
+/** same(x, d), where d may be given as its canonical JSON. */
+const sameAs = (x: unknown, d: unknown): boolean => (d instanceof Canonical ? typeof x === 'object' && x !== null && canonicalOf(x) === d.json : same(x, d));
+
+/**
+ * The sub-object `x` (the event's metadata or unmapped) as splitEventJson stores it: '' when no
+ * member is stored, else `"k":{...}`; null when a derived member is missing from it.
+ */
+function storedPart(k: string, x: unknown, derived: (kk: string) => unknown, count: number): string | null {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return null;
+  const xo = x as Record<string, unknown>;
+  const keys = sortedKeys(xo);
+  let sub = '';
+  let any = false;
+  let found = 0;
+  for (let j = 0; j < keys.length; j++) {
+    const kk = keys[j]!;
+    const y = xo[kk];
+    if (y === undefined) continue;
+    const d = derived(kk);
+    if (d !== ABSENT) {
+      found++;
+      if (sameAs(y, d)) continue;
+    }
+    any = true;
+    if (typeof y !== 'function') sub += (sub === '' ? '' : ',') + quotedKey(kk) + canonicalJson(y);
+  }
+  if (found < count) return null;
+  // splitEvent stores the sub-object when any member differs, even one canonicalJson omits (a function): then `{}`.
+  return any ? `${quotedKey(k)}{${sub}}` : '';
+}
+
+/**
+ * splitEventJson(event, deriveEvent(v, conn, message), rawData), without building the derived
+ * event: each derived member is computed only for the event member it is compared with, and
+ * counting the derived members found stands for checking that each is there. The writer's path;
+ * test/ledger/copy-binary.test.ts compares it with its reference over the corpora.
+ */
+export function storedJson(event: OcsfEvent, v: V3Values, conn: Connection, message: string | null, rawData: string | undefined): string | null {
+  if (!has(event, 'metadata') || !has(event, 'unmapped') || !('raw_data' in event)) return null;
+  const e = event as Record<string, unknown>;
+  const keys = sortedKeys(e);
+  let out = '{';
+  let found = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const x = e[k];
+    if (x === undefined) continue;
+    let part: string | null;
+    if (k === 'metadata') {
+      found++;
+      part = storedPart(k, x, (kk) => derivedMeta(v, conn, kk), derivedMetaCount(v));
+    } else if (k === 'unmapped') {
+      found++;
+      part = storedPart(k, x, (kk) => derivedUnmapped(v, kk), v.class_uid === 0 ? 1 : 0);
+    } else {
+      const d = derivedMember(v, message, k);
+      if (d !== ABSENT) found++; // present, even as a function (which is not stored)
+      if (typeof x === 'function') continue;
+      if (k === 'raw_data' ? x === rawData : d !== ABSENT && same(x, d)) continue;
+      part = quotedKey(k) + canonicalJson(x);
+    }
+    if (part === null) return null;
+    if (part !== '') out += (out === '{' ? '' : ',') + part;
+  }
+  return found < derivedCount(v, message) ? null : out + '}';
 }
 
 /** The message's byte offset in `raw`, when the event's message is the body's tail exactly; else null. */
@@ -356,7 +553,7 @@ export function v3Values(record: LedgerRecord, chain: string, seq: number, conn:
   if (record.format !== 'internal') {
     const rawData = typeof event.raw_data === 'string' && bodyIs(record.raw, bodyEnd(record.raw), event.raw_data) ? event.raw_data : undefined;
     const message = msgAt === null ? null : (event.message as string);
-    stored = splitEventJson(event, deriveEvent(v, conn.record, message), rawData);
+    stored = storedJson(event, v, conn.record, message, rawData);
   }
   if (stored === null) v.event = canonicalJson(event);
   else v.ocsf = stored;

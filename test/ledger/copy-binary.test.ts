@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/ledger/canonical.js';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { CopyBuffer } from '../../src/ledger/copy-binary.js';
@@ -20,7 +21,7 @@ import { pipeline } from 'node:stream/promises';
 import { createTestDatabase } from '../helpers/db.js';
 import { internalRecord } from '../../src/ledger/internal-record.js';
 import { ZERO_HASH, type LedgerRecord } from '../../src/ledger/types.js';
-import { bodyEnd, chainConnection, chainRecordV3Into, deriveEvent, splitEvent, splitEventJson, v3Values } from '../../src/ledger/v3.js';
+import { bodyEnd, chainConnection, chainRecordV3Into, deriveEvent, splitEvent, splitEventJson, storedJson, v3Values } from '../../src/ledger/v3.js';
 import type { PeerIdentity } from '../../src/listener/identity.js';
 import { Metrics } from '../../src/metrics/registry.js';
 import type { OcsfEvent } from '../../src/normalize/types.js';
@@ -64,12 +65,39 @@ describe('v3 fast path', () => {
       const rawData = typeof r.event.raw_data === 'string' ? r.event.raw_data : undefined;
       const ref = splitEvent(r.event, derived, rawData);
       expect(splitEventJson(r.event, derived, rawData)).toBe(ref === null ? null : canonicalJson(ref));
+      expect(storedJson(r.event, v, conn.record, message, rawData)).toBe(ref === null ? null : canonicalJson(ref));
+      expect(storedJson(r.event, v, conn.record, null, rawData)).toBe(splitEventJson(r.event, deriveEvent(v, conn.record, null), rawData));
       // and with raw_data not matching the body: stored
       const ref2 = splitEvent(r.event, derived, undefined);
       expect(splitEventJson(r.event, derived, undefined)).toBe(ref2 === null ? null : canonicalJson(ref2));
+      expect(storedJson(r.event, v, conn.record, message, undefined)).toBe(ref2 === null ? null : canonicalJson(ref2));
       if (ref !== null) split++;
     }
     expect(split).toBeGreaterThan(5);
+  });
+
+  it('storedJson gives what splitEventJson gives with the derived event, over the fixture corpora', () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const conn = chainConnection(1, PEER);
+    const dir = new URL('../fixtures/', import.meta.url);
+    const lines = [
+      ...readFileSync(new URL('real/beats-system-auth-test.log', dir), 'utf8').split('\n'),
+      ...readFileSync(new URL('real/go-libaudit-auditd.log', dir), 'utf8').split('\n'),
+      ...['rfc5424', 'rfc3164'].flatMap((f) => readFileSync(new URL(`parser-cases/${f}.jsonl`, dir), 'utf8').split('\n').filter(Boolean).map((l) => String((JSON.parse(l) as { input?: unknown }).input ?? ''))),
+    ].filter(Boolean);
+    let split = 0;
+    for (const [i, line] of lines.entries()) {
+      const raw = Buffer.from(line, 'utf8');
+      const r = toRecord({ raw, body: raw, truncated: false, framing: 'lf' }, PEER, 1_764_331_200_000_000 + i, { format: 'auto', timeZone: 'UTC' }, metrics);
+      const { values: v } = v3Values(r, 'c', 1, conn);
+      const message = v.msg_at === null ? null : (r.event.message as string);
+      const rawData = typeof r.event.raw_data === 'string' ? r.event.raw_data : undefined;
+      const ref = splitEventJson(r.event, deriveEvent(v, conn.record, message), rawData);
+      expect(storedJson(r.event, v, conn.record, message, rawData), line).toBe(ref);
+      if (ref !== null) split++;
+    }
+    expect(lines.length).toBeGreaterThan(300);
+    expect(split).toBeGreaterThan(lines.length / 2);
   });
 
   it('splitEventJson: members that differ, are undefined or missing', () => {
@@ -86,10 +114,17 @@ describe('v3 fast path', () => {
       { ...r.event, metadata: undefined },
       { ...r.event, severity: undefined },
       { ...r.event, time: -0, extra: [undefined, NaN, { b: 2, a: 1 }] },
+      { ...r.event, class_name: () => 1 },
+      { ...r.event, message: undefined },
+      { ...r.event, metadata: { ...(r.event.metadata as object), version: undefined } },
+      { ...r.event, metadata: { ...(r.event.metadata as object), version: '9.9.9' } },
+      { ...r.event, unmapped: JSON.parse('{"__proto__":{},"constructor":{}}') },
+      { ...r.event, device: { hostname: v.hostname } },
     ];
     for (const e of variants) {
       const ref = splitEvent(e as OcsfEvent, derived, undefined);
       expect(splitEventJson(e as OcsfEvent, derived, undefined)).toBe(ref === null ? null : canonicalJson(ref));
+      expect(storedJson(e as OcsfEvent, v, conn.record, r.event.message as string, undefined)).toBe(ref === null ? null : canonicalJson(ref));
     }
   });
 });
