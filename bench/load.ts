@@ -32,6 +32,8 @@ export interface LoadOptions extends LoadTarget {
   readonly rate?: number;
   readonly framing: Framing;
   readonly seed?: number;
+  /** Index of the first frame (default 0): a run after a warm-up continues its frames, not repeats them. */
+  readonly first?: number;
 }
 
 export interface LoadResult {
@@ -63,7 +65,7 @@ export function prepareLoad(options: LoadOptions): PreparedLoad {
   const streams: FramedStream[] = [];
   for (let c = 0; c < options.connections; c++) {
     const n = c === options.connections - 1 ? options.count - per * c : per;
-    streams.push(framedStream(n, options.framing, (options.seed ?? 1) * 1000 + c, c * per));
+    streams.push(framedStream(n, options.framing, (options.seed ?? 1) * 1000 + c, (options.first ?? 0) + c * per));
   }
   return { streams, options };
 }

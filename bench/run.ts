@@ -49,6 +49,11 @@ import { STORAGE_KINDS, storageRun, storageTable, type StorageResult } from './s
 const ROOT = resolve(import.meta.dirname, '../..');
 const env = (k: string, d: string): string => process.env[k] ?? d;
 const N = Number(env('BENCH_N', '200000'));
+/**
+ * Frames sent and committed before each timed run (same connections, the frames before the timed
+ * ones): the server is measured warm, its JIT compiled, as a server runs; 0 measures a cold start.
+ */
+const WARMUP = Number(env('BENCH_WARMUP', '20000'));
 const RUNS = Number(env('BENCH_RUNS', '1'));
 const FRAMING = env('BENCH_FRAMING', 'mixed') as Framing;
 const LAT_SECONDS = Number(env('BENCH_LAT_SECONDS', '15'));
@@ -177,10 +182,7 @@ function target(server: BenchServer, pki: DevPkiFiles): LoadTarget {
 
 /** One throughput run: N frames over `connections`, as fast as the server commits them. */
 async function throughput(db: BenchDatabase, pki: DevPkiFiles, connections: number, chain: string, nodeArgs: string[] = []): Promise<ThroughputResult> {
-  const prepared = prepareLoad({ port: 0, ca: Buffer.alloc(0), cert: Buffer.alloc(0), key: Buffer.alloc(0), connections, count: N, framing: FRAMING });
-  await checkpoint(db.url);
-  const busyBeforePct = await waitQuiet(QUIET_MAX, QUIET_PCT);
-  const sizeBefore = await databaseSize(db.url);
+  const prepared = prepareLoad({ port: 0, ca: Buffer.alloc(0), cert: Buffer.alloc(0), key: Buffer.alloc(0), connections, count: N, framing: FRAMING, first: WARMUP });
   return withServer(
     db,
     pki,
@@ -188,16 +190,20 @@ async function throughput(db: BenchDatabase, pki: DevPkiFiles, connections: numb
     async (server) => {
       const poller = new HeadPoller(db.url, chain, 20);
       await poller.start();
+      const from = await warmUp(server, pki, poller, connections);
+      await checkpoint(db.url);
+      const busyBeforePct = await waitQuiet(QUIET_MAX, QUIET_PCT);
+      const sizeBefore = await databaseSize(db.url);
       const rss = new RssSampler(server.pid);
       const peaks = new MetricsPeaks(server);
       try {
         const s0 = mark(server.pid, db.name);
         const load = await runLoad({ ...prepared, options: { ...prepared.options, ...target(server, pki) } });
-        const done = await poller.reach(N, 300_000);
+        const done = await poller.reach(from + N, 300_000);
         const s1 = mark(server.pid, db.name);
         // Bytes on disk: the database's growth over the run (tables, indexes, TOAST, checkpoints, Merkle nodes).
         const grown = (await databaseSize(db.url)) - sizeBefore;
-        const rawBytes = await withClient(db.url, async (c) => Number((await c.query<{ n: string }>('SELECT sum(length(raw)) AS n FROM ledger WHERE chain = $1', [chain])).rows[0]!.n));
+        const rawBytes = await withClient(db.url, async (c) => Number((await c.query<{ n: string }>('SELECT sum(length(raw)) AS n FROM ledger WHERE chain = $1 AND seq > $2', [chain, from])).rows[0]!.n));
         await peaks.stop();
         const seconds = (done.atUs / 1000 - load.t0Ms) / 1000;
         const cpu = since(s0, s1);
@@ -212,7 +218,7 @@ async function throughput(db: BenchDatabase, pki: DevPkiFiles, connections: numb
           seconds: round(seconds, 3),
           eventsPerSec: round(N / seconds),
           sendSeconds: round((load.tEndMs - load.t0Ms) / 1000, 3),
-          committed: done.seq,
+          committed: done.seq - from,
           parseFailures: metricSum(text, 'syslog_ledger_parse_failures_total'),
           batches,
           meanBatch: round(N / Math.max(1, batches)),
@@ -238,28 +244,38 @@ async function throughput(db: BenchDatabase, pki: DevPkiFiles, connections: numb
   );
 }
 
+/** Sends WARMUP frames as fast as the server takes them and waits for their commit; returns the chain's head then. */
+async function warmUp(server: BenchServer, pki: DevPkiFiles, poller: HeadPoller, connections: number): Promise<number> {
+  if (WARMUP <= 0) return 0;
+  const w = prepareLoad({ port: 0, ca: Buffer.alloc(0), cert: Buffer.alloc(0), key: Buffer.alloc(0), connections, count: WARMUP, framing: FRAMING });
+  await runLoad({ ...w, options: { ...w.options, ...target(server, pki) } });
+  return (await poller.reach(WARMUP, 120_000)).seq;
+}
+
 /** Fixed rate over 8 connections; latency per row from the ledger (received_at) and the head samples. */
 async function latency(db: BenchDatabase, pki: DevPkiFiles, rate: number, chain: string): Promise<LatencyResult> {
   const connections = 8;
   const count = Math.max(connections, Math.round(rate * LAT_SECONDS));
-  const prepared = prepareLoad({ port: 0, ca: Buffer.alloc(0), cert: Buffer.alloc(0), key: Buffer.alloc(0), connections, count, rate, framing: FRAMING });
-  await checkpoint(db.url);
-  const busyBeforePct = await waitQuiet(QUIET_MAX, QUIET_PCT);
+  const prepared = prepareLoad({ port: 0, ca: Buffer.alloc(0), cert: Buffer.alloc(0), key: Buffer.alloc(0), connections, count, rate, framing: FRAMING, first: WARMUP });
   return withServer(db, pki, chain, async (server) => {
     const poller = new HeadPoller(db.url, chain, 5);
     await poller.start();
+    const from = await warmUp(server, pki, poller, connections);
+    await checkpoint(db.url);
+    const busyBeforePct = await waitQuiet(QUIET_MAX, QUIET_PCT);
     const rss = new RssSampler(server.pid);
     try {
+      const textBefore = await server.metrics();
       const s0 = mark(server.pid, db.name);
       const load = await runLoad({ ...prepared, options: { ...prepared.options, ...target(server, pki) } });
-      const done = await poller.reach(count, 300_000);
+      const done = await poller.reach(from + count, 300_000);
       const cpu = since(s0, mark(server.pid, db.name));
       const text = await server.metrics();
       const rows = await withClient(db.url, async (c) =>
         (
           await c.query<{ seq: string; us: string }>({
-            text: 'SELECT seq, (extract(epoch FROM received_at) * 1000000)::bigint AS us FROM ledger WHERE chain = $1 ORDER BY seq',
-            values: [chain],
+            text: 'SELECT seq, (extract(epoch FROM received_at) * 1000000)::bigint AS us FROM ledger WHERE chain = $1 AND seq > $2 ORDER BY seq',
+            values: [chain, from],
             rowMode: 'array',
           } as never)
         ).rows as unknown as Array<[string, string]>,
@@ -282,7 +298,7 @@ async function latency(db: BenchDatabase, pki: DevPkiFiles, rate: number, chain:
       const intervals = samples.slice(1).map((s, i) => (s.atUs - samples[i]!.atUs) / 1000).sort((a, b) => a - b);
       const per = (x: number): number => round((x * 100_000) / count, 2);
       const hq = (q: number): number | null => {
-        const v = histogramQuantileUpper(text, 'syslog_ledger_commit_latency_seconds', q);
+        const v = histogramQuantileUpper(text, 'syslog_ledger_commit_latency_seconds', q, textBefore);
         return v === undefined ? null : round(v * 1000, 1);
       };
       return {

@@ -164,14 +164,21 @@ export function metricSum(text: string, name: string): number {
 
 /**
  * Quantile from a Prometheus histogram's cumulative buckets: the upper bound of the first bucket
- * that holds the quantile (so "p99 <= X"), as a worst case within the bucket's resolution.
+ * that holds the quantile (so "p99 <= X"), as a worst case within the bucket's resolution; with
+ * `before`, of the observations made after that scrape.
  */
-export function histogramQuantileUpper(text: string, name: string, q: number): number | undefined {
-  const buckets: Array<[number, number]> = [];
-  for (const line of text.split('\n')) {
-    const m = new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\}\\s+(\\S+)`).exec(line);
-    if (m) buckets.push([m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])]);
-  }
+export function histogramQuantileUpper(text: string, name: string, q: number, before?: string): number | undefined {
+  const read = (t: string): Array<[number, number]> => {
+    const out: Array<[number, number]> = [];
+    for (const line of t.split('\n')) {
+      const m = new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\}\\s+(\\S+)`).exec(line);
+      if (m) out.push([m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])]);
+    }
+    return out;
+  };
+  // With `before` (a scrape at the start of a run): the observations made since.
+  const earlier = new Map(before === undefined ? [] : read(before));
+  const buckets = read(text).map(([le, c]): [number, number] => [le, c - (earlier.get(le) ?? 0)]);
   if (buckets.length === 0) return undefined;
   buckets.sort((a, b) => a[0] - b[0]);
   const total = buckets[buckets.length - 1]![1];

@@ -32,7 +32,10 @@ class TallyCounter {
   }
 
   #add(labels: Record<string, string> | string[] | null, n: number): void {
-    const key = `${this.name}\u0000${JSON.stringify(labels)}`;
+    // Every frame counts here: a key of the label values, not JSON.stringify of the labels.
+    let key = this.name;
+    if (Array.isArray(labels)) for (let i = 0; i < labels.length; i++) key += `\u0000${labels[i]}`;
+    else if (labels !== null) for (const k in labels) key += `\u0000${k}\u0001${labels[k]}`;
     const t = this.sink.get(key);
     if (t === undefined) this.sink.set(key, [this.name, labels, n]);
     else t[2] += n;
