@@ -105,14 +105,15 @@ function putTail(b: Buffer, w: number, t: Uint8Array, r: number): number {
   for (let i = 0; i < KINDS.length; i++) {
     const k = KINDS[i];
     if (k === TEXT) {
-      const n = get32(t, r) >>> 0;
-      if (n === 0xffffffff) {
-        w = put32(b, w, -1);
-        r += 4;
-      } else {
-        w = copy(t, r, 4 + n, b, w);
-        r += 4 + n;
+      // A run of text, json and bytea fields is the same bytes in both forms: one copy for the run.
+      const from = r;
+      for (;;) {
+        const n = get32(t, r) >>> 0;
+        r += n === 0xffffffff ? 4 : 4 + n;
+        if (KINDS[i + 1] !== TEXT) break;
+        i++;
       }
+      w = copy(t, from, r - from, b, w);
       continue;
     }
     if (k === INET) {

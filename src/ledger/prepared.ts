@@ -24,6 +24,7 @@ export class PreparedRecord implements ChainedRecord {
   hash: Buffer = EMPTY;
   #values: V3Values | undefined;
   #event: OcsfEvent | undefined;
+  #columns: PreparedColumns | undefined;
 
   constructor(
     readonly receivedAtUs: number,
@@ -55,7 +56,8 @@ export class PreparedRecord implements ChainedRecord {
    * read only it, for every committed row); the rest decode the tail on first use.
    */
   get columns(): LiftedColumns {
-    return new PreparedColumns(this);
+    this.#columns ??= new PreparedColumns(this);
+    return this.#columns;
   }
 
   /** `hostname` without decoding the rest of the tail. */

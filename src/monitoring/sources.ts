@@ -185,13 +185,16 @@ export class SourceTracker {
    * update per distinct (peer, hostname) pair.
    */
   observeBatch(records: Iterable<SourceOfRecord>): void {
-    const counts = new Map<string, { peerCn: string | null; hostname: string | null; n: number; first?: number; last?: number }>();
+    type Entry = { peerCn: string | null; hostname: string | null; n: number; first?: number; last?: number };
+    // Every committed row passes here: entries found by the two names in turn, no key string built.
+    const counts = new Map<string | null, Map<string | null, Entry>>();
     for (const r of records) {
       const peerCn = peerSourceName(r.peer);
       const hostname = r.columns ? r.columns.hostname : r.syslog.hostname;
-      const key = JSON.stringify([peerCn, hostname]);
-      let entry = counts.get(key);
-      if (!entry) counts.set(key, (entry = { peerCn, hostname, n: 0 }));
+      let byHost = counts.get(peerCn);
+      if (!byHost) counts.set(peerCn, (byHost = new Map()));
+      let entry = byHost.get(hostname);
+      if (!entry) byHost.set(hostname, (entry = { peerCn, hostname, n: 0 }));
       entry.n++;
       const us = r.receivedAtUs;
       if (us !== undefined) {
@@ -199,7 +202,7 @@ export class SourceTracker {
         if (entry.last === undefined || us > entry.last) entry.last = us;
       }
     }
-    for (const { peerCn, hostname, n, first, last } of counts.values()) this.observeCommitted(peerCn, hostname, n, first, last);
+    for (const byHost of counts.values()) for (const { peerCn, hostname, n, first, last } of byHost.values()) this.observeCommitted(peerCn, hostname, n, first, last);
   }
 
   /**
