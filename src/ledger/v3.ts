@@ -235,57 +235,6 @@ export function splitEvent(event: OcsfEvent, derived: OcsfEvent, rawData: string
 
 const has = (o: Record<string, unknown>, k: string): boolean => Object.hasOwn(o, k) && o[k] !== undefined;
 
-/**
- * canonicalJson(splitEvent(event, derived, rawData)) in one pass: the stored members are written as
- * canonical JSON while the event's keys are walked in canonical order, with no `stored` object built
- * and sorted again. splitEvent stays the reference (test/ledger/v3-encode.test.ts compares the two).
- */
-export function splitEventJson(event: OcsfEvent, derived: OcsfEvent, rawData: string | undefined): string | null {
-  if (!has(event, 'metadata') || !has(event, 'unmapped') || !('raw_data' in event)) return null;
-  const d = derived as Record<string, unknown>;
-  for (const k of Object.keys(d)) if (!has(event, k)) return null;
-  const e = event as Record<string, unknown>;
-  let out = '{';
-  const keys = sortedKeys(e);
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    const x = e[k];
-    if (x === undefined) continue;
-    if (k === 'metadata' || k === 'unmapped') {
-      if (typeof x !== 'object' || x === null || Array.isArray(x)) return null;
-      const dx = (d[k] ?? {}) as Record<string, unknown>;
-      const xo = x as Record<string, unknown>;
-      for (const kk of Object.keys(dx)) if (!has(xo, kk)) return null;
-      let sub = '';
-      const subKeys = sortedKeys(xo);
-      for (let j = 0; j < subKeys.length; j++) {
-        const kk = subKeys[j]!;
-        const y = xo[kk];
-        if (y === undefined || typeof y === 'function') continue;
-        if (Object.hasOwn(dx, kk) && same(y, dx[kk])) continue;
-        sub += (sub === '' ? '' : ',') + quotedKey(kk) + canonicalJson(y);
-      }
-      // splitEvent stores the sub-object when any member differs, even one canonicalJson omits (a function): then `{}`.
-      if (sub === '' && !anyStored(xo, dx)) continue;
-      out += (out === '{' ? '' : ',') + quotedKey(k) + '{' + sub + '}';
-      continue;
-    }
-    if (typeof x === 'function') continue;
-    if (k === 'raw_data' ? x === rawData : Object.hasOwn(d, k) && same(x, d[k])) continue;
-    out += (out === '{' ? '' : ',') + quotedKey(k) + canonicalJson(x);
-  }
-  return out + '}';
-}
-
-/** Whether splitEvent would store any member of `x` (functions included, which serialize to nothing). */
-function anyStored(x: Record<string, unknown>, dx: Record<string, unknown>): boolean {
-  for (const kk of Object.keys(x)) {
-    const y = x[kk];
-    if (y !== undefined && (!Object.hasOwn(dx, kk) || !same(y, dx[kk]))) return true;
-  }
-  return false;
-}
-
 /** Not a member of the derived event. */
 const ABSENT = Symbol('absent');
 
@@ -407,7 +356,7 @@ function derivedUnmapped(v: V3Values, k: string): unknown {
 const sameAs = (x: unknown, d: unknown): boolean => (d instanceof Canonical ? typeof x === 'object' && x !== null && canonicalOf(x) === d.json : same(x, d));
 
 /**
- * The sub-object `x` (the event's metadata or unmapped) as splitEventJson stores it: '' when no
+ * The sub-object `x` (the event's metadata or unmapped) as storedJson writes it (splitEvent's sub-object): '' when no
  * member is stored, else `"k":{...}`; null when a derived member is missing from it.
  */
 function storedPart(k: string, x: unknown, derived: (kk: string) => unknown, count: number): string | null {
@@ -435,10 +384,11 @@ function storedPart(k: string, x: unknown, derived: (kk: string) => unknown, cou
 }
 
 /**
- * splitEventJson(event, deriveEvent(v, conn, message), rawData), without building the derived
- * event: each derived member is computed only for the event member it is compared with, and
- * counting the derived members found stands for checking that each is there. The writer's path;
- * test/ledger/copy-binary.test.ts compares it with its reference over the corpora.
+ * canonicalJson(splitEvent(event, deriveEvent(v, conn, message), rawData)) in one pass, without
+ * building the derived event or the stored object: the event's keys are walked in canonical order,
+ * each derived member is computed only for the event member it is compared with, and counting the
+ * derived members found stands for checking that each is there. The writer's path; splitEvent is
+ * its reference (test/ledger/copy-binary.test.ts compares the two over the fixture corpora).
  */
 export function storedJson(event: OcsfEvent, v: V3Values, conn: Connection, message: string | null, rawData: string | undefined): string | null {
   if (!has(event, 'metadata') || !has(event, 'unmapped') || !('raw_data' in event)) return null;
