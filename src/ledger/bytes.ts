@@ -29,3 +29,22 @@ export function put64(o: Uint8Array, w: number, v: number): number {
   const hi = Math.floor(v / TWO32);
   return put32(o, put32(o, w, hi), v - hi * TWO32);
 }
+
+/**
+ * `s` as UTF-8 at o[w] (room for s.length * 3 bytes assumed); returns the byte count. Short ASCII
+ * strings (a row's format, procid, hostname, user...) are stored byte by byte: for them the call
+ * into Buffer#write costs more than the copy.
+ */
+export function putUtf8(o: Buffer, w: number, s: string): number {
+  const n = s.length;
+  if (n <= 32) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      o[w + i] = c;
+    }
+    if (i === n) return n;
+  }
+  return o.write(s, w, 'utf8');
+}

@@ -9,7 +9,7 @@
  * twice, and neither side escapes, writes hex or formats dates: PostgreSQL's own CPU per row falls
  * by about a seventh against the text format (docs/performance.md).
  */
-import { get32, get64, put32, put64 } from './bytes.js';
+import { get32, get64, put32, put64, putUtf8 } from './bytes.js';
 import { encodeV3Tail, PG_EPOCH_US, V3_COLUMNS, V3_TAIL, v3TailMaxSize, type V3Values } from './row.js';
 
 /** Bytes per chunk (what the writer streams to COPY). */
@@ -89,7 +89,7 @@ export class CopyBuffer {
     if (this.#rows++ === 0) w += HEADER.copy(b, w);
     b[w] = 0;
     b[w + 1] = V3_COLUMNS.length;
-    const n = b.write(chain, w + 6, 'utf8');
+    const n = putUtf8(b, w + 6, chain);
     w = put32(b, w + 2, n) + n;
     w = put64(b, put32(b, w, 8), seq);
     w = put64(b, put32(b, w, 8), receivedAtUs - PG_EPOCH_US);

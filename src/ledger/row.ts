@@ -14,7 +14,7 @@
  * prev_hash (the previous row's hash is read, not copied), no text cut from `raw` (message offset).
  */
 import type { ColumnType } from 'kysely';
-import { get32, get64, put32, put64 } from './bytes.js';
+import { get32, get64, put32, put64, putUtf8 } from './bytes.js';
 import { copyBytea, copyJson, copyText, isoMicros } from './copy.js';
 import { inetBytes, inetText, pgInetInto } from './inet.js';
 
@@ -182,7 +182,7 @@ function putValue(o: Buffer, w: number, kind: Kind, nullable: boolean, x: unknow
     case 'json':
       if (x === null) return put32(o, w, NULL_LEN);
       {
-        const n = o.write(x as string, w + 4, 'utf8');
+        const n = putUtf8(o, w + 4, x as string);
         put32(o, w, n);
         return w + 4 + n;
       }
