@@ -379,7 +379,7 @@ export class Server {
     }
 
     // The per-frame stages: in worker threads (records delivered in arrival order), or inline.
-    const pool = (this.#pool = cfg.workers > 0 ? stagePool({ ...this.#records, workers: cfg.workers }, metrics, log.child({ stage: 'workers' }), monitor, (r) => writer.enqueue(r)) : undefined);
+    const pool = (this.#pool = cfg.workers > 0 ? stagePool({ ...this.#records, workers: cfg.workers }, metrics, log.child({ stage: 'workers' }), monitor, (r) => writer.enqueue(r), (n) => writer.holdUpstream(n)) : undefined);
     this.#listener = new Listener({
       ...this.#connectionOptions(cfg.listen, tls, 'listener'),
       maxFrameBytes: cfg.maxFrameBytes,

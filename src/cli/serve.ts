@@ -72,7 +72,7 @@ export const SERVE_OPTIONS = {
   // throughput (the writer pipelines two batches; more only lengthens the wait). The figures are in
   // docs/operations.md "Memory" (test/resilience/memory.test.ts, bench/run.ts).
   'queue-max-events': { type: 'string', default: '5000', arg: 'N', help: 'writer queue bound; over it, sockets pause' },
-  'queue-max-bytes': { type: 'string', default: '8MiB', arg: 'BYTES', help: 'writer queue bound in raw bytes' },
+  'queue-max-bytes': { type: 'string', default: '16MiB', arg: 'BYTES', help: 'writer queue bound in bytes held (queued records, COPY in flight, frames in the stage workers)' },
   'shutdown-timeout': { type: 'string', default: '30s', arg: 'DURATION', help: 'graceful shutdown limit before a forced exit' },
   'drain-delay': { type: 'string', default: '0s', arg: 'DURATION', help: 'after SIGTERM, answer /readyz 503 this long before closing the listeners (behind a balancer: a few health-check intervals)' },
   'shutdown-grace': { type: 'string', default: '2s', arg: 'DURATION', help: 'how long to keep reading from peers after SIGTERM' },

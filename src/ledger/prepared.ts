@@ -37,6 +37,11 @@ export class PreparedRecord implements ChainedRecord {
     readonly tail: Buffer,
   ) {}
 
+  /** The bytes this record holds (the writer's byte bound): its tail (raw is a view of it), plus its objects. */
+  get heldBytes(): number {
+    return this.tail.length + OBJECT_BYTES;
+  }
+
   /** The row's values but chain, seq, conn and hash (decoded from the tail once). */
   get values(): V3Values {
     if (this.#values === undefined) {
@@ -89,6 +94,8 @@ export class PreparedRecord implements ChainedRecord {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The record and its three Buffer views, about (V8 heap). */
+const OBJECT_BYTES = 512;
 
 /** LiftedColumns of a prepared record, read on use. */
 class PreparedColumns implements LiftedColumns {

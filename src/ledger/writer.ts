@@ -28,7 +28,11 @@ export interface WriterOptions {
   readonly log: Logger;
   /** Most records per transaction. */
   readonly batchMaxEvents: number;
-  /** Queue bounds: over either, `full` is true and the listener pauses its sockets. */
+  /**
+   * Queue bounds: over either, `full` is true and the listener pauses its sockets. The bytes are the
+   * bytes held (heldBytes: each record's buffers, a batch's COPY text while in flight, and what a
+   * stage pool holds on its way here, `holdUpstream`), not the raw frames alone.
+   */
   readonly queueMaxEvents: number;
   readonly queueMaxBytes: number;
   /** Called after each commit with the committed rows, in seq order (checkpoints, source metrics). */
@@ -67,6 +71,8 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   #queue: LedgerRecord[] = [];
   #queueHead = 0;
   #queueBytes = 0;
+  /** Bytes on their way to this writer (a stage pool's frames): in the byte bound, not in the queue. */
+  #upstreamBytes = 0;
   /**
    * Per-record commit callbacks (RELP acknowledgements), by record. Only records given one are in
    * it, so the TCP path pays one `size` check per record in #chain.
@@ -121,8 +127,26 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     return this.#queue.length - this.#queueHead + this.#inflightEvents;
   }
 
+  /** Bytes held by the records received and not yet committed, and by the COPY text of those in flight. */
   get pendingBytes(): number {
     return this.#queueBytes + this.#inflightBytes;
+  }
+
+  /**
+   * Counts `delta` bytes (negative: released) held on their way to this writer, by a stage pool
+   * (src/workers/pool.ts): they are in the byte bound as the queue is, so that the sockets pause
+   * when the queue and the pool together hold `queueMaxBytes`, not each of them.
+   */
+  holdUpstream(delta: number): void {
+    this.#upstreamBytes += delta;
+    if (delta > 0) this.#checkFull();
+  }
+
+  #checkFull(): void {
+    if (!this.#full && (this.pendingEvents >= this.#o.queueMaxEvents || this.pendingBytes + this.#upstreamBytes >= this.#o.queueMaxBytes)) {
+      this.#full = true;
+      this.emit('full');
+    }
   }
 
   /** True while the queue is over its bounds: stop reading from sockets until `drain`. */
@@ -165,11 +189,8 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     }
     this.#queue.push(record);
     if (onCommitted) this.#onRecordCommitted.set(record, onCommitted);
-    this.#queueBytes += record.raw.length;
-    if (!this.#full && (this.pendingEvents >= this.#o.queueMaxEvents || this.pendingBytes >= this.#o.queueMaxBytes)) {
-      this.#full = true;
-      this.emit('full');
-    }
+    this.#queueBytes += heldBytes(record);
+    this.#checkFull();
     this.#wake?.();
   }
 
@@ -477,15 +498,18 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   #takeBatch(): LedgerRecord[] {
     let end = this.#queueHead;
     const last = Math.min(this.#queue.length, this.#queueHead + this.#o.batchMaxEvents);
-    for (let raw = 0; end < last && (end === this.#queueHead || raw < BATCH_MAX_BYTES); end++) raw += this.#queue[end]!.raw.length;
+    let bytes = 0;
+    for (let raw = 0; end < last && (end === this.#queueHead || raw < BATCH_MAX_BYTES); end++) {
+      const r = this.#queue[end]!;
+      raw += r.raw.length;
+      bytes += heldBytes(r);
+    }
     const batch = this.#queue.slice(this.#queueHead, end);
     this.#queueHead = end;
     if (this.#queueHead > 4096 && this.#queueHead * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#queueHead);
       this.#queueHead = 0;
     }
-    let bytes = 0;
-    for (const r of batch) bytes += r.raw.length;
     this.#queueBytes -= bytes;
     this.#inflightEvents += batch.length;
     this.#inflightBytes += bytes;
@@ -532,12 +556,17 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         row = r;
       } else row = chainRecordV3Into(r, this.#o.chain, seq, prevHash, conn, this.#copy);
       rows[i] = row;
-      bytes += r.raw.length;
+      bytes += heldBytes(r);
       prevHash = row.hash;
     }
     const last = { seq, hash: prevHash };
     this.#head = last;
-    return { rows, copy: this.#copy.take(), prev, last, bytes, acks, connections };
+    const copy = this.#copy.take();
+    // The batch's COPY text is held too until it commits: counted from here on (#takeBatch counted its records).
+    let copyBytes = 0;
+    for (const c of copy) copyBytes += c.length;
+    this.#inflightBytes += copyBytes;
+    return { rows, copy, prev, last, bytes: bytes + copyBytes, acks, connections };
   }
 
   #committed(p: PreparedBatch): void {
@@ -562,7 +591,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         }
       }
     }
-    if (this.#full && this.pendingEvents < this.#o.queueMaxEvents / 2 && this.pendingBytes < this.#o.queueMaxBytes / 2) {
+    if (this.#full && this.pendingEvents < this.#o.queueMaxEvents / 2 && this.pendingBytes + this.#upstreamBytes < this.#o.queueMaxBytes / 2) {
       this.#full = false;
       this.emit('drain');
     }
@@ -593,6 +622,16 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   }
 }
 
+/**
+ * The bytes a queued record holds, for the byte bound. A prepared record: its tail and its objects
+ * (PreparedRecord.heldBytes). A record made on the main thread: its raw bytes and its objects in the
+ * heap, about twice the raw bytes plus 1 KiB (measured: V8 heap used per toRecord result, 4,000
+ * kept, after a full GC: 1.4 KB for a 78-byte frame, 7.9 KB for a 4,079-byte one).
+ */
+export function heldBytes(r: LedgerRecord): number {
+  return r instanceof PreparedRecord ? r.heldBytes : 3 * r.raw.length + 1024;
+}
+
 /** Batches in flight at once: one committing while the next is being ingested. */
 const PIPELINE_DEPTH = 2;
 
@@ -606,7 +645,7 @@ interface PreparedBatch {
   copy: Buffer[];
   prev: ChainHead;
   last: ChainHead;
-  /** Raw bytes of the batch (queue accounting). */
+  /** Bytes held by the batch: its records (heldBytes) and its COPY text (queue accounting). */
   bytes: number;
   /** Connections first seen in this batch: inserted in its transaction, before its rows. */
   connections: ChainConnection[];

@@ -69,7 +69,7 @@ export class Metrics {
   });
   readonly writerQueueBytes = new Gauge({
     name: 'syslog_ledger_writer_queue_bytes',
-    help: 'Raw bytes of the events waiting to be committed.',
+    help: 'Bytes held by the events waiting to be committed: their records, and the COPY data of the batches in flight (the --queue-max-bytes bound).',
     registers: [this.registry],
   });
   readonly stagePoolBytes = new Gauge({

@@ -6,7 +6,8 @@
  * comes back early waits for the ones before it (reorder buffer).
  *
  * Backpressure is explicit: the pool holds at most `maxBytes` of raw frames (sent, or waiting in the
- * reorder buffer); over it, `full` is true until `drain`. Nothing is dropped: a frame the worker could
+ * reorder buffer); over it, `full` is true until `drain`. What it holds also counts in the writer's
+ * byte bound (`onHeld`: LedgerWriter.holdUpstream), since it all becomes the writer's queue. Nothing is dropped: a frame the worker could
  * not prepare, and every frame of a batch whose worker died, goes through `inline` (the main thread's
  * own toRecord) in its place in the order.
  */
@@ -37,6 +38,12 @@ export interface StagePoolOptions extends StageWorkerData {
   /** Raw bytes held at most before `full` (default 8 MiB). */
   readonly maxBytes?: number;
   /**
+   * The raw bytes held, as they change (+ on push, - when a batch is delivered, before its records):
+   * the writer counts them in its own byte bound (LedgerWriter.holdUpstream), so that the queue and
+   * the pool together stay under it.
+   */
+  readonly onHeld?: (delta: number) => void;
+  /**
    * Frames held at most before `full` (default 2,048): small frames reach the byte bound late, and
    * every frame held becomes a record in the writer's queue at once (its own bound is in events).
    */
@@ -57,6 +64,11 @@ interface Pending {
   lost?: boolean;
 }
 
+/** Input buffers kept for reuse, and the smallest made (a batch of 256 frames of 256 bytes). */
+const SPARE_BUFFERS = 4;
+const MAX_SPARE_BYTES = 2 << 20;
+const MIN_INPUT_BUFFER = 64 * 1024;
+
 /** The worker's script: compiled JavaScript (under vitest, which runs this file as TypeScript, the build's). */
 const WORKER_URL = import.meta.url.endsWith('.ts') ? new URL('../../dist/src/workers/stage-worker.js', import.meta.url) : new URL('./stage-worker.js', import.meta.url);
 
@@ -76,6 +88,11 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
   #closed = false;
   #flushScheduled = false;
   #idle: (() => void) | undefined;
+  /**
+   * Input buffers the workers gave back, for the next batches: a new one per batch was garbage in
+   * the worker's heap until its collector ran (test/resilience/memory.test.ts).
+   */
+  readonly #spare: ArrayBuffer[] = [];
 
   constructor(o: StagePoolOptions) {
     super();
@@ -112,6 +129,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
     this.#busy[i] = 0;
     w.on('message', (m: BatchOut) => {
       this.#busy[i]!--;
+      if (this.#spare.length < SPARE_BUFFERS && m.input.byteLength <= MAX_SPARE_BYTES) this.#spare.push(m.input);
       const p = this.#pending.get(m.id);
       if (p !== undefined) p.result = m;
       this.#deliverReady();
@@ -140,6 +158,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
     p.bytes += frame.raw.length;
     this.#heldBytes += frame.raw.length;
     this.#heldFrames++;
+    this.#o.onHeld?.(frame.raw.length);
     if (!this.#full && (this.#heldBytes >= (this.#o.maxBytes ?? 8 << 20) || this.#heldFrames >= (this.#o.maxFrames ?? 2048))) {
       this.#full = true;
       this.emit('full');
@@ -167,7 +186,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       return;
     }
     const n = p.frames.length;
-    const bytes = new ArrayBuffer(p.bytes);
+    const bytes = this.#inputBuffer(p.bytes);
     const buf = Buffer.from(bytes);
     const meta = new Float64Array(n * IN_STRIDE);
     const peers: PeerIdentity[] = [];
@@ -198,6 +217,14 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
     this.#o.metrics.stagePoolBytes.set(this.#heldBytes);
   }
 
+  /** A given-back input buffer of at least `size` bytes, or a new one (a power of two: they are reused). */
+  #inputBuffer(size: number): ArrayBuffer {
+    for (let i = 0; i < this.#spare.length; i++) {
+      if (this.#spare[i]!.byteLength >= size) return this.#spare.splice(i, 1)[0]!;
+    }
+    return new ArrayBuffer(2 ** Math.ceil(Math.log2(Math.max(size, MIN_INPUT_BUFFER))));
+  }
+
   /** The live worker with the fewest unanswered batches, or -1. */
   #pick(): number {
     let best = -1;
@@ -213,6 +240,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       this.#nextDeliver++;
       this.#heldBytes -= p.bytes;
       this.#heldFrames -= p.frames.length;
+      this.#o.onHeld?.(-p.bytes);
       if (p.result !== undefined) this.#deliverResult(p, p.result);
       else for (let i = 0; i < p.frames.length; i++) this.#o.deliver(this.#o.inline(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!));
     }
@@ -283,6 +311,7 @@ export function stagePool(
   log: Logger,
   monitor: Pick<Monitor, 'onParsed' | 'onObservation'>,
   deliver: (record: LedgerRecord) => void,
+  onHeld?: (delta: number) => void,
 ): StagePool {
   return new StagePool({
     workers: cfg.workers,
@@ -294,6 +323,7 @@ export function stagePool(
     log,
     inline: (frame, peer, receivedAtUs) => toRecord(frame, peer, receivedAtUs, cfg, metrics, monitor),
     deliver,
+    ...(onHeld ? { onHeld } : {}),
     observe: (obs, peer) => monitor.onObservation(obs, peer),
   });
 }

@@ -26,7 +26,7 @@ export const FORMAT_CODES: readonly LedgerFormat[] = ['rfc5424', 'rfc3164', 'jso
 /** Main -> worker: a batch of frames. */
 export interface BatchIn {
   readonly id: number;
-  /** The frames' raw bytes, one after another (transferred). */
+  /** The frames' raw bytes, one after another (transferred; the buffer may be longer than they are). */
   readonly bytes: ArrayBuffer;
   /** IN_STRIDE doubles per frame (transferred). */
   readonly meta: ArrayBuffer;
@@ -47,6 +47,8 @@ export interface BatchOut {
   /** Sequence observations of the monitor (rare: frames with a sequence id), by frame index. */
   readonly observations: Array<[index: number, observation: unknown]>;
   readonly tallies: Tallies;
+  /** BatchIn.bytes, given back (transferred) for the next batch: no new buffer per batch. */
+  readonly input: ArrayBuffer;
 }
 
 /** What a worker is started with (workerData). */

@@ -86,7 +86,8 @@ function run(m: BatchIn): { out: BatchOut; transfer: ArrayBuffer[] } {
   const meta = new Float64Array(m.meta);
   const n = meta.length / IN_STRIDE;
   const outMeta = new Float64Array(n * OUT_STRIDE);
-  let out = scratch.length >= bytes.length * 2 + n * 1024 ? scratch : (scratch = Buffer.allocUnsafeSlow(bytes.length * 2 + n * 1024));
+  const rawBytes = n > 0 ? meta[(n - 1) * IN_STRIDE]! + meta[(n - 1) * IN_STRIDE + 1]! : 0;
+  let out = scratch.length >= rawBytes * 2 + n * 1024 ? scratch : (scratch = Buffer.allocUnsafeSlow(rawBytes * 2 + n * 1024));
   let w = 0;
   const observations: BatchOut['observations'] = [];
   for (let i = 0; i < n; i++) {
@@ -127,7 +128,7 @@ function run(m: BatchIn): { out: BatchOut; transfer: ArrayBuffer[] } {
   // slack is held per queued event (memory bound: bytes held, test/resilience/memory.test.ts).
   const buffer = new ArrayBuffer(w);
   new Uint8Array(buffer).set(out.subarray(0, w));
-  return { out: { id: m.id, bytes: buffer, meta: outMeta.buffer, observations, tallies: t }, transfer: [buffer, outMeta.buffer] };
+  return { out: { id: m.id, bytes: buffer, meta: outMeta.buffer, observations, tallies: t, input: m.bytes }, transfer: [buffer, outMeta.buffer, m.bytes] };
 }
 
 parentPort!.on('message', (m: BatchIn) => {

@@ -133,6 +133,47 @@ describe('stage worker pool', () => {
     expect(got[121]!.format).toBe('rfc3164');
   });
 
+  it('reports the raw bytes it holds (onHeld) and lets go of a batch before delivering it; reused input buffers carry the right frames', async () => {
+    const fs = frames(600);
+    const metrics = new Metrics({ defaultMetrics: false });
+    const got: LedgerRecord[] = [];
+    let held = 0;
+    let pushed = 0;
+    let maxHeld = 0;
+    const heldAtDelivery: number[] = [];
+    pool = new StagePool({
+      workers: 1, ...CFG, metrics, log, batchFrames: 20,
+      inline: (f, p, us) => toRecord(f, p, us, CFG, metrics),
+      deliver: (r) => {
+        got.push(r);
+        heldAtDelivery.push(held);
+      },
+      onHeld: (n) => {
+        held += n;
+        maxHeld = Math.max(maxHeld, held);
+      },
+    });
+    const rawBefore: number[] = [];
+    // Three rounds, the later ones after the worker gave the first round's input buffers back.
+    for (const [from, to] of [[0, 200], [200, 400], [400, 600]] as const) {
+      for (let i = from; i < to; i++) {
+        rawBefore.push(pushed);
+        pushed += fs[i]!.raw.length;
+        pool.push(fs[i]!, PEER_A, i);
+      }
+      // Every batch delivered so far is let go of; the rest is held.
+      const delivered = got.length < rawBefore.length ? rawBefore[got.length]! : pushed;
+      expect(held).toBe(pushed - delivered);
+      for (let t = 0; t < 200 && got.length < to; t++) await new Promise((r) => setTimeout(r, 20));
+    }
+    await pool.close();
+    expect(held).toBe(0);
+    expect(maxHeld).toBeGreaterThan(0);
+    // When frame i is delivered, its own bytes are no longer counted.
+    for (let i = 0; i < fs.length; i++) expect(heldAtDelivery[i]).toBeLessThanOrEqual(pushed - rawBefore[i]! - fs[i]!.raw.length);
+    for (let i = 0; i < fs.length; i++) expect(got[i]!.raw.equals(toRecord(fs[i]!, PEER_A, i, CFG, new Metrics({ defaultMetrics: false })).raw)).toBe(true);
+  });
+
   it('close() ends every thread it started', async () => {
     const before = threads();
     const metrics = new Metrics({ defaultMetrics: false });
