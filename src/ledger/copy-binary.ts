@@ -10,7 +10,8 @@
  * by about a seventh against the text format (docs/performance.md).
  */
 import { get32, get64, put32, put64, putUtf8 } from './bytes.js';
-import { encodeV3Tail, PG_EPOCH_US, V3_COLUMNS, V3_TAIL, v3TailMaxSize, type V3Values } from './row.js';
+import { encodeV3Tail, V3_COLUMNS, V3_TAIL, v3TailMaxSize, type V3Values } from './row.js';
+import { PG_EPOCH_US } from './time.js';
 
 /** Bytes per chunk (what the writer streams to COPY). */
 const CHUNK = 128 * 1024;

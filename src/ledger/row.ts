@@ -17,6 +17,7 @@ import type { ColumnType } from 'kysely';
 import { get32, get64, put32, put64, putUtf8 } from './bytes.js';
 import { copyBytea, copyJson, copyText, isoMicros } from './copy.js';
 import { inetBytes, inetText, pgInetInto } from './inet.js';
+import { PG_EPOCH_US } from './time.js';
 
 /** How a column's value is represented: SQL type, COPY text, binary COPY, canonical bytes. */
 export type Kind = 'text' | 'int2' | 'int4' | 'int8' | 'timestamptz' | 'bytea' | 'json' | 'bool' | 'inet';
@@ -266,8 +267,6 @@ export function canonicalV3(v: V3Values, conn: Connection): Buffer {
   return Buffer.from(encodeV3(Buffer.alloc(32), v, connectionBytes(conn)).subarray(32));
 }
 
-/** Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch. */
-export const PG_EPOCH_US = 946_684_800_000_000;
 
 /** A binary COPY field decoded to the writer's value (the reference path, prove, export). */
 export function decodeBinary(kind: Kind, b: Buffer, s: number, len: number): unknown {

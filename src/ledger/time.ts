@@ -44,3 +44,6 @@ export function rfc3339Micros(t: string): number | undefined {
 }
 
 const FIELDS = newRfc3339TextFields();
+
+/** Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch (binary COPY counts from it). */
+export const PG_EPOCH_US = 946_684_800_000_000;

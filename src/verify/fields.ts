@@ -8,13 +8,11 @@ import type { OcsfEvent } from '../normalize/types.js';
 import { isoMicros } from '../ledger/copy.js';
 import { get32, get64, put32 } from '../ledger/bytes.js';
 import { inetBytes, inetText, pgInetBytes, pgInetInto } from '../ledger/inet.js';
-import { rfc3339Micros, rfc3339ToUtcMicros } from '../ledger/time.js';
+import { PG_EPOCH_US, rfc3339Micros, rfc3339ToUtcMicros } from '../ledger/time.js';
 import { F, type CopyRow } from './copy.js';
 import type { StoredRow } from './reference.js';
 import { MalformedDataError, NotCanonicalizable } from '../errors.js';
 
-/** Microseconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch. */
-export const PG_EPOCH_US = 946_684_800_000_000;
 
 /** The whole event, parsed (when liftColumns reads more than LIFT_WANT). */
 export function eventOf(row: CopyRow): OcsfEvent {

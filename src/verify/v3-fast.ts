@@ -23,7 +23,7 @@ import { put64 } from '../ledger/bytes.js';
 import { pgInetInto } from '../ledger/inet.js';
 import { MAGIC_V3, V3_HASHED, type Kind } from '../ledger/row.js';
 import { COLUMNS, type CopyRow } from './copy.js';
-import { PG_EPOCH_US } from './fields.js';
+import { PG_EPOCH_US } from '../ledger/time.js';
 
 /** A run of str fields (copied as they are), an integer of `size` bytes, a timestamp, a bool, an inet, the connection. */
 const RUN = 0;
