@@ -76,46 +76,20 @@ export function messageOf(raw: Buffer, at: number): string {
 
 /** The members the view derives from a v3 row's columns and connection (same as the SQL). */
 export function deriveEvent(v: V3Values, conn: Connection, message: string | null): OcsfEvent {
-  const c = v.class_uid;
-  const a = v.activity_id;
-  const cls = (CLASSES as Record<number, { name: string; category: number }>)[c];
-  const ev: Record<string, unknown> = { class_uid: c };
-  if (cls !== undefined) {
-    ev.class_name = cls.name;
-    ev.category_uid = cls.category;
-    const cat = CATEGORIES[cls.category];
-    if (cat !== undefined) ev.category_name = cat;
+  const ev: Record<string, unknown> = {};
+  for (const k of DERIVED_MEMBERS) {
+    const x = derivedMember(v, message, k);
+    if (x !== ABSENT) ev[k] = x;
   }
-  ev.activity_id = a;
-  ev.activity_name = ACTIVITIES[c]?.[a] ?? (a === 0 ? 'Unknown' : 'Other');
-  ev.type_uid = c * 100 + a;
-  ev.severity_id = v.severity_id;
-  const sev = SEVERITY_NAMES[v.severity_id];
-  if (sev !== undefined) ev.severity = sev;
-  ev.status_id = v.status_id;
-  const st = STATUS_NAMES[v.status_id];
-  if (st !== undefined) ev.status = st;
-  const t = v.event_time;
-  ev.time = Math.floor((t ?? v.received_at) / 1000);
-  if (t !== null) ev.time_dt = isoMicros(t);
-  if (message !== null) ev.message = message;
-  if (v.hostname !== null) ev.device = { hostname: v.hostname };
-  const md: Record<string, unknown> = { version: V3_OCSF_VERSION };
-  const f = v.facility;
-  if (f !== null && f >= 0 && f < FACILITIES.length) md.log_name = FACILITIES[f];
-  if (v.app_name !== null) md.log_provider = v.app_name;
-  if (t !== null) md.original_time = isoMicros(t);
-  md.logged_time = Math.floor(v.received_at / 1000);
-  if (v.hostname !== null && v.app_name !== null && v.procid) md.correlation_uid = `${v.hostname}:${v.app_name}[${v.procid}]`;
-  md.peer = peerMember(conn);
-  if (c === 0) {
-    // A Base Event: the fallback mapping, its product the program (APP-NAME).
-    md.mapping = { rule: 'base', version: 1 };
-    md.product = { name: v.app_name ?? 'unknown' };
+  const md: Record<string, unknown> = {};
+  for (const k of DERIVED_METADATA) {
+    const x = derivedMeta(v, conn, k);
+    if (x !== ABSENT) md[k] = x;
   }
   ev.metadata = md;
   const un: Record<string, unknown> = {};
-  if (c === 0) {
+  if (v.class_uid === 0) {
+    // A Base Event keeps its syslog header fields (derivedUnmapped: the same, as canonical JSON).
     const sys: Record<string, unknown> = {};
     if (v.facility !== null) sys.facility = v.facility;
     if (v.severity !== null) sys.severity = v.severity;
@@ -128,6 +102,11 @@ export function deriveEvent(v: V3Values, conn: Connection, message: string | nul
   ev.unmapped = un;
   return ev as OcsfEvent;
 }
+
+/** The top-level members the view derives besides metadata and unmapped, in the event's order (derivedMember). */
+const DERIVED_MEMBERS = ['class_uid', 'class_name', 'category_uid', 'category_name', 'activity_id', 'activity_name', 'type_uid', 'severity_id', 'severity', 'status_id', 'status', 'time', 'time_dt', 'message', 'device'] as const;
+/** The metadata members the view derives, in the event's order (derivedMeta). */
+const DERIVED_METADATA = ['version', 'log_name', 'log_provider', 'original_time', 'logged_time', 'correlation_uid', 'peer', 'mapping', 'product'] as const;
 
 /** The full event from the derived members and the stored part (the view's merge, in JS). */
 export function assembleEvent(derived: OcsfEvent, stored: Record<string, unknown>, rawData: string | undefined): OcsfEvent {
@@ -239,8 +218,8 @@ const has = (o: Record<string, unknown>, k: string): boolean => Object.hasOwn(o,
 const ABSENT = Symbol('absent');
 
 /**
- * deriveEvent(v, conn, message)[k] for a top-level member other than metadata and unmapped, or
- * ABSENT; computed for the members the event has, so no derived event is built per row.
+ * The derived event's top-level member `k` other than metadata and unmapped, or ABSENT: deriveEvent
+ * is made of these, and the writer's split (storedJson) computes only those the event has.
  */
 function derivedMember(v: V3Values, message: string | null, k: string): unknown {
   const c = v.class_uid;
@@ -298,7 +277,7 @@ function derivedCount(v: V3Values, message: string | null): number {
 const validFacility = (f: number | null): f is number => f !== null && f >= 0 && f < FACILITIES.length;
 const correlated = (v: V3Values): boolean => v.hostname !== null && v.app_name !== null && !!v.procid;
 
-/** deriveEvent(...).metadata[k], or ABSENT. */
+/** The derived event's metadata member `k`, or ABSENT. */
 function derivedMeta(v: V3Values, conn: Connection, k: string): unknown {
   switch (k) {
     case 'version':
