@@ -42,13 +42,16 @@ export function toRecord(
   try {
     return processFrame(frame, peer, receivedAtUs, cfg, metrics, monitor);
   } catch (err) {
-    metrics.parseFailures.inc({ reason: 'internal' });
-    return unprocessedRecord(frame, peer, receivedAtUs, `internal error while processing the frame: ${describeError(err)}`);
+    return unprocessedRecord(frame, peer, receivedAtUs, `internal error while processing the frame: ${describeError(err)}`, metrics);
   }
 }
 
-/** The record of a frame no stage could process: raw bytes kept, text made storable, Base Event. */
-function unprocessedRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number, error: string): LedgerRecord {
+/**
+ * The record of a frame no stage could process (a stage threw, or a stage worker hung on its batch):
+ * raw bytes kept, text made storable, a Base Event with the error; counted as an internal parse failure.
+ */
+export function unprocessedRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number, error: string, metrics: Metrics): LedgerRecord {
+  metrics.parseFailures.inc({ reason: 'internal' });
   const message = frame.body.toString('utf8').replaceAll('\0', '\uFFFD');
   const syslog = { facility: null, severity: null, timestamp: null, hostname: null, app_name: null, procid: null, msgid: null, structured_data: null, message };
   const event = {

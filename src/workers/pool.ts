@@ -22,7 +22,7 @@ import type { PeerIdentity } from '../listener/identity.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Monitor } from '../monitoring/monitor.js';
 import type { SequenceObservation } from '../monitoring/sequence.js';
-import { toRecord, type RecordConfig } from '../stages.js';
+import { toRecord, unprocessedRecord, type RecordConfig } from '../stages.js';
 import { FORMAT_CODES, IN_OCTET, IN_STRIDE, IN_TRUNCATED, OUT_PREP_FAILED, OUT_STRIDE, type BatchIn, type BatchOut, type StageWorkerData } from './protocol.js';
 
 export interface StagePoolOptions extends StageWorkerData {
@@ -50,6 +50,12 @@ export interface StagePoolOptions extends StageWorkerData {
   readonly maxFrames?: number;
   /** Frames per batch at most (default 256); a batch is also sent at the end of each turn of the event loop. */
   readonly batchFrames?: number;
+  /**
+   * A worker that has not answered a batch this long (default 30 s; 0: never) is ended and replaced:
+   * the frames of that batch are stored as received with the error (not processed again: the same
+   * frame would hang the main thread), its later batches are processed on the main thread.
+   */
+  readonly batchTimeoutMs?: number;
 }
 
 interface Pending {
@@ -62,7 +68,14 @@ interface Pending {
   result?: BatchOut;
   /** Its worker died before answering: processed inline. */
   lost?: boolean;
+  /** When it was sent to its worker (Date.now()). */
+  sentAtMs?: number;
+  /** Its worker hung on it: its frames are stored unprocessed. */
+  timedOut?: boolean;
 }
+
+/** The default of StagePoolOptions.batchTimeoutMs. */
+export const DEFAULT_BATCH_TIMEOUT_MS = 30_000;
 
 /** Input buffers kept for reuse, and the smallest made (a batch of 256 frames of 256 bytes). */
 const SPARE_BUFFERS = 4;
@@ -93,11 +106,36 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
    * the worker's heap until its collector ran (test/resilience/memory.test.ts).
    */
   readonly #spare: ArrayBuffer[] = [];
+  readonly #watchdog: NodeJS.Timeout | undefined;
+  /** Workers being ended because they hung: their other batches go to the worker that replaces them. */
+  readonly #hung = new Set<number>();
 
   constructor(o: StagePoolOptions) {
     super();
     this.#o = o;
     for (let i = 0; i < o.workers; i++) this.#spawn(i);
+    const timeout = o.batchTimeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS;
+    if (timeout > 0) this.#watchdog = setInterval(() => this.#endHung(timeout), Math.min(1000, timeout)).unref();
+  }
+
+  /**
+   * Ends each worker whose oldest unanswered batch is older than `timeout` (a stage that never
+   * returns: a bug, or a frame no bound caught). Its exit marks its batches lost and starts another.
+   */
+  #endHung(timeout: number): void {
+    const now = Date.now();
+    const seen = new Set<number>();
+    for (const p of this.#pending.values()) {
+      const wi = p.worker;
+      if (wi === undefined || p.result !== undefined || p.lost || seen.has(wi)) continue;
+      seen.add(wi);
+      const w = this.#workers[wi];
+      if (w === undefined || p.timedOut || now - (p.sentAtMs ?? now) <= timeout) continue;
+      p.timedOut = true;
+      this.#hung.add(wi);
+      this.#o.log.error({ worker: wi, frames: p.frames.length, ms: now - p.sentAtMs! }, 'stage worker did not answer a batch in time; ending it, the batch is stored as received with the error');
+      void w.terminate();
+    }
   }
 
   /** True while over maxBytes: stop reading from sockets until `drain`. */
@@ -123,6 +161,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       redaction: this.#o.redaction,
       failOnMarker: this.#o.failOnMarker,
       exitOnMarker: this.#o.exitOnMarker,
+      hangOnMarker: this.#o.hangOnMarker,
     };
     const w = new Worker(WORKER_URL, { workerData: data });
     this.#workers[i] = w;
@@ -138,12 +177,21 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
     w.on('exit', (code) => {
       if (this.#workers[i] !== w) return;
       this.#workers[i] = undefined;
-      // Its unanswered batches: the main thread processes them, in their place in the order.
-      for (const p of this.#pending.values()) if (p.worker === i && p.result === undefined) p.lost = true;
+      // Its unanswered batches: the main thread processes them, in their place in the order; after a
+      // hang, the worker that replaces it does (the main thread could hang on the same frames), and
+      // the batch it hung on is stored as received.
+      const hung = this.#hung.delete(i) && !this.#closed;
+      const resend: Pending[] = [];
+      for (const p of this.#pending.values()) {
+        if (p.worker !== i || p.result !== undefined) continue;
+        if (hung && !p.timedOut) resend.push(p);
+        else p.lost = true;
+      }
       this.#busy[i] = 0;
       if (!this.#closed) {
         this.#o.log.error({ worker: i, code }, 'stage worker exited; starting another');
         this.#spawn(i);
+        for (const p of resend) this.#send(p, i);
       }
       this.#deliverReady();
     });
@@ -185,6 +233,11 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       this.#deliverReady();
       return;
     }
+    this.#send(p, wi);
+  }
+
+  /** Posts batch `p` to worker `wi`. */
+  #send(p: Pending, wi: number): void {
     const n = p.frames.length;
     const bytes = this.#inputBuffer(p.bytes);
     const buf = Buffer.from(bytes);
@@ -211,6 +264,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       o += f.raw.length;
     }
     p.worker = wi;
+    p.sentAtMs = Date.now();
     this.#busy[wi]!++;
     const msg: BatchIn = { id: p.id, bytes, meta: meta.buffer, peers };
     this.#workers[wi]!.postMessage(msg, [bytes, meta.buffer]);
@@ -242,7 +296,10 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       this.#heldFrames -= p.frames.length;
       this.#o.onHeld?.(-p.bytes);
       if (p.result !== undefined) this.#deliverResult(p, p.result);
-      else for (let i = 0; i < p.frames.length; i++) this.#o.deliver(this.#o.inline(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!));
+      else if (p.timedOut) {
+        const error = `stage worker did not finish its batch within ${this.#o.batchTimeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS} ms; stored as received`;
+        for (let i = 0; i < p.frames.length; i++) this.#o.deliver(unprocessedRecord(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!, error, this.#o.metrics));
+      } else for (let i = 0; i < p.frames.length; i++) this.#o.deliver(this.#o.inline(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!));
     }
     this.#o.metrics.stagePoolBytes.set(this.#heldBytes);
     if (this.#full && this.#heldBytes < (this.#o.maxBytes ?? 8 << 20) / 2 && this.#heldFrames < (this.#o.maxFrames ?? 2048) / 2) {
@@ -285,6 +342,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
   /** Forced stop: ends the threads at once; returns how many frames it held (never delivered). */
   abort(): number {
     this.#closed = true;
+    clearInterval(this.#watchdog);
     let lost = this.#current?.frames.length ?? 0;
     for (const p of this.#pending.values()) lost += p.frames.length;
     this.#current = undefined;
@@ -299,6 +357,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
     this.#flush();
     if (this.#pending.size > 0) await new Promise<void>((res) => (this.#idle = res));
     this.#closed = true;
+    clearInterval(this.#watchdog);
     const ws = this.#workers.splice(0);
     await Promise.all(ws.map((w) => w?.terminate()));
   }

@@ -61,4 +61,6 @@ export interface StageWorkerData {
   readonly failOnMarker?: string | undefined;
   /** Tests only: a frame whose body contains this text ends the worker thread (process.exit). */
   readonly exitOnMarker?: string | undefined;
+  /** Tests only: a frame whose body contains this text never finishes (a busy loop: a stage that hangs). */
+  readonly hangOnMarker?: string | undefined;
 }

@@ -74,6 +74,7 @@ const monitor = {
   onParsed(parsed: Parameters<typeof observationOf>[0], _peer: PeerIdentity, receivedAtUs: number): void {
     if (data.failOnMarker !== undefined && parsed.syslog.message?.includes(data.failOnMarker)) throw new StageFailure(`test marker ${data.failOnMarker}`);
     if (data.exitOnMarker !== undefined && frameText(parsed).includes(data.exitOnMarker)) process.exit(1);
+    if (data.hangOnMarker !== undefined && frameText(parsed).includes(data.hangOnMarker)) for (;;);
     observation = observationOf(parsed, receivedAtUs);
   },
 };

@@ -133,6 +133,38 @@ describe('stage worker pool', () => {
     expect(got[121]!.format).toBe('rfc3164');
   });
 
+  it('a worker that hangs on a batch is ended after batchTimeoutMs: that batch is stored as received with the error, the later ones go to the new worker, the order holds', async () => {
+    const fs = frames(200);
+    const metrics = new Metrics({ defaultMetrics: false });
+    const got: LedgerRecord[] = [];
+    pool = new StagePool({
+      workers: 1, ...CFG, metrics, log, batchFrames: 20, batchTimeoutMs: 400, hangOnMarker: 'sshd[61]',
+      // Never called: the hung batch is not processed again, and the later ones have a worker.
+      inline: () => {
+        throw new Error('processed on the main thread');
+      },
+      deliver: (r) => got.push(r),
+    });
+    const t0 = Date.now();
+    fs.forEach((f, i) => pool!.push(f, PEER_A, i));
+    await pool.close();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
+    expect(got.map((r) => r.receivedAtUs)).toEqual(fs.map((_, i) => i));
+    // Frame 61's batch (60-79): stored as received, with the error; every other frame prepared by a worker.
+    for (let i = 0; i < fs.length; i++) {
+      const r = got[i]!;
+      if (i >= 60 && i < 80) {
+        expect(r instanceof PreparedRecord, `frame ${i}`).toBe(false);
+        expect(r.format).toBe('unparsed');
+        expect(r.parseError).toMatch(/stage worker did not finish its batch within 400 ms/);
+        expect(r.raw.equals(fs[i]!.raw)).toBe(true);
+      } else expect(r instanceof PreparedRecord, `frame ${i}`).toBe(true);
+    }
+    const failures = (await metrics.parseFailures.get()).values.find((v) => v.labels.reason === 'internal');
+    expect(failures?.value).toBe(20);
+    expect(pool.threads).toBe(0);
+  });
+
   it('reports the raw bytes it holds (onHeld) and lets go of a batch before delivering it; reused input buffers carry the right frames', async () => {
     const fs = frames(600);
     const metrics = new Metrics({ defaultMetrics: false });
