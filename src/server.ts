@@ -44,7 +44,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { ChainSetCheckpointer } from './checkpoints/chain-set.js';
 import { Checkpointer } from './checkpoints/checkpointer.js';
-import { loadOrCreateSigningKey, type SigningKey } from './checkpoints/signing.js';
+import { loadOrCreateSigningKey } from './checkpoints/signing.js';
 import type { ConsoleConfig } from './console/config.js';
 import { startConsole, type ConsoleServer } from './console/server.js';
 import { embeddedPasswordFile, maskUrlPassword, withoutPassword } from './db/embedded.js';
@@ -169,7 +169,6 @@ export class Server {
   #records!: RecordConfig;
   /** abort() ran: nothing is read any more. */
   #aborted = false;
-  #key!: SigningKey;
   #checkpointPool!: pg.Pool;
   #checkpointer!: Checkpointer;
   #detector: Detector | undefined;
@@ -201,8 +200,11 @@ export class Server {
     try {
       await server.#start(tls);
     } catch (err) {
-      await server.#abandon();
-      await server.release();
+      try {
+        await server.#abandon();
+      } finally {
+        await server.release();
+      }
       throw err;
     }
     return server;
@@ -233,7 +235,7 @@ export class Server {
     this.#records = { format: cfg.format, timeZone: cfg.timeZone, hostBindings: cfg.hostBindings, redactor };
 
     // 4 checkpointer: the signing key lives outside the database; heads go to the DB and a file.
-    const key = (this.#key = await loadOrCreateSigningKey(cfg.signingKeyPath));
+    const key = await loadOrCreateSigningKey(cfg.signingKeyPath);
     if (key.created) {
       log.warn({ file: cfg.signingKeyPath, keyId: key.keyId }, 'created a new Ed25519 checkpoint signing key; production keys belong in a KMS/HSM (docs/integrity.md). Verifiers need only the .pub');
     }
@@ -271,12 +273,6 @@ export class Server {
       relp?.pause();
     });
     writer.on('drain', () => this.#resumeIntake());
-    writer.on('error', (err) => {
-      // Nothing read from now on could be committed: leave it with the senders (TCP backpressure).
-      this.#listener.pause();
-      relp?.pause();
-      log.fatal({ err: err.message, notCommitted: writer.pendingEvents }, 'writer failed; stopping intake');
-    });
 
     // 9 metrics.
     this.#metricsServer = await startMetricsServer({
@@ -304,9 +300,10 @@ export class Server {
     }
 
     // 8 the listeners open their ports last: a component that fails to start leaves no port that
-    // accepts frames it could not commit.
-    this.#listenAddress = await this.#listener.listen();
+    // accepts frames it could not commit. RELP first: its frames are acknowledged only after COMMIT,
+    // so should the TLS port then fail to open, its senders resend what they had sent.
     this.#relpAddress = relp ? await relp.listen() : undefined;
+    this.#listenAddress = await this.#listener.listen();
   }
 
   /** 0: a fresh machine gets a dev PKI so that `npm start` works with no setup; then the TLS files are read. */
@@ -364,6 +361,14 @@ export class Server {
     monitor.observeCertificates(tls.cert, tls.ca);
     // Every server row (pipeline findings, detections, their summaries) passes one per-source budget.
     this.#detector?.attach(monitor.budget);
+    // Before it runs: a failure during the rest of the start is then handled too, not an 'error'
+    // without a listener.
+    writer.on('error', (err) => {
+      // Nothing read from now on could be committed: leave it with the senders (TCP backpressure).
+      this.#listener?.pause();
+      this.#relp?.pause();
+      this.log.fatal({ err: err.message, notCommitted: writer.pendingEvents }, 'writer failed; stopping intake');
+    });
     await writer.start();
     // Before the listener opens: expected sources, last events and open silences from the ledger.
     // A failure is logged and the server runs on: silence detection then starts from nothing.
@@ -486,7 +491,9 @@ export class Server {
 
   /** Called once the writer fails for good (nothing read from then on can be committed). */
   onWriterFailed(listener: () => void): void {
-    this.#writer.on('error', listener);
+    // It may have failed already (while the server was still starting).
+    if (this.#writer.fatalError) queueMicrotask(listener);
+    else this.#writer.once('error', listener);
   }
 
   /** SIGHUP: new connections use the new files, open connections stay up (unless no longer allowed). */
@@ -563,6 +570,8 @@ export class Server {
     try {
       await this.#listener.close(this.cfg.shutdownGraceMs);
       await this.#pool?.close();
+      // A forced stop came meanwhile: it counted what was held; nothing more is queued or committed.
+      if (this.#aborted) return;
       if (!writer.fatalError) this.#monitor.flush();
       await writer.close();
     } finally {
@@ -589,8 +598,9 @@ export class Server {
 
   /**
    * After a failed start: closes whatever had started (ports, timers, threads, pools), so that the
-   * process exits with the error instead of running on half started. No port was accepting frames
-   * (the listeners open last), so nothing received is left behind.
+   * process exits with the error instead of running on half started. The TLS port opens last, so it
+   * was not accepting frames; RELP frames are unacknowledged until COMMIT. Whatever was held anyway
+   * is counted and logged, never dropped in silence.
    */
   async #abandon(): Promise<void> {
     this.#shuttingDown = true;
@@ -607,9 +617,11 @@ export class Server {
     await quietly(this.#metricsServer && (() => this.#metricsServer.close()));
     await quietly(this.#listener && (() => this.#listener.close(0)));
     await quietly(this.#relp && (() => this.#relp!.close(0)));
-    this.#pool?.abort();
-    this.#monitor?.close();
-    await quietly(this.#writer && (() => this.#writer.abort()));
+    let lost = 0;
+    await quietly(() => (lost += this.#pool?.abort() ?? 0));
+    await quietly(() => this.#monitor?.close());
+    await quietly(async () => (lost += this.#writer ? await this.#writer.abort() : 0));
+    if (lost > 0) this.log.error({ notCommitted: lost }, 'start failed with frames received and not committed (RELP senders resend theirs)');
     await quietly(this.#chainSets && (() => this.#chainSets!.close()));
     await quietly(this.#replicaLag && (() => this.#replicaLag!.close()));
     await quietly(this.#capacity && (() => this.#capacity.close()));

@@ -12,6 +12,7 @@ import { hostnameAllowed, type HostBinding } from './listener/limits.js';
 import type { Metrics } from './metrics/registry.js';
 import type { Monitor } from './monitoring/monitor.js';
 import { liftColumns } from './normalize/columns.js';
+import { unprocessedRecord } from './ledger/unprocessed.js';
 import { normalize } from './normalize/index.js';
 import { parseFrame } from './parsing/index.js';
 import type { FormatOption } from './parsing/types.js';
@@ -44,26 +45,6 @@ export function toRecord(
   } catch (err) {
     return unprocessedRecord(frame, peer, receivedAtUs, `internal error while processing the frame: ${describeError(err)}`, metrics);
   }
-}
-
-/**
- * The record of a frame no stage could process (a stage threw, or a stage worker hung on its batch):
- * raw bytes kept, text made storable, a Base Event with the error; counted as an internal parse failure.
- */
-export function unprocessedRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number, error: string, metrics: Metrics): LedgerRecord {
-  metrics.parseFailures.inc({ reason: 'internal' });
-  const message = frame.body.toString('utf8').replaceAll('\0', '\uFFFD');
-  const syslog = { facility: null, severity: null, timestamp: null, hostname: null, app_name: null, procid: null, msgid: null, structured_data: null, message };
-  const event = {
-    class_uid: 0, category_uid: 0, activity_id: 0, type_uid: 0, severity_id: 0, status_id: 0,
-    time: Math.floor(receivedAtUs / 1000),
-    metadata: { product: { name: 'syslog-ledger' }, peer: { cn: peer.cn } },
-    message,
-    raw_data: message,
-    unmapped: { parse_error: error },
-  };
-  const parsed = { format: 'unparsed' as const, syslog, parse_error: error, parse_error_reason: 'internal' };
-  return { receivedAtUs, peer, raw: frame.raw, truncated: frame.truncated, format: 'unparsed', parseError: error, syslog, event, columns: liftColumns(event, parsed) };
 }
 
 function processFrame(

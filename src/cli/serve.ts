@@ -15,6 +15,7 @@ import { trustedProxyList, type ProxyProtocolOptions } from '../listener/proxy-p
 import type { TlsPaths } from '../listener/tls-files.js';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.js';
 import { FORMAT_OPTIONS } from '../parsing/types.js';
+import { isValidTimeZone } from '../parsing/timestamp.js';
 import { loadRedactionConfig } from '../redact/config.js';
 import { PARTITION_INTERVALS } from '../retention/partitions.js';
 import { Server, type ServerConfig } from '../server.js';
@@ -111,6 +112,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const expectSources = (): string[] => [...new Set([...list(values, 'expect-source'), ...(expectSourcesFile ? readNameList('--expect-sources-file', expectSourcesFile) : [])])];
   const detectionsFile = str(values, 'detections');
   const chainSetIntervalMs = durationMs(values, 'chain-set-interval');
+  const rateLimit = int(values, 'rate-limit', 0);
   const usingDefaultCerts = tlsPaths.cert === DEFAULT_CERTS.cert && tlsPaths.key === DEFAULT_CERTS.key && tlsPaths.ca === DEFAULT_CERTS.ca;
   const cfg: ServerConfig = {
     listen: hostPort(values, 'listen'),
@@ -128,8 +130,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     maxFrameBytes: int(values, 'max-frame-size', 64, 64 << 20),
     maxConnections: int(values, 'max-connections', 1, 1_000_000),
     maxConnectionsPerPeer: int(values, 'max-connections-per-peer', 1, 1_000_000),
-    ratePerPeer: int(values, 'rate-limit', 0),
-    burstPerPeer: str(values, 'rate-burst') ? int(values, 'rate-burst', 1) : Math.max(1, int(values, 'rate-limit', 0) * 2),
+    ratePerPeer: rateLimit,
+    burstPerPeer: str(values, 'rate-burst') ? int(values, 'rate-burst', 1) : Math.max(1, rateLimit * 2),
     hostBindings: parseHostBindings(list(values, 'host-binding'), (entry) => {
       throw new ConfigError('--host-binding', `expects PEER=HOST[,HOST...], got "${entry}"`);
     }),
@@ -269,11 +271,8 @@ function readPatternFile(path: string): string[] {
   return patterns;
 }
 
+/** A zone the parsers take (IANA name, UTC, or a fixed ±hh:mm offset), else a stop naming the option. */
 function validTimeZone(tz: string): string {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return tz;
-  } catch {
-    throw new ConfigError('--time-zone', `unknown time zone "${tz}"`);
-  }
+  if (!isValidTimeZone(tz)) throw new ConfigError('--time-zone', `unknown time zone "${tz}"`);
+  return tz;
 }

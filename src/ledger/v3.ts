@@ -16,7 +16,7 @@ import { canonicalJson, chainedRow, ledgerColumns, quotedKey, sortedKeys } from 
 import { isoMicros } from './copy.js';
 import type { CopyBuffer } from './copy-binary.js';
 import { sha256 } from './sha256.js';
-import { connectionBytes, encodeV3, V3_COLUMNS, type Connection, type V3Json, type V3Values } from './row.js';
+import { connectionBytes, encodeV3, encodeV3Linked, encodeV3Tail, V3_COLUMNS, v3TailMaxSize, type Connection, type V3Json, type V3Values } from './row.js';
 import type { ChainedRecord, LedgerRecord } from './types.js';
 
 /**
@@ -88,7 +88,7 @@ export function deriveEvent(v: V3Values, conn: Connection, message: string | nul
   }
   ev.metadata = md;
   const un: Record<string, unknown> = {};
-  if (v.class_uid === 0) {
+  if (keepsSyslog(v)) {
     // A Base Event keeps its syslog header fields (derivedUnmapped: the same, as canonical JSON).
     const sys: Record<string, unknown> = {};
     if (v.facility !== null) sys.facility = v.facility;
@@ -260,18 +260,16 @@ function derivedMember(v: V3Values, message: string | null, k: string): unknown 
   }
 }
 
-/** How many top-level members deriveEvent gives (metadata and unmapped included). */
-function derivedCount(v: V3Values, message: string | null): number {
-  const cls = (CLASSES as Record<number, { category: number } | undefined>)[v.class_uid];
-  return (
-    9 + // class_uid, activity_id, activity_name, type_uid, severity_id, status_id, time, metadata, unmapped
-    (cls === undefined ? 0 : CATEGORIES[cls.category] === undefined ? 2 : 3) +
-    (SEVERITY_NAMES[v.severity_id] === undefined ? 0 : 1) +
-    (STATUS_NAMES[v.status_id] === undefined ? 0 : 1) +
-    (v.event_time === null ? 0 : 1) +
-    (message === null ? 0 : 1) +
-    (v.hostname === null ? 0 : 1)
-  );
+/**
+ * How many members the derived event has at the top (metadata and unmapped included) and in its
+ * metadata: counted from the same member functions deriveEvent is made of, never restated.
+ */
+function derivedCounts(v: V3Values, conn: Connection, message: string | null): { top: number; metadata: number } {
+  let top = 2;
+  for (const k of DERIVED_MEMBERS) if (derivedMember(v, message, k) !== ABSENT) top++;
+  let metadata = 0;
+  for (const k of DERIVED_METADATA) if (derivedMeta(v, conn, k) !== ABSENT) metadata++;
+  return { top, metadata };
 }
 
 const validFacility = (f: number | null): f is number => f !== null && f >= 0 && f < FACILITIES.length;
@@ -303,9 +301,9 @@ function derivedMeta(v: V3Values, conn: Connection, k: string): unknown {
   }
 }
 
-function derivedMetaCount(v: V3Values): number {
-  return 3 + (validFacility(v.facility) ? 1 : 0) + (v.app_name === null ? 0 : 1) + (v.event_time === null ? 0 : 1) + (correlated(v) ? 1 : 0) + (v.class_uid === 0 ? 2 : 0);
-}
+
+/** Whether the derived event has unmapped.syslog: a Base Event's (deriveEvent, derivedUnmapped). */
+const keepsSyslog = (v: V3Values): boolean => v.class_uid === 0;
 
 /** A derived member given as its canonical JSON (compared as such: same() is canonical equality). */
 class Canonical {
@@ -317,7 +315,7 @@ class Canonical {
  * (keys in canonical order; `sd` is canonical JSON already), not parsed back into objects.
  */
 function derivedUnmapped(v: V3Values, k: string): unknown {
-  if (k !== 'syslog' || v.class_uid !== 0) return ABSENT;
+  if (k !== 'syslog' || !keepsSyslog(v)) return ABSENT;
   let j = '';
   const add = (key: string, x: string | number): void => {
     j += `${j === '' ? '' : ','}"${key}":${JSON.stringify(x)}`;
@@ -375,6 +373,7 @@ export function storedJson(event: OcsfEvent, v: V3Values, conn: Connection, mess
   const keys = sortedKeys(e);
   let out = '{';
   let found = 0;
+  let counts: { top: number; metadata: number } | undefined;
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     const x = e[k];
@@ -382,10 +381,10 @@ export function storedJson(event: OcsfEvent, v: V3Values, conn: Connection, mess
     let part: string | null;
     if (k === 'metadata') {
       found++;
-      part = storedPart(k, x, (kk) => derivedMeta(v, conn, kk), derivedMetaCount(v));
+      part = storedPart(k, x, (kk) => derivedMeta(v, conn, kk), (counts ??= derivedCounts(v, conn, message)).metadata);
     } else if (k === 'unmapped') {
       found++;
-      part = storedPart(k, x, (kk) => derivedUnmapped(v, kk), v.class_uid === 0 ? 1 : 0);
+      part = storedPart(k, x, (kk) => derivedUnmapped(v, kk), keepsSyslog(v) ? 1 : 0);
     } else {
       const d = derivedMember(v, message, k);
       if (d !== ABSENT) found++; // present, even as a function (which is not stored)
@@ -396,7 +395,7 @@ export function storedJson(event: OcsfEvent, v: V3Values, conn: Connection, mess
     if (part === null) return null;
     if (part !== '') out += (out === '{' ? '' : ',') + part;
   }
-  return found < derivedCount(v, message) ? null : out + '}';
+  return found < (counts ??= derivedCounts(v, conn, message)).top ? null : out + '}';
 }
 
 /** The message's byte offset in `raw`, when the event's message is the body's tail exactly; else null. */
@@ -496,11 +495,18 @@ export function v3Values(record: LedgerRecord, chain: string, seq: number, conn:
  */
 export function chainRecordV3Into(record: LedgerRecord, chain: string, seq: number, prevHash: Buffer, conn: ChainConnection, out: CopyBuffer): ChainedRecord {
   const { values, columns } = v3Values(record, chain, seq, conn);
-  const hash = sha256(encodeV3(prevHash, values, conn.bytes));
+  // The canonical tail once, for the hash and the COPY row both (as a stage worker's rows).
+  const need = v3TailMaxSize(values);
+  if (tailScratch.length < need) tailScratch = Buffer.allocUnsafe(need * 2);
+  const end = encodeV3Tail(values, tailScratch, 0);
+  const hash = sha256(encodeV3Linked(prevHash, chain, seq, values.received_at, conn.id, conn.bytes, tailScratch, 0, end));
   values.hash = hash;
-  out.row(values);
+  out.linked(chain, seq, values.received_at, conn.id, tailScratch, 0, end, hash);
   return chainedRow(record, columns, chain, seq, prevHash, hash);
 }
+
+/** The inline path's canonical tail (valid until the next row). */
+let tailScratch = Buffer.allocUnsafe(16 * 1024);
 
 /** A v3 row's values as JSON (proofs, exports, archives): bytea as base64; the rest as they are. */
 export function v3ToJson(v: V3Values): V3Json {

@@ -16,7 +16,8 @@ import type { Metrics } from '../metrics/registry.js';
 import { CONNECTION_INSERT_SQL, encodeV3Linked, V3_COPY_SQL } from './row.js';
 import { PreparedRecord } from './prepared.js';
 import { sha256 } from './sha256.js';
-import { chainConnection, chainRecordV3Into, type ChainConnection } from './v3.js';
+import { bodyEnd, chainConnection, chainRecordV3Into, type ChainConnection } from './v3.js';
+import { unprocessedRecord } from './unprocessed.js';
 import { CopyBuffer } from './copy-binary.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from './types.js';
@@ -139,7 +140,16 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
    */
   holdUpstream(delta: number): void {
     this.#upstreamBytes += delta;
+    // Released bytes reach the queue at once (the pool delivers right after): drain waits for a commit.
     if (delta > 0) this.#checkFull();
+  }
+
+  /** Under half of both bounds again: `drain` (the sockets read again). */
+  #checkDrain(): void {
+    if (this.#full && this.pendingEvents < this.#o.queueMaxEvents / 2 && this.pendingBytes + this.#upstreamBytes < this.#o.queueMaxBytes / 2) {
+      this.#full = false;
+      this.emit('drain');
+    }
   }
 
   #checkFull(): void {
@@ -212,6 +222,8 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
   async abort(): Promise<number> {
     const lost = this.pendingEvents;
     this.#running = false;
+    // A record offered after the count would be lost uncounted: enqueue refuses it loudly instead.
+    this.#closed = true;
     this.#wake?.();
     void this.#disconnect();
     return lost;
@@ -333,10 +345,11 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
       while (this.#inflight.length < PIPELINE_DEPTH && this.#queue.length > this.#queueHead) {
         let batch: PreparedBatch;
         try {
-          batch = this.#chain(this.#takeBatch());
+          const taken = this.#takeBatch();
+          batch = this.#chain(taken.records, taken.bytes);
         } catch (err) {
-          // A record the row encoding cannot take (a bug: the stages give every frame a storable
-          // record). Stop loudly, counting what is not committed, rather than leave the loop dead.
+          // Even the record stored as received could not be encoded (#chain: a bug in the encoding
+          // itself). Stop loudly, counting what is not committed, rather than leave the loop dead.
           this.#fail(err instanceof Error ? err : new InternalError(String(err)));
           return;
         }
@@ -495,7 +508,8 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     this.#wake = undefined;
   }
 
-  #takeBatch(): LedgerRecord[] {
+  /** The next batch off the queue, and the bytes its records hold (now counted as in flight). */
+  #takeBatch(): { records: LedgerRecord[]; bytes: number } {
     let end = this.#queueHead;
     const last = Math.min(this.#queue.length, this.#queueHead + this.#o.batchMaxEvents);
     let bytes = 0;
@@ -513,16 +527,18 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     this.#queueBytes -= bytes;
     this.#inflightEvents += batch.length;
     this.#inflightBytes += bytes;
-    return batch;
+    return { records: batch, bytes };
   }
 
-  /** Gives each record its seq and hash (the canonical form, docs/ledger-format.md) and its COPY line. */
-  #chain(batch: LedgerRecord[]): PreparedBatch {
+  /**
+   * Gives each record its seq and hash (the canonical form, docs/ledger-format.md) and its binary
+   * COPY row; `bytes`: what the records hold (#takeBatch counted them).
+   */
+  #chain(batch: LedgerRecord[], bytes: number): PreparedBatch {
     const prev = this.#head;
     let seq = prev.seq;
     let prevHash = prev.hash;
     const rows: ChainedRecord[] = new Array(batch.length);
-    let bytes = 0;
     let acks: Array<() => void> | undefined;
     const connections: ChainConnection[] = [];
     const callbacks = this.#onRecordCommitted;
@@ -544,7 +560,18 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         connections.push(conn);
       }
       let row: ChainedRecord;
-      if (r instanceof PreparedRecord) {
+      if (!(r instanceof PreparedRecord)) {
+        try {
+          row = chainRecordV3Into(r, this.#o.chain, seq, prevHash, conn, this.#copy);
+        } catch (err) {
+          // The stages made a record the row encoding refuses (a bug): it is stored as received, with
+          // the error, in its place; the chain goes on. The failed attempt wrote nothing to the COPY.
+          const error = `the ledger row could not be encoded: ${describeError(err)}`;
+          this.#o.log.error({ chain: this.#o.chain, seq, err: describeError(err) }, 'record stored as received: its row could not be encoded');
+          const frame = { raw: r.raw, body: r.raw.subarray(0, bodyEnd(r.raw)), truncated: r.truncated };
+          row = chainRecordV3Into(unprocessedRecord(frame, r.peer, r.receivedAtUs, error, this.#o.metrics), this.#o.chain, seq, prevHash, conn, this.#copy);
+        }
+      } else {
         // Prepared by a stage worker: only the link is left (src/ledger/prepared.ts).
         const chain = this.#o.chain;
         const hash = sha256(encodeV3Linked(prevHash, chain, seq, r.receivedAtUs, conn.id, conn.bytes, r.tail, 0, r.tail.length));
@@ -554,15 +581,14 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         r.prevHash = prevHash;
         r.hash = hash;
         row = r;
-      } else row = chainRecordV3Into(r, this.#o.chain, seq, prevHash, conn, this.#copy);
+      }
       rows[i] = row;
-      bytes += heldBytes(r);
       prevHash = row.hash;
     }
     const last = { seq, hash: prevHash };
     this.#head = last;
     const copy = this.#copy.take();
-    // The batch's COPY text is held too until it commits: counted from here on (#takeBatch counted its records).
+    // The batch's COPY data is held too until it commits: counted from here on.
     let copyBytes = 0;
     for (const c of copy) copyBytes += c.length;
     this.#inflightBytes += copyBytes;
@@ -591,10 +617,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         }
       }
     }
-    if (this.#full && this.pendingEvents < this.#o.queueMaxEvents / 2 && this.pendingBytes + this.#upstreamBytes < this.#o.queueMaxBytes / 2) {
-      this.#full = false;
-      this.emit('drain');
-    }
+    this.#checkDrain();
     if (this.#o.onCommitted) {
       Promise.resolve(this.#o.onCommitted(p.rows)).catch((err: unknown) =>
         this.#o.log.error({ err: describeError(err) }, 'post-commit hook failed'),

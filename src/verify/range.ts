@@ -31,7 +31,7 @@ import { v3ColumnMismatches } from './reference.js';
 import { db, run } from '../ledger/db.js';
 import { sha256 } from '../ledger/sha256.js';
 import { InternalError, NotCanonicalizable } from '../errors.js';
-import { V3Encoder } from './v3-fast.js';
+import { V3Encoder, V3_FIELDS } from './v3-fast.js';
 
 /** A finding inside a range (the chain is the range's). */
 export interface RangeFinding {
@@ -370,13 +370,6 @@ export class RangeVerifier {
 /** Offset of the version digit of the magic (SLR1 / SLR2) in prev_hash || canonical(row). */
 const MAGIC_VERSION_AT = 35;
 const INT_COLUMNS = [F.classUid, F.activityId, F.statusId, F.severityId] as const;
-
-/** Where each hashed v3 column is in the binary COPY row. */
-const V3_FIELDS: readonly number[] = V3_HASHED.map((c) => {
-  const i = (COLUMNS as readonly string[]).indexOf(c.name);
-  if (i < 0) throw new InternalError(`verify reads no column ${c.name}`);
-  return i;
-});
 
 /** A v3 row's values decoded from its binary COPY fields (the reference path). */
 function v3ValuesOf(row: CopyRow): V3Values {

@@ -24,6 +24,7 @@ import { pgInetInto } from '../ledger/inet.js';
 import { MAGIC_V3, V3_HASHED, type Kind } from '../ledger/row.js';
 import { COLUMNS, type CopyRow } from './copy.js';
 import { PG_EPOCH_US } from '../ledger/time.js';
+import { InternalError } from '../errors.js';
 
 /** A run of str fields (copied as they are), an integer of `size` bytes, a timestamp, a bool, an inet, the connection. */
 const RUN = 0;
@@ -45,12 +46,18 @@ interface Step {
 const STR_KINDS: ReadonlySet<Kind> = new Set(['text', 'bytea', 'json']);
 const INT_SIZE: Partial<Record<Kind, number>> = { int2: 2, int4: 4, int8: 8 };
 
+/** Where each hashed v3 column (V3_HASHED, in order) is in verify's binary COPY row. */
+export const V3_FIELDS: readonly number[] = V3_HASHED.map((c) => {
+  const i = (COLUMNS as readonly string[]).indexOf(c.name);
+  if (i < 0) throw new InternalError(`verify reads no column ${c.name}`);
+  return i;
+});
+
 function compile(): { steps: Step[]; notNull: number[] } {
   const steps: Step[] = [];
   const notNull: number[] = [];
-  for (const c of V3_HASHED) {
-    const field = (COLUMNS as readonly string[]).indexOf(c.name);
-    if (field < 0) throw new RangeError(`verify reads no column ${c.name}`);
+  for (const [i, c] of V3_HASHED.entries()) {
+    const field = V3_FIELDS[i]!;
     if (STR_KINDS.has(c.kind)) {
       if (!c.nullable) notNull.push(field);
       const last = steps[steps.length - 1];

@@ -22,7 +22,8 @@ import type { PeerIdentity } from '../listener/identity.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { Monitor } from '../monitoring/monitor.js';
 import type { SequenceObservation } from '../monitoring/sequence.js';
-import { toRecord, unprocessedRecord, type RecordConfig } from '../stages.js';
+import { unprocessedRecord } from '../ledger/unprocessed.js';
+import { toRecord, type RecordConfig } from '../stages.js';
 import { FORMAT_CODES, IN_OCTET, IN_STRIDE, IN_TRUNCATED, OUT_PREP_FAILED, OUT_STRIDE, type BatchIn, type BatchOut, type StageWorkerData } from './protocol.js';
 
 export interface StagePoolOptions extends StageWorkerData {
@@ -167,7 +168,8 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
     this.#workers[i] = w;
     this.#busy[i] = 0;
     w.on('message', (m: BatchOut) => {
-      this.#busy[i]!--;
+      // A late answer of a worker already replaced is still a result, but not the new one's load.
+      if (this.#workers[i] === w) this.#busy[i]!--;
       if (this.#spare.length < SPARE_BUFFERS && m.input.byteLength <= MAX_SPARE_BYTES) this.#spare.push(m.input);
       const p = this.#pending.get(m.id);
       if (p !== undefined) p.result = m;
