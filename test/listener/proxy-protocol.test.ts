@@ -104,7 +104,8 @@ describe('serve --proxy-protocol v2', () => {
     raw.write(v2Header('203.0.113.9', 1));
     expect(await closed(raw)).toBe(true);
     await waitFor(async () => (await metric('syslog_ledger_proxy_refusals_total', { reason: 'untrusted' })) === before + 1);
-    expect(server.logs.some((l) => l.reason === 'proxy_untrusted' && l.msg === 'connection refused before TLS (PROXY protocol)')).toBe(true);
+    // The log line comes through the child's stdout, which may arrive after the metric's scrape.
+    await waitFor(async () => server.logs.some((l) => l.reason === 'proxy_untrusted' && l.msg === 'connection refused before TLS (PROXY protocol)'), 5_000, 20);
   });
 
   it('no header from the balancer (TLS straight away) is refused (missing)', async () => {
