@@ -128,7 +128,7 @@ export function benchStages(n = Number(process.env.BENCH_STAGE_N ?? 20000)): Sta
   results.push(measure('toRecord (parse+normalize+lift)', n, () => frames.map((f, i) => toRecord(f, BENCH_PEER, RECEIVED_US + i, CFG, metrics))));
 
   const records = frames.map((f, i) => toRecord(f, BENCH_PEER, RECEIVED_US + i, CFG, metrics));
-  // Rows as a stage worker prepares them (src/workers/stage-worker.ts): the canonical tail.
+  // Rows as a stage worker prepares them (src/workers/stage-batch.ts): the canonical tail.
   const prepared = records.map((r) => {
     const { values } = v3Values(r, '', 0, chainConnection(0, BENCH_PEER));
     const b = Buffer.allocUnsafe(v3TailMaxSize(values));

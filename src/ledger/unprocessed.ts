@@ -9,6 +9,8 @@ import type { PeerIdentity } from '../listener/identity.js';
 import type { Metrics } from '../metrics/registry.js';
 import { liftColumns } from '../normalize/columns.js';
 import type { LedgerRecord } from './types.js';
+import { bodyEnd } from './v3.js';
+import { describeError } from '../errors.js';
 
 export function unprocessedRecord(frame: Pick<Frame, 'raw' | 'body' | 'truncated'>, peer: PeerIdentity, receivedAtUs: number, error: string, metrics: Metrics): LedgerRecord {
   metrics.parseFailures.inc({ reason: 'internal' });
@@ -24,4 +26,10 @@ export function unprocessedRecord(frame: Pick<Frame, 'raw' | 'body' | 'truncated
   };
   const parsed = { format: 'unparsed' as const, syslog, parse_error: error, parse_error_reason: 'internal' };
   return { receivedAtUs, peer, raw: frame.raw, truncated: frame.truncated, format: 'unparsed', parseError: error, syslog, event, columns: liftColumns(event, parsed) };
+}
+
+/** The record stored in place of one whose row the encoding refused (the writer's, a stage worker's). */
+export function unencodableRecord(r: Pick<LedgerRecord, 'raw' | 'truncated' | 'peer' | 'receivedAtUs'>, err: unknown, metrics: Metrics): LedgerRecord {
+  const frame = { raw: r.raw, body: r.raw.subarray(0, bodyEnd(r.raw)), truncated: r.truncated };
+  return unprocessedRecord(frame, r.peer, r.receivedAtUs, `the ledger row could not be encoded: ${describeError(err)}`, metrics);
 }

@@ -16,8 +16,8 @@ import type { Metrics } from '../metrics/registry.js';
 import { CONNECTION_INSERT_SQL, encodeV3Linked, V3_COPY_SQL } from './row.js';
 import { PreparedRecord } from './prepared.js';
 import { sha256 } from './sha256.js';
-import { bodyEnd, chainConnection, chainRecordV3Into, type ChainConnection } from './v3.js';
-import { unprocessedRecord } from './unprocessed.js';
+import { chainConnection, chainRecordV3Into, type ChainConnection } from './v3.js';
+import { unencodableRecord } from './unprocessed.js';
 import { CopyBuffer } from './copy-binary.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import { ZERO_HASH, type ChainedRecord, type LedgerRecord } from './types.js';
@@ -566,10 +566,8 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
         } catch (err) {
           // The stages made a record the row encoding refuses (a bug): it is stored as received, with
           // the error, in its place; the chain goes on. The failed attempt wrote nothing to the COPY.
-          const error = `the ledger row could not be encoded: ${describeError(err)}`;
           this.#o.log.error({ chain: this.#o.chain, seq, err: describeError(err) }, 'record stored as received: its row could not be encoded');
-          const frame = { raw: r.raw, body: r.raw.subarray(0, bodyEnd(r.raw)), truncated: r.truncated };
-          row = chainRecordV3Into(unprocessedRecord(frame, r.peer, r.receivedAtUs, error, this.#o.metrics), this.#o.chain, seq, prevHash, conn, this.#copy);
+          row = chainRecordV3Into(unencodableRecord(r, err, this.#o.metrics), this.#o.chain, seq, prevHash, conn, this.#copy);
         }
       } else {
         // Prepared by a stage worker: only the link is left (src/ledger/prepared.ts).

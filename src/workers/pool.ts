@@ -1,15 +1,15 @@
 /**
  * The stage worker pool (`serve --workers N`): frames go to N worker_threads in batches (one
  * postMessage per batch, its bytes transferred), each worker runs the stages and prepares the v3
- * row's tail (src/workers/stage-worker.ts), and the prepared records come back to `deliver` in the
+ * row's tail (src/workers/stage-batch.ts), and the prepared records come back to `deliver` in the
  * order the frames were pushed: the chain is sequential, so batches are numbered and a batch that
  * comes back early waits for the ones before it (reorder buffer).
  *
  * Backpressure is explicit: the pool holds at most `maxBytes` of raw frames (sent, or waiting in the
  * reorder buffer); over it, `full` is true until `drain`. What it holds also counts in the writer's
- * byte bound (`onHeld`: LedgerWriter.holdUpstream), since it all becomes the writer's queue. Nothing is dropped: a frame the worker could
- * not prepare, and every frame of a batch whose worker died, goes through `inline` (the main thread's
- * own toRecord) in its place in the order.
+ * byte bound (`onHeld`: LedgerWriter.holdUpstream), since it all becomes the writer's queue. Nothing is dropped: every
+ * frame of a batch whose worker died goes through `inline` (the main thread's own toRecord) in its
+ * place in the order; a batch whose worker hung is stored as received, with the error.
  */
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
@@ -24,10 +24,15 @@ import type { Monitor } from '../monitoring/monitor.js';
 import type { SequenceObservation } from '../monitoring/sequence.js';
 import { unprocessedRecord } from '../ledger/unprocessed.js';
 import { toRecord, type RecordConfig } from '../stages.js';
-import { FORMAT_CODES, IN_OCTET, IN_STRIDE, IN_TRUNCATED, OUT_PREP_FAILED, OUT_STRIDE, type BatchIn, type BatchOut, type StageWorkerData } from './protocol.js';
+import { FORMAT_CODES, IN_OCTET, IN_STRIDE, IN_TRUNCATED, OUT_STRIDE, OUT_UNENCODABLE, type BatchIn, type BatchOut, type StageWorkerData } from './protocol.js';
 
-export interface StagePoolOptions extends StageWorkerData {
+export interface StagePoolOptions extends Omit<StageWorkerData, 'scriptData'> {
   readonly workers: number;
+  /**
+   * Another worker script (tests: one that starts serveStageBatches with hooks), and data for it
+   * (StageWorkerData.scriptData). Default: stage-worker.js.
+   */
+  readonly script?: { readonly url: URL; readonly data?: unknown };
   readonly metrics: Metrics;
   readonly log: Logger;
   /** The main thread's own stages for a frame (toRecord), used when a worker could not do it. */
@@ -160,11 +165,9 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       timeZone: this.#o.timeZone,
       hostBindings: this.#o.hostBindings,
       redaction: this.#o.redaction,
-      failOnMarker: this.#o.failOnMarker,
-      exitOnMarker: this.#o.exitOnMarker,
-      hangOnMarker: this.#o.hangOnMarker,
+      scriptData: this.#o.script?.data,
     };
-    const w = new Worker(WORKER_URL, { workerData: data });
+    const w = new Worker(this.#o.script?.url ?? WORKER_URL, { workerData: data });
     this.#workers[i] = w;
     this.#busy[i] = 0;
     w.on('message', (m: BatchOut) => {
@@ -329,15 +332,12 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       const at = i * OUT_STRIDE;
       const flags = meta[at + 5]!;
       const observed = obs < r.observations.length && r.observations[obs]![0] === i ? (r.observations[obs++]![1] as SequenceObservation) : undefined;
-      if (flags & OUT_PREP_FAILED) {
-        // The main thread's own stages observe it again: the worker's observation is not replayed.
-        this.#o.deliver(this.#o.inline(f, peer, p.receivedAtUs[i]!));
-        continue;
-      }
       if (observed !== undefined) this.#o.observe?.(observed, peer);
       const tail = out.subarray(meta[at]!, meta[at]! + meta[at + 1]!);
       const raw = out.subarray(meta[at + 2]!, meta[at + 2]! + meta[at + 3]!);
-      this.#o.deliver(new PreparedRecord(p.receivedAtUs[i]!, peer, raw, f.truncated, FORMAT_CODES[meta[at + 4]!]!, tail));
+      const record = new PreparedRecord(p.receivedAtUs[i]!, peer, raw, f.truncated, FORMAT_CODES[meta[at + 4]!]!, tail);
+      if (flags & OUT_UNENCODABLE) this.#o.log.error({ err: record.parseError }, 'record stored as received: its row could not be encoded');
+      this.#o.deliver(record);
     }
   }
 

@@ -18,8 +18,8 @@ export const OUT_STRIDE = 6;
 /** BatchIn flags. */
 export const IN_TRUNCATED = 1;
 export const IN_OCTET = 2;
-/** BatchOut flags. */
-export const OUT_PREP_FAILED = 1;
+/** BatchOut flags: the row encoding refused the stages' record; the row is the frame stored as received, with the error. */
+export const OUT_UNENCODABLE = 1;
 
 export const FORMAT_CODES: readonly LedgerFormat[] = ['rfc5424', 'rfc3164', 'json', 'unparsed', 'internal'];
 
@@ -57,10 +57,6 @@ export interface StageWorkerData {
   readonly timeZone: string;
   readonly hostBindings?: readonly HostBinding[] | undefined;
   readonly redaction?: { readonly config: RedactionConfig; readonly key: RedactionKey } | undefined;
-  /** Tests only: a frame whose body contains this text throws inside the stages. */
-  readonly failOnMarker?: string | undefined;
-  /** Tests only: a frame whose body contains this text ends the worker thread (process.exit). */
-  readonly exitOnMarker?: string | undefined;
-  /** Tests only: a frame whose body contains this text never finishes (a busy loop: a stage that hangs). */
-  readonly hangOnMarker?: string | undefined;
+  /** For a worker script of the caller's (StagePoolOptions.script): its own data, passed as it is. */
+  readonly scriptData?: unknown;
 }

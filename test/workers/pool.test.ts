@@ -37,6 +37,9 @@ function frames(n: number): Frame[] {
   return [...f.push(Buffer.from(text)), ...f.end()];
 }
 
+/** The pool's worker started with test hooks (test/helpers/hooked-stage-worker.mjs). */
+const hooks = (data: { fail?: string; exit?: string; hang?: string; unencodable?: string }): { url: URL; data: unknown } => ({ url: new URL('../helpers/hooked-stage-worker.mjs', import.meta.url), data });
+
 const threads = (): number => readdirSync('/proc/self/task').length;
 
 /** Links a record as the writer does; returns its hash and COPY bytes. */
@@ -104,7 +107,7 @@ describe('stage worker pool', () => {
     const fs = frames(40);
     const metrics = new Metrics({ defaultMetrics: false });
     const got: LedgerRecord[] = [];
-    pool = new StagePool({ workers: 1, ...CFG, metrics, log, failOnMarker: 'port 22', inline: (f, p, us) => toRecord(f, p, us, CFG, metrics), deliver: (r) => got.push(r) });
+    pool = new StagePool({ workers: 1, ...CFG, metrics, log, script: hooks({ fail: 'port 22' }), inline: (f, p, us) => toRecord(f, p, us, CFG, metrics), deliver: (r) => got.push(r) });
     fs.forEach((f, i) => pool!.push(f, PEER_A, 1_000 + i));
     await pool.close();
     expect(got.map((r) => r.receivedAtUs)).toEqual(fs.map((_, i) => 1_000 + i));
@@ -116,11 +119,37 @@ describe('stage worker pool', () => {
     expect(internal?.value).toBe(10);
   });
 
+  it('a record whose row the encoding refuses is stored as received with the error, in its place; each frame counted once', async () => {
+    const fs = frames(40);
+    const metrics = new Metrics({ defaultMetrics: false });
+    const got: LedgerRecord[] = [];
+    pool = new StagePool({
+      workers: 1, ...CFG, metrics, log, script: hooks({ unencodable: 'port 22' }),
+      inline: () => {
+        throw new Error('processed on the main thread');
+      },
+      deliver: (r) => got.push(r),
+    });
+    fs.forEach((f, i) => pool!.push(f, PEER_A, 1_000 + i));
+    await pool.close();
+    expect(got.map((r) => r.receivedAtUs)).toEqual(fs.map((_, i) => 1_000 + i));
+    expect(got.every((r) => r instanceof PreparedRecord)).toBe(true);
+    const refused = got.filter((r) => r.parseError?.startsWith('the ledger row could not be encoded'));
+    expect(refused.map((r) => got.indexOf(r))).toEqual(fs.map((_, i) => i).filter((i) => i % 4 === 1));
+    expect(refused[0]!.format).toBe('unparsed');
+    expect(refused[0]!.parseError).toMatch(/out of range/);
+    expect(refused[0]!.raw.equals(fs[1]!.raw)).toBe(true);
+    const received = await metrics.framesReceived.get();
+    expect(received.values.reduce((s, v) => s + v.value, 0)).toBe(fs.length);
+    const internal = (await metrics.parseFailures.get()).values.find((v) => v.labels.reason === 'internal');
+    expect(internal?.value).toBe(10);
+  });
+
   it('a worker that dies: its unanswered batches are processed on the main thread, in order, and another starts', async () => {
     const fs = frames(300);
     const metrics = new Metrics({ defaultMetrics: false });
     const got: LedgerRecord[] = [];
-    pool = new StagePool({ workers: 1, ...CFG, metrics, log, batchFrames: 50, exitOnMarker: 'sshd[121]', inline: (f, p, us) => toRecord(f, p, us, CFG, metrics), deliver: (r) => got.push(r) });
+    pool = new StagePool({ workers: 1, ...CFG, metrics, log, batchFrames: 50, script: hooks({ exit: 'sshd[121]' }), inline: (f, p, us) => toRecord(f, p, us, CFG, metrics), deliver: (r) => got.push(r) });
     fs.slice(0, 150).forEach((f, i) => pool!.push(f, PEER_A, i));
     for (let t = 0; t < 200 && got.length < 150; t++) await new Promise((r) => setTimeout(r, 50));
     expect(pool.threads).toBe(1);
@@ -138,7 +167,7 @@ describe('stage worker pool', () => {
     const metrics = new Metrics({ defaultMetrics: false });
     const got: LedgerRecord[] = [];
     pool = new StagePool({
-      workers: 1, ...CFG, metrics, log, batchFrames: 20, batchTimeoutMs: 400, hangOnMarker: 'sshd[61]',
+      workers: 1, ...CFG, metrics, log, batchFrames: 20, batchTimeoutMs: 400, script: hooks({ hang: 'sshd[61]' }),
       // Never called: the hung batch is not processed again, and the later ones have a worker.
       inline: () => {
         throw new Error('processed on the main thread');
