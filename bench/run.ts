@@ -21,8 +21,10 @@
  * (extra serve flags), BENCH_SERVER_NODE_ARGS (extra node flags for the server), BENCH_PROFILE (1: also run 8 connections under node --cpu-prof and summarize),
  * BENCH_RELP_N (100000 frames), BENCH_RELP_WINDOW (1024), BENCH_SCALE_N (60000 frames), BENCH_SCALE_SERVERS (1,2,3),
  * BENCH_SCALE_CONNS (6 connections through the balancer),
- * BENCH_ONLY (comma list of: stages,redact,throughput,ceiling,latency,conns,verify,relp,scale), BENCH_ANCHOR_A1 (rsyslog + ompgsql
- * events/s measured beside this run, for the comparison row; default the RESULTS.md figure), DATABASE_URL (admin URL).
+ * BENCH_ONLY (comma list of: stages,redact,throughput,ceiling,latency,conns,verify,relp,scale), BENCH_INCUMBENT (auto | 1 | 0:
+ * rsyslog + ompgsql run after each pair of throughput runs, bench/lib/incumbent.ts; auto: when installed), BENCH_ANCHOR_A1
+ * (when the incumbent is not run here: its events/s measured elsewhere beside this run; default the RESULTS.md figure),
+ * DATABASE_URL (admin URL).
  */
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -36,6 +38,7 @@ import { checkpoint, createBenchDatabase, HeadPoller, serverVersion, withClient,
 import { FRAMINGS, type Framing } from './lib/frames.js';
 import { quantile, type OpsResult } from './lib/measure.js';
 import { machine, mainThreadSeconds, mark, memory, RssSampler, since, waitQuiet } from './lib/proc.js';
+import { incumbentWanted, runIncumbent, type IncumbentRun } from './lib/incumbent.js';
 import { histogramQuantileUpper, metricSum, metricValue, startBenchServer, type BenchServer } from './lib/server.js';
 import { prepareLoad, runLoad, type LoadTarget } from './load.js';
 import { relpLoad, type RelpLoadResult } from './relp.js';
@@ -413,6 +416,8 @@ interface Results {
   parsers?: OpsResult[] | { error: string } | null;
   normalize?: OpsResult[] | { error: string } | null;
   throughput: { conn1?: ThroughputResult; conn8?: ThroughputResult; runs: ThroughputResult[] };
+  /** rsyslog + ompgsql measured beside, one run after each pair of throughput runs (bench/lib/incumbent.ts). */
+  incumbent: IncumbentRun[];
   storage: StorageResult[];
   relp?: RelpLoadResult & { readonly cpuPer100kServer: number };
   scale?: ScaleRow[];
@@ -458,7 +463,14 @@ export function table(r: Results): string {
   if (t1 || t8) {
     L.push(`| events committed /s | ${fmt(t1?.eventsPerSec)} | ${fmt(t8?.eventsPerSec)} |`);
     if (ceil) L.push(`| fraction of COPY ceiling (${fmt(ceil.rowsPerSec)} rows/s, batch ${ceil.batch}) | ${fmt(r.ratioToCeiling?.conn1, 2)} | ${fmt(r.ratioToCeiling?.conn8, 2)} |`);
-    L.push(`| x rsyslog+ompgsql (${A1_LABEL}: ${fmt(ANCHORS.rsyslog_ompgsql_octet_1conn)}/s) | ${fmt((t1?.eventsPerSec ?? NaN) / ANCHORS.rsyslog_ompgsql_octet_1conn, 2)} | ${fmt((t8?.eventsPerSec ?? NaN) / ANCHORS.rsyslog_ompgsql_octet_1conn, 2)} |`);
+    const inc = r.incumbent.length > 0 ? median(r.incumbent, (x) => x.eventsPerSec) : undefined;
+    if (inc !== undefined) {
+      const n = r.incumbent.length;
+      L.push(`| x rsyslog+ompgsql measured beside (${n === 1 ? 'one run' : `median of ${n} runs`}: ${fmt(inc.eventsPerSec)}/s; its runs ${r.incumbent.map((x) => fmt(x.eventsPerSec)).join(', ')}) | ${fmt((t1?.eventsPerSec ?? NaN) / inc.eventsPerSec, 2)} | ${fmt((t8?.eventsPerSec ?? NaN) / inc.eventsPerSec, 2)} |`);
+      const pairs = (conns: number): string => r.incumbent.map((x, i) => fmt((r.throughput.runs.filter((t) => t.connections === conns)[i]?.eventsPerSec ?? NaN) / x.eventsPerSec, 2)).join(', ');
+      L.push(`| x rsyslog+ompgsql, each run against the incumbent's run right after it | ${pairs(1)} | ${pairs(8)} |`);
+      L.push(`| CPU s / 100k events: rsyslogd (beside; median run) | ${fmt(inc.cpuPer100kRsyslogd, 2)} | |`);
+    } else L.push(`| x rsyslog+ompgsql (${A1_LABEL}: ${fmt(ANCHORS.rsyslog_ompgsql_octet_1conn)}/s) | ${fmt((t1?.eventsPerSec ?? NaN) / ANCHORS.rsyslog_ompgsql_octet_1conn, 2)} | ${fmt((t8?.eventsPerSec ?? NaN) / ANCHORS.rsyslog_ompgsql_octet_1conn, 2)} |`);
     L.push(`| seconds to commit all / sender done writing after | ${fmt(t1?.seconds, 2)} / ${fmt(t1?.sendSeconds, 2)} | ${fmt(t8?.seconds, 2)} / ${fmt(t8?.sendSeconds, 2)} |`);
     L.push(`| server RSS peak, MB | ${fmt(t1?.rssPeakMb, 1)} | ${fmt(t8?.rssPeakMb, 1)} |`);
     L.push(`| server V8 heap used / external peak, MB; writer queue peak, events | ${fmt(t1?.heapPeakMb)} / ${fmt(t1?.externalPeakMb)}; ${fmt(t1?.queuePeakEvents)} | ${fmt(t8?.heapPeakMb)} / ${fmt(t8?.externalPeakMb)}; ${fmt(t8?.queuePeakEvents)} |`);
@@ -561,6 +573,7 @@ async function main(): Promise<number> {
     machine: machine(),
     versions: await versions(adminUrl()),
     throughput: { runs: [] },
+    incumbent: [],
     storage: [],
     ceiling: [],
     anchors: ANCHORS,
@@ -614,6 +627,8 @@ async function main(): Promise<number> {
     if (ONLY.has('throughput')) {
       const r1: ThroughputResult[] = [];
       const r8: ThroughputResult[] = [];
+      const incumbent = incumbentWanted(ROOT);
+      if (incumbent === null) log('throughput: rsyslog + ompgsql not measured beside (BENCH_INCUMBENT; bench/lib/incumbent.ts)');
       for (let run = 0; run < RUNS; run++) {
         log(`throughput: 1 connection, ${N} frames (run ${run + 1}/${RUNS})`);
         r1.push(await uncontended(async () => {
@@ -631,6 +646,13 @@ async function main(): Promise<number> {
           kept.db8 = db;
           return throughput(db, pki, 8, `bench-8conn-${run}`);
         }, tpForeign, tpDescribe));
+        if (incumbent !== null) {
+          // Interleaved: each pair of our runs is followed by one of the incumbent's, on the same PostgreSQL.
+          log(`incumbent: rsyslog imtcp+gtls -> ompgsql, 1 connection, ${N} frames (run ${run + 1}/${RUNS})`);
+          const inc = await runIncumbent(incumbent, N, ROOT);
+          results.incumbent.push(inc);
+          log(`  ${fmt(inc.eventsPerSec)} events/s; ours / its: ${fmt(r1[run]!.eventsPerSec / inc.eventsPerSec, 2)} (1 conn), ${fmt(r8[run]!.eventsPerSec / inc.eventsPerSec, 2)} (8 conns)`);
+        }
       }
       results.throughput = { conn1: median(r1, (x) => x.eventsPerSec), conn8: median(r8, (x) => x.eventsPerSec), runs: [...r1, ...r8] };
     }
