@@ -12,7 +12,7 @@ import type { LiftedColumns } from '../normalize/types.js';
 import { inetBytes, inetText } from './inet.js';
 import { sha256 } from './sha256.js';
 import { isoMicros } from './copy.js';
-import { rfc3339Micros, rfc3339ToUtcMicros } from './time.js';
+import { rfc3339Micros } from './time.js';
 import type { ChainedRecord, LedgerRecord } from './types.js';
 
 /** The version the writer writes; verify and the archive tools also read version 1. */
@@ -273,15 +273,9 @@ function liftedOf(c: LiftedColumns, eventTimeUs: number | null, srcIp: Uint8Arra
  * for an id outside int32, which PostgreSQL refuses anyway.)
  */
 export function ledgerColumns(c: LiftedColumns): { columns: LiftedColumns; lifted: CanonicalLifted | null } {
-  let us: number | null = null;
-  if (c.event_time !== null) {
-    const fast = rfc3339Micros(c.event_time);
-    if (fast !== undefined) us = fast;
-    else {
-      const utc = rfc3339ToUtcMicros(c.event_time);
-      us = utc === null ? null : utcTextMicros(utc);
-    }
-  }
+  // rfc3339Micros refuses what rfc3339ToUtcMicros refuses, and an instant it cannot hold has no
+  // UTC text it could hold either: there is no second way to try.
+  const us = c.event_time === null ? null : rfc3339Micros(c.event_time) ?? null;
   const ip = c.src_ip === null ? null : inetBytes(c.src_ip);
   const columns = { ...c, event_time: us === null ? null : isoMicros(us), src_ip: ip === null ? null : inetText(ip) };
   return { columns, lifted: liftedOf(columns, us, ip) };

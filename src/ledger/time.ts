@@ -1,45 +1,34 @@
-import { daysFromCivil, newRfc3339TextFields, readRfc3339Text, RFC3339_TEXT } from '../parsing/timestamp.js';
+/**
+ * RFC 3339 text to the instants the ledger stores, read by readRfc3339Text (src/parsing/timestamp.ts):
+ * the same texts accepted, with the same ranges, as the normalizer's rfc3339ToMs, whose acceptance
+ * decides whether `event_time` is lifted at all; these decide what is stored and hashed for it.
+ */
+import { newRfc3339TextFields, readRfc3339Text, rfc3339Fraction } from '../parsing/timestamp.js';
 
 /**
- * RFC 3339 text → the same instant as UTC text with exactly six fractional digits, without a JS Date
- * round trip for the fraction (microseconds survive). Returns null for text that is not RFC 3339.
+ * RFC 3339 text → the same instant as UTC text with exactly six fractional digits (further digits
+ * dropped), without a JS Date round trip for the fraction (microseconds survive). Null for text that
+ * is not a valid RFC 3339 date-time, and for an instant outside the years 0000-9999 in UTC (9999-12-31
+ * at a negative offset), which has no such text.
  */
 export function rfc3339ToUtcMicros(text: string): string | null {
-  const m = RFC3339_TEXT.exec(text);
-  if (!m) return null;
-  const [, y, mo, d, h, mi, s, frac = '', zone = 'Z'] = m;
-  let ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  if (Number(y) < 100) {
-    const dt = new Date(ms);
-    dt.setUTCFullYear(Number(y));
-    ms = dt.getTime();
-  }
-  if (zone.toUpperCase() !== 'Z') {
-    const sign = zone[0] === '-' ? -1 : 1;
-    ms -= sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6))) * 60_000;
-  }
-  if (Number.isNaN(ms)) return null;
-  const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.000Z
-  return `${iso.slice(0, 19)}.${frac.padEnd(6, '0').slice(0, 6)}Z`;
+  const f = FIELDS;
+  if (!readRfc3339Text(text, f)) return null;
+  const iso = new Date(f.epochSeconds * 1000).toISOString(); // YYYY-MM-DDTHH:MM:SS.000Z; ±YYYYYY-... beyond
+  if (iso.length !== 24) return null;
+  return `${iso.slice(0, 19)}.${text.slice(f.fracStart, Math.min(f.fracEnd, f.fracStart + 6)).padEnd(6, '0')}Z`;
 }
 
 /**
- * Microseconds since 1970 of the RFC 3339 text `YYYY-MM-DD[Tt ]HH:MM:SS[.f{1,9}](Z|z|±HH:MM)`, read
- * as rfc3339ToUtcMicros() reads it (fraction truncated to 6 digits); undefined for anything else,
- * which then goes the string way. Equal instants <=> equal rfc3339ToUtcMicros/isoMicros texts, for
- * the in-range fields accepted here; without the regex and two Date round trips, because the writer's
- * ledgerColumns() and verify's lifted-column check run it on every row (bench/verify.ts).
+ * Microseconds since 1970 of a valid RFC 3339 text (fraction truncated to 6 digits), the instant of
+ * rfc3339ToUtcMicros(); undefined for any other text, and when a double does not hold the
+ * microseconds exactly (outside about the years 1684-2255). Without the string and the Date, because
+ * the writer's ledgerColumns() and verify's lifted-column check run it on every row (bench/verify.ts).
  */
 export function rfc3339Micros(t: string): number | undefined {
   const f = FIELDS;
   if (!readRfc3339Text(t, f)) return undefined;
-  const { year, month, day, hour, minute, second } = f;
-  if (year < 1000 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return undefined;
-  let micros = 0;
-  for (let k = f.fracStart; k < f.fracStart + 6; k++) micros = micros * 10 + (k < f.fracEnd ? t.charCodeAt(k) - 48 : 0);
-  const days = daysFromCivil(year, month, day); // proleptic Gregorian, as Date.UTC
-  const ms = (days * 86400 + hour * 3600 + minute * 60 + second - f.offsetMinutes * 60) * 1000;
-  const us = ms * 1000 + micros;
+  const us = f.epochSeconds * 1_000_000 + rfc3339Fraction(t, f, 6);
   return Number.isSafeInteger(us) ? us : undefined;
 }
 

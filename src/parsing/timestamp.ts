@@ -89,33 +89,39 @@ export function formatEpochMs(ms: number): string | null {
  * fractional digits, and a zone that must be there. Groups: 1 year, 2 month, 3 day, 4 hour,
  * 5 minute, 6 second, 7 fraction (absent when none), 8 zone (`Z`, `z` or `±hh:mm`).
  *
- * One grammar for both readers of such text (src/normalize/time.ts, src/ledger/time.ts); each keeps
- * its own range checks, because the ledger's are part of the canonical form rows were hashed with.
- * Frames are read by `scanRfc3339` below instead: byte by byte, with RFC 5424's stricter profile
- * (or the lenient one for RFC 3164 and JSON senders) and an error that names the byte.
+ * The grammar only (no ranges), as a regex: the statement that `readRfc3339Text` is tested against
+ * (test/parsing/rfc3339-text.test.ts). Frames are read by `scanRfc3339` below instead: byte by
+ * byte, with RFC 5424's stricter profile (or the lenient one for RFC 3164 and JSON senders) and an
+ * error that names the byte.
  */
 export const RFC3339_TEXT = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
 
-/** The fields of a date-time in RFC3339_TEXT's layout; see `readRfc3339Text`. */
-export interface Rfc3339TextFields {
+/** The fields of a date-time as both readers (`readRfc3339Text`, `scanRfc3339`) fill them. */
+export interface DateTimeFields {
   year: number;
   month: number;
   day: number;
   hour: number;
   minute: number;
   second: number;
-  /** The fractional digits are text.slice(fracStart, fracEnd) (empty when none). */
+  /** Where the fractional digits are: [fracStart, fracEnd) of the text or buffer (empty when none). */
   fracStart: number;
   fracEnd: number;
-  /** The offset's hours and minutes as written (00-99 each; 0 for Z) and its sign. */
-  offsetHours: number;
-  offsetMins: number;
-  /** Minutes east of UTC: sign × (offsetHours × 60 + offsetMins). */
+  /** Minutes east of UTC. */
   offsetMinutes: number;
 }
 
+/** A valid date-time read by `readRfc3339Text`. */
+export interface Rfc3339TextFields extends DateTimeFields {
+  /**
+   * Seconds since 1970-01-01T00:00:00Z of the instant, fraction excluded (proleptic Gregorian;
+   * a leap second 60 counts as second 0 of the next minute, as in PostgreSQL and Date.UTC).
+   */
+  epochSeconds: number;
+}
+
 export function newRfc3339TextFields(): Rfc3339TextFields {
-  return { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0, fracStart: 0, fracEnd: 0, offsetHours: 0, offsetMins: 0, offsetMinutes: 0 };
+  return { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0, fracStart: 0, fracEnd: 0, offsetMinutes: 0, epochSeconds: 0 };
 }
 
 /** The decimal digit at t[k], or -100 (making any sum it enters negative). */
@@ -129,10 +135,24 @@ function textDigits2(t: string, k: number): number {
 }
 
 /**
- * RFC3339_TEXT's layout read without a RegExp or an allocation, for the hot paths (the normalizer
- * per event, the writer and verify per row): true with `out` filled when `text` is
- * `YYYY-MM-DD[Tt ]HH:MM:SS[.f{1,9}](Z|z|±HH:MM)` with every digit a digit. Ranges (month 13,
- * February 30, hour 24) are the caller's to check, as RFC3339_TEXT leaves them.
+ * The one reading of an RFC 3339 date-time held as text, for all who turn such text into an instant
+ * (src/normalize/time.ts `rfc3339ToMs`, src/ledger/time.ts `rfc3339Micros` and `rfc3339ToUtcMicros`),
+ * so that they accept the same texts and give the same instant. True with `out` filled when `text`
+ * is RFC3339_TEXT's layout `YYYY-MM-DD[Tt ]HH:MM:SS[.f{1,9}](Z|z|±HH:MM)` and in range; `out` is
+ * not to be read after false. No RegExp, no allocation: the normalizer runs it per event, the
+ * writer (ledgerColumns) and verify per row.
+ *
+ * The ranges, and why they are these:
+ * - RFC 3339 §5.6-5.7: month 01-12, day 01 to the month's length (leap years by the Gregorian rule;
+ *   2023-02-30 is refused, not rolled over into March as Date.UTC would), hour 00-23, minute 00-59,
+ *   second 00-60 (§5.7 allows a leap second; it counts as second 0 of the next minute), offset
+ *   hour 00-23 and minute 00-59.
+ * - Year 0001-9999: the four digits, without year 0000, which PostgreSQL's timestamptz refuses.
+ * - They are the rules the normalizer has lifted `event_time` with since its first version, and
+ *   verify re-derives that column from stored events with them (normalize/columns.ts): they must not
+ *   move, or stored rows would read as altered. PostgreSQL itself is narrower in two places (offsets
+ *   beyond ±15:59, and second 60 with a fraction) but never reads this text: the writer stores the
+ *   instant as UTC (ledger/canonical.ts ledgerColumns).
  */
 export function readRfc3339Text(text: string, out: Rfc3339TextFields): boolean {
   const n = text.length;
@@ -146,7 +166,10 @@ export function readRfc3339Text(text: string, out: Rfc3339TextFields): boolean {
   const hour = textDigits2(text, 11);
   const minute = textDigits2(text, 14);
   const second = textDigits2(text, 17);
-  if (y1 < 0 || y2 < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return false;
+  // textDigits2 is negative for a non-digit, so these checks refuse those too.
+  if (y1 < 0 || y2 < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) return false;
+  const year = y1 * 100 + y2;
+  if (year < 1 || day > daysInMonth(year, month)) return false;
   let i = 19;
   let fracStart = i;
   if (text.charCodeAt(i) === 46 /* . */) {
@@ -157,18 +180,16 @@ export function readRfc3339Text(text: string, out: Rfc3339TextFields): boolean {
   }
   const fracEnd = i;
   const z = text.charCodeAt(i);
-  let offsetHours = 0;
-  let offsetMins = 0;
   let offsetMinutes = 0;
   if (z === 90 || z === 122) {
     if (i + 1 !== n) return false;
   } else if ((z === 43 || z === 45) && i + 6 === n && text.charCodeAt(i + 3) === 58) {
-    offsetHours = textDigits2(text, i + 1);
-    offsetMins = textDigits2(text, i + 4);
-    if (offsetHours < 0 || offsetMins < 0) return false;
-    offsetMinutes = (z === 45 ? -1 : 1) * (offsetHours * 60 + offsetMins);
+    const oh = textDigits2(text, i + 1);
+    const om = textDigits2(text, i + 4);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59) return false;
+    offsetMinutes = (z === 45 ? -1 : 1) * (oh * 60 + om);
   } else return false;
-  out.year = y1 * 100 + y2;
+  out.year = year;
   out.month = month;
   out.day = day;
   out.hour = hour;
@@ -176,27 +197,26 @@ export function readRfc3339Text(text: string, out: Rfc3339TextFields): boolean {
   out.second = second;
   out.fracStart = fracStart;
   out.fracEnd = fracEnd;
-  out.offsetHours = offsetHours;
-  out.offsetMins = offsetMins;
   out.offsetMinutes = offsetMinutes;
+  out.epochSeconds = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
   return true;
 }
 
-/** Result of `scanRfc3339`, reused between calls (parsing is synchronous). */
-export interface TimestampScan {
-  year: number;
-  month: number;
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-  /** Byte range of the fractional digits (empty when none). */
-  fracStart: number;
-  fracEnd: number;
+/** The first `digits` fractional digits of a date-time read by readRfc3339Text, as an integer (truncated, or padded with zeros). */
+export function rfc3339Fraction(text: string, f: Rfc3339TextFields, digits: number): number {
+  let v = 0;
+  for (let k = f.fracStart; k < f.fracStart + digits; k++) v = v * 10 + (k < f.fracEnd ? text.charCodeAt(k) - 48 : 0);
+  return v;
+}
+
+/**
+ * Result of `scanRfc3339`, reused between calls (parsing is synchronous). Its ranges are RFC 5424's
+ * (§6.2.3: no leap second), checked field by field so that the error names the byte; year 0000 is
+ * kept as sent (docs/parsing.md), and readRfc3339Text decides later whether the text is an instant.
+ */
+export interface TimestampScan extends DateTimeFields {
   /** Whether a zone designator was present; when false the zone comes from configuration. */
   hasOffset: boolean;
-  /** Minutes east of UTC. */
-  offsetMinutes: number;
   /** On failure: what was wrong, and the byte where it was noticed. */
   error: string;
   errorPos: number;

@@ -69,6 +69,8 @@ export function liftedEqual(row: CopyRow, want: ReturnType<typeof liftColumns>):
     if (want.event_time === null) return false;
     const gotUs = get64(b, st[F.eventTime] as number) + PG_EPOCH_US;
     const wantUs = rfc3339Micros(want.event_time);
+    // A time a double cannot hold to the µs (a version 1 row, whose event_time PostgreSQL read
+    // from the text, can have one): compared as UTC text instead.
     if (wantUs === undefined || !Number.isSafeInteger(gotUs)) {
       if (rfc3339ToUtcMicros(want.event_time) !== isoMicros(gotUs)) return false;
     } else if (wantUs !== gotUs) return false;
