@@ -165,6 +165,8 @@ export class Server {
   #database!: ResolvedDatabase;
   #partitions!: { close(): void };
   #metrics!: Metrics;
+  /** syslog_ledger_stage_frames_total{thread="main"}: frames whose stages run inline here. */
+  #mainThreadFrames!: { inc(): void };
   /** What the per-frame stages need (set once the redactor exists): one object, not one per frame. */
   #records!: RecordConfig;
   /** abort() ran: nothing is read any more. */
@@ -226,6 +228,7 @@ export class Server {
     this.#partitions = await startPartitionMaintenance({ databaseUrl: db.url, interval: cfg.partitionInterval, log });
 
     const metrics = (this.#metrics = new Metrics());
+    this.#mainThreadFrames = metrics.stageFrames.labels('main');
     let redactor: Redactor | undefined;
     if (cfg.redaction.enabled) {
       const redactionKey = await loadOrCreateRedactionKey(cfg.redactionKeyPath);
@@ -384,7 +387,7 @@ export class Server {
     }
 
     // The per-frame stages: in worker threads (records delivered in arrival order), or inline.
-    const pool = (this.#pool = cfg.workers > 0 ? stagePool({ ...this.#records, workers: cfg.workers }, metrics, log.child({ stage: 'workers' }), monitor, (r) => writer.enqueue(r), (n) => writer.holdUpstream(n)) : undefined);
+    const pool = (this.#pool = cfg.workers > 0 ? stagePool({ ...this.#records, workers: cfg.workers }, metrics, log.child({ stage: 'workers' }), monitor, (r, onCommitted) => writer.enqueue(r, onCommitted), (n) => writer.holdUpstream(n)) : undefined);
     this.#listener = new Listener({
       ...this.#connectionOptions(cfg.listen, tls, 'listener'),
       maxFrameBytes: cfg.maxFrameBytes,
@@ -408,7 +411,7 @@ export class Server {
   }
 
   /** What both listeners (TLS and RELP) take alike: the TLS setup, allowlist, limits and PROXY protocol. */
-  #connectionOptions(at: { readonly host: string; readonly port: number }, tls: TlsMaterial, stage: string): Omit<RelpServiceOptions, 'maxDataBytes' | 'resends' | 'toRecord' | 'enqueue'> {
+  #connectionOptions(at: { readonly host: string; readonly port: number }, tls: TlsMaterial, stage: string): Omit<RelpServiceOptions, 'maxDataBytes' | 'resends' | 'store'> {
     const { cfg } = this;
     return {
       host: at.host,
@@ -429,6 +432,7 @@ export class Server {
 
   /** The per-frame stages (src/stages.ts), with this server's configuration. */
   #toRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number): LedgerRecord {
+    this.#mainThreadFrames.inc();
     return toRecord(frame, peer, receivedAtUs, this.#records, this.#metrics, this.#monitor);
   }
 
@@ -455,10 +459,12 @@ export class Server {
       resends,
       // Several servers: a resend of a killed server's session may come here (src/relp/seed.ts).
       beforeSession: () => orphans.check(),
-      toRecord: (frame, peer, receivedAtUs) => this.#toRecord(frame, peer, receivedAtUs),
-      enqueue: (record, onCommitted) => {
-        writer.enqueue(record, onCommitted);
-        if (writer.full) service.pause();
+      // Through the stage workers as the TLS listener's frames, in arrival order across both.
+      store: (frame, peer, receivedAtUs, onCommitted) => {
+        const pool = this.#pool;
+        if (pool) pool.push(frame, peer, receivedAtUs, onCommitted);
+        else writer.enqueue(this.#toRecord(frame, peer, receivedAtUs), onCommitted);
+        if (writer.full || pool?.full) service.pause();
       },
     });
     return service;

@@ -77,6 +77,12 @@ export class Metrics {
     help: 'Raw bytes of the frames held by the stage worker pool (--workers): sent to a worker, or waiting for an earlier batch.',
     registers: [this.registry],
   });
+  readonly stageFrames = new Counter({
+    name: 'syslog_ledger_stage_frames_total',
+    help: 'Frames whose stages (parse, normalize, redact, the row\'s canonical form) ran, by thread: a stage worker (--workers), or the main thread (--workers 0, or a dead worker\'s batches).',
+    labelNames: ['thread'] as const,
+    registers: [this.registry],
+  });
   readonly backpressureActive = new Gauge({
     name: 'syslog_ledger_backpressure_active',
     help: '1 while the writer queue is full and the listener has paused reading from sockets.',
@@ -293,5 +299,7 @@ export class Metrics {
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // Both series exist from the start, so that a rate() or an alert on either sees its first increase.
+    for (const thread of ['worker', 'main']) this.stageFrames.inc({ thread }, 0);
   }
 }

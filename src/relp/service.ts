@@ -8,7 +8,6 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Frame } from '../framing/framer.js';
-import type { LedgerRecord } from '../ledger/types.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import { describeError } from '../errors.js';
 import { RateLimitedLog } from '../listener/ratelimit-log.js';
@@ -23,8 +22,8 @@ export interface RelpServiceOptions
   extends Pick<ListenerOptions, 'host' | 'port' | 'tls' | 'allowPeers' | 'maxConnections' | 'maxConnectionsPerPeer' | 'ratePerPeer' | 'burstPerPeer' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'metrics' | 'log' | 'proxy'> {
   readonly maxDataBytes: number;
   readonly resends: ResendIndex;
-  readonly toRecord: (frame: Frame, peer: PeerIdentity, receivedAtUs: number) => LedgerRecord;
-  readonly enqueue: (record: LedgerRecord, onCommitted: () => void) => void;
+  /** Stores a frame (the stages, then the writer); `onCommitted` runs right after its COMMIT (RelpSessionOptions.store). */
+  readonly store: (frame: Frame, peer: PeerIdentity, receivedAtUs: number, onCommitted: () => void) => void;
   /**
    * Runs before a new session reads its first byte (the connection is held meanwhile): adopts the
    * tails of chains whose writer is gone (src/relp/seed.ts OrphanTails), so that a resend that the
@@ -61,13 +60,13 @@ export class RelpService {
     const violationLog = new RateLimitedLog(log);
     const crash = crashPointFromEnv();
     if (crash) log.warn({ after: process.env.SYSLOG_LEDGER_TEST_CRASH_AFTER ?? 1000 }, 'TEST CRASH POINT ARMED: the process kills itself between a COMMIT and its RELP acks');
-    const enqueue = crash
-      ? (record: LedgerRecord, onCommitted: () => void) =>
-          o.enqueue(record, () => {
+    const store = crash
+      ? (frame: Frame, peer: PeerIdentity, receivedAtUs: number, onCommitted: () => void) =>
+          o.store(frame, peer, receivedAtUs, () => {
             crash();
             onCommitted();
           })
-      : o.enqueue;
+      : o.store;
     this.listener = new Listener({
       host: o.host,
       port: o.port,
@@ -94,8 +93,7 @@ export class RelpService {
           log,
           violationLog,
           resends: o.resends,
-          toRecord: (frame, receivedAtUs) => o.toRecord(frame, peer, receivedAtUs),
-          enqueue,
+          store: (frame, receivedAtUs, onCommitted) => store(frame, peer, receivedAtUs, onCommitted),
         });
         this.#sessions.add(session);
         if (this.#stopping) session.stop();

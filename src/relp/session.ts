@@ -15,7 +15,6 @@
  */
 import type { Logger } from 'pino';
 import type { Frame } from '../framing/framer.js';
-import type { LedgerRecord } from '../ledger/types.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import type { RateLimitedLog } from '../listener/ratelimit-log.js';
 import type { ConnectionHandler, ConnectionIo } from '../listener/server.js';
@@ -33,10 +32,11 @@ export interface RelpSessionOptions {
   /** Violations are logged through it: once per reason per interval, however many sessions break. */
   readonly violationLog: RateLimitedLog;
   readonly resends: ResendIndex;
-  /** The ledger record of one `syslog` frame's DATA (parsed and monitored: called only for frames stored). */
-  readonly toRecord: (frame: Frame, receivedAtUs: number) => LedgerRecord;
-  /** Hands a record to the writer; `onCommitted` runs right after its transaction commits. */
-  readonly enqueue: (record: LedgerRecord, onCommitted: () => void) => void;
+  /**
+   * Stores one `syslog` frame's DATA (called only for frames stored, not for recognized resends): the
+   * stages, then the writer; `onCommitted` runs right after the transaction holding it commits.
+   */
+  readonly store: (frame: Frame, receivedAtUs: number, onCommitted: () => void) => void;
 }
 
 /** The offers syslog-ledger answers an `open` with: version 0, as librelp (relp.h RELP_CURR_PROTOCOL_VERSION). */
@@ -238,10 +238,9 @@ export class RelpSession implements ConnectionHandler {
   }
 
   #store(f: RelpFrame, entry: Pending, digest: string, receivedAtUs: number): void {
-    const record = this.#o.toRecord(toFrame(f), receivedAtUs);
     const sf = new StreamFrame(digest);
     this.#tail!.push(sf);
-    this.#o.enqueue(record, () => {
+    this.#o.store(toFrame(f), receivedAtUs, () => {
       sf.commit();
       this.#ready(entry);
     });

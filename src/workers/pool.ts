@@ -37,8 +37,8 @@ export interface StagePoolOptions extends Omit<StageWorkerData, 'scriptData'> {
   readonly log: Logger;
   /** The main thread's own stages for a frame (toRecord), used when a worker could not do it. */
   readonly inline: (frame: Frame, peer: PeerIdentity, receivedAtUs: number) => LedgerRecord;
-  /** Each record, in push order. */
-  readonly deliver: (record: LedgerRecord) => void;
+  /** Each record, in push order, with the callback its frame was pushed with (a RELP frame's acknowledgement). */
+  readonly deliver: (record: LedgerRecord, onCommitted?: () => void) => void;
   /** A sequence observation the worker made (the monitor's onParsed, done there). */
   readonly observe?: (observation: SequenceObservation, peer: PeerIdentity) => void;
   /** Raw bytes held at most before `full` (default 8 MiB). */
@@ -69,6 +69,8 @@ interface Pending {
   readonly frames: Frame[];
   readonly peers: PeerIdentity[];
   readonly receivedAtUs: number[];
+  /** Per frame, what push() was given to run after its commit (made on the first frame that has one). */
+  onCommitted?: Array<(() => void) | undefined>;
   bytes: number;
   worker?: number;
   result?: BatchOut;
@@ -202,9 +204,10 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
     });
   }
 
-  /** Queues a frame; its record reaches `deliver` in push order. */
-  push(frame: Frame, peer: PeerIdentity, receivedAtUs: number): void {
+  /** Queues a frame; its record reaches `deliver` in push order, with `onCommitted`. */
+  push(frame: Frame, peer: PeerIdentity, receivedAtUs: number, onCommitted?: () => void): void {
     const p = (this.#current ??= { id: this.#nextId++, frames: [], peers: [], receivedAtUs: [], bytes: 0 });
+    if (onCommitted !== undefined) (p.onCommitted ??= [])[p.frames.length] = onCommitted;
     p.frames.push(frame);
     p.peers.push(peer);
     p.receivedAtUs.push(receivedAtUs);
@@ -303,8 +306,11 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       if (p.result !== undefined) this.#deliverResult(p, p.result);
       else if (p.timedOut) {
         const error = `stage worker did not finish its batch within ${this.#o.batchTimeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS} ms; stored as received`;
-        for (let i = 0; i < p.frames.length; i++) this.#o.deliver(unprocessedRecord(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!, error, this.#o.metrics));
-      } else for (let i = 0; i < p.frames.length; i++) this.#o.deliver(this.#o.inline(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!));
+        for (let i = 0; i < p.frames.length; i++) this.#o.deliver(unprocessedRecord(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!, error, this.#o.metrics), p.onCommitted?.[i]);
+      } else {
+        this.#o.metrics.stageFrames.inc({ thread: 'main' }, p.frames.length);
+        for (let i = 0; i < p.frames.length; i++) this.#o.deliver(this.#o.inline(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!), p.onCommitted?.[i]);
+      }
     }
     this.#o.metrics.stagePoolBytes.set(this.#heldBytes);
     if (this.#full && this.#heldBytes < (this.#o.maxBytes ?? 8 << 20) / 2 && this.#heldFrames < (this.#o.maxFrames ?? 2048) / 2) {
@@ -323,6 +329,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       else if (labels === null) c.inc(n);
       else c.inc(labels, n);
     }
+    this.#o.metrics.stageFrames.inc({ thread: 'worker' }, p.frames.length);
     const out = Buffer.from(r.bytes);
     const meta = new Float64Array(r.meta);
     let obs = 0;
@@ -337,7 +344,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       const raw = out.subarray(meta[at + 2]!, meta[at + 2]! + meta[at + 3]!);
       const record = new PreparedRecord(p.receivedAtUs[i]!, peer, raw, f.truncated, FORMAT_CODES[meta[at + 4]!]!, tail);
       if (flags & OUT_UNENCODABLE) this.#o.log.error({ err: record.parseError }, 'record stored as received: its row could not be encoded');
-      this.#o.deliver(record);
+      this.#o.deliver(record, p.onCommitted?.[i]);
     }
   }
 
@@ -371,7 +378,7 @@ export function stagePool(
   metrics: Metrics,
   log: Logger,
   monitor: Pick<Monitor, 'onParsed' | 'onObservation'>,
-  deliver: (record: LedgerRecord) => void,
+  deliver: (record: LedgerRecord, onCommitted?: () => void) => void,
   onHeld?: (delta: number) => void,
 ): StagePool {
   return new StagePool({

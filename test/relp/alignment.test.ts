@@ -5,7 +5,7 @@
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { LedgerRecord } from '../../src/ledger/types.js';
+import type { Frame } from '../../src/framing/framer.js';
 import type { PeerIdentity } from '../../src/listener/identity.js';
 import { RateLimitedLog } from '../../src/listener/ratelimit-log.js';
 import { Metrics } from '../../src/metrics/registry.js';
@@ -18,13 +18,14 @@ const log = pino({ level: 'silent' });
 /** The writer: records are stored in enqueue order; `commit(n)` commits the oldest n pending. */
 class Writer {
   readonly stored: string[] = [];
-  /** Frames parsed (toRecord): only those stored, never a resend. */
+  /** Frames given to store: only those stored, never a resend. */
   parsed = 0;
   readonly #pending: Array<() => void> = [];
-  enqueue = (record: LedgerRecord, onCommitted: () => void): void => {
-    this.stored.push(record.raw.toString('latin1'));
+  store(frame: Frame, onCommitted: () => void): void {
+    this.parsed++;
+    this.stored.push(frame.raw.toString('latin1'));
     this.#pending.push(onCommitted);
-  };
+  }
   commit(n = this.#pending.length): void {
     for (const cb of this.#pending.splice(0, n)) cb();
   }
@@ -47,11 +48,7 @@ class Conn {
       log,
       violationLog: new RateLimitedLog(log),
       resends: index,
-      toRecord: (frame) => {
-        writer.parsed++;
-        return { raw: frame.raw } as LedgerRecord;
-      },
-      enqueue: writer.enqueue,
+      store: (frame, _receivedAtUs, onCommitted) => writer.store(frame, onCommitted),
     });
     this.send('open', 'relp_version=0\nrelp_software=test\ncommands=syslog');
   }

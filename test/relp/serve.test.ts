@@ -97,6 +97,9 @@ describe('serve --relp-listen', () => {
         WHERE position(convert_to('held', 'UTF8') in l.raw) > 0 GROUP BY 1, 2`,
     );
     expect(conns).toEqual([{ transport: 'relp', peer_cn: CN, n: 10 }]);
+    // Their stages ran in the stage worker (--workers 1, the default), as the TLS listener's frames do.
+    expect(await metric(server, 'syslog_ledger_stage_frames_total{thread="worker"}')).toBe(10);
+    expect(await metric(server, 'syslog_ledger_stage_frames_total{thread="main"}')).toBe(0);
   }, 120_000);
 
   it('a frame before open is a protocol violation: counted, the session closed', async () => {
