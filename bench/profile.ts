@@ -72,7 +72,7 @@ export interface ProfileSummary {
 }
 
 /** Entry points whose inclusive time tells the cost of a whole stage. */
-const ENTRY_POINTS = ['toRecord', 'parseFrame', 'normalize', 'liftColumns', 'push', 'chainHash', 'canonicalJson', 'copyLine', '#chain', '#commit', 'onFrames', 'ondata', 'TLSWrap.onStreamRead', 'onStreamRead', 'emit', 'processTicksAndRejections'];
+const ENTRY_POINTS = ['toRecord', 'parseFrame', 'normalize', 'liftColumns', 'push', 'chainHash', 'canonicalJson', 'copyLine', 'chainBatch', 'commitBatch', 'onFrames', 'ondata', 'TLSWrap.onStreamRead', 'onStreamRead', 'emit', 'processTicksAndRejections'];
 
 const isOurs = (cf: CallFrame): boolean => /\/src\//.test(cf.url) && !cf.url.includes('node_modules');
 

@@ -55,7 +55,7 @@ export function mixRecords(count: number, seed = 7, start = 0): LedgerRecord[] {
   return mixFrames(count, seed, start).map((fr, i) => toRecord(fr, BENCH_PEER, RECEIVED_US + (start + i) * 20, CFG, metrics));
 }
 
-/** Chains records as the writer does (src/ledger/writer.ts #chain); returns rows and COPY lines. */
+/** Chains records as the writer does (src/ledger/chainer.ts Chainer.chainBatch); returns rows and COPY lines. */
 let benchConn: ChainConnection | undefined;
 /** The connection record of BENCH_PEER (id: the first seq chained). */
 function benchConnection(id: number): ChainConnection {
@@ -152,7 +152,7 @@ export function benchStages(n = Number(process.env.BENCH_STAGE_N ?? 20000)): Sta
   for (let o = 0; o < records.length; o += 5000) batches.push(records.slice(o, o + 5000));
   results.push(measure('ledger prep (v3: split + canonical + hash + binary COPY)', n, () => batches.reduce((a, b) => a + chainRecords('bench', b).copy.length, 0)));
 
-  // The v3 writer's own path (src/ledger/writer.ts #chain) against its reference, same batches.
+  // The v3 writer's own path (src/ledger/chainer.ts Chainer.chainBatch) against its reference, same batches.
   const conn = benchConnection(1);
   const copyOut = new CopyBuffer();
   results.push(

@@ -40,7 +40,7 @@ import { ChainIntegrityError } from '../errors.js';
 /** The chain of access records. */
 export const ACCESS_CHAIN = 'syslog-ledger.access';
 
-/** The chain's advisory lock key: the ledger writer's (src/ledger/writer.ts lockKey). */
+/** The chain's advisory lock key: the ledger writer's (src/ledger/chain-ownership.ts lockKey). */
 const LOCK_KEY = `syslog-ledger:chain:${ACCESS_CHAIN}`;
 
 /** Who read: the OS account running the command, the database role it connected as, the machine. */

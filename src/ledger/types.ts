@@ -27,4 +27,10 @@ export interface ChainedRecord extends LedgerRecord {
   readonly hash: Buffer;
 }
 
+/** The head of a chain: its last seq and that row's hash (the writer's committed head, a batch's first and last link). */
+export interface ChainHead {
+  seq: number;
+  hash: Buffer;
+}
+
 export const ZERO_HASH: Buffer = Buffer.alloc(32);

@@ -1,6 +1,7 @@
 /**
- * Chain ownership with epochs (migrations/010_scale_out.sql, LedgerWriter #takeChain and
- * #checkOwnership): a writer that lost its chain without knowing cannot append even one row.
+ * Chain ownership with epochs (migrations/010_scale_out.sql; takeChain and checkOwnership in
+ * src/ledger/chain-ownership.ts): a writer that lost its chain without knowing cannot append even
+ * one row.
  */
 import pino from 'pino';
 import pg from 'pg';
