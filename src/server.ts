@@ -34,126 +34,45 @@
  *
  * Stopping has one path where every received event is committed and one where N are not
  * (`StopResult`); `abort()` is the forced stop. `src/cli/serve.ts` only parses options and turns
- * signals into these calls.
+ * signals into these calls. This class keeps the order and the components; a step's own procedure
+ * lives with its stage (src/listener/certificates.ts, src/relp/start.ts, src/detect/rebuild.ts, ...).
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { ChainSetCheckpointer } from './checkpoints/chain-set.js';
 import { Checkpointer } from './checkpoints/checkpointer.js';
 import { loadOrCreateSigningKey } from './checkpoints/signing.js';
-import type { ConsoleConfig } from './console/config.js';
 import { startConsole, type ConsoleServer } from './console/server.js';
-import { embeddedPasswordFile, maskUrlPassword, withoutPassword } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
-import { startReplicaLagMonitor, waitForReplay } from './db/replica.js';
-import { resolveDatabase, type ResolvedDatabase } from './db/resolve.js';
-import type { DetectionConfig } from './detect/config.js';
+import { startReplicaLagMonitor } from './db/replica.js';
+import { announceEmbedded, resolveDatabase, type ResolvedDatabase } from './db/resolve.js';
 import { Detector } from './detect/detector.js';
+import { rebuildDetector } from './detect/rebuild.js';
 import { describeError, EventsNotCommittedError } from './errors.js';
 import type { Frame } from './framing/framer.js';
 import type { ChainedRecord, LedgerRecord } from './ledger/types.js';
-import type { PeerIdentity } from './listener/identity.js';
 import { LedgerWriter } from './ledger/writer.js';
-import type { HostBinding } from './listener/limits.js';
-import type { ProxyProtocolOptions } from './listener/proxy-protocol.js';
+import { loadCertificates } from './listener/certificates.js';
+import { connectionOptions } from './listener/connection-options.js';
+import type { PeerIdentity } from './listener/identity.js';
 import { Listener } from './listener/server.js';
-import { loadTlsMaterial, type TlsMaterial, type TlsPaths } from './listener/tls-files.js';
+import { loadTlsMaterial, type TlsMaterial } from './listener/tls-files.js';
 import { startMetricsServer } from './metrics/http.js';
 import { Metrics } from './metrics/registry.js';
 import { startCapacityMonitor } from './monitoring/capacity.js';
 import { Monitor } from './monitoring/monitor.js';
-import type { FormatOption } from './parsing/types.js';
-import { createDevPki } from './pki/devpki.js';
-import { certificateNames, clientNameSettings } from './pki/names.js';
-import type { RedactionConfig } from './redact/config.js';
-import { loadOrCreateRedactionKey } from './redact/key.js';
-import { Redactor } from './redact/redactor.js';
-import { ResendIndex } from './relp/resends.js';
-import { OrphanTails, seedResends } from './relp/seed.js';
-import { RelpService, type RelpServiceOptions } from './relp/service.js';
-import { startPartitionMaintenance, type PartitionInterval } from './retention/partitions.js';
+import { rebuildSourcesFromLedger } from './monitoring/rebuild-sources.js';
+import { loadRedactor } from './redact/load.js';
+import type { RelpService } from './relp/service.js';
+import { startRelp } from './relp/start.js';
+import { startPartitionMaintenance } from './retention/partitions.js';
+import type { ReloadResult, ServerConfig, StopResult } from './server-config.js';
 import { toRecord, type RecordConfig } from './stages.js';
 import { stagePool, type StagePool } from './workers/pool.js';
 import { IncrementalVerifier } from './verify/incremental.js';
 
-/** Everything the server needs, already validated (src/cli/serve.ts builds it from the options). */
-export interface ServerConfig {
-  readonly listen: { host: string; port: number };
-  readonly metricsListen: { host: string; port: number };
-  /** `--database-url`; unset: the embedded PostgreSQL in `dataDir`. */
-  readonly databaseUrl?: string;
-  /** `--read-database-url`: a streaming replica for the detections' rebuild, its lag a metric. */
-  readonly readDatabaseUrl?: string;
-  readonly dataDir: string;
-  readonly chain: string;
-  readonly tlsPaths: TlsPaths;
-  /** Where to create a development PKI when none of `tlsPaths` exists (the defaults, without --no-dev-pki); unset: never. */
-  readonly devPkiDir?: string;
-  readonly allowPeers: readonly string[];
-  readonly format: FormatOption;
-  readonly timeZone: string;
-  readonly maxFrameBytes: number;
-  readonly maxConnections: number;
-  readonly maxConnectionsPerPeer: number;
-  readonly ratePerPeer: number;
-  readonly burstPerPeer: number;
-  /** Which syslog HOSTNAMEs each certificate may claim (empty: any). */
-  readonly hostBindings: readonly HostBinding[];
-  readonly handshakeTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly batchMaxEvents: number;
-  /** Stage worker threads (`--workers`, src/workers/); 0: the stages run on the main thread. */
-  readonly workers: number;
-  readonly queueMaxEvents: number;
-  readonly queueMaxBytes: number;
-  /** After stop(): /readyz answers 503 this long before the listeners close. */
-  readonly drainDelayMs: number;
-  /** How long the listeners keep reading from peers once they close. */
-  readonly shutdownGraceMs: number;
-  readonly expectSources: readonly string[];
-  readonly silenceThresholdSec: number;
-  /** `--learn-sources`, seconds (0: only `expectSources` are expected). */
-  readonly learnWindowSec: number;
-  readonly stallThresholdSec: number;
-  /** `--max-findings-per-minute`: server rows per source per minute (src/monitoring/finding-budget.ts). */
-  readonly maxFindingsPerMinute: number;
-  /** `--finding-summary-interval`: summaries of episodes still going on, this often. */
-  readonly findingSummaryIntervalMs: number;
-  readonly partitionInterval: PartitionInterval;
-  /** `--hot-window`: the archive-overdue metric counts from a partition's end plus this (0: not tracked). */
-  readonly hotWindowMs: number;
-  readonly signingKeyPath: string;
-  readonly checkpointFile: string;
-  /** Chain-set checkpoints (several servers on one ledger); unset: off. */
-  readonly chainSets?: { readonly intervalMs: number; readonly file: string };
-  /** Incremental verification this often (0: never). */
-  readonly verifyIntervalMs: number;
-  /** Secrets masked before storage (src/redact/); `enabled: false`: stored as received. */
-  readonly redaction: RedactionConfig;
-  readonly redactionKeyPath: string;
-  /** Detections on committed rows (src/detect/); unset: none. */
-  readonly detections?: DetectionConfig;
-  /** RELP listener (src/relp/), acknowledged after COMMIT; unset: off. */
-  readonly relp?: { readonly host: string; readonly port: number; readonly maxDataBytes: number };
-  /** PROXY protocol from trusted balancers on both listeners (src/listener/proxy-protocol.ts); unset: off. */
-  readonly proxy?: ProxyProtocolOptions;
-  /** The web console (src/console/); unset: off. */
-  readonly console?: ConsoleConfig;
-}
-
-/** How a graceful stop ended: every received event committed, or `notCommitted` of them not. */
-export type StopResult = { readonly committed: true; readonly headSeq: number } | { readonly committed: false; readonly notCommitted?: number };
-
-/** What SIGHUP re-reads: the TLS files, the allowlist and the inventory of expected sources. */
-export interface ReloadResult {
-  readonly tls: TlsMaterial;
-  /** Open connections closed because their peer is no longer allowed. */
-  readonly closedConnections: number;
-}
+export type { ReloadResult, ServerConfig, StopResult } from './server-config.js';
 
 /** Something done per committed batch, in commit order. */
 type AfterCommit = (rows: readonly ChainedRecord[]) => void | Promise<void>;
@@ -197,7 +116,7 @@ export class Server {
   /** Starts every component in order; on a failure, the database started here is released. */
   static async start(cfg: ServerConfig, log: Logger): Promise<Server> {
     const server = new Server(cfg, log);
-    const tls = await server.#certificates();
+    const tls = await loadCertificates(cfg, log);
     server.#database = await resolveDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, record: true });
     try {
       await server.#start(tls);
@@ -215,12 +134,7 @@ export class Server {
   async #start(tls: TlsMaterial): Promise<void> {
     const { cfg, log } = this;
     const db = this.#database;
-    if (db.source !== 'url') {
-      // The password stays in its 0600 file: no log line holds it.
-      const psql = `PGPASSFILE=${embeddedPasswordFile(join(cfg.dataDir, 'postgres'))} psql '${withoutPassword(db.url)}'`;
-      log.info({ url: maskUrlPassword(db.url), source: db.source }, `embedded PostgreSQL: ${psql}`);
-      console.error(`Ledger database (embedded PostgreSQL): ${psql}`);
-    }
+    announceEmbedded(db, cfg.dataDir, log);
     // 2 migrations
     const migrated = await migrate(db.url);
     if (migrated.applied.length) log.info({ applied: migrated.applied }, 'migrations applied');
@@ -229,12 +143,7 @@ export class Server {
 
     const metrics = (this.#metrics = new Metrics());
     this.#mainThreadFrames = metrics.stageFrames.labels('main');
-    let redactor: Redactor | undefined;
-    if (cfg.redaction.enabled) {
-      const redactionKey = await loadOrCreateRedactionKey(cfg.redactionKeyPath);
-      if (redactionKey.created) log.warn({ file: cfg.redactionKeyPath, keyId: redactionKey.keyId }, 'created a new redaction HMAC key; keep it secret and backed up (docs/redaction.md)');
-      redactor = new Redactor(cfg.redaction, redactionKey, metrics);
-    }
+    const redactor = await loadRedactor(cfg.redaction, cfg.redactionKeyPath, metrics, log);
     this.#records = { format: cfg.format, timeZone: cfg.timeZone, hostBindings: cfg.hostBindings, redactor };
 
     // 4 checkpointer: the signing key lives outside the database; heads go to the DB and a file.
@@ -250,11 +159,8 @@ export class Server {
     // 5 detector: rebuilt before the writer starts, so the replayed rows all come before the first
     // live one; on the replica when given, once it has replayed everything the primary has.
     if (cfg.detections !== undefined) {
-      const detector = (this.#detector = new Detector({ config: cfg.detections, metrics, log: log.child({ stage: 'detect' }), summaryIntervalMs: cfg.findingSummaryIntervalMs }));
-      const readPool = cfg.readDatabaseUrl ? new pg.Pool({ connectionString: cfg.readDatabaseUrl, max: 1, application_name: 'syslog-ledger detections rebuild' }) : undefined;
-      if (cfg.readDatabaseUrl) await waitForReplay(db.url, cfg.readDatabaseUrl);
-      const rebuilt = await detector.rebuildFromLedger(readPool ?? this.#checkpointPool, cfg.chain).finally(() => readPool?.end());
-      log.info({ ...rebuilt, chain: cfg.chain }, 'detections: state rebuilt from the ledger');
+      this.#detector = new Detector({ config: cfg.detections, metrics, log: log.child({ stage: 'detect' }), summaryIntervalMs: cfg.findingSummaryIntervalMs });
+      await rebuildDetector(this.#detector, { databaseUrl: db.url, readDatabaseUrl: cfg.readDatabaseUrl, pool: this.#checkpointPool, chain: cfg.chain, log });
     }
 
     // 6 background work on the database.
@@ -268,9 +174,24 @@ export class Server {
     await this.#startWriter(db.url, tls);
 
     // 8 listeners: TLS, then RELP.
-    const relp = cfg.relp ? await this.#startRelp(db.url, tls, cfg.relp) : undefined;
-    this.#relp = relp;
     const writer = this.#writer;
+    const relp = cfg.relp
+      ? await startRelp({
+          databaseUrl: db.url,
+          chain: cfg.chain,
+          maxDataBytes: cfg.relp.maxDataBytes,
+          connection: connectionOptions(cfg, cfg.relp, tls, metrics, log, 'relp'),
+          // Through the stage workers as the TLS listener's frames, in arrival order across both.
+          store: (frame, peer, receivedAtUs, onCommitted) => {
+            const pool = this.#pool;
+            if (pool) pool.push(frame, peer, receivedAtUs, onCommitted);
+            else writer.enqueue(this.#toRecord(frame, peer, receivedAtUs), onCommitted);
+          },
+          full: () => writer.full || (this.#pool?.full ?? false),
+          log,
+        })
+      : undefined;
+    this.#relp = relp;
     writer.on('full', () => {
       this.#listener.pause();
       relp?.pause();
@@ -307,23 +228,6 @@ export class Server {
     // so should the TLS port then fail to open, its senders resend what they had sent.
     this.#relpAddress = relp ? await relp.listen() : undefined;
     this.#listenAddress = await this.#listener.listen();
-  }
-
-  /** 0: a fresh machine gets a dev PKI so that `npm start` works with no setup; then the TLS files are read. */
-  async #certificates(): Promise<TlsMaterial> {
-    const { cfg, log } = this;
-    const paths = cfg.tlsPaths;
-    if (cfg.devPkiDir !== undefined && ![paths.cert, paths.key, paths.ca].some((f) => existsSync(f))) {
-      const pki = await createDevPki({ dir: cfg.devPkiDir });
-      log.warn({ dir: resolve(cfg.devPkiDir) }, 'no certificates found: created a DEVELOPMENT PKI (CA, server, client). Use your own CA in production.');
-      console.error(
-        `\nDevelopment PKI created in ${resolve(cfg.devPkiDir)}. A client connects with:\n` +
-          `  openssl s_client -connect localhost:${cfg.listen.port} -cert ${pki.client} -key ${pki.clientKey} -CAfile ${pki.ca}\n` +
-          `Issue a certificate for another host: npx syslog-ledger certs --issue HOSTNAME --ca-dir ${cfg.devPkiDir} --out ./issued\n\n` +
-          clientNameSettings(certificateNames(await readFile(pki.server))),
-      );
-    }
-    return loadTlsMaterial(paths);
   }
 
   /** 7: the writer, its after-commit consumers, and the monitor (sources rebuilt before the listeners open). */
@@ -375,21 +279,12 @@ export class Server {
     await writer.start();
     // Before the listener opens: expected sources, last events and open silences from the ledger.
     // A failure is logged and the server runs on: silence detection then starts from nothing.
-    const client = new pg.Client({ connectionString: databaseUrl, application_name: 'syslog-ledger sources' });
-    try {
-      await client.connect();
-      await monitor.rebuildSources(client, cfg.chain);
-    } catch (err) {
-      log.error({ err: describeError(err) }, 'sources: could not rebuild from the ledger; sources not seen since start are not known to be silent');
-      monitor.startSources();
-    } finally {
-      await client.end().catch(() => undefined);
-    }
+    await rebuildSourcesFromLedger(monitor, databaseUrl, cfg.chain, log);
 
     // The per-frame stages: in worker threads (records delivered in arrival order), or inline.
     const pool = (this.#pool = cfg.workers > 0 ? stagePool({ ...this.#records, workers: cfg.workers }, metrics, log.child({ stage: 'workers' }), monitor, (r, onCommitted) => writer.enqueue(r, onCommitted), (n) => writer.holdUpstream(n)) : undefined);
     this.#listener = new Listener({
-      ...this.#connectionOptions(cfg.listen, tls, 'listener'),
+      ...connectionOptions(cfg, cfg.listen, tls, metrics, log, 'listener'),
       maxFrameBytes: cfg.maxFrameBytes,
       onFrames: (frames, peer, receivedAtUs) => {
         for (const frame of frames) {
@@ -410,64 +305,10 @@ export class Server {
     this.#relp?.resume();
   }
 
-  /** What both listeners (TLS and RELP) take alike: the TLS setup, allowlist, limits and PROXY protocol. */
-  #connectionOptions(at: { readonly host: string; readonly port: number }, tls: TlsMaterial, stage: string): Omit<RelpServiceOptions, 'maxDataBytes' | 'resends' | 'store'> {
-    const { cfg } = this;
-    return {
-      host: at.host,
-      port: at.port,
-      tls,
-      allowPeers: cfg.allowPeers,
-      maxConnections: cfg.maxConnections,
-      maxConnectionsPerPeer: cfg.maxConnectionsPerPeer,
-      ratePerPeer: cfg.ratePerPeer,
-      burstPerPeer: cfg.burstPerPeer,
-      handshakeTimeoutMs: cfg.handshakeTimeoutMs,
-      idleTimeoutMs: cfg.idleTimeoutMs,
-      metrics: this.#metrics,
-      log: this.log.child({ stage }),
-      ...(cfg.proxy ? { proxy: cfg.proxy } : {}),
-    };
-  }
-
   /** The per-frame stages (src/stages.ts), with this server's configuration. */
   #toRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number): LedgerRecord {
     this.#mainThreadFrames.inc();
     return toRecord(frame, peer, receivedAtUs, this.#records, this.#metrics, this.#monitor);
-  }
-
-  /**
-   * 8, RELP: reads back the tails of the RELP sessions the previous process stored last (so that
-   * resends after a crash are recognized), then listens with the 6514 TLS setup.
-   */
-  async #startRelp(databaseUrl: string, tls: TlsMaterial, relpCfg: NonNullable<ServerConfig['relp']>): Promise<RelpService> {
-    const { cfg, log } = this;
-    const writer = this.#writer;
-    const resends = new ResendIndex();
-    const client = new pg.Client({ connectionString: databaseUrl, application_name: 'syslog-ledger relp' });
-    await client.connect();
-    try {
-      const sessions = await seedResends(resends, client, cfg.chain);
-      log.info({ sessions, chain: cfg.chain }, 'RELP: read back the last frames of the previous RELP sessions to recognize resends');
-    } finally {
-      await client.end();
-    }
-    const orphans = new OrphanTails({ databaseUrl, index: resends, ownChain: cfg.chain, onAdopt: (chain, sessions) => log.info({ chain, sessions }, "RELP: adopted the last frames of a chain whose writer is gone, to recognize its sessions' resends here") });
-    const service: RelpService = new RelpService({
-      ...this.#connectionOptions(relpCfg, tls, 'relp'),
-      maxDataBytes: relpCfg.maxDataBytes,
-      resends,
-      // Several servers: a resend of a killed server's session may come here (src/relp/seed.ts).
-      beforeSession: () => orphans.check(),
-      // Through the stage workers as the TLS listener's frames, in arrival order across both.
-      store: (frame, peer, receivedAtUs, onCommitted) => {
-        const pool = this.#pool;
-        if (pool) pool.push(frame, peer, receivedAtUs, onCommitted);
-        else writer.enqueue(this.#toRecord(frame, peer, receivedAtUs), onCommitted);
-        if (writer.full || pool?.full) service.pause();
-      },
-    });
-    return service;
   }
 
   get listenAddress(): AddressInfo {

@@ -4,10 +4,14 @@
  * starts the embedded PostgreSQL itself, and stops it when done.
  */
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import {
+  embeddedPasswordFile,
+  maskUrlPassword,
   readLiveEmbeddedRecord,
   removeEmbeddedRecord,
   startEmbeddedPostgres,
+  withoutPassword,
   writeEmbeddedRecord,
   type EmbeddedServer,
 } from './embedded.js';
@@ -41,4 +45,14 @@ export async function resolveDatabase(opts: {
       await embedded.stop();
     },
   };
+}
+
+/** serve, on the embedded PostgreSQL: how to reach it with psql, logged and on stderr (nothing for a --database-url). */
+export function announceEmbedded(db: ResolvedDatabase, dataDir: string, log: Logger): void {
+  if (db.source !== 'url') {
+    // The password stays in its 0600 file: no log line holds it.
+    const psql = `PGPASSFILE=${embeddedPasswordFile(join(dataDir, 'postgres'))} psql '${withoutPassword(db.url)}'`;
+    log.info({ url: maskUrlPassword(db.url), source: db.source }, `embedded PostgreSQL: ${psql}`);
+    console.error(`Ledger database (embedded PostgreSQL): ${psql}`);
+  }
 }

@@ -11,15 +11,15 @@ import type { Frame } from '../framing/framer.js';
 import type { PeerIdentity } from '../listener/identity.js';
 import { describeError } from '../errors.js';
 import { RateLimitedLog } from '../listener/ratelimit-log.js';
-import { Listener, type ListenerOptions } from '../listener/server.js';
+import type { ConnectionOptions } from '../listener/connection-options.js';
+import { Listener } from '../listener/server.js';
 import type { TlsMaterial } from '../listener/tls-files.js';
 import { RelpMetrics } from '../metrics/relp.js';
 import { RelpSession } from './session.js';
 import type { ResendIndex } from './resends.js';
 
 /** The listener's own options (the same CA, CRL, allow rules and limits as 6514), and RELP's. */
-export interface RelpServiceOptions
-  extends Pick<ListenerOptions, 'host' | 'port' | 'tls' | 'allowPeers' | 'maxConnections' | 'maxConnectionsPerPeer' | 'ratePerPeer' | 'burstPerPeer' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'metrics' | 'log' | 'proxy'> {
+export interface RelpServiceOptions extends ConnectionOptions {
   readonly maxDataBytes: number;
   readonly resends: ResendIndex;
   /** Stores a frame (the stages, then the writer); `onCommitted` runs right after its COMMIT (RelpSessionOptions.store). */
