@@ -181,13 +181,9 @@ export class Server {
           chain: cfg.chain,
           maxDataBytes: cfg.relp.maxDataBytes,
           connection: connectionOptions(cfg, cfg.relp, tls, metrics, log, 'relp'),
-          // Through the stage workers as the TLS listener's frames, in arrival order across both.
-          store: (frame, peer, receivedAtUs, onCommitted) => {
-            const pool = this.#pool;
-            if (pool) pool.push(frame, peer, receivedAtUs, onCommitted);
-            else writer.enqueue(this.#toRecord(frame, peer, receivedAtUs), onCommitted);
-          },
-          full: () => writer.full || (this.#pool?.full ?? false),
+          // As the TLS listener's frames, in arrival order across both.
+          store: (frame, peer, receivedAtUs, onCommitted) => this.#intake(frame, peer, receivedAtUs, onCommitted),
+          full: () => this.#intakeFull,
           log,
         })
       : undefined;
@@ -282,16 +278,24 @@ export class Server {
     await rebuildSourcesFromLedger(monitor, databaseUrl, cfg.chain, log);
 
     // The per-frame stages: in worker threads (records delivered in arrival order), or inline.
-    const pool = (this.#pool = cfg.workers > 0 ? stagePool({ ...this.#records, workers: cfg.workers }, metrics, log.child({ stage: 'workers' }), monitor, (r, onCommitted) => writer.enqueue(r, onCommitted), (n) => writer.holdUpstream(n)) : undefined);
+    const pool = (this.#pool =
+      cfg.workers > 0
+        ? stagePool(
+            { ...this.#records, workers: cfg.workers },
+            metrics,
+            log.child({ stage: 'workers' }),
+            monitor,
+            (frame, peer, receivedAtUs) => this.#toRecord(frame, peer, receivedAtUs),
+            (r, onCommitted) => writer.enqueue(r, onCommitted),
+            (n) => writer.holdUpstream(n),
+          )
+        : undefined);
     this.#listener = new Listener({
       ...connectionOptions(cfg, cfg.listen, tls, metrics, log, 'listener'),
       maxFrameBytes: cfg.maxFrameBytes,
       onFrames: (frames, peer, receivedAtUs) => {
-        for (const frame of frames) {
-          if (pool) pool.push(frame, peer, receivedAtUs);
-          else writer.enqueue(this.#toRecord(frame, peer, receivedAtUs));
-        }
-        if (writer.full || pool?.full) this.#listener.pause();
+        for (const frame of frames) this.#intake(frame, peer, receivedAtUs);
+        if (this.#intakeFull) this.#listener.pause();
       },
     });
     pool?.on('drain', () => this.#resumeIntake());
@@ -305,7 +309,21 @@ export class Server {
     this.#relp?.resume();
   }
 
-  /** The per-frame stages (src/stages.ts), with this server's configuration. */
+  /**
+   * A received frame (TLS or RELP) on its way to the ledger: through the stage workers, or the
+   * stages here, then the writer. `onCommitted`: a RELP frame's acknowledgement, after its COMMIT.
+   */
+  #intake(frame: Frame, peer: PeerIdentity, receivedAtUs: number, onCommitted?: () => void): void {
+    if (this.#pool) this.#pool.push(frame, peer, receivedAtUs, onCommitted);
+    else this.#writer.enqueue(this.#toRecord(frame, peer, receivedAtUs), onCommitted);
+  }
+
+  /** Intake must pause: the writer's queue or the stage pool is full. */
+  get #intakeFull(): boolean {
+    return this.#writer.full || (this.#pool?.full ?? false);
+  }
+
+  /** The per-frame stages (src/stages.ts) on this thread, with this server's configuration; counted (stage_frames_total{thread="main"}). */
   #toRecord(frame: Frame, peer: PeerIdentity, receivedAtUs: number): LedgerRecord {
     this.#mainThreadFrames.inc();
     return toRecord(frame, peer, receivedAtUs, this.#records, this.#metrics, this.#monitor);

@@ -21,11 +21,7 @@ import { chainConnection, chainRecordV3Into, type ChainConnection } from './v3.j
 /** A batch linked into the chain, ready for its transaction (src/ledger/batch-commit.ts). */
 export interface ChainedBatch {
   rows: ChainedRecord[];
-  /**
-   * The batch's COPY data, already UTF-8 encoded in ~64 KiB buffers: flat bytes take a third of the
-   * memory of the string ropes they are built from, and a batch waits in memory while the one
-   * before it commits (bench: RSS 1.1 GB at a 50,000-event queue before this).
-   */
+  /** The batch's binary COPY data, header to trailer, in ~128 KiB chunks (CopyBuffer.take). */
   copy: Buffer[];
   prev: ChainHead;
   last: ChainHead;

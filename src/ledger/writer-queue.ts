@@ -9,19 +9,18 @@ import { PreparedRecord } from './prepared.js';
 import type { LedgerRecord } from './types.js';
 
 /**
- * Most raw bytes per batch, whatever --batch-size says: a batch's COPY text (bytea as hex, the
- * message again in both JSON documents) is about 4x its raw bytes, and chaining it holds the event
- * loop (test/resilience/memory.test.ts for memory; test/resilience/hostile-redaction.test.ts for
- * the loop: 64 KiB frames). 512 KiB: 128 frames of 4 KB, 8 of 64 KiB; frames of a few hundred
- * bytes are cut by --batch-size first.
+ * Most raw bytes per batch, whatever --batch-size says: a batch's COPY data is held with its records
+ * until it commits, and chaining it holds the event loop (test/resilience/memory.test.ts for memory;
+ * test/resilience/hostile-redaction.test.ts for the loop: 64 KiB frames). 512 KiB: 128 frames of
+ * 4 KB, 8 of 64 KiB; frames of a few hundred bytes are cut by --batch-size first.
  */
 const BATCH_MAX_BYTES = 512 * 1024;
 
 /**
  * The bytes a queued record holds, for the byte bound. A prepared record: its tail and its objects
  * (PreparedRecord.heldBytes). A record made on the main thread: its raw bytes and its objects in the
- * heap, about twice the raw bytes plus 1 KiB (measured: V8 heap used per toRecord result, 4,000
- * kept, after a full GC: 1.4 KB for a 78-byte frame, 7.9 KB for a 4,079-byte one).
+ * heap, counted as three times the raw bytes plus 1 KiB (measured: V8 heap used per toRecord result,
+ * 4,000 kept, after a full GC: 1.4 KB for a 78-byte frame, 7.9 KB for a 4,079-byte one).
  */
 export function heldBytes(r: LedgerRecord): number {
   return r instanceof PreparedRecord ? r.heldBytes : 3 * r.raw.length + 1024;
@@ -67,7 +66,7 @@ export class WriterQueue {
     return this.#records.length - this.#head + this.#inflightEvents;
   }
 
-  /** Bytes held by the records received and not yet committed, and by the COPY text of those in flight. */
+  /** Bytes held by the records received and not yet committed, and by the COPY data of those in flight. */
   get pendingBytes(): number {
     return this.#bytes + this.#inflightBytes;
   }

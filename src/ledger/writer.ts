@@ -31,7 +31,7 @@ export interface WriterOptions {
   readonly batchMaxEvents: number;
   /**
    * Queue bounds: over either, `full` is true and the listener pauses its sockets. The bytes are the
-   * bytes held (heldBytes: each record's buffers, a batch's COPY text while in flight, and what a
+   * bytes held (heldBytes: each record's buffers, a batch's COPY data while in flight, and what a
    * stage pool holds on its way here, `holdUpstream`), not the raw frames alone.
    */
   readonly queueMaxEvents: number;
@@ -52,7 +52,7 @@ const PIPELINE_DEPTH = 2;
 
 /** A chained batch as the writer holds it until it commits. */
 interface PreparedBatch extends PipelinedBatch {
-  /** Bytes held by the batch: its records (heldBytes) and its COPY text (queue accounting). */
+  /** Bytes held by the batch: its records (heldBytes) and its COPY data (queue accounting). */
   bytes: number;
 }
 
@@ -113,7 +113,7 @@ export class LedgerWriter extends EventEmitter<{ drain: []; full: []; error: [Er
     return this.#queue.pendingEvents;
   }
 
-  /** Bytes held by the records received and not yet committed, and by the COPY text of those in flight. */
+  /** Bytes held by the records received and not yet committed, and by the COPY data of those in flight. */
   get pendingBytes(): number {
     return this.#queue.pendingBytes;
   }

@@ -83,18 +83,6 @@ export function formatEpochMs(ms: number): string | null {
   return `${pad4(year)}-${pad2(month)}-${pad2(day)}T${pad2(h)}:${pad2(mi)}:${pad2(s)}${frac}Z`;
 }
 
-/**
- * An RFC 3339 §5.6 date-time held as text (an event's `time_dt`, the ledger's `event_time`): the
- * grammar with the allowances of §5.6's NOTE (`t` and `z` in lower case, a space for `T`), 1-9
- * fractional digits, and a zone that must be there. Groups: 1 year, 2 month, 3 day, 4 hour,
- * 5 minute, 6 second, 7 fraction (absent when none), 8 zone (`Z`, `z` or `±hh:mm`).
- *
- * The grammar only (no ranges), as a regex: the statement that `readRfc3339Text` is tested against
- * (test/parsing/rfc3339-text.test.ts). Frames are read by `scanRfc3339` below instead: byte by
- * byte, with RFC 5424's stricter profile (or the lenient one for RFC 3164 and JSON senders) and an
- * error that names the byte.
- */
-export const RFC3339_TEXT = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** The fields of a date-time as both readers (`readRfc3339Text`, `scanRfc3339`) fill them. */
 export interface DateTimeFields {
@@ -138,7 +126,8 @@ function textDigits2(t: string, k: number): number {
  * The one reading of an RFC 3339 date-time held as text, for all who turn such text into an instant
  * (src/normalize/time.ts `rfc3339ToMs`, src/ledger/time.ts `rfc3339Micros` and `rfc3339ToUtcMicros`),
  * so that they accept the same texts and give the same instant. True with `out` filled when `text`
- * is RFC3339_TEXT's layout `YYYY-MM-DD[Tt ]HH:MM:SS[.f{1,9}](Z|z|±HH:MM)` and in range; `out` is
+ * is an RFC 3339 §5.6 date-time `YYYY-MM-DD[Tt ]HH:MM:SS[.f{1,9}](Z|z|±HH:MM)` (with §5.6's NOTE:
+ * `t`, `z`, a space for `T`; the zone required) and in range; `out` is
  * not to be read after false. No RegExp, no allocation: the normalizer runs it per event, the
  * writer (ledgerColumns) and verify per row.
  *

@@ -23,7 +23,7 @@ import type { Metrics } from '../metrics/registry.js';
 import type { Monitor } from '../monitoring/monitor.js';
 import type { SequenceObservation } from '../monitoring/sequence.js';
 import { unprocessedRecord } from '../ledger/unprocessed.js';
-import { toRecord, type RecordConfig } from '../stages.js';
+import type { RecordConfig } from '../stages.js';
 import { FORMAT_CODES, IN_OCTET, IN_STRIDE, IN_TRUNCATED, OUT_STRIDE, OUT_UNENCODABLE, type BatchIn, type BatchOut, type StageWorkerData } from './protocol.js';
 
 export interface StagePoolOptions extends Omit<StageWorkerData, 'scriptData'> {
@@ -35,7 +35,7 @@ export interface StagePoolOptions extends Omit<StageWorkerData, 'scriptData'> {
   readonly script?: { readonly url: URL; readonly data?: unknown };
   readonly metrics: Metrics;
   readonly log: Logger;
-  /** The main thread's own stages for a frame (toRecord), used when a worker could not do it. */
+  /** The main thread's own stages for a frame (the server's toRecord, which counts it), used when a worker could not do it. */
   readonly inline: (frame: Frame, peer: PeerIdentity, receivedAtUs: number) => LedgerRecord;
   /** Each record, in push order, with the callback its frame was pushed with (a RELP frame's acknowledgement). */
   readonly deliver: (record: LedgerRecord, onCommitted?: () => void) => void;
@@ -307,10 +307,7 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
       else if (p.timedOut) {
         const error = `stage worker did not finish its batch within ${this.#o.batchTimeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS} ms; stored as received`;
         for (let i = 0; i < p.frames.length; i++) this.#o.deliver(unprocessedRecord(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!, error, this.#o.metrics), p.onCommitted?.[i]);
-      } else {
-        this.#o.metrics.stageFrames.inc({ thread: 'main' }, p.frames.length);
-        for (let i = 0; i < p.frames.length; i++) this.#o.deliver(this.#o.inline(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!), p.onCommitted?.[i]);
-      }
+      } else for (let i = 0; i < p.frames.length; i++) this.#o.deliver(this.#o.inline(p.frames[i]!, p.peers[i]!, p.receivedAtUs[i]!), p.onCommitted?.[i]);
     }
     this.#o.metrics.stagePoolBytes.set(this.#heldBytes);
     if (this.#full && this.#heldBytes < (this.#o.maxBytes ?? 8 << 20) / 2 && this.#heldFrames < (this.#o.maxFrames ?? 2048) / 2) {
@@ -372,13 +369,14 @@ export class StagePool extends EventEmitter<{ full: []; drain: [] }> {
   }
 }
 
-/** The pool for the pipeline's configuration (`--workers N`): the stages as toRecord runs them inline. */
+/** The pool for the pipeline's configuration (`--workers N`): the workers run the stages as `inline` (toRecord) does on the main thread. */
 export function stagePool(
   cfg: RecordConfig & { readonly workers: number },
   metrics: Metrics,
   log: Logger,
-  monitor: Pick<Monitor, 'onParsed' | 'onObservation'>,
-  deliver: (record: LedgerRecord, onCommitted?: () => void) => void,
+  monitor: Pick<Monitor, 'onObservation'>,
+  inline: StagePoolOptions['inline'],
+  deliver: StagePoolOptions['deliver'],
   onHeld?: (delta: number) => void,
 ): StagePool {
   return new StagePool({
@@ -389,7 +387,7 @@ export function stagePool(
     redaction: cfg.redactor?.source,
     metrics,
     log,
-    inline: (frame, peer, receivedAtUs) => toRecord(frame, peer, receivedAtUs, cfg, metrics, monitor),
+    inline,
     deliver,
     ...(onHeld ? { onHeld } : {}),
     observe: (obs, peer) => monitor.onObservation(obs, peer),

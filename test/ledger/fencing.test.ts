@@ -8,25 +8,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import { ChainFencedError } from '../../src/errors.js';
-import { Framer } from '../../src/framing/framer.js';
-import type { LedgerRecord } from '../../src/ledger/types.js';
 import { LedgerWriter } from '../../src/ledger/writer.js';
-import type { PeerIdentity } from '../../src/listener/identity.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import { toRecord } from '../../src/stages.js';
 import { createTestDatabase, query } from '../helpers/db.js';
+import { recordOf, testWriter } from '../helpers/writer.js';
 import { waitFor } from '../helpers/tls-client.js';
 
-const PEER: PeerIdentity = { cn: 'client1.example.com', sans: [], subject: 'CN=client1.example.com', fingerprint: '00', address: '192.0.2.7:40000' };
-
-function record(text: string, metrics: Metrics): LedgerRecord {
-  const [frame] = new Framer({ maxFrameBytes: 65536 }).push(Buffer.from(`${text}\n`));
-  return toRecord(frame!, PEER, Date.now() * 1000, { format: 'auto', timeZone: 'UTC' }, metrics);
-}
-
 function writer(url: string, chain: string, metrics: Metrics, logs?: unknown[]): LedgerWriter {
-  const log = pino({ level: 'info' }, { write: (line: string) => logs?.push(JSON.parse(line)) });
-  return new LedgerWriter({ databaseUrl: url, chain, metrics, log, batchMaxEvents: 100, queueMaxEvents: 1000, queueMaxBytes: 1 << 20 });
+  return testWriter(url, chain, metrics, { log: pino({ level: 'info' }, { write: (line: string) => logs?.push(JSON.parse(line)) }) });
 }
 
 describe('chain fencing (epochs)', () => {
@@ -45,14 +34,14 @@ describe('chain fencing (epochs)', () => {
     const a = writer(db.url, 'fenced', metrics, logs);
     await a.start();
     const [taken] = await query<{ epoch: string }>(db.url, "SELECT epoch FROM chains WHERE chain = 'fenced'");
-    for (let i = 0; i < 5; i++) a.enqueue(record(`<134>1 2024-05-01T12:00:00Z h app - - - before ${i}`, metrics));
+    for (let i = 0; i < 5; i++) a.enqueue(recordOf(`<134>1 2024-05-01T12:00:00Z h app - - - before ${i}`, metrics));
     await waitFor(async () => a.head.seq === 5 || undefined);
 
     // What a new owner does when it takes the chain: bump the epoch (here without touching A's
     // sessions, which stay connected and keep the advisory lock: a lost lock A does not know of).
     await query(db.url, "UPDATE chains SET epoch = epoch + 1 WHERE chain = 'fenced'");
     const failed = new Promise<Error>((res) => a.once('error', res));
-    for (let i = 0; i < 3; i++) a.enqueue(record(`<134>1 2024-05-01T12:00:00Z h app - - - stale ${i}`, metrics));
+    for (let i = 0; i < 3; i++) a.enqueue(recordOf(`<134>1 2024-05-01T12:00:00Z h app - - - stale ${i}`, metrics));
     const err = await failed;
     expect(err).toBeInstanceOf(ChainFencedError);
     expect((err as ChainFencedError).ourEpoch).toBe(BigInt(taken!.epoch));
@@ -71,12 +60,12 @@ describe('chain fencing (epochs)', () => {
     const a = writer(db.url, 'handover', metrics);
     await a.start();
     const e1 = await epoch();
-    a.enqueue(record('<134>1 2024-05-01T12:00:00Z h app - - - one', metrics));
+    a.enqueue(recordOf('<134>1 2024-05-01T12:00:00Z h app - - - one', metrics));
     await a.close();
     const b = writer(db.url, 'handover', metrics);
     await b.start();
     expect(await epoch()).toBe(e1 + 1);
-    b.enqueue(record('<134>1 2024-05-01T12:00:00Z h app - - - two', metrics));
+    b.enqueue(recordOf('<134>1 2024-05-01T12:00:00Z h app - - - two', metrics));
     await b.close();
     expect(b.head.seq).toBe(2);
   });

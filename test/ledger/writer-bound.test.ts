@@ -4,23 +4,17 @@
  * pool holds on their way to the writer count as the queue does, so that `full` comes when the two
  * together reach --queue-max-bytes, and `drain` only once they are under half of it.
  */
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
-import { Framer } from '../../src/framing/framer.js';
 import type { LedgerRecord } from '../../src/ledger/types.js';
 import { heldBytes, LedgerWriter } from '../../src/ledger/writer.js';
-import type { PeerIdentity } from '../../src/listener/identity.js';
 import { Metrics } from '../../src/metrics/registry.js';
-import { toRecord } from '../../src/stages.js';
 import { createTestDatabase, query } from '../helpers/db.js';
+import { recordOf, testWriter } from '../helpers/writer.js';
 import { waitFor } from '../helpers/tls-client.js';
 
-const PEER: PeerIdentity = { cn: 'client1.example.com', sans: [], subject: 'CN=client1.example.com', fingerprint: '00', address: '192.0.2.7:40000' };
-
 function record(i: number, pad: number, metrics: Metrics): LedgerRecord {
-  const [frame] = new Framer({ maxFrameBytes: 65536 }).push(Buffer.from(`<134>1 2026-12-07T06:00:00Z web-1 app - - - bound ${i} ${'p'.repeat(pad)}\n`));
-  return toRecord(frame!, PEER, Date.now() * 1000, { format: 'auto', timeZone: 'UTC' }, metrics);
+  return recordOf(`<134>1 2026-12-07T06:00:00Z web-1 app - - - bound ${i} ${'p'.repeat(pad)}`, metrics);
 }
 
 describe('writer byte bound (bytes held)', () => {
@@ -40,7 +34,7 @@ describe('writer byte bound (bytes held)', () => {
 
   it('bytes held upstream (a stage pool) fill the bound with the queue; drain waits for commits', async () => {
     const metrics = new Metrics({ defaultMetrics: false });
-    const w = new LedgerWriter({ databaseUrl: db.url, chain: 'bound', metrics, log: pino({ level: 'silent' }), batchMaxEvents: 100, queueMaxEvents: 1000, queueMaxBytes: 100_000 });
+    const w = testWriter(db.url, 'bound', metrics, { queueMaxBytes: 100_000 });
     const events: string[] = [];
     w.on('full', () => events.push('full'));
     w.on('drain', () => events.push('drain'));
